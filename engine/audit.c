@@ -1,0 +1,232 @@
+/*
+ * The audit chain. Each record is hashed over a canonical line that includes
+ * the previous record's hash, so editing, deleting or reordering any record
+ * breaks every hash after it. The canonical line is a compact JSON array
+ *
+ *   [seq,at,"actor","role","action","case","justification","digest","prev"]
+ *
+ * (null for absent role/case/justification; strings escaped as JSON with
+ * only '"', '\\' and control characters escaped), and the record's hash is
+ * the hex SHA-256 of that line's bytes. The first record's prev is 64 zeros.
+ * Anyone can recompute a chain with jq and sha256sum; docs/audit.md shows how.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static int buf_grow(buf *b, size_t more)
+{
+    if (b->n + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np)
+        return -1;
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(buf *b, const char *s, size_t n)
+{
+    if (buf_grow(b, n))
+        return -1;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    return 0;
+}
+
+static int put_str(buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s)
+        return buf_put(b, "null", 4);
+    size_t len = strlen(s);
+    if (buf_grow(b, len * 6 + 2))
+        return -1;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            *o++ = '\\';
+            switch (c) {
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+    return 0;
+}
+
+/* The canonical line of a record, hashed into out. */
+static int record_hash(buf *b, int64_t seq, int64_t at, const char *actor,
+                       const char *role, const char *action, const char *case_id,
+                       const char *just, const char *digest, const char *prev,
+                       char out[65])
+{
+    char num[48];
+    b->n = 0;
+    int n = snprintf(num, sizeof num, "[%lld,%lld,", (long long)seq, (long long)at);
+    if (buf_put(b, num, (size_t)n) || put_str(b, actor) || buf_put(b, ",", 1) ||
+        put_str(b, role) || buf_put(b, ",", 1) || put_str(b, action) ||
+        buf_put(b, ",", 1) || put_str(b, case_id) || buf_put(b, ",", 1) ||
+        put_str(b, just) || buf_put(b, ",", 1) || put_str(b, digest) ||
+        buf_put(b, ",", 1) || put_str(b, prev) || buf_put(b, "]", 1))
+        return -1;
+    cf_sha256_hex(b->p, b->n, out);
+    return 0;
+}
+
+static int head(cf_store *s, int64_t *seq, char hash[65], cf_error *err)
+{
+    static const char sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int rc = sqlite3_step(st);
+    *seq = 0;
+    memcpy(hash, CF_AUDIT_GENESIS, 65);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        const unsigned char *h = sqlite3_column_text(st, 1);
+        snprintf(hash, 65, "%s", h ? (const char *)h : "");
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read audit head", err);
+    return 0;
+}
+
+int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role,
+                    const char *action, const char *case_id,
+                    const char *justification, const char *payload, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO audit(seq, at, actor, role, action, case_id, justification,"
+        " digest, prev, hash) VALUES(?,?,?,?,?,?,?,?,?,?)";
+    if (!cf_store_in_tx(s))
+        return cf_err_set(err, CF_EINTERNAL, "audit", "audit append outside a transaction");
+    int64_t seq;
+    char prev[65], digest[65], hash[65];
+    int rc = head(s, &seq, prev, err);
+    if (rc)
+        return rc;
+    seq++;
+    if (justification && !*justification)
+        justification = NULL;
+    cf_sha256_hex(payload ? payload : "", payload ? strlen(payload) : 0, digest);
+    buf b = {0};
+    rc = record_hash(&b, seq, at, actor, role, action, case_id, justification, digest,
+                     prev, hash);
+    free(b.p);
+    if (rc)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, case_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, justification, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, prev, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, hash, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "append audit", err);
+}
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+int cf_audit_verify_store(cf_store *s, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT seq, at, actor, role, action, case_id,"
+                              " justification, digest, prev, hash FROM audit ORDER BY seq";
+    *out = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    char prev[65], hash[65];
+    memcpy(prev, CF_AUDIT_GENESIS, 65);
+    int64_t expect = 1, count = 0, bad = 0;
+    const char *reason = NULL;
+    buf b = {0};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        const char *stored_prev = text(st, 8), *stored_hash = text(st, 9);
+        if (seq != expect) {
+            bad = expect;
+            reason = seq > expect ? "record missing (sequence gap)"
+                                  : "records out of order";
+            break;
+        }
+        if (!stored_prev || strcmp(stored_prev, prev) != 0) {
+            bad = seq;
+            reason = "previous-hash link broken";
+            break;
+        }
+        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || !text(st, 2) ||
+            !text(st, 4) || !text(st, 7) ||
+            record_hash(&b, seq, sqlite3_column_int64(st, 1), text(st, 2), text(st, 3),
+                        text(st, 4), text(st, 5), text(st, 6), text(st, 7), prev,
+                        hash) != 0 ||
+            !stored_hash || strcmp(stored_hash, hash) != 0) {
+            bad = seq;
+            reason = "record altered (hash mismatch)";
+            break;
+        }
+        memcpy(prev, hash, 65);
+        expect++;
+        count++;
+    }
+    sqlite3_reset(st);
+    free(b.p);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read audit", err);
+    json_t *o = json_pack("{s:b, s:I, s:s}", "ok", !bad, "records", (json_int_t)count,
+                          "head", prev);
+    if (bad) {
+        json_object_set_new(o, "first_bad", json_integer(bad));
+        json_object_set_new(o, "reason", json_string(reason));
+        *out = o;
+        return cf_err_set(err, CF_EINVALID, "audit",
+                          "audit chain broken at record %lld: %s", (long long)bad, reason);
+    }
+    *out = o;
+    return 0;
+}

@@ -1,0 +1,195 @@
+/*
+ * Internal interfaces between the engine's modules. Nothing here is public:
+ * the library exports only the cf_ functions of include/caseflow/caseflow.h
+ * (see -export-symbols-regex in Makefile.am). Internal functions are prefixed
+ * by their module: cf_err_, cf_time_, cf_json_, cf_wf_ (workflow.c), cf_loader_
+ * (loader.c), cf_store_ (store.c), cf_audit_ (audit.c).
+ */
+#ifndef CF_INTERNAL_H
+#define CF_INTERNAL_H
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <ltdl.h>
+
+#include "caseflow/caseflow.h"
+#include "caseflow/plugin.h"
+
+#define CF_UNUSED(x) ((void)(x))
+
+/* ---- error.c ---------------------------------------------------------- */
+
+/* Fill err (may be NULL) and return code. field may be NULL. */
+int cf_err_set(cf_error *err, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int cf_err_setv(cf_error *err, int code, const char *field, const char *fmt,
+                va_list ap);
+void cf_err_clear(cf_error *err);
+
+/* ---- clock.c ---------------------------------------------------------- */
+
+/* Parse RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". An offset is
+ * required. Fills the UTC instant (seconds; fractions dropped) and the offset
+ * in minutes. Returns 0 or -1. */
+int cf_time_parse(const char *text, int64_t *utc, int *offset_minutes);
+/* Parse a date "YYYY-MM-DD" (UTC midnight) or a full RFC 3339 time. */
+int cf_time_parse_date(const char *text, int64_t *utc);
+/* "YYYY-MM-DDTHH:MM:SSZ" into out. */
+void cf_time_format(int64_t t, char out[32]);
+/* System clock, Unix seconds. */
+int64_t cf_time_system(void);
+
+/* ---- util.c: JSON paths and hashing ------------------------------------ */
+
+/* Borrowed value at dotted path in doc, or NULL. "" is doc itself. */
+json_t *cf_json_path_get(json_t *doc, const char *path);
+/* Set value (stolen, NULL deletes) at dotted path, creating objects.
+ * Returns 0 or -1 when a non-container is in the way. */
+int cf_json_path_set(json_t *doc, const char *path, json_t *value);
+/* Canonical text of a JSON value (sorted keys, compact); new malloc'd
+ * string, NULL on OOM. */
+char *cf_json_canonical(const json_t *v);
+/* Hex SHA-256 of data. */
+void cf_sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256 of a file's bytes; 0 or -1. */
+int cf_sha256_file(const char *path, char out[65]);
+/* Read a whole file into a new NUL-terminated buffer; 0 or negative CF_E*. */
+int cf_read_file(const char *path, char **out, size_t *len, cf_error *err);
+
+/* ---- loader.c: step plugins on libltdl -------------------------------- */
+
+typedef struct cf_loader cf_loader;
+
+/* A loaded module. Owned by the loader; valid until cf_loader_free. */
+typedef struct cf_module {
+    char *name;          /* module name ("referral") */
+    char *path;          /* file that was opened */
+    char sha256[65];     /* SHA-256 of that file */
+    const cf_plugin *desc;
+    lt_dlhandle handle;
+} cf_module;
+
+/* New loader searching `path` (colon-separated, may be NULL) and then the
+ * installed plugin directory (PKGLIBDIR). Calls lt_dlinit. */
+int cf_loader_new(const char *path, cf_loader **out, cf_error *err);
+void cf_loader_free(cf_loader *l);
+/* Find and load module `name` on the search path (cached). Borrowed result.
+ * CF_EMISSING: not found, not a caseflow plugin, or an incompatible ABI
+ * (the message names both versions). */
+int cf_loader_get(cf_loader *l, const char *name, const cf_module **out,
+                  cf_error *err);
+/* Load the module in file (a .la or .so path). Borrowed result. */
+int cf_loader_open_file(cf_loader *l, const char *file, const cf_module **out,
+                        cf_error *err);
+/* Every module found on the search path, as an array of descriptors (new
+ * reference); modules that fail to load appear with an "error" member. */
+int cf_loader_list(cf_loader *l, json_t **out, cf_error *err);
+/* Descriptor of a loaded module as JSON (new reference). */
+json_t *cf_loader_describe(const cf_module *m);
+/* Does the module accept / emit event? */
+bool cf_plugin_accepts(const cf_plugin *p, const char *event);
+bool cf_plugin_emits(const cf_plugin *p, const char *event);
+
+/* ---- workflow.c: Lua workflows in a sandbox ----------------------------- */
+
+/* Budgets for each call into Lua. */
+#define CF_WF_MEMORY_CAP (32u * 1024u * 1024u)
+#define CF_WF_INSTRUCTION_BUDGET 10000000L
+
+typedef struct cf_wf cf_wf;
+typedef struct cf_wf_state cf_wf_state;
+
+typedef struct cf_wf_transition {
+    char *event;
+    char *target;        /* state name, or NULL when resolved by a function */
+    int fnref;           /* LUA_NOREF or a registry ref of the function */
+    char **targets;      /* declared possible targets of a function (may be 0) */
+    size_t ntargets;
+    char **roles;        /* roles allowed to send this event; 0 = the state's */
+    size_t nroles;
+    char *four_eyes;     /* event whose actor must not be this event's actor */
+    bool system;         /* only the engine (timers, correlation) may raise it */
+    int line;            /* source line, 0 when unknown */
+} cf_wf_transition;
+
+struct cf_wf_state {
+    char *name;
+    char *step;            /* plugin module name, or NULL for none */
+    json_t *config;        /* state config as a JSON object (owned, never NULL) */
+    char **roles;          /* roles allowed to act in this state */
+    size_t nroles;
+    bool final;
+    int64_t timer_secs;    /* state timer (0: none), set on entering */
+    char *timer_event;
+    int64_t deadline_secs; /* response deadline set on entering (0: none) */
+    cf_wf_transition *on;
+    size_t non;
+    int line;
+    void *plugin_state;    /* engine-owned: plugin instance for this state */
+    const cf_module *module; /* engine-owned: the module bound to step */
+};
+
+struct cf_wf {
+    char *name;
+    int64_t declared_version; /* the `version` field of the script */
+    char *initial;
+    json_t *config;           /* workflow-level `config` table (owned, object) */
+    cf_wf_state *states;
+    size_t nstates;
+    json_t *bundle;           /* owned: {main, modules{name: source}, assets{name: text}} */
+    char hash[65];            /* SHA-256 of the canonical bundle */
+    void *lua;                /* lua_State * */
+    /* engine-owned bookkeeping */
+    int64_t version;          /* stored version number (0 until deployed) */
+};
+
+/* Read the workflow in file path, run it in a fresh sandbox with `require`
+ * limited to its directory, and collect the bundle: the main source, every
+ * module it required and every file named in its `assets` list. *bundle is a
+ * new reference. CF_EINVALID (with file:line in the message) for a syntax or
+ * runtime error, CF_ENOTFOUND when the file does not exist. */
+int cf_wf_bundle_from_file(const char *path, json_t **bundle, cf_error *err);
+
+/* Load a workflow from a bundle (borrowed; the workflow keeps its own
+ * reference) into its own sandboxed Lua state and build the state table.
+ * *out is new; free with cf_wf_free. CF_EINVALID for structural errors
+ * (missing name/initial/states, bad field types, undefined targets). */
+int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err);
+void cf_wf_free(cf_wf *wf);
+
+/* Lookups; NULL when absent. */
+cf_wf_state *cf_wf_find_state(const cf_wf *wf, const char *name);
+const cf_wf_transition *cf_wf_find_transition(const cf_wf_state *st,
+                                              const char *event);
+
+/*
+ * Resolve transition t for a case: a string target directly, a function by
+ * calling it as fn(case, event) under the instruction budget and memory
+ * cap, with `case` a read-only view of case_doc ({id, state, data, ...}) and
+ * `event` a read-only view of event_doc ({name, data, actor}). *target is a
+ * borrowed state name owned by wf, or NULL when the function returned nil
+ * (stay). CF_ESCRIPT for a Lua error or an exceeded budget (message with
+ * file:line), CF_EINVALID when the function returns an undefined state or
+ * one outside its declared targets.
+ */
+int cf_wf_resolve(cf_wf *wf, const cf_wf_transition *t, const json_t *case_doc,
+                  const json_t *event_doc, int64_t now, const char **target,
+                  cf_error *err);
+
+/*
+ * Lint the workflow in path. loader may be NULL (then plugin checks are
+ * skipped). Appends findings {file, line, rule, message} to diags (borrowed
+ * array). Rules: "syntax", "structure", "undefined-state", "unreachable",
+ * "missing-plugin", "unaccepted-event", "no-targets". Returns 0 when it
+ * could run (findings or not), negative on I/O errors.
+ */
+int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,
+                cf_error *err);
+
+#endif /* CF_INTERNAL_H */

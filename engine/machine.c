@@ -1,0 +1,965 @@
+/*
+ * The state machine. A command runs as one "unit": the cases it touches are
+ * loaded into memory, the step plugins and workflow functions run against
+ * those copies, and every effect they ask for (history, timers, tasks, keys,
+ * notifications, audit) is queued as an op. Only when everything has
+ * succeeded are the cases and ops written, in one store transaction, with a
+ * revision check on every case that already existed. Anything that fails
+ * before that point leaves the store untouched by construction; anything
+ * that fails while writing is rolled back by SQLite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+#define MAX_HOPS 32
+#define MAX_CASES_PER_UNIT 64
+
+typedef struct mcase {
+    cf_case_row row;      /* row.revision: the revision read */
+    bool is_new;
+    cf_wf *wf;            /* borrowed from the engine's cache */
+    struct mcase *next;
+} mcase;
+
+typedef enum op_kind {
+    OP_EVENT,
+    OP_TIMER_SET,
+    OP_TIMER_CLEAR_STATE,
+    OP_TIMER_DEL,
+    OP_KEY,
+    OP_TASK,
+    OP_NOTIFY,
+} op_kind;
+
+typedef struct op {
+    op_kind kind;
+    mcase *c;
+    char *a, *b, *d, *f; /* meaning depends on kind */
+    int64_t n;
+    json_t *j;           /* owned */
+    const cf_module *mod;
+} op;
+
+typedef struct unit {
+    cf_engine *e;
+    const char *actor;
+    const char *role;
+    const char *action; /* audit action for this unit's events */
+    const char *what;   /* what a refusal names: "referral" or the event */
+    int64_t now;
+    mcase *cases;
+    size_t ncases;
+    op *ops;
+    size_t nops, capops;
+    cf_error *err;
+} unit;
+
+struct cf_step {
+    unit *u;
+    mcase *c;
+    cf_wf_state *st;
+    char emitted[128];
+    bool failed;
+    char field[96];
+    char msg[320];
+};
+
+/* ---- ops -------------------------------------------------------------------- */
+
+static op *push(unit *u, op_kind k, mcase *c)
+{
+    if (u->nops == u->capops) {
+        size_t cap = u->capops ? u->capops * 2 : 16;
+        op *n = realloc(u->ops, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        u->ops = n;
+        u->capops = cap;
+    }
+    op *o = &u->ops[u->nops++];
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    o->c = c;
+    return o;
+}
+
+static char *dup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void unit_free(unit *u)
+{
+    for (size_t i = 0; i < u->nops; i++) {
+        free(u->ops[i].a);
+        free(u->ops[i].b);
+        free(u->ops[i].d);
+        free(u->ops[i].f);
+        json_decref(u->ops[i].j);
+    }
+    free(u->ops);
+    mcase *c = u->cases;
+    while (c) {
+        mcase *n = c->next;
+        cf_case_row_clear(&c->row);
+        free(c);
+        c = n;
+    }
+    u->ops = NULL;
+    u->cases = NULL;
+}
+
+static int nomem(unit *u)
+{
+    return cf_err_set(u->err, CF_ENOMEM, NULL, "out of memory");
+}
+
+/* ---- the host function table -------------------------------------------------- */
+
+static const json_t *h_get(cf_step *s, const char *path)
+{
+    return cf_json_path_get(s->c->row.data, path ? path : "");
+}
+
+static int h_set(cf_step *s, const char *path, json_t *value)
+{
+    if (!path || !*path) {
+        json_decref(value);
+        return CF_PLUGIN_FAILED;
+    }
+    return cf_json_path_set(s->c->row.data, path, value) == 0 ? 0 : CF_PLUGIN_FAILED;
+}
+
+static int h_emit(cf_step *s, const char *event)
+{
+    snprintf(s->emitted, sizeof s->emitted, "%s", event ? event : "");
+    return 0;
+}
+
+static int h_task(cf_step *s, const char *role, const char *kind, json_t *detail)
+{
+    op *o = push(s->u, OP_TASK, s->c);
+    if (!o || !role || !kind) {
+        json_decref(detail);
+        return CF_PLUGIN_FAILED;
+    }
+    o->a = dup0(role);
+    o->b = dup0(kind);
+    o->j = detail;
+    return 0;
+}
+
+static int h_timer(cf_step *s, const char *event, int64_t due)
+{
+    op *o = event ? push(s->u, OP_TIMER_SET, s->c) : NULL;
+    if (!o)
+        return CF_PLUGIN_FAILED;
+    o->a = dup0(event);
+    o->b = dup0(s->st->name);
+    o->n = due;
+    return 0;
+}
+
+static int h_deadline(cf_step *s, int64_t due)
+{
+    s->c->row.deadline_at = due > 0 ? due : 0;
+    return 0;
+}
+
+static int h_key(cf_step *s, const char *kind, const char *value)
+{
+    if (!kind || !*kind || !value || !*value || strcmp(kind, "ip") == 0)
+        return CF_PLUGIN_FAILED; /* a bare IP never identifies anyone */
+    op *o = push(s->u, OP_KEY, s->c);
+    if (!o)
+        return CF_PLUGIN_FAILED;
+    o->a = dup0(kind);
+    o->b = dup0(value);
+    return 0;
+}
+
+static int h_notify(cf_step *s, const char *channel, json_t *message)
+{
+    op *o = channel ? push(s->u, OP_NOTIFY, s->c) : NULL;
+    if (!o) {
+        json_decref(message);
+        return CF_PLUGIN_FAILED;
+    }
+    o->a = dup0(channel);
+    o->j = message ? message : json_object();
+    return 0;
+}
+
+static void h_log(cf_step *s, int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"debug", "info", "warn"};
+    const char *env = getenv("CASEFLOW_LOG");
+    if (!env || (level < CF_LOG_WARN && strcmp(env, "debug") != 0))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "caseflow: %s: %s/%s: ", names[level < 0 || level > 2 ? 2 : level],
+            s->c->row.id, s->st->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int h_fail(cf_step *s, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    s->failed = true;
+    snprintf(s->field, sizeof s->field, "%s", field ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+    va_end(ap);
+    return CF_PLUGIN_FAILED;
+}
+
+static int64_t h_now(cf_step *s)
+{
+    return s->u->now;
+}
+
+static const char *h_case_id(cf_step *s)
+{
+    return s->c->row.id;
+}
+
+static const char *h_state(cf_step *s)
+{
+    return s->st->name;
+}
+
+static const char *h_actor(cf_step *s)
+{
+    return s->u->actor;
+}
+
+static int h_asset(cf_step *s, const char *name, const char **text, size_t *len)
+{
+    json_t *assets = json_object_get(s->c->wf->bundle, "assets");
+    json_t *v = name ? json_object_get(assets, name) : NULL;
+    if (!json_is_string(v))
+        return CF_PLUGIN_FAILED;
+    *text = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
+    return 0;
+}
+
+static int h_sha256_hex(const void *data, size_t len, char out[65])
+{
+    cf_sha256_hex(data, len, out);
+    return 0;
+}
+
+static int h_time_parse(const char *text, int64_t *utc, int *off)
+{
+    return cf_time_parse(text, utc, off) == 0 ? 0 : CF_PLUGIN_FAILED;
+}
+
+static const cf_host host = {
+    .abi = CF_PLUGIN_ABI,
+    .size = sizeof(cf_host),
+    .get = h_get,
+    .set = h_set,
+    .emit = h_emit,
+    .task = h_task,
+    .timer = h_timer,
+    .deadline = h_deadline,
+    .key = h_key,
+    .notify = h_notify,
+    .log = h_log,
+    .fail = h_fail,
+    .now = h_now,
+    .case_id = h_case_id,
+    .state = h_state,
+    .actor = h_actor,
+    .asset = h_asset,
+    .sha256_hex = h_sha256_hex,
+    .time_parse = h_time_parse,
+    .time_format = cf_time_format,
+};
+
+/* ---- workflow versions and their plugins ----------------------------------------- */
+
+int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err)
+{
+    for (size_t i = 0; i < wf->nstates; i++) {
+        cf_wf_state *st = &wf->states[i];
+        if (!st->step)
+            continue;
+        const cf_module *m;
+        cf_error lerr;
+        cf_err_clear(&lerr);
+        if (cf_loader_get(e->loader, st->step, &m, &lerr))
+            return cf_err_set(err, CF_EMISSING, "step",
+                              "workflow %s: state \"%s\" needs plugin \"%s\": %s",
+                              wf->name, st->name, st->step, lerr.message);
+        char msg[256] = "";
+        void *ps = NULL;
+        if (m->desc->init && m->desc->init(&host, st->config, &ps, msg, sizeof msg) < 0) {
+            if (m->desc->fini)
+                m->desc->fini(ps);
+            return cf_err_set(err, CF_EMISSING, "step",
+                              "plugin \"%s\" failed to initialise for state \"%s\": %s",
+                              st->step, st->name, msg[0] ? msg : "init failed");
+        }
+        st->module = m;
+        st->plugin_state = ps;
+    }
+    return 0;
+}
+
+void cf_engine_unbind_free(cf_wf *wf)
+{
+    if (!wf)
+        return;
+    for (size_t i = 0; i < wf->nstates; i++) {
+        cf_wf_state *st = &wf->states[i];
+        if (st->module && st->module->desc->fini)
+            st->module->desc->fini(st->plugin_state);
+        st->module = NULL;
+        st->plugin_state = NULL;
+    }
+    cf_wf_free(wf);
+}
+
+int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
+                       cf_error *err)
+{
+    for (size_t i = 0; i < e->nwfs; i++)
+        if (e->wfs[i]->version == version && strcmp(e->wfs[i]->name, name) == 0) {
+            *out = e->wfs[i];
+            return 0;
+        }
+    json_t *bundle;
+    int rc = cf_store_workflow_get(e->store, name, version, &bundle, err);
+    if (rc)
+        return rc;
+    cf_wf *wf;
+    rc = cf_wf_load(bundle, &wf, err);
+    json_decref(bundle);
+    if (rc)
+        return rc;
+    wf->version = version;
+    if ((rc = cf_engine_bind(e, wf, err))) {
+        cf_engine_unbind_free(wf);
+        return rc;
+    }
+    if (e->nwfs == e->capwfs) {
+        size_t cap = e->capwfs ? e->capwfs * 2 : 4;
+        cf_wf **n = realloc(e->wfs, cap * sizeof *n);
+        if (!n) {
+            cf_engine_unbind_free(wf);
+            return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        }
+        e->wfs = n;
+        e->capwfs = cap;
+    }
+    e->wfs[e->nwfs++] = wf;
+    *out = wf;
+    return 0;
+}
+
+/* ---- transitions -------------------------------------------------------------------- */
+
+static int enter(unit *u, mcase *c, cf_wf_state *st, int depth);
+
+static cf_wf_state *current(mcase *c)
+{
+    return cf_wf_find_state(c->wf, c->row.state);
+}
+
+static int step_failed(unit *u, cf_step *s, const char *what, int rc)
+{
+    if (s->failed) {
+        if (s->field[0])
+            return cf_err_set(u->err, CF_EINVALID, s->field, "%s rejected: %s: %s", what,
+                              s->field, s->msg);
+        return cf_err_set(u->err, CF_EINVALID, NULL, "%s rejected: %s", what, s->msg);
+    }
+    return cf_err_set(u->err, CF_EINTERNAL, s->st->step,
+                      "plugin \"%s\" failed in state \"%s\" (code %d) without a reason",
+                      s->st->step, s->st->name, rc);
+}
+
+/* The case view a workflow function sees. */
+static json_t *case_doc(mcase *c)
+{
+    char created[32];
+    cf_time_format(c->row.created_at, created);
+    return json_pack("{s:s, s:s, s:I, s:s, s:O}", "id", c->row.id, "state", c->row.state,
+                     "revision", (json_int_t)c->row.revision, "created_at", created,
+                     "data", c->row.data);
+}
+
+/* Follow the transition for `event` (or the plugin's `outcome`) out of the
+ * case's current state, recording it. */
+static int take(unit *u, mcase *c, const char *event, const char *outcome,
+                const json_t *data, const cf_module *mod, int depth)
+{
+    cf_wf_state *st = current(c);
+    const char *eff = outcome && *outcome ? outcome : event;
+    const cf_wf_transition *t = cf_wf_find_transition(st, eff);
+    if (!t)
+        return cf_err_set(u->err, CF_ESCRIPT, eff,
+                          "workflow %s: state \"%s\" has no transition for \"%s\"",
+                          c->wf->name, st->name, eff);
+    const char *target = t->target;
+    if (!target) {
+        json_t *cd = case_doc(c);
+        json_t *ed = json_pack("{s:s, s:O, s:s, s:s?}", "name", eff, "data",
+                               data ? data : json_null(), "actor", u->actor, "role",
+                               u->role);
+        int rc = cd && ed ? cf_wf_resolve(c->wf, t, cd, ed, u->now, &target, u->err)
+                          : nomem(u);
+        json_decref(cd);
+        json_decref(ed);
+        if (rc)
+            return rc;
+    }
+    op *o = push(u, OP_EVENT, c);
+    if (!o)
+        return nomem(u);
+    o->a = dup0(event);
+    o->b = outcome && *outcome && strcmp(outcome, event) ? dup0(outcome) : NULL;
+    o->d = dup0(st->name);
+    o->f = dup0(target ? target : st->name);
+    o->j = data ? json_deep_copy(data) : NULL;
+    o->mod = mod;
+    if (!target || strcmp(target, st->name) == 0)
+        return 0;
+    op *clear = push(u, OP_TIMER_CLEAR_STATE, c);
+    if (!clear)
+        return nomem(u);
+    clear->b = dup0(st->name);
+    cf_wf_state *next = cf_wf_find_state(c->wf, target);
+    if (!next)
+        return cf_err_set(u->err, CF_ESCRIPT, target, "workflow %s: no state \"%s\"",
+                          c->wf->name, target);
+    return enter(u, c, next, depth + 1);
+}
+
+static int set_state(mcase *c, const char *name)
+{
+    char *n = strdup(name);
+    if (!n)
+        return -1;
+    free(c->row.state);
+    c->row.state = n;
+    return 0;
+}
+
+static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
+{
+    if (depth > MAX_HOPS)
+        return cf_err_set(u->err, CF_ESCRIPT, st->name,
+                          "workflow %s: more than %d automatic transitions (a loop?)",
+                          c->wf->name, MAX_HOPS);
+    if (set_state(c, st->name))
+        return nomem(u);
+    if (st->timer_secs > 0) {
+        op *o = push(u, OP_TIMER_SET, c);
+        if (!o)
+            return nomem(u);
+        o->a = dup0(st->timer_event);
+        o->b = dup0(st->name);
+        o->n = u->now + st->timer_secs;
+    }
+    if (st->deadline_secs > 0)
+        c->row.deadline_at = u->now + st->deadline_secs;
+    if (!st->module || !st->module->desc->enter)
+        return 0;
+    cf_step s = {.u = u, .c = c, .st = st};
+    int rc = st->module->desc->enter(&host, st->plugin_state, &s);
+    if (rc < 0 || s.failed)
+        return step_failed(u, &s, u->what, rc);
+    if (!s.emitted[0])
+        return 0;
+    return take(u, c, s.emitted, NULL, NULL, st->module, depth);
+}
+
+/* ---- roles ---------------------------------------------------------------------------- */
+
+/* Does the comma-separated list `roles` hold `role`? */
+static bool has_role(const char *roles, const char *role)
+{
+    size_t n = strlen(role);
+    for (const char *p = roles; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, role, n) == 0)
+            return true;
+        p = c ? c + 1 : NULL;
+    }
+    return false;
+}
+
+static const char *pick_role(const char *roles, char **allowed, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (has_role(roles, allowed[i]))
+            return allowed[i];
+    return NULL;
+}
+
+static void join(char *out, size_t cap, char **items, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", items[i]);
+}
+
+/* May this person send this event now? Fills u->role. */
+static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition *t,
+                     const char *event)
+{
+    if (t->system)
+        return cf_err_set(u->err, CF_EDENIED, event,
+                          "%s: only the engine raises this event", event);
+    char **roles = t->nroles ? t->roles : st->roles;
+    size_t n = t->nroles ? t->nroles : st->nroles;
+    u->role = pick_role(u->e->roles, roles, n);
+    if (!u->role) {
+        char list[160];
+        join(list, sizeof list, roles, n);
+        return cf_err_set(u->err, CF_EDENIED, "role",
+                          "%s may not send %s in state %s (needs role: %s)", u->actor,
+                          event, st->name, n ? list : "none may");
+    }
+    if (!t->four_eyes)
+        return 0;
+    char *prior = NULL;
+    int rc = cf_store_event_last_actor(u->e->store, c->row.id, t->four_eyes, &prior,
+                                       u->err);
+    if (rc)
+        return rc;
+    if (!prior)
+        rc = cf_err_set(u->err, CF_EDENIED, "four_eyes",
+                        "%s needs %s first (none recorded on %s)", event, t->four_eyes,
+                        c->row.id);
+    else if (strcmp(prior, u->actor) == 0)
+        rc = cf_err_set(u->err, CF_EDENIED, "four_eyes",
+                        "four-eyes rule: %s sent %s, so someone else must send %s",
+                        u->actor, t->four_eyes, event);
+    free(prior);
+    return rc;
+}
+
+/* ---- delivering events ------------------------------------------------------------------- */
+
+static int deliver(unit *u, mcase *c, const char *event, const json_t *data, bool system)
+{
+    cf_wf_state *st = current(c);
+    if (!st)
+        return cf_err_set(u->err, CF_ESCRIPT, "state",
+                          "case %s is in state \"%s\", which workflow %s v%lld lacks",
+                          c->row.id, c->row.state, c->wf->name, (long long)c->wf->version);
+    if (st->final)
+        return cf_err_set(u->err, CF_EINVALID, "event",
+                          "case %s is %s: it accepts no more events", c->row.id, st->name);
+    const cf_wf_transition *t = cf_wf_find_transition(st, event);
+    if (!t)
+        return cf_err_set(u->err, CF_EINVALID, "event",
+                          "state %s does not accept event %s (case %s)", st->name, event,
+                          c->row.id);
+    if (!system) {
+        int rc = authorise(u, c, st, t, event);
+        if (rc)
+            return rc;
+    }
+    json_t *none = NULL;
+    if (!data) {
+        data = none = json_object();
+        if (!none)
+            return nomem(u);
+    }
+    const cf_module *mod = st->module;
+    cf_step s = {.u = u, .c = c, .st = st};
+    if (mod && mod->desc->handle && cf_plugin_accepts(mod->desc, event)) {
+        int rc = mod->desc->handle(&host, st->plugin_state, &s, event, data);
+        if (rc < 0 || s.failed) {
+            json_decref(none);
+            return step_failed(u, &s, event, rc);
+        }
+    }
+    int rc = take(u, c, event, s.emitted, none ? NULL : data, mod, 0);
+    json_decref(none);
+    return rc;
+}
+
+/* ---- cases in a unit ----------------------------------------------------------------------- */
+
+static int load_case(unit *u, const char *id, mcase **out)
+{
+    for (mcase *c = u->cases; c; c = c->next)
+        if (strcmp(c->row.id, id) == 0) {
+            *out = c;
+            return 0;
+        }
+    if (u->ncases >= MAX_CASES_PER_UNIT)
+        return cf_err_set(u->err, CF_EINVALID, "links",
+                          "one command may touch at most %d cases", MAX_CASES_PER_UNIT);
+    mcase *c = calloc(1, sizeof *c);
+    if (!c)
+        return nomem(u);
+    int rc = cf_store_case_get(u->e->store, id, &c->row, u->err);
+    if (!rc)
+        rc = cf_engine_workflow(u->e, c->row.workflow, c->row.version, &c->wf, u->err);
+    if (rc) {
+        cf_case_row_clear(&c->row);
+        free(c);
+        return rc;
+    }
+    c->next = u->cases;
+    u->cases = c;
+    u->ncases++;
+    *out = c;
+    return 0;
+}
+
+/* Append id to data.links once. */
+static int add_link(mcase *c, const char *id)
+{
+    json_t *links = json_object_get(c->row.data, "links");
+    if (!json_is_array(links)) {
+        links = json_array();
+        if (json_object_set_new(c->row.data, "links", links))
+            return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(links, i, v) if (json_is_string(v) &&
+                                        strcmp(json_string_value(v), id) == 0) return 0;
+    return json_array_append_new(links, json_string(id));
+}
+
+/* Keys this unit added that another case already holds: link the cases and
+ * hand `repeat_referral` to every one whose state takes it. Runs until no new
+ * keys appear (delivery may add more). */
+static int correlate(unit *u)
+{
+    for (size_t i = 0; i < u->nops; i++) {
+        if (u->ops[i].kind != OP_KEY)
+            continue;
+        mcase *c = u->ops[i].c;
+        char *kind = u->ops[i].a, *value = u->ops[i].b;
+        json_t *ids;
+        int rc = cf_store_key_find(u->e->store, kind, value, c->row.id, &ids, u->err);
+        if (rc)
+            return rc;
+        size_t j;
+        json_t *idv;
+        json_array_foreach(ids, j, idv)
+        {
+            mcase *o;
+            if ((rc = load_case(u, json_string_value(idv), &o)))
+                break;
+            cf_wf_state *ost = current(o);
+            if (!ost || ost->final || !cf_wf_find_transition(ost, "repeat_referral")) {
+                if (add_link(c, o->row.id)) /* intelligence only */
+                    rc = nomem(u);
+                continue;
+            }
+            json_t *linked = cf_json_path_get(o->row.data, "links");
+            bool already = false;
+            size_t k;
+            json_t *lv;
+            json_array_foreach(linked, k, lv) if (json_is_string(lv) &&
+                                                  strcmp(json_string_value(lv),
+                                                         c->row.id) == 0) already = true;
+            if (already)
+                continue;
+            if (add_link(c, o->row.id) || add_link(o, c->row.id)) {
+                rc = nomem(u);
+                break;
+            }
+            json_t *d = json_pack("{s:s, s:{s:s, s:s}}", "case", c->row.id, "key", "kind",
+                                  kind, "value", value);
+            const char *saved_role = u->role;
+            u->role = "system";
+            rc = d ? deliver(u, o, "repeat_referral", d, true) : nomem(u);
+            u->role = saved_role;
+            json_decref(d);
+            if (rc)
+                break;
+        }
+        json_decref(ids);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- writing a unit ----------------------------------------------------------------------- */
+
+static bool last_event_of(unit *u, size_t i)
+{
+    for (size_t k = i + 1; k < u->nops; k++)
+        if (u->ops[k].kind == OP_EVENT && u->ops[k].c == u->ops[i].c)
+            return false;
+    return true;
+}
+
+/* The audit payload of one history record: the record itself, and for a
+ * case's last record in the unit the digest of the case row it leaves. */
+static int audit_event(unit *u, op *o, const char *data_text, const char *case_text)
+{
+    char sha[65] = "";
+    if (case_text)
+        cf_sha256_hex(case_text, strlen(case_text), sha);
+    json_t *p = json_pack(
+        "{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "case",
+        o->c->row.id, "at", (json_int_t)u->now, "actor", u->actor, "role", u->role,
+        "event", o->a, "outcome", o->b, "from", o->d, "to", o->f, "data", data_text,
+        "plugin", o->mod ? o->mod->desc->name : NULL, "plugin_version",
+        o->mod ? o->mod->desc->version : NULL, "plugin_sha256",
+        o->mod ? o->mod->sha256 : NULL, "case_sha256", case_text ? sha : NULL);
+    char *text = p ? cf_json_canonical(p) : NULL;
+    json_decref(p);
+    if (!text)
+        return nomem(u);
+    int rc = cf_audit_append(u->e->store, u->now, u->actor, u->role, u->action,
+                             o->c->row.id, u->e->reason, text, u->err);
+    free(text);
+    return rc;
+}
+
+/* Canonical text of a case row as stored: what the audit digests cover. */
+static char *case_text(mcase *c, const char *data)
+{
+    json_t *p = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I}", "id", c->row.id,
+                          "state", c->row.state, "revision",
+                          (json_int_t)(c->is_new ? 1 : c->row.revision + 1), "workflow",
+                          c->row.workflow, "data", data, "version",
+                          (json_int_t)c->row.version, "updated_at",
+                          (json_int_t)c->row.updated_at, "deadline_at",
+                          (json_int_t)c->row.deadline_at);
+    char *t = p ? cf_json_canonical(p) : NULL;
+    json_decref(p);
+    return t;
+}
+
+static int write_op(unit *u, op *o, char *ctext)
+{
+    cf_store *s = u->e->store;
+    const char *id = o->c->row.id;
+    char *text = NULL;
+    int rc = 0;
+    switch (o->kind) {
+    case OP_EVENT:
+        text = o->j ? cf_json_canonical(o->j) : NULL;
+        rc = cf_store_event_add(s, id, u->now, u->actor, u->role, o->a, o->b, o->d, o->f,
+                                text, o->mod, u->err);
+        if (!rc)
+            rc = audit_event(u, o, text, ctext);
+        break;
+    case OP_TIMER_SET:
+        rc = cf_store_timer_set(s, id, o->a, o->b, o->n, u->err);
+        break;
+    case OP_TIMER_CLEAR_STATE:
+        rc = cf_store_timer_clear_state(s, id, o->b, u->err);
+        break;
+    case OP_TIMER_DEL:
+        rc = cf_store_timer_delete(s, id, o->a, u->err);
+        break;
+    case OP_KEY:
+        rc = cf_store_key_add(s, o->a, o->b, id, u->err);
+        break;
+    case OP_TASK:
+        text = o->j ? cf_json_canonical(o->j) : NULL;
+        rc = cf_store_task_add(s, id, o->a, o->b, text, u->now, u->err);
+        break;
+    case OP_NOTIFY:
+        text = cf_json_canonical(o->j);
+        rc = text ? cf_store_notify_add(s, id, o->a, text, u->now, u->err) : nomem(u);
+        break;
+    }
+    free(text);
+    return rc;
+}
+
+static int write_unit(unit *u)
+{
+    int rc = 0;
+    /* Cases first: the revision check decides whether anything is written. */
+    char **texts = calloc(u->ncases ? u->ncases : 1, sizeof *texts);
+    if (!texts)
+        return nomem(u);
+    size_t i = 0;
+    for (mcase *c = u->cases; c && !rc; c = c->next, i++) {
+        char *data = cf_json_canonical(c->row.data);
+        if (!data) {
+            rc = nomem(u);
+            break;
+        }
+        c->row.updated_at = u->now;
+        rc = c->is_new ? cf_store_case_insert(u->e->store, &c->row, data, u->err)
+                       : cf_store_case_update(u->e->store, &c->row, data, u->err);
+        if (!rc && !(texts[i] = case_text(c, data)))
+            rc = nomem(u);
+        free(data);
+    }
+    for (size_t k = 0; k < u->nops && !rc; k++) {
+        char *ctext = NULL;
+        if (u->ops[k].kind == OP_EVENT && last_event_of(u, k)) {
+            size_t ci = 0;
+            for (mcase *c = u->cases; c; c = c->next, ci++)
+                if (c == u->ops[k].c)
+                    ctext = texts[ci];
+        }
+        rc = write_op(u, &u->ops[k], ctext);
+    }
+    for (size_t k = 0; k < u->ncases; k++)
+        free(texts[k]);
+    free(texts);
+    return rc;
+}
+
+/* The result object of a command on case c. */
+static json_t *result_of(mcase *c, const char *previous)
+{
+    return json_pack("{s:s, s:s, s:I, s:s?}", "id", c->row.id, "state", c->row.state,
+                     "revision", (json_int_t)(c->is_new ? 1 : c->row.revision + 1),
+                     "previous_state", previous);
+}
+
+/* ---- refer ------------------------------------------------------------------------------- */
+
+static int required_string(const json_t *r, const char *name, const char **out,
+                           cf_error *err)
+{
+    json_t *v = json_object_get(r, name);
+    if (!v)
+        return cf_err_set(err, CF_EINVALID, name, "referral rejected: %s: required", name);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return cf_err_set(err, CF_EINVALID, name,
+                          "referral rejected: %s: must be a non-empty string", name);
+    if (json_string_length(v) > 200)
+        return cf_err_set(err, CF_EINVALID, name,
+                          "referral rejected: %s: longer than 200 characters", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int cf_machine_refer(cf_engine *e, cf_wf *wf, const json_t *referral, const char *role,
+                     json_t **out, cf_error *err)
+{
+    const char *source, *reference;
+    *out = NULL;
+    if (!json_is_object(referral))
+        return cf_err_set(err, CF_EINVALID, "referral",
+                          "referral rejected: not a JSON object");
+    int rc = required_string(referral, "source", &source, err);
+    if (!rc)
+        rc = required_string(referral, "reference", &reference, err);
+    if (rc)
+        return rc;
+    char *id = NULL, *state = NULL;
+    if ((rc = cf_store_case_by_ref(e->store, source, reference, &id, &state, err)))
+        return rc;
+    if (id) {
+        *out = json_pack("{s:s, s:s, s:b}", "id", id, "state", state, "created", 0);
+        free(id);
+        free(state);
+        return *out ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    unit u = {.e = e, .actor = e->actor, .role = role, .action = "collection",
+              .what = "referral", .now = cf_engine_now(e), .err = err};
+    mcase *c = calloc(1, sizeof *c);
+    if (!c)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    u.cases = c;
+    u.ncases = 1;
+    c->is_new = true;
+    c->wf = wf;
+    char idbuf[32];
+    rc = cf_store_case_next_seq(e->store, &c->row.seq, err);
+    if (rc)
+        goto out;
+    snprintf(idbuf, sizeof idbuf, "CF-%06lld", (long long)c->row.seq);
+    c->row.id = strdup(idbuf);
+    c->row.source = strdup(source);
+    c->row.reference = strdup(reference);
+    c->row.workflow = strdup(wf->name);
+    c->row.version = wf->version;
+    c->row.revision = 1;
+    c->row.created_at = u.now;
+    c->row.data = json_pack("{s:O}", "referral", referral);
+    cf_wf_state *init = cf_wf_find_state(wf, wf->initial);
+    if (!c->row.id || !c->row.source || !c->row.reference || !c->row.workflow ||
+        !c->row.data || set_state(c, wf->initial)) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (!init) {
+        rc = cf_err_set(err, CF_ESCRIPT, "initial", "workflow %s: no initial state",
+                        wf->name);
+        goto out;
+    }
+    if ((rc = enter(&u, c, init, 0)) || (rc = correlate(&u)) || (rc = write_unit(&u)))
+        goto out;
+    *out = json_pack("{s:s, s:s, s:b}", "id", c->row.id, "state", c->row.state,
+                     "created", 1);
+    if (!*out)
+        rc = nomem(&u);
+out:
+    unit_free(&u);
+    return rc;
+}
+
+/* ---- act and tick ------------------------------------------------------------------------ */
+
+int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
+                   const json_t *data, int64_t expect_revision, bool system,
+                   const char *timer_event, json_t **out, cf_error *err)
+{
+    if (out)
+        *out = NULL;
+    unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
+              .action = "change", .what = event, .now = cf_engine_now(e), .err = err};
+    mcase *c;
+    int rc = load_case(&u, case_id, &c);
+    if (rc)
+        goto out;
+    if (expect_revision >= 0 && c->row.revision != expect_revision) {
+        rc = cf_err_set(err, CF_ECONFLICT, "revision",
+                        "case %s is at revision %lld, not %lld; re-read it and retry",
+                        case_id, (long long)c->row.revision, (long long)expect_revision);
+        goto out;
+    }
+    char *previous = strdup(c->row.state);
+    if (!previous) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (timer_event) {
+        op *o = push(&u, OP_TIMER_DEL, c);
+        if (!o || !(o->a = strdup(timer_event))) {
+            free(previous);
+            rc = nomem(&u);
+            goto out;
+        }
+    }
+    rc = deliver(&u, c, event, data, system);
+    if (!rc)
+        rc = correlate(&u);
+    if (!rc && !(rc = cf_store_begin(e->store, err))) {
+        rc = write_unit(&u);
+        rc = rc ? rc : cf_store_commit(e->store, err);
+        if (rc)
+            cf_store_rollback(e->store);
+    }
+    if (!rc && out && !(*out = result_of(c, previous)))
+        rc = nomem(&u);
+    free(previous);
+out:
+    unit_free(&u);
+    return rc;
+}

@@ -1,0 +1,1102 @@
+/*
+ * The SQLite store. One file holds workflows, cases, their history, timers,
+ * tasks, correlation keys, notifications, users and the audit chain. The
+ * file is created 0600, runs in WAL mode with full synchronous commits (a
+ * command that said "saved" survives power loss), and is recognised by its
+ * application_id so caseflow never writes into someone else's database.
+ * Statements are prepared once per connection and cached by the address of
+ * their SQL text.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define STMT_SLOTS 128
+
+struct cf_store {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } stmts[STMT_SLOTS];
+    int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
+    char *path;
+};
+
+/* ---- schema ------------------------------------------------------------ */
+
+static const char *const schema_v1 =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, roles TEXT NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL);"
+    "CREATE TABLE workflows(name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  declared_version INTEGER NOT NULL, hash TEXT NOT NULL, bundle TEXT NOT NULL,"
+    "  deployed_at INTEGER NOT NULL, deployed_by TEXT NOT NULL,"
+    "  PRIMARY KEY(name, version));"
+    "CREATE TABLE cases(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  source TEXT NOT NULL, reference TEXT NOT NULL, workflow TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,"
+    "  revision INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, deadline_at INTEGER,"
+    "  UNIQUE(source, reference));"
+    "CREATE INDEX cases_state ON cases(state, seq);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
+    "  at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT, event TEXT NOT NULL,"
+    "  outcome TEXT, from_state TEXT, to_state TEXT NOT NULL, data TEXT,"
+    "  plugin TEXT, plugin_version TEXT, plugin_sha256 TEXT);"
+    "CREATE INDEX events_case ON events(case_id, event, seq);"
+    "CREATE TABLE timers(case_id TEXT NOT NULL, event TEXT NOT NULL,"
+    "  state TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY(case_id, event));"
+    "CREATE INDEX timers_due ON timers(due_at);"
+    "CREATE TABLE tasks(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
+    "  role TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT,"
+    "  status TEXT NOT NULL DEFAULT 'open', created_at INTEGER NOT NULL);"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE TABLE keys(kind TEXT NOT NULL, value TEXT NOT NULL,"
+    "  case_id TEXT NOT NULL, PRIMARY KEY(kind, value, case_id)) WITHOUT ROWID;"
+    "CREATE TABLE notifications(seq INTEGER PRIMARY KEY, case_id TEXT,"
+    "  channel TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, role TEXT, action TEXT NOT NULL, case_id TEXT,"
+    "  justification TEXT, digest TEXT NOT NULL, prev TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);"
+    "CREATE INDEX audit_case ON audit(case_id, seq);";
+
+/* Migrations from version i to i+1 live at index i. */
+static const char *const migrations[] = {schema_v1};
+
+int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
+{
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int prim = rc & 0xff;
+    switch (prim) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return cf_err_set(err, CF_ECONFLICT, "store",
+                          "store is busy (%s): %s; retry", what, msg);
+    case SQLITE_NOMEM:
+        return cf_err_set(err, CF_ENOMEM, "store", "out of memory (%s)", what);
+    case SQLITE_NOTADB:
+        return cf_err_set(err, CF_EINVALID, "store",
+                          "%s is not a caseflow store: file is not a database",
+                          s && s->path ? s->path : "store");
+    case SQLITE_CORRUPT:
+        return cf_err_set(err, CF_EIO, "store", "store is corrupt (%s): %s", what, msg);
+    case SQLITE_READONLY:
+        return cf_err_set(err, CF_EIO, "store", "store is read-only (%s): %s", what, msg);
+    case SQLITE_FULL:
+        return cf_err_set(err, CF_EIO, "store", "disk full (%s): %s", what, msg);
+    case SQLITE_CONSTRAINT:
+        return cf_err_set(err, CF_EINVALID, "store", "%s: %s", what, msg);
+    default:
+        return cf_err_set(err, CF_EIO, "store", "store I/O error (%s): %s", what, msg);
+    }
+}
+
+static int exec(cf_store *s, const char *sql, cf_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : cf_store_error(s, rc, "exec", err);
+}
+
+static int pragma_int(cf_store *s, const char *sql, int64_t *out, cf_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return cf_store_error(s, rc, "read store header", err);
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read store header", err);
+    return 0;
+}
+
+/* Is this a caseflow store, a fresh file we may initialise, or neither? */
+static int check_identity(cf_store *s, int create, int64_t *user_version,
+                          cf_error *err)
+{
+    int64_t app = 0, tables = 0;
+    int rc = pragma_int(s, "PRAGMA application_id", &app, err);
+    if (rc)
+        return rc;
+    if ((rc = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err)))
+        return rc;
+    if ((rc = pragma_int(s, "PRAGMA user_version", user_version, err)))
+        return rc;
+    if (app == CF_STORE_APPLICATION_ID)
+        return 0;
+    if (app == 0 && tables == 0 && *user_version == 0) {
+        if (create)
+            return 0;
+        return cf_err_set(err, CF_EINVALID, "store",
+                          "%s is not a caseflow store (empty database; run caseflow init)",
+                          s->path);
+    }
+    return cf_err_set(err, CF_EINVALID, "store",
+                      "%s is not a caseflow store (application id %#llx)", s->path,
+                      (unsigned long long)app);
+}
+
+static int migrate(cf_store *s, int64_t from, cf_error *err)
+{
+    const int64_t target = CF_SCHEMA_VERSION;
+    if (from > target)
+        return cf_err_set(err, CF_EINVALID, "store",
+                          "%s has schema version %lld, newer than this caseflow "
+                          "supports (%lld); upgrade caseflow",
+                          s->path, (long long)from, (long long)target);
+    if (from == target)
+        return 0;
+    int rc = cf_store_begin(s, err);
+    if (rc)
+        return rc;
+    for (int64_t v = from; v < target; v++) {
+        if ((rc = exec(s, migrations[v], err)))
+            goto fail;
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%lld;",
+             CF_STORE_APPLICATION_ID, (long long)target);
+    if ((rc = exec(s, sql, err)))
+        goto fail;
+    return cf_store_commit(s, err);
+fail:
+    cf_store_rollback(s);
+    return rc;
+}
+
+/* Create the file 0600 before SQLite does, so case data is never readable by
+ * other users, whatever the umask. */
+static int create_private(const char *path, cf_error *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EIO, "store",
+                          "cannot create store %s: %s", path, strerror(errno));
+    close(fd);
+    return 0;
+}
+
+int cf_store_open(const char *path, int create, int readonly, cf_store **out,
+                  cf_error *err)
+{
+    *out = NULL;
+    bool memory = strcmp(path, ":memory:") == 0;
+    int rc;
+    if (!memory) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            if (errno != ENOENT || !create)
+                return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EIO,
+                                  "store", "store %s: %s%s", path, strerror(errno),
+                                  errno == ENOENT ? " (run caseflow init)" : "");
+            if ((rc = create_private(path, err)))
+                return rc;
+        } else if (!S_ISREG(sb.st_mode)) {
+            return cf_err_set(err, CF_EINVALID, "store",
+                              "%s is not a caseflow store (not a regular file)", path);
+        }
+    }
+    cf_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                SQLITE_OPEN_NOMUTEX | (memory ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        rc = cf_store_error(s, rc, "open", err);
+        cf_store_close(s);
+        return rc;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    int64_t uv = 0;
+    if ((rc = check_identity(s, create, &uv, err)))
+        goto fail;
+    if (!memory && !readonly) {
+        if ((rc = exec(s, "PRAGMA journal_mode=WAL", err)))
+            goto fail;
+    }
+    if ((rc = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+                      "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-8000",
+                   err)))
+        goto fail;
+    if (uv != CF_SCHEMA_VERSION && readonly) {
+        rc = cf_err_set(err, CF_EIO, "store",
+                        "%s needs a schema migration but is opened read-only", path);
+        goto fail;
+    }
+    if ((rc = migrate(s, uv, err)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    cf_store_close(s);
+    return rc;
+}
+
+void cf_store_close(cf_store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < STMT_SLOTS; i++)
+        sqlite3_finalize(s->stmts[i].st);
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+sqlite3 *cf_store_db(cf_store *s)
+{
+    return s->db;
+}
+
+sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err)
+{
+    size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    for (size_t n = 0; n < STMT_SLOTS; n++, h = (h + 1) % STMT_SLOTS) {
+        if (s->stmts[h].sql == sql) {
+            sqlite3_stmt *st = s->stmts[h].st;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+        if (!s->stmts[h].sql) {
+            sqlite3_stmt *st;
+            int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                        &st, NULL);
+            if (rc != SQLITE_OK) {
+                cf_store_error(s, rc, "prepare", err);
+                return NULL;
+            }
+            s->stmts[h].sql = sql;
+            s->stmts[h].st = st;
+            return st;
+        }
+    }
+    cf_err_set(err, CF_EINTERNAL, NULL, "statement cache full");
+    return NULL;
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+int cf_store_begin(cf_store *s, cf_error *err)
+{
+    if (s->depth)
+        return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
+    int rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        s->depth = 1;
+    return rc;
+}
+
+int cf_store_commit(cf_store *s, cf_error *err)
+{
+    int rc = exec(s, "COMMIT", err);
+    if (rc) {
+        cf_store_rollback(s);
+        return rc;
+    }
+    s->depth = 0;
+    return 0;
+}
+
+void cf_store_rollback(cf_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->depth = 0;
+}
+
+bool cf_store_in_tx(const cf_store *s)
+{
+    return s->depth > 0;
+}
+
+int cf_store_savepoint(cf_store *s, cf_error *err)
+{
+    int rc = exec(s, "SAVEPOINT unit", err);
+    if (rc == 0)
+        s->depth++;
+    return rc;
+}
+
+int cf_store_release(cf_store *s, cf_error *err)
+{
+    int rc = exec(s, "RELEASE unit", err);
+    if (rc == 0)
+        s->depth--;
+    return rc;
+}
+
+void cf_store_rollback_to(cf_store *s)
+{
+    sqlite3_exec(s->db, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
+    s->depth--;
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static int done(cf_store *s, sqlite3_stmt *st, const char *what, cf_error *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return cf_store_error(s, rc, what, err);
+    return 0;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static json_t *col_json_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *col_time(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    char buf[32];
+    cf_time_format(sqlite3_column_int64(st, i), buf);
+    return json_string(buf);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* ---- meta ------------------------------------------------------------------------ */
+
+int cf_store_meta_get(cf_store *s, const char *key, char **value, cf_error *err)
+{
+    static const char sql[] = "SELECT value FROM meta WHERE key=?";
+    *value = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *value = col_dup(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read meta", err);
+    return 0;
+}
+
+int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error *err)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    return done(s, st, "write meta", err);
+}
+
+/* ---- users ------------------------------------------------------------------------ */
+
+int cf_store_user_get(cf_store *s, const char *name, char **roles, int *disabled,
+                      cf_error *err)
+{
+    static const char sql[] = "SELECT roles, disabled FROM users WHERE name=?";
+    *roles = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *roles = col_dup(st, 0);
+        *disabled = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_EDENIED, "actor", "unknown user \"%s\"", name);
+    if (rc != SQLITE_ROW)
+        return cf_store_error(s, rc, "read user", err);
+    return *roles ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+}
+
+int cf_store_user_add(cf_store *s, const char *name, const char *roles,
+                      int64_t at, const char *by, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO users(name, roles, created_at, created_by) VALUES(?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    bind_text(st, 2, roles);
+    sqlite3_bind_int64(st, 3, at);
+    bind_text(st, 4, by);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", name);
+    if (rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "add user", err);
+    return 0;
+}
+
+int cf_store_user_disable(cf_store *s, const char *name, cf_error *err)
+{
+    static const char sql[] = "UPDATE users SET disabled=1 WHERE name=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    int rc = done(s, st, "disable user", err);
+    if (rc)
+        return rc;
+    if (sqlite3_changes(s->db) == 0)
+        return cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", name);
+    return 0;
+}
+
+int cf_store_user_count(cf_store *s, int64_t *n, cf_error *err)
+{
+    static const char sql[] = "SELECT count(*) FROM users";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "count users", err);
+}
+
+static json_t *split_roles(const char *roles)
+{
+    json_t *a = json_array();
+    const char *p = roles;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        json_array_append_new(a, json_stringn(p, n));
+        p = c ? c + 1 : NULL;
+    }
+    return a;
+}
+
+int cf_store_user_list(cf_store *s, json_t **out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT name, roles, disabled, created_at, created_by FROM users ORDER BY name";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_array_append_new(
+            a, json_pack("{s:o, s:o, s:b, s:o, s:o}", "name", col_json_str(st, 0),
+                         "roles", split_roles((const char *)sqlite3_column_text(st, 1)),
+                         "disabled", sqlite3_column_int(st, 2), "created_at",
+                         col_time(st, 3), "created_by", col_json_str(st, 4)));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "list users", err);
+    }
+    *out = a;
+    return 0;
+}
+
+/* ---- workflows ---------------------------------------------------------------------- */
+
+int cf_store_workflow_latest(cf_store *s, const char *name, int64_t *version,
+                             char hash[65], cf_error *err)
+{
+    static const char sql[] =
+        "SELECT version, hash FROM workflows WHERE name=? ORDER BY version DESC LIMIT 1";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    *version = 0;
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int64(st, 0);
+        if (hash)
+            snprintf(hash, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_EMISSING, "workflow",
+                          "workflow \"%s\" is not deployed (caseflow workflow deploy FILE)",
+                          name);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read workflow", err);
+}
+
+int cf_store_workflow_get(cf_store *s, const char *name, int64_t version,
+                          json_t **bundle, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT bundle, hash FROM workflows WHERE name=? AND version=?";
+    *bundle = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, version);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        json_error_t je;
+        *bundle = json_loads((const char *)sqlite3_column_text(st, 0), 0, &je);
+        char hash[65];
+        if (*bundle) {
+            /* The stored hash must still match what we are about to run. */
+            char *canon = cf_json_canonical(*bundle);
+            cf_sha256_hex(canon, canon ? strlen(canon) : 0, hash);
+            free(canon);
+            if (strcmp(hash, (const char *)sqlite3_column_text(st, 1)) != 0) {
+                json_decref(*bundle);
+                *bundle = NULL;
+                sqlite3_reset(st);
+                return cf_err_set(err, CF_EIO, "workflow",
+                                  "workflow %s v%lld: stored source does not match its hash",
+                                  name, (long long)version);
+            }
+        }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s v%lld is not deployed",
+                          name, (long long)version);
+    if (rc != SQLITE_ROW)
+        return cf_store_error(s, rc, "read workflow", err);
+    if (!*bundle)
+        return cf_err_set(err, CF_EIO, "workflow", "workflow %s v%lld: stored bundle unreadable",
+                          name, (long long)version);
+    return 0;
+}
+
+int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
+                          int64_t declared, const char *hash, const char *bundle,
+                          int64_t at, const char *by, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO workflows(name, version, declared_version, hash, bundle,"
+        " deployed_at, deployed_by) VALUES(?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, version);
+    sqlite3_bind_int64(st, 3, declared);
+    bind_text(st, 4, hash);
+    bind_text(st, 5, bundle);
+    sqlite3_bind_int64(st, 6, at);
+    bind_text(st, 7, by);
+    return done(s, st, "store workflow", err);
+}
+
+int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT name, version, declared_version, hash, deployed_at, deployed_by"
+        " FROM workflows ORDER BY name, version";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(
+            a, json_pack("{s:o, s:I, s:I, s:o, s:o, s:o}", "name", col_json_str(st, 0),
+                         "version", (json_int_t)sqlite3_column_int64(st, 1),
+                         "declared_version", (json_int_t)sqlite3_column_int64(st, 2),
+                         "hash", col_json_str(st, 3), "deployed_at", col_time(st, 4),
+                         "deployed_by", col_json_str(st, 5)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "list workflows", err);
+    }
+    *out = a;
+    return 0;
+}
+
+/* ---- cases ------------------------------------------------------------------------------ */
+
+void cf_case_row_clear(cf_case_row *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    free(r->source);
+    free(r->reference);
+    free(r->workflow);
+    free(r->state);
+    json_decref(r->data);
+    memset(r, 0, sizeof *r);
+}
+
+int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
+        " created_at, updated_at, deadline_at FROM cases WHERE id=?";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        json_error_t je;
+        out->seq = sqlite3_column_int64(st, 0);
+        out->id = col_dup(st, 1);
+        out->source = col_dup(st, 2);
+        out->reference = col_dup(st, 3);
+        out->workflow = col_dup(st, 4);
+        out->version = sqlite3_column_int64(st, 5);
+        out->state = col_dup(st, 6);
+        out->data = json_loadb((const char *)sqlite3_column_blob(st, 7),
+                               (size_t)sqlite3_column_bytes(st, 7), 0, &je);
+        out->revision = sqlite3_column_int64(st, 8);
+        out->created_at = sqlite3_column_int64(st, 9);
+        out->updated_at = sqlite3_column_int64(st, 10);
+        out->deadline_at = sqlite3_column_int64(st, 11);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_ENOTFOUND, "id", "no such case \"%s\"", id);
+    if (rc != SQLITE_ROW)
+        return cf_store_error(s, rc, "read case", err);
+    if (!out->data || !json_is_object(out->data) || !out->id || !out->state) {
+        cf_case_row_clear(out);
+        return cf_err_set(err, CF_EIO, "data", "case %s: stored data is unreadable", id);
+    }
+    return 0;
+}
+
+int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
+                         char **id, char **state, cf_error *err)
+{
+    static const char sql[] = "SELECT id, state FROM cases WHERE source=? AND reference=?";
+    *id = NULL;
+    *state = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, source);
+    bind_text(st, 2, reference);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = col_dup(st, 0);
+        *state = col_dup(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "find referral", err);
+    return 0;
+}
+
+int cf_store_case_next_seq(cf_store *s, int64_t *seq, cf_error *err)
+{
+    static const char sql[] = "SELECT coalesce(max(seq), 0) + 1 FROM cases";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int rc = sqlite3_step(st);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "allocate case id", err);
+}
+
+static void bind_deadline(sqlite3_stmt *st, int i, int64_t d)
+{
+    if (d)
+        sqlite3_bind_int64(st, i, d);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
+                         cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO cases(seq, id, source, reference, workflow, version, state,"
+        " data, revision, created_at, updated_at, deadline_at)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, r->seq);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->source);
+    bind_text(st, 4, r->reference);
+    bind_text(st, 5, r->workflow);
+    sqlite3_bind_int64(st, 6, r->version);
+    bind_text(st, 7, r->state);
+    bind_text(st, 8, data);
+    sqlite3_bind_int64(st, 9, r->revision);
+    sqlite3_bind_int64(st, 10, r->created_at);
+    sqlite3_bind_int64(st, 11, r->updated_at);
+    bind_deadline(st, 12, r->deadline_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return cf_err_set(err, CF_ECONFLICT, "reference",
+                          "referral %s/%s was taken in concurrently; retry", r->source,
+                          r->reference);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "insert case", err);
+}
+
+int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
+                         cf_error *err)
+{
+    static const char sql[] =
+        "UPDATE cases SET state=?, data=?, revision=revision+1, updated_at=?,"
+        " deadline_at=? WHERE id=? AND revision=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, r->state);
+    bind_text(st, 2, data);
+    sqlite3_bind_int64(st, 3, r->updated_at);
+    bind_deadline(st, 4, r->deadline_at);
+    bind_text(st, 5, r->id);
+    sqlite3_bind_int64(st, 6, r->revision);
+    int rc = done(s, st, "update case", err);
+    if (rc)
+        return rc;
+    if (sqlite3_changes(s->db) != 1)
+        return cf_err_set(err, CF_ECONFLICT, "revision",
+                          "case %s changed since it was read (revision %lld); retry",
+                          r->id, (long long)r->revision);
+    return 0;
+}
+
+int cf_store_case_list(cf_store *s, const char *state, size_t limit, json_t **out,
+                       cf_error *err)
+{
+    static const char sql_all[] =
+        "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
+        " FROM cases ORDER BY seq LIMIT ?";
+    static const char sql_state[] =
+        "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
+        " FROM cases WHERE state=? ORDER BY seq LIMIT ?";
+    sqlite3_stmt *st = cf_store_stmt(s, state ? sql_state : sql_all, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int i = 1;
+    if (state)
+        bind_text(st, i++, state);
+    sqlite3_bind_int64(st, i, limit ? (int64_t)limit : -1);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(
+            a, json_pack("{s:o, s:o, s:{s:o, s:I}, s:I, s:o, s:o}", "id",
+                         col_json_str(st, 0), "state", col_json_str(st, 1), "workflow",
+                         "name", col_json_str(st, 2), "version",
+                         (json_int_t)sqlite3_column_int64(st, 3), "revision",
+                         (json_int_t)sqlite3_column_int64(st, 4), "updated_at",
+                         col_time(st, 5), "deadline_at", col_time(st, 6)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "list cases", err);
+    }
+    *out = a;
+    return 0;
+}
+
+/* ---- history ------------------------------------------------------------------------------ */
+
+int cf_store_event_add(cf_store *s, const char *case_id, int64_t at,
+                       const char *actor, const char *role, const char *event,
+                       const char *outcome, const char *from, const char *to,
+                       const char *data, const cf_module *plugin, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO events(case_id, at, actor, role, event, outcome, from_state,"
+        " to_state, data, plugin, plugin_version, plugin_sha256)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    sqlite3_bind_int64(st, 2, at);
+    bind_text(st, 3, actor);
+    bind_text(st, 4, role);
+    bind_text(st, 5, event);
+    bind_text(st, 6, outcome);
+    bind_text(st, 7, from);
+    bind_text(st, 8, to);
+    bind_text(st, 9, data);
+    bind_text(st, 10, plugin ? plugin->desc->name : NULL);
+    bind_text(st, 11, plugin ? plugin->desc->version : NULL);
+    bind_text(st, 12, plugin ? plugin->sha256 : NULL);
+    return done(s, st, "append history", err);
+}
+
+int cf_store_event_last_actor(cf_store *s, const char *case_id, const char *event,
+                              char **actor, cf_error *err)
+{
+    static const char sql[] = "SELECT actor FROM events WHERE case_id=? AND event=?"
+                              " ORDER BY seq DESC LIMIT 1";
+    *actor = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, event);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *actor = col_dup(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read history", err);
+    return 0;
+}
+
+int cf_store_event_list(cf_store *s, const char *case_id, json_t **out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT seq, at, actor, role, event, outcome, from_state, to_state, data,"
+        " plugin, plugin_version, plugin_sha256 FROM events WHERE case_id=? ORDER BY seq";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *data = NULL;
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+            data = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
+        json_t *plugin = sqlite3_column_type(st, 9) == SQLITE_NULL
+                             ? json_null()
+                             : json_pack("{s:o, s:o, s:o}", "name", col_json_str(st, 9),
+                                         "version", col_json_str(st, 10), "sha256",
+                                         col_json_str(st, 11));
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
+                         (json_int_t)sqlite3_column_int64(st, 0), "at", col_time(st, 1),
+                         "actor", col_json_str(st, 2), "role", col_json_str(st, 3),
+                         "event", col_json_str(st, 4), "outcome", col_json_str(st, 5),
+                         "from", col_json_str(st, 6), "to", col_json_str(st, 7), "data",
+                         data ? data : json_null(), "plugin", plugin));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "read history", err);
+    }
+    *out = a;
+    return 0;
+}
+
+/* ---- timers ---------------------------------------------------------------------------- */
+
+int cf_store_timer_set(cf_store *s, const char *case_id, const char *event,
+                       const char *state, int64_t due, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT OR REPLACE INTO timers(case_id, event, state, due_at) VALUES(?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, event);
+    bind_text(st, 3, state);
+    sqlite3_bind_int64(st, 4, due);
+    return done(s, st, "set timer", err);
+}
+
+int cf_store_timer_clear_state(cf_store *s, const char *case_id, const char *state,
+                               cf_error *err)
+{
+    static const char sql[] = "DELETE FROM timers WHERE case_id=? AND state=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, state);
+    return done(s, st, "clear timers", err);
+}
+
+int cf_store_timer_delete(cf_store *s, const char *case_id, const char *event,
+                          cf_error *err)
+{
+    static const char sql[] = "DELETE FROM timers WHERE case_id=? AND event=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, event);
+    return done(s, st, "delete timer", err);
+}
+
+static int timer_rows(cf_store *s, sqlite3_stmt *st, json_t **out, cf_error *err)
+{
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:I}", "case",
+                                           col_json_str(st, 0), "event",
+                                           col_json_str(st, 1), "state",
+                                           col_json_str(st, 2), "due_at",
+                                           col_time(st, 3), "due",
+                                           (json_int_t)sqlite3_column_int64(st, 3)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "read timers", err);
+    }
+    *out = a;
+    return 0;
+}
+
+int cf_store_timer_due(cf_store *s, int64_t now, size_t limit, json_t **out,
+                       cf_error *err)
+{
+    static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"
+                              " WHERE due_at <= ? ORDER BY due_at, case_id LIMIT ?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    return timer_rows(s, st, out, err);
+}
+
+int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"
+                              " WHERE case_id=? ORDER BY due_at";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    return timer_rows(s, st, out, err);
+}
+
+/* ---- tasks, keys, notifications ------------------------------------------------------- */
+
+int cf_store_task_add(cf_store *s, const char *case_id, const char *role,
+                      const char *kind, const char *detail, int64_t at, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO tasks(case_id, role, kind, detail, created_at) VALUES(?,?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, role);
+    bind_text(st, 3, kind);
+    bind_text(st, 4, detail);
+    sqlite3_bind_int64(st, 5, at);
+    return done(s, st, "open task", err);
+}
+
+int cf_store_task_list(cf_store *s, const char *case_id, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT seq, role, kind, detail, status, created_at"
+                              " FROM tasks WHERE case_id=? ORDER BY seq";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *detail = NULL;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            detail = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "seq",
+                         (json_int_t)sqlite3_column_int64(st, 0), "role",
+                         col_json_str(st, 1), "kind", col_json_str(st, 2), "detail",
+                         detail ? detail : json_null(), "status", col_json_str(st, 4),
+                         "created_at", col_time(st, 5)));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "read tasks", err);
+    }
+    *out = a;
+    return 0;
+}
+
+int cf_store_key_add(cf_store *s, const char *kind, const char *value,
+                     const char *case_id, cf_error *err)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO keys(kind, value, case_id) VALUES(?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, kind);
+    bind_text(st, 2, value);
+    bind_text(st, 3, case_id);
+    return done(s, st, "add key", err);
+}
+
+int cf_store_key_find(cf_store *s, const char *kind, const char *value,
+                      const char *except, json_t **out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT case_id FROM keys WHERE kind=? AND value=? AND case_id<>? LIMIT 64";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, kind);
+    bind_text(st, 2, value);
+    bind_text(st, 3, except);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, col_json_str(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "find keys", err);
+    }
+    *out = a;
+    return 0;
+}
+
+int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
+                        const char *payload, int64_t at, cf_error *err)
+{
+    static const char sql[] = "INSERT INTO notifications(case_id, channel, payload,"
+                              " created_at) VALUES(?,?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, channel);
+    bind_text(st, 3, payload);
+    sqlite3_bind_int64(st, 4, at);
+    return done(s, st, "queue notification", err);
+}

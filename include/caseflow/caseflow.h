@@ -1,0 +1,215 @@
+/*
+ * caseflow embedding API.
+ *
+ * An engine is opened on one store (an SQLite file). Every command that
+ * changes or reads case data runs as one store transaction together with its
+ * audit records: it happens completely or not at all. Commands identify their
+ * actor (a user in the store) and, for reads and changes, the justification
+ * that the audit trail records with them.
+ *
+ * Conventions (jansson's words):
+ *  - "new reference": the caller owns the returned json_t and must
+ *    json_decref it;
+ *  - "borrowed": the callee keeps ownership; do not decref;
+ *  - every function that can fail returns 0 or a negative CF_E* code and, when
+ *    `err` is not NULL, fills it with the code, the field or rule at fault and
+ *    a one-line message. Out-parameters are left NULL on failure.
+ *  - cf_*_free(NULL) and cf_engine_close(NULL) do nothing.
+ *
+ * An engine handle is not thread-safe; open one per thread. Many processes
+ * may share one store.
+ */
+#ifndef CASEFLOW_H
+#define CASEFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CF_EXTERN __attribute__((visibility("default")))
+#else
+#define CF_EXTERN
+#endif
+
+/*
+ * Error codes: X(NAME, code, exit status, description). The exit statuses are
+ * those of sysexits.h, which the caseflow command returns.
+ */
+#define CF_ERRNO_MAP(X)                                                        \
+    X(USAGE, -1, 64, "usage error")                                            \
+    X(INVALID, -2, 65, "invalid input")                                        \
+    X(NOTFOUND, -3, 66, "no such case or file")                                \
+    X(MISSING, -4, 69, "plugin or workflow missing")                           \
+    X(INTERNAL, -5, 70, "internal error")                                      \
+    X(NOMEM, -6, 70, "out of memory")                                          \
+    X(SCRIPT, -7, 70, "workflow script error")                                 \
+    X(IO, -8, 74, "store I/O error")                                           \
+    X(CONFLICT, -9, 75, "conflict with a concurrent change; retry")            \
+    X(DENIED, -10, 77, "not permitted")
+
+typedef enum cf_errno {
+    CF_OK = 0,
+#define CF__ERRNO_ENUM(name, code, exit, text) CF_E##name = (code),
+    CF_ERRNO_MAP(CF__ERRNO_ENUM)
+#undef CF__ERRNO_ENUM
+} cf_errno;
+
+/* Caller-allocated error detail; no heap strings. */
+typedef struct cf_error {
+    int code;          /* CF_E*, 0 when no error */
+    char field[96];    /* the input field or rule at fault, may be empty */
+    char message[416]; /* one line, without the "caseflow: " prefix */
+} cf_error;
+
+/* Static description of code ("invalid input"); never NULL. */
+CF_EXTERN const char *cf_strerror(int code);
+/* Static name of code ("CF_EINVALID"); never NULL. */
+CF_EXTERN const char *cf_err_name(int code);
+/* sysexits.h status for code: 0 for 0, 70 for unknown codes. */
+CF_EXTERN int cf_exit_code(int code);
+/* Static version string of the library, e.g. "0.1.0". */
+CF_EXTERN const char *cf_version(void);
+
+typedef struct cf_engine cf_engine;
+
+/* Options for cf_engine_open. Zero-initialise, then set what you need. */
+typedef struct cf_open_options {
+    /* Colon-separated plugin directories searched before the installed plugin
+     * directory. NULL: the CASEFLOW_PLUGIN_PATH environment variable. */
+    const char *plugin_path;
+    /* Create the store file when it does not exist (for `init`). */
+    int create;
+    /* Open read-only: commands that write fail with CF_EIO. */
+    int readonly;
+    /* Reserved for later options; must be zero. */
+    void *reserved[6];
+} cf_open_options;
+
+/*
+ * Open the store at path (NULL: "./caseflow.db"). Fails with CF_ENOTFOUND when
+ * it does not exist and !create, CF_EINVALID when the file is not a caseflow
+ * store, CF_EIO when it cannot be opened or migrated. *out is a new handle
+ * released with cf_engine_close.
+ */
+CF_EXTERN int cf_engine_open(const char *path, const cf_open_options *opts,
+                             cf_engine **out, cf_error *err);
+CF_EXTERN void cf_engine_close(cf_engine *engine);
+
+/* Who acts and why. Strings are copied. actor NULL clears it. The actor is
+ * checked against the store's users at each command. */
+CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
+                                  const char *reason);
+/* The engine clock: now < 0 uses the system clock. Unix seconds. */
+CF_EXTERN void cf_engine_set_clock(cf_engine *engine, int64_t now);
+/* The engine clock's current time, Unix seconds. */
+CF_EXTERN int64_t cf_engine_now(const cf_engine *engine);
+
+/*
+ * Make the store ready for use and make the current actor its first
+ * administrator (idempotent: a second call changes nothing and returns 0).
+ */
+CF_EXTERN int cf_store_init(cf_engine *engine, cf_error *err);
+
+/* Add a user with roles (NULL-terminated array of role names from
+ * "analyst", "officer", "supervisor", "authoriser", "administrator").
+ * Requires an administrator. CF_EINVALID for an unknown role or an existing
+ * user. */
+CF_EXTERN int cf_user_add(cf_engine *engine, const char *name,
+                          const char *const *roles, cf_error *err);
+/* New reference: array of {name, roles[], disabled, created_at}. */
+CF_EXTERN int cf_user_list(cf_engine *engine, json_t **out, cf_error *err);
+/* Disable a user; requires an administrator. */
+CF_EXTERN int cf_user_disable(cf_engine *engine, const char *name, cf_error *err);
+
+/*
+ * Deploy the workflow in file path (and the modules it requires and the
+ * assets it names, all from its directory) as a new version. Deploying the
+ * same source again returns the existing version. Requires an administrator.
+ * *out (new reference, may be NULL): {name, version, hash, created}.
+ * CF_EINVALID when the workflow does not check; CF_EMISSING when a step's
+ * plugin is missing or fails to initialise.
+ */
+CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
+                                 json_t **out, cf_error *err);
+/*
+ * Lint the workflow in path without deploying it. engine may be NULL (then
+ * plugins are looked up on opts' plugin path only). *out (new reference)
+ * is an array of findings {file, line, rule, message}; returns 0 when there
+ * are none, CF_EINVALID when there are.
+ */
+CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
+                                json_t **out, cf_error *err);
+/* New reference: array of {name, version, hash, deployed_at, deployed_by}. */
+CF_EXTERN int cf_workflow_list(cf_engine *engine, json_t **out, cf_error *err);
+
+/*
+ * Take in one referral (borrowed JSON object, contract version 1). The case
+ * starts on the latest version of workflow `name` (NULL: "polit").
+ * *out (new reference): {id, state, created}; created is false when
+ * (source, reference) was already known, and the existing case is returned.
+ * Inside a batch (cf_batch_begin), the referral is written under a savepoint
+ * and becomes durable at cf_batch_commit.
+ */
+CF_EXTERN int cf_refer(cf_engine *engine, const char *workflow,
+                       const json_t *referral, json_t **out, cf_error *err);
+
+/* Group many cf_refer calls in one store transaction (bulk intake). Each
+ * cf_refer that fails leaves no trace; the others commit together. */
+CF_EXTERN int cf_batch_begin(cf_engine *engine, cf_error *err);
+CF_EXTERN int cf_batch_commit(cf_engine *engine, cf_error *err);
+CF_EXTERN void cf_batch_rollback(cf_engine *engine);
+
+/*
+ * Record an event on a case: a person's action or another system's result.
+ * data is borrowed (an object, or NULL for none). expect_revision >= 0 makes
+ * the call fail with CF_ECONFLICT unless the case is at that revision.
+ * *out (new reference, may be NULL): {id, state, revision, previous_state}.
+ * CF_ENOTFOUND: no such case; CF_EINVALID: the state does not accept the
+ * event, or a plugin or guard refused; CF_EDENIED: the actor's role may not
+ * send it, or a four-eyes rule; CF_ECONFLICT: a concurrent writer won.
+ */
+CF_EXTERN int cf_act(cf_engine *engine, const char *case_id, const char *event,
+                     const json_t *data, int64_t expect_revision, json_t **out,
+                     cf_error *err);
+
+/* Fire every timer due by the engine clock, each in its own transaction.
+ * *out (new reference): array of {id, event, state}. */
+CF_EXTERN int cf_tick(cf_engine *engine, json_t **out, cf_error *err);
+
+/* Read one case (audited as a consultation with the actor's reason).
+ * *out (new reference): {id, workflow{name,version}, state, revision, data,
+ * created_at, updated_at, deadline_at?, tasks[], timers[]}. */
+CF_EXTERN int cf_case_get(cf_engine *engine, const char *case_id, json_t **out,
+                          cf_error *err);
+/* List cases, optionally in one state (NULL: all); limit 0: no limit.
+ * *out (new reference): array of {id, state, workflow, updated_at}. */
+CF_EXTERN int cf_case_list(cf_engine *engine, const char *state, size_t limit,
+                           json_t **out, cf_error *err);
+/* The case's full history. *out (new reference): array of
+ * {seq, at, actor, role, event, from, to, data, plugin{name,version,sha256}}. */
+CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
+                              json_t **out, cf_error *err);
+
+/* Verify the whole audit chain. *out (new reference): {ok, records, head,
+ * first_bad?, reason?}. Returns CF_EINVALID when the chain is broken. */
+CF_EXTERN int cf_audit_verify(cf_engine *engine, json_t **out, cf_error *err);
+
+/* engine may be NULL for the two plugin calls: the plugin path is then
+ * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.
+ * Plugins found on the search path: array of descriptors
+ * {name, version, summary, abi, accepts[], emits[], path, sha256}. */
+CF_EXTERN int cf_plugin_list(cf_engine *engine, json_t **out, cf_error *err);
+/* Descriptor of the plugin module in file (new reference). CF_EMISSING when
+ * the file is not a caseflow plugin or its ABI is incompatible. */
+CF_EXTERN int cf_plugin_info(cf_engine *engine, const char *file, json_t **out,
+                             cf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CASEFLOW_H */

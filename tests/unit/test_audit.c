@@ -1,0 +1,151 @@
+/* Unit tests for audit.c: the chain verifies, and editing, deleting or
+ * reordering any record behind the engine's back is found and named. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "audit.h"
+
+static char dir[64];
+static char path[128];
+static cf_store *s;
+
+static int setup(void **state)
+{
+    (void)state;
+    cf_error err;
+    snprintf(dir, sizeof dir, "/tmp/cf-audit-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/a.db", dir);
+    if (cf_store_open(path, 1, 0, &s, &err))
+        return -1;
+    if (cf_store_begin(s, &err))
+        return -1;
+    for (int i = 0; i < 10; i++) {
+        char c[16], p[64];
+        snprintf(c, sizeof c, "CF-%06d", i % 3 + 1);
+        snprintf(p, sizeof p, "{\"n\":%d}", i);
+        if (cf_audit_append(s, 1000 + i, "officer.one", i % 2 ? "officer" : NULL,
+                            i % 4 ? "change" : "consultation", c,
+                            i == 5 ? "line one\n\"quoted\" \\ \x01" : "checks", p, &err))
+            return -1;
+    }
+    return cf_store_commit(s, &err) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cf_store_close(s);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void verify(int expect_rc, int64_t expect_bad)
+{
+    json_t *out;
+    cf_error err;
+    int rc = cf_audit_verify_store(s, &out, &err);
+    assert_int_equal(rc, expect_rc);
+    if (expect_bad)
+        assert_int_equal(json_integer_value(json_object_get(out, "first_bad")), expect_bad);
+    else
+        assert_int_equal(json_integer_value(json_object_get(out, "records")), 10);
+    json_decref(out);
+}
+
+static void exec(const char *sql)
+{
+    assert_int_equal(sqlite3_exec(cf_store_db(s), sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void intact_chain_verifies(void **state)
+{
+    (void)state;
+    verify(0, 0);
+}
+
+static void append_needs_a_transaction(void **state)
+{
+    (void)state;
+    cf_error err;
+    assert_int_equal(cf_audit_append(s, 1, "a", NULL, "change", NULL, NULL, NULL, &err),
+                     CF_EINTERNAL);
+}
+
+/* Every column of the audit table, changed in one record, breaks the chain
+ * at that record (or, for prev/hash, at it or the next). */
+static void every_column_edit_is_found(void **state)
+{
+    (void)state;
+    static const char *const edits[] = {
+        "UPDATE audit SET at=at+1 WHERE seq=4",
+        "UPDATE audit SET actor='someone.else' WHERE seq=4",
+        "UPDATE audit SET role='supervisor' WHERE seq=4",
+        "UPDATE audit SET action='erasure' WHERE seq=4",
+        "UPDATE audit SET case_id='CF-000009' WHERE seq=4",
+        "UPDATE audit SET justification='other' WHERE seq=4",
+        "UPDATE audit SET digest='00' || substr(digest,3) WHERE seq=4",
+        "UPDATE audit SET prev='00' || substr(prev,3) WHERE seq=4",
+        "UPDATE audit SET hash='00' || substr(hash,3) WHERE seq=4",
+        "UPDATE audit SET seq=99 WHERE seq=4",
+        "DELETE FROM audit WHERE seq=4",
+        "DELETE FROM audit WHERE seq=1",
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        exec("SAVEPOINT t");
+        exec(edits[i]);
+        json_t *out;
+        cf_error err;
+        int rc = cf_audit_verify_store(s, &out, &err);
+        if (rc != CF_EINVALID)
+            fail_msg("not detected: %s", edits[i]);
+        int64_t bad = json_integer_value(json_object_get(out, "first_bad"));
+        assert_true(bad >= 1 && bad <= 5);
+        assert_non_null(strstr(err.message, "audit chain broken at record"));
+        json_decref(out);
+        exec("ROLLBACK TO t; RELEASE t");
+        verify(0, 0);
+    }
+}
+
+static void swapping_records_is_found(void **state)
+{
+    (void)state;
+    exec("UPDATE audit SET seq=-1 WHERE seq=3; UPDATE audit SET seq=3 WHERE seq=4;"
+         "UPDATE audit SET seq=4 WHERE seq=-1");
+    verify(CF_EINVALID, 3);
+}
+
+static void truncated_tail_still_verifies_prefix(void **state)
+{
+    (void)state;
+    /* Deleting the newest records is not visible to the chain alone; signed
+     * checkpoints (a later issue) close that gap. Here: the prefix is sound. */
+    exec("DELETE FROM audit WHERE seq=10");
+    json_t *out;
+    cf_error err;
+    assert_int_equal(cf_audit_verify_store(s, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "records")), 9);
+    json_decref(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(intact_chain_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_needs_a_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_column_edit_is_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(swapping_records_is_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(truncated_tail_still_verifies_prefix, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+}
