@@ -323,9 +323,25 @@ int cf_workflow_deploy(cf_engine *e, const char *path, json_t **out, cf_error *e
     int rc = cf_engine_require(e, admin, 1, "deploy workflows", &role, err);
     if (rc)
         return rc;
+    json_t *bundle = NULL;
+    cf_wf *wf = NULL;
+    if ((rc = cf_wf_bundle_from_file(path, &bundle, err)) ||
+        (rc = cf_wf_load(bundle, &wf, err))) {
+        json_decref(bundle);
+        return rc;
+    }
+    json_decref(bundle);
+    /* Instantiate every plugin now: a state whose plugin is missing or
+     * refuses its config must stop the deploy, not the first case that
+     * reaches it. */
+    if ((rc = cf_engine_bind(e, wf, err))) {
+        cf_engine_unbind_free(wf);
+        return rc;
+    }
     json_t *diags = json_array();
     if ((rc = cf_wf_check(path, e->loader, diags, err))) {
         json_decref(diags);
+        cf_engine_unbind_free(wf);
         return rc;
     }
     const json_t *bad = first_error(diags);
@@ -336,26 +352,11 @@ int cf_workflow_deploy(cf_engine *e, const char *path, json_t **out, cf_error *e
                         (long long)json_integer_value(json_object_get(bad, "line")),
                         json_string_value(json_object_get(bad, "rule")),
                         json_string_value(json_object_get(bad, "message")));
-        if (strcmp(json_string_value(json_object_get(bad, "rule")), "missing-plugin") == 0)
-            err->code = rc = CF_EMISSING;
         json_decref(diags);
-        return rc;
-    }
-    json_decref(diags);
-    json_t *bundle = NULL;
-    cf_wf *wf = NULL;
-    if ((rc = cf_wf_bundle_from_file(path, &bundle, err)) ||
-        (rc = cf_wf_load(bundle, &wf, err))) {
-        json_decref(bundle);
-        return rc;
-    }
-    json_decref(bundle);
-    /* Instantiate every plugin now: a state whose plugin refuses its config
-     * must stop the deploy, not the first case that reaches it. */
-    if ((rc = cf_engine_bind(e, wf, err))) {
         cf_engine_unbind_free(wf);
         return rc;
     }
+    json_decref(diags);
     int64_t latest = 0;
     char hash[65] = "";
     bool created = false;

@@ -903,6 +903,12 @@ int cf_machine_refer(cf_engine *e, cf_wf *wf, const json_t *referral, const char
                         wf->name);
         goto out;
     }
+    /* The receipt itself is the case's first history record. */
+    op *o = push(&u, OP_EVENT, c);
+    if (!o || !(o->a = strdup("referral.received")) || !(o->f = strdup(wf->initial))) {
+        rc = nomem(&u);
+        goto out;
+    }
     if ((rc = enter(&u, c, init, 0)) || (rc = correlate(&u)) || (rc = write_unit(&u)))
         goto out;
     *out = json_pack("{s:s, s:s, s:b}", "id", c->row.id, "state", c->row.state,

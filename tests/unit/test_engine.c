@@ -1,0 +1,530 @@
+/*
+ * Tests of the engine through its public API (caseflow.h), on real store
+ * files, with real plugin modules (the test-only "good" plugin) and a real
+ * Lua workflow (tests/data/engine/flow.lua). The atomicity tests compare a
+ * digest of every row of every table before and after a refused command.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "caseflow/caseflow.h"
+#include "internal.h"
+
+#define T0 1793000000 /* 2026-10-28T... : the engine clock at intake */
+
+static char dir[64], path[128], flow[512];
+static cf_engine *e;
+
+static const char *srcdir(void)
+{
+    const char *s = getenv("CASEFLOW_SRCDIR");
+    return s ? s : ".";
+}
+
+static void as(const char *actor)
+{
+    assert_int_equal(cf_engine_set_actor(e, actor, "unit test"), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    cf_error err;
+    snprintf(dir, sizeof dir, "/tmp/cf-engine-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/e.db", dir);
+    snprintf(flow, sizeof flow, "%s/tests/data/engine/flow.lua", srcdir());
+    cf_open_options o = {.create = 1};
+    if (cf_engine_open(path, &o, &e, &err)) {
+        fprintf(stderr, "open: %s\n", err.message);
+        return -1;
+    }
+    cf_engine_set_clock(e, T0);
+    cf_engine_set_actor(e, "admin", NULL);
+    if (cf_store_init(e, &err))
+        return -1;
+    static const char *const officer[] = {"officer", NULL};
+    static const char *const analyst[] = {"analyst", NULL};
+    static const char *const sup[] = {"supervisor", NULL};
+    static const char *const both[] = {"officer", "supervisor", NULL};
+    if (cf_user_add(e, "officer1", officer, &err) || cf_user_add(e, "officer2", officer, &err) ||
+        cf_user_add(e, "analyst1", analyst, &err) || cf_user_add(e, "sup1", sup, &err) ||
+        cf_user_add(e, "both1", both, &err)) {
+        fprintf(stderr, "user add: %s\n", err.message);
+        return -1;
+    }
+    json_t *out;
+    if (cf_workflow_deploy(e, flow, &out, &err)) {
+        fprintf(stderr, "deploy: %s\n", err.message);
+        return -1;
+    }
+    json_decref(out);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cf_engine_close(e);
+    e = NULL;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* SHA-256 over every row of every table, read through a separate
+ * connection: "the store is exactly as it was". */
+static void snapshot(char out[65])
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *tables;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name FROM sqlite_schema WHERE type='table'"
+                                        " ORDER BY name",
+                                        -1, &tables, NULL),
+                     SQLITE_OK);
+    char *all = strdup("");
+    size_t len = 0;
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT * FROM \"%s\" ORDER BY 1",
+                 (const char *)sqlite3_column_text(tables, 0));
+        sqlite3_stmt *rows;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
+        while (sqlite3_step(rows) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(rows); i++) {
+                const char *v = (const char *)sqlite3_column_text(rows, i);
+                size_t n = v ? strlen(v) : 4;
+                all = realloc(all, len + n + 2);
+                memcpy(all + len, v ? v : "NULL", n);
+                len += n;
+                all[len++] = '|';
+                all[len] = '\0';
+            }
+        }
+        sqlite3_finalize(rows);
+    }
+    sqlite3_finalize(tables);
+    sqlite3_close(db);
+    cf_sha256_hex(all, len, out);
+    free(all);
+}
+
+static json_t *referral(const char *ref)
+{
+    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "source", "TEST", "reference", ref,
+                     "received_at", "2026-11-02T09:15:00Z", "ip_events", "ip", "192.0.2.1",
+                     "at", "2026-10-30T21:14:05+01:00");
+}
+
+static char *refer(const char *ref)
+{
+    cf_error err;
+    json_t *r = referral(ref), *out;
+    as("analyst1");
+    int rc = cf_refer(e, "flow", r, &out, &err);
+    json_decref(r);
+    if (rc)
+        fail_msg("refer: %s", err.message);
+    char *id = strdup(json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    return id;
+}
+
+static json_t *get(const char *id)
+{
+    json_t *c;
+    cf_error err;
+    if (cf_case_get(e, id, &c, &err))
+        fail_msg("get: %s", err.message);
+    return c;
+}
+
+static const char *state_of(json_t *c)
+{
+    return json_string_value(json_object_get(c, "state"));
+}
+
+static int act(const char *actor, const char *id, const char *event, const char *data,
+               cf_error *err)
+{
+    as(actor);
+    json_t *d = data ? json_loads(data, 0, NULL) : NULL;
+    json_t *out = NULL;
+    int rc = cf_act(e, id, event, d, -1, &out, err);
+    json_decref(d);
+    json_decref(out);
+    return rc;
+}
+
+static void referral_runs_to_a_waiting_state_once(void **state)
+{
+    (void)state;
+    char *id = refer("R-1");
+    json_t *c = get(id);
+    assert_string_equal(state_of(c), "waiting");
+    assert_true(json_is_true(json_object_get(json_object_get(c, "data"), "intake")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(c, "data"), "referral"),
+                            "reference")),
+                        "R-1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(c, "workflow"),
+                                                          "name")),
+                        "flow");
+    json_decref(c);
+    /* The same (source, reference) again: the same case. */
+    json_t *r = referral("R-1"), *out;
+    cf_error err;
+    assert_int_equal(cf_refer(e, "flow", r, &out, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(out, "id")), id);
+    assert_true(json_is_false(json_object_get(out, "created")));
+    json_decref(out);
+    json_decref(r);
+    json_t *list;
+    assert_int_equal(cf_case_list(e, NULL, 0, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    free(id);
+}
+
+static void history_names_plugin_and_module_hash(void **state)
+{
+    (void)state;
+    char *id = refer("R-2");
+    cf_error err;
+    assert_int_equal(act("officer1", id, "submit", "{\"set\":{\"note\":\"x\"}}", &err), 0);
+    json_t *h;
+    assert_int_equal(cf_case_history(e, id, &h, &err), 0);
+    assert_int_equal(json_array_size(h), 3); /* received, next (automatic), submit */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "event")),
+                        "referral.received");
+    json_t *last = json_array_get(h, 2);
+    assert_string_equal(json_string_value(json_object_get(last, "event")), "submit");
+    assert_string_equal(json_string_value(json_object_get(last, "actor")), "officer1");
+    assert_string_equal(json_string_value(json_object_get(last, "role")), "officer");
+    json_t *plugin = json_object_get(last, "plugin");
+    assert_string_equal(json_string_value(json_object_get(plugin, "name")), "good");
+    assert_string_equal(json_string_value(json_object_get(plugin, "version")), "1.2.3");
+    assert_int_equal(strlen(json_string_value(json_object_get(plugin, "sha256"))), 64);
+    json_decref(h);
+    json_t *c = get(id);
+    assert_int_equal(json_integer_value(json_object_get(c, "revision")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(c, "data"), "note")),
+                        "x");
+    json_decref(c);
+    free(id);
+}
+
+static void refusals_change_nothing(void **state)
+{
+    (void)state;
+    char *id = refer("R-3");
+    char before[65], after[65];
+    cf_error err;
+    struct {
+        const char *actor, *event, *data;
+        int rc;
+        const char *needle;
+    } cases[] = {
+        {"officer1", "nosuch", NULL, CF_EINVALID, "does not accept"},
+        {"analyst1", "submit", NULL, CF_EDENIED, "needs role"},
+        {"officer1", "update", NULL, CF_EDENIED, "needs role"},
+        {"officer1", "expired", NULL, CF_EDENIED, "only the engine"},
+        {"sup1", "approve", NULL, CF_EDENIED, "needs submit first"},
+        {"officer1", "submit", "{\"fail\":\"not today\",\"set\":{\"x\":1}}", CF_EINVALID,
+         "submit rejected: fail: not today"},
+        {"officer1", "submit", "{\"set\":{\"x\":1},\"emit\":\"done\"}", CF_ESCRIPT,
+         "no transition"},
+        {"officer1", "reject", "{\"set\":{\"explode\":true}}", CF_ESCRIPT, "boom"},
+        {"officer1", "decide", "{\"set\":{\"loop\":true}}", CF_ESCRIPT, "budget"},
+        {"officer1", "Bad Event", NULL, CF_EINVALID, "event names"},
+        {"nobody", "submit", NULL, CF_EDENIED, "unknown user"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snapshot(before);
+        int rc = act(cases[i].actor, id, cases[i].event, cases[i].data, &err);
+        if (rc != cases[i].rc || !strstr(err.message, cases[i].needle))
+            fail_msg("%s %s: got %s \"%s\"", cases[i].actor, cases[i].event, cf_err_name(rc),
+                     err.message);
+        snapshot(after);
+        if (strcmp(before, after) != 0)
+            fail_msg("%s %s changed the store", cases[i].actor, cases[i].event);
+    }
+    snapshot(before);
+    assert_int_equal(act("officer1", "CF-999999", "submit", NULL, &err), CF_ENOTFOUND);
+    snapshot(after);
+    assert_string_equal(before, after);
+    free(id);
+}
+
+static void four_eyes_and_final_states(void **state)
+{
+    (void)state;
+    char *id = refer("R-4");
+    cf_error err;
+    assert_int_equal(act("both1", id, "submit", NULL, &err), 0);
+    assert_int_equal(act("both1", id, "approve", NULL, &err), CF_EDENIED);
+    assert_non_null(strstr(err.message, "four-eyes"));
+    assert_int_equal(act("sup1", id, "approve", NULL, &err), 0);
+    json_t *c = get(id);
+    assert_string_equal(state_of(c), "done");
+    json_decref(c);
+    assert_int_equal(act("officer1", id, "submit", NULL, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "accepts no more events"));
+    free(id);
+}
+
+static void functions_decide_or_stay(void **state)
+{
+    (void)state;
+    char *id = refer("R-5");
+    cf_error err;
+    assert_int_equal(act("officer1", id, "decide", "{\"set\":{\"score\":3}}", &err), 0);
+    json_t *c = get(id);
+    assert_string_equal(state_of(c), "waiting");
+    json_decref(c);
+    assert_int_equal(act("officer1", id, "decide", "{\"set\":{\"score\":9}}", &err), 0);
+    c = get(id);
+    assert_string_equal(state_of(c), "review");
+    json_decref(c);
+    free(id);
+}
+
+static void revisions_refuse_stale_writers(void **state)
+{
+    (void)state;
+    char *id = refer("R-6");
+    cf_error err;
+    cf_engine *other;
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(path, &o, &other, &err), 0);
+    cf_engine_set_clock(other, T0);
+    cf_engine_set_actor(other, "officer2", "second desk");
+    json_t *out;
+    as("officer1");
+    assert_int_equal(cf_act(e, id, "submit", NULL, 1, &out, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(out, "revision")), 2);
+    json_decref(out);
+    char before[65], after[65];
+    snapshot(before);
+    assert_int_equal(cf_act(other, id, "submit", NULL, 1, &out, &err), CF_ECONFLICT);
+    assert_null(out);
+    snapshot(after);
+    assert_string_equal(before, after);
+    assert_int_equal(cf_act(other, id, "submit", NULL, 2, &out, &err), 0);
+    json_decref(out);
+    cf_engine_close(other);
+    free(id);
+}
+
+static void timers_fire_once_when_due(void **state)
+{
+    (void)state;
+    char *id = refer("R-7");
+    cf_error err;
+    json_t *fired;
+    cf_engine_set_clock(e, T0 + 86400);
+    assert_int_equal(cf_tick(e, &fired, &err), 0);
+    assert_int_equal(json_array_size(fired), 0);
+    json_decref(fired);
+    cf_engine_set_clock(e, T0 + 30 * 86400); /* long after: fires once */
+    assert_int_equal(cf_tick(e, &fired, &err), 0);
+    assert_int_equal(json_array_size(fired), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fired, 0), "state")),
+                        "done");
+    json_decref(fired);
+    assert_int_equal(cf_tick(e, &fired, &err), 0);
+    assert_int_equal(json_array_size(fired), 0);
+    json_decref(fired);
+    json_t *c = get(id);
+    assert_string_equal(state_of(c), "done");
+    assert_int_equal(json_array_size(json_object_get(c, "timers")), 0);
+    json_decref(c);
+    /* Leaving a state cancels its timer. */
+    char *id2 = refer("R-8");
+    assert_int_equal(act("analyst1", id2, "update", NULL, &err), 0);
+    cf_engine_set_clock(e, T0 + 60 * 86400);
+    assert_int_equal(cf_tick(e, &fired, &err), 0);
+    assert_int_equal(json_array_size(fired), 0);
+    json_decref(fired);
+    free(id);
+    free(id2);
+}
+
+static void deploys_are_versioned_and_pinned(void **state)
+{
+    (void)state;
+    char *id = refer("R-9");
+    cf_error err;
+    json_t *out;
+    as("admin");
+    assert_int_equal(cf_workflow_deploy(e, flow, &out, &err), 0);
+    assert_true(json_is_false(json_object_get(out, "created")));
+    assert_int_equal(json_integer_value(json_object_get(out, "version")), 1);
+    json_decref(out);
+    /* A changed copy becomes version 2; the old case stays on version 1. */
+    char copy[160], cmd[1200];
+    snprintf(copy, sizeof copy, "%s/flow.lua", dir);
+    snprintf(cmd, sizeof cmd, "sed 's/days = 2/days = 3/' '%s' > '%s'", flow, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cf_workflow_deploy(e, copy, &out, &err), 0);
+    assert_true(json_is_true(json_object_get(out, "created")));
+    assert_int_equal(json_integer_value(json_object_get(out, "version")), 2);
+    json_decref(out);
+    json_t *c = get(id);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "workflow"),
+                                                        "version")),
+                     1);
+    json_decref(c);
+    char *id2 = refer("R-10");
+    c = get(id2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "workflow"),
+                                                        "version")),
+                     2);
+    json_decref(c);
+    assert_int_equal(cf_workflow_list(e, &out, &err), 0);
+    assert_int_equal(json_array_size(out), 2);
+    json_decref(out);
+    free(id);
+    free(id2);
+}
+
+static void deploy_refusals(void **state)
+{
+    (void)state;
+    cf_error err;
+    json_t *out;
+    char p[512];
+    as("officer1");
+    assert_int_equal(cf_workflow_deploy(e, flow, &out, &err), CF_EDENIED);
+    as("admin");
+    snprintf(p, sizeof p, "%s/tests/data/engine/missing.lua", srcdir());
+    assert_int_equal(cf_workflow_deploy(e, p, &out, &err), CF_EMISSING);
+    assert_non_null(strstr(err.message, "nosuchplugin"));
+    snprintf(p, sizeof p, "%s/tests/data/engine/failinit.lua", srcdir());
+    assert_int_equal(cf_workflow_deploy(e, p, &out, &err), CF_EMISSING);
+    if (!strstr(err.message, "failed to initialise"))
+        fail_msg("%s", err.message);
+    snprintf(p, sizeof p, "%s/tests/data/engine/nonexistent.lua", srcdir());
+    assert_int_equal(cf_workflow_deploy(e, p, &out, &err), CF_ENOTFOUND);
+    assert_int_equal(cf_workflow_list(e, &out, &err), 0);
+    assert_int_equal(json_array_size(out), 1);
+    json_decref(out);
+}
+
+static void users_and_roles(void **state)
+{
+    (void)state;
+    cf_error err;
+    static const char *const bad[] = {"wizard", NULL};
+    static const char *const officer[] = {"officer", NULL};
+    as("admin");
+    assert_int_equal(cf_user_add(e, "x1", bad, &err), CF_EINVALID);
+    assert_int_equal(cf_user_add(e, "officer1", officer, &err), CF_EINVALID);
+    assert_int_equal(cf_user_add(e, "bad name", officer, &err), CF_EINVALID);
+    as("officer1");
+    assert_int_equal(cf_user_add(e, "x2", officer, &err), CF_EDENIED);
+    as("admin");
+    assert_int_equal(cf_user_disable(e, "officer2", &err), 0);
+    assert_int_equal(cf_user_disable(e, "ghost", &err), CF_ENOTFOUND);
+    char *id = refer("R-11");
+    assert_int_equal(act("officer2", id, "submit", NULL, &err), CF_EDENIED);
+    assert_non_null(strstr(err.message, "disabled"));
+    /* Administrators manage; they do not change case facts. */
+    assert_int_equal(act("admin", id, "submit", NULL, &err), CF_EDENIED);
+    json_t *users;
+    as("admin");
+    assert_int_equal(cf_user_list(e, &users, &err), 0);
+    assert_int_equal(json_array_size(users), 6);
+    json_decref(users);
+    free(id);
+}
+
+static void bulk_intake_keeps_good_and_drops_bad(void **state)
+{
+    (void)state;
+    cf_error err;
+    as("analyst1");
+    assert_int_equal(cf_batch_begin(e, &err), 0);
+    for (int i = 0; i < 50; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "B-%d", i);
+        json_t *r = referral(ref), *out = NULL;
+        if (i % 10 == 5)
+            json_object_del(r, "source");
+        int rc = cf_refer(e, "flow", r, &out, &err);
+        assert_int_equal(rc, i % 10 == 5 ? CF_EINVALID : 0);
+        json_decref(out);
+        json_decref(r);
+    }
+    assert_int_equal(cf_batch_commit(e, &err), 0);
+    json_t *list;
+    assert_int_equal(cf_case_list(e, "waiting", 0, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 45);
+    json_decref(list);
+    /* A rolled-back batch leaves nothing. */
+    assert_int_equal(cf_batch_begin(e, &err), 0);
+    json_t *r = referral("B-rolled"), *out;
+    assert_int_equal(cf_refer(e, "flow", r, &out, &err), 0);
+    json_decref(out);
+    json_decref(r);
+    cf_batch_rollback(e);
+    assert_int_equal(cf_case_list(e, NULL, 0, &list, &err), 0);
+    assert_int_equal(json_array_size(list), 45);
+    json_decref(list);
+}
+
+static void audit_covers_everything_and_verifies(void **state)
+{
+    (void)state;
+    char *id = refer("R-12");
+    cf_error err;
+    assert_int_equal(act("officer1", id, "submit", NULL, &err), 0);
+    json_t *c = get(id), *v;
+    json_decref(c);
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    assert_true(json_is_true(json_object_get(v, "ok")));
+    /* init, 5 users, deploy, received + next, submit, the read */
+    assert_int_equal(json_integer_value(json_object_get(v, "records")), 11);
+    json_decref(v);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET actor='mallory' WHERE seq=9", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(cf_audit_verify(e, &v, &err), CF_EINVALID);
+    assert_int_equal(json_integer_value(json_object_get(v, "first_bad")), 9);
+    json_decref(v);
+    free(id);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(referral_runs_to_a_waiting_state_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_names_plugin_and_module_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(four_eyes_and_final_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(functions_decide_or_stay, setup, teardown),
+        cmocka_unit_test_setup_teardown(revisions_refuse_stale_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(timers_fire_once_when_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(deploys_are_versioned_and_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(deploy_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(users_and_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(bulk_intake_keeps_good_and_drops_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_covers_everything_and_verifies, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
