@@ -561,7 +561,7 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 /* ---- reads ---------------------------------------------------------------------------- */
 
 /* A read of case data: audited as a consultation in its own transaction. */
-static int consult(cf_engine *e, const char *case_id, const char *what, cf_error *err)
+int cf_engine_consult(cf_engine *e, const char *case_id, const char *what, cf_error *err)
 {
     int rc = cf_store_begin(e->store, err);
     if (rc)
@@ -598,7 +598,7 @@ int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
     json_t *tasks = NULL, *timers = NULL;
     if (!(rc = cf_store_task_list(e->store, case_id, &tasks, err)) &&
         !(rc = cf_store_timer_list(e->store, case_id, &timers, err)))
-        rc = consult(e, case_id, "case", err);
+        rc = cf_engine_consult(e, case_id, "case", err);
     if (!rc) {
         *out = json_pack("{s:s, s:{s:s, s:I}, s:s, s:I, s:s, s:s, s:O, s:o, s:o, s:o, "
                          "s:o, s:o}",
@@ -627,7 +627,7 @@ int cf_case_list(cf_engine *e, const char *state, size_t limit, json_t **out,
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
     if (rc || (rc = cf_store_case_list(e->store, state, limit, out, err)))
         return rc;
-    if ((rc = consult(e, NULL, state ? state : "list", err))) {
+    if ((rc = cf_engine_consult(e, NULL, state ? state : "list", err))) {
         json_decref(*out);
         *out = NULL;
     }
@@ -647,7 +647,7 @@ int cf_case_history(cf_engine *e, const char *case_id, json_t **out, cf_error *e
     cf_case_row_clear(&r);
     if ((rc = cf_store_event_list(e->store, case_id, out, err)))
         return rc;
-    if ((rc = consult(e, case_id, "history", err))) {
+    if ((rc = cf_engine_consult(e, case_id, "history", err))) {
         json_decref(*out);
         *out = NULL;
     }

@@ -26,6 +26,11 @@ struct cf_engine {
 int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
                       const char *what, const char **role, cf_error *err);
 
+/* Audit a read of case data (case_id may be NULL for lists and reports) as a
+ * consultation with the actor's reason, in its own transaction. */
+int cf_engine_consult(cf_engine *e, const char *case_id, const char *what,
+                      cf_error *err);
+
 /* A loaded workflow version (cached; plugins bound). Borrowed. */
 int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
                        cf_error *err);

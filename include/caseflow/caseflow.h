@@ -144,6 +144,10 @@ CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
  */
 CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
                                 json_t **out, cf_error *err);
+/* Graphviz DOT text of deployed workflow `name` at `version` (<= 0: the
+ * latest). *out is a new malloc'd string (free it). */
+CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
+                                char **out, cf_error *err);
 /* New reference: array of {name, version, hash, deployed_at, deployed_by}. */
 CF_EXTERN int cf_workflow_list(cf_engine *engine, json_t **out, cf_error *err);
 
@@ -194,6 +198,18 @@ CF_EXTERN int cf_case_list(cf_engine *engine, const char *state, size_t limit,
  * {seq, at, actor, role, event, from, to, data, plugin{name,version,sha256}}. */
 CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
                               json_t **out, cf_error *err);
+
+/*
+ * The management report for workflow `name` (NULL: "polit") over cases
+ * referred, and events recorded, at or after `since` (Unix seconds; 0: all).
+ * *out (new reference): {workflow, since, by_state{}, by_outcome{},
+ * routes{state: {cases, came_back}}, escalations{from_state: n}, flags{},
+ * days_from_referral{state: {cases, median_days}}, deadlines{grade: {cases,
+ * met, missed}}}. What counts as a route, milestone, response and flag comes
+ * from the workflow's config.report. Audited as a consultation.
+ */
+CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
+                        json_t **out, cf_error *err);
 
 /* Verify the whole audit chain. *out (new reference): {ok, records, head,
  * first_bad?, reason?}. Returns CF_EINVALID when the chain is broken. */

@@ -510,6 +510,51 @@ static void audit_covers_everything_and_verifies(void **state)
     free(id);
 }
 
+static void report_and_graph(void **state)
+{
+    (void)state;
+    char *a = refer("R-20"), *b = refer("R-21"), *c = refer("R-22");
+    cf_error err;
+    assert_int_equal(act("officer1", a, "decide", "{\"set\":{\"score\":9}}", &err), 0);
+    cf_engine_set_clock(e, T0 + 5 * 86400);
+    assert_int_equal(act("officer1", b, "decide", "{\"set\":{\"score\":7}}", &err), 0);
+    json_t *r;
+    assert_int_equal(cf_report(e, "flow", 0, &r, &err), 0);
+    json_t *routes = json_object_get(r, "routes");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(routes, "review"),
+                                                        "cases")),
+                     2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "flags"), "scored")),
+                     2);
+    json_t *dl = json_object_get(json_object_get(r, "deadlines"), "ungraded");
+    assert_int_equal(json_integer_value(json_object_get(dl, "cases")), 3);
+    assert_int_equal(json_integer_value(json_object_get(dl, "met")), 1);
+    assert_int_equal(json_integer_value(json_object_get(dl, "missed")), 2);
+    json_t *ms = json_object_get(json_object_get(r, "days_from_referral"), "review");
+    assert_int_equal(json_integer_value(json_object_get(ms, "cases")), 2);
+    assert_true(json_real_value(json_object_get(ms, "median_days")) == 2.5);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "by_state"), "review")),
+                     2);
+    json_decref(r);
+    /* Since a later date: only what happened since. */
+    assert_int_equal(cf_report(e, "flow", T0 + 86400, &r, &err), 0);
+    routes = json_object_get(r, "routes");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(routes, "review"),
+                                                        "cases")),
+                     1);
+    json_decref(r);
+    char *dot;
+    assert_int_equal(cf_workflow_graph(e, "flow", 0, &dot, &err), 0);
+    assert_non_null(strstr(dot, "digraph"));
+    assert_non_null(strstr(dot, "\"waiting\" -> \"review\" [label=\"decide\", style=dashed]"));
+    assert_non_null(strstr(dot, "\"done\" [shape=doublecircle"));
+    free(dot);
+    assert_int_equal(cf_workflow_graph(e, "nosuch", 0, &dot, &err), CF_EMISSING);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(users_and_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_intake_keeps_good_and_drops_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_covers_everything_and_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(report_and_graph, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -2,6 +2,12 @@
 -- plugin (tests/plugins/good.c), whose input decides what it does.
 return workflow {
   name = "flow", version = 1, initial = "start",
+  config = {
+    report = {
+      routes = { "review", "done" }, milestones = { "review" },
+      response = { "review" }, grade = "grade", flags = { scored = "score" },
+    },
+  },
   states = {
     start = {
       step = "good", config = { emit = "next", set = { intake = true } },
@@ -10,6 +16,7 @@ return workflow {
     waiting = {
       step = "good", roles = { "officer" },
       timer = { days = 2, event = "expired" },
+      deadline = { days = 1 },
       on = {
         submit = "waiting",
         update = { to = "review", roles = { "analyst" } },
