@@ -1,0 +1,92 @@
+/*
+ * Test plugin "good": a complete, well-behaved descriptor whose behaviour is
+ * steered by its config and its input, so loader, machine and engine tests
+ * can make it do whatever a transition needs without a plugin per case.
+ *
+ *  init    keeps a copy of the state's config as its plugin state, so a
+ *          test can see what the engine passed;
+ *  enter   config "set" (object): copies its members into the case data;
+ *          config "emit" (string): emits that event.
+ *  handle  input "fail" (string or true): fails with field "fail";
+ *          input "set" (object): copies its members into the case data;
+ *          input "emit" (string): emits that event.
+ */
+#include <stdio.h>
+
+#include "caseflow/plugin.h"
+
+static const char *const good_accepts[] = {
+    "submit", "update", "approve", "reject", "decide", "result", NULL};
+static const char *const good_emits[] = {
+    "done", "next", "approved", "rejected", "failed", "expired", NULL};
+
+static int good_init(const cf_host *host, const json_t *config, void **state,
+                     char *err, size_t errlen)
+{
+    /* A copy, not a reference: the config is borrowed for this call only. */
+    *state = json_deep_copy(config);
+    if (!*state) {
+        snprintf(err, errlen, "good: out of memory copying its config");
+        return CF_PLUGIN_FAILED;
+    }
+    return CF_PLUGIN_OK;
+}
+
+/* Copy every member of obj into the case data (top level). */
+static int copy_members(const cf_host *host, cf_step *step, const json_t *obj)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)obj, key, value) {
+        if (host->set(step, key, json_deep_copy(value)) != 0)
+            return host->fail(step, "set", "cannot set \"%s\"", key);
+    }
+    return CF_PLUGIN_OK;
+}
+
+/* Apply the "set" and "emit" members of spec (config or input). */
+static int apply(const cf_host *host, cf_step *step, const json_t *spec)
+{
+    const json_t *set = json_object_get(spec, "set");
+    const json_t *emit = json_object_get(spec, "emit");
+
+    if (json_is_object(set) && copy_members(host, step, set) != 0)
+        return CF_PLUGIN_FAILED;
+    if (json_is_string(emit))
+        host->emit(step, json_string_value(emit));
+    return CF_PLUGIN_OK;
+}
+
+static int good_enter(const cf_host *host, void *state, cf_step *step)
+{
+    return state ? apply(host, step, state) : CF_PLUGIN_OK;
+}
+
+static int good_handle(const cf_host *host, void *state, cf_step *step,
+                       const char *event, const json_t *input)
+{
+    const json_t *f = json_object_get(input, "fail");
+
+    if (f && !json_is_false(f))
+        return host->fail(step, "fail", "%s",
+                          json_is_string(f) ? json_string_value(f)
+                                            : "failure requested by the input");
+    return apply(host, step, input);
+}
+
+static void good_fini(void *state)
+{
+    json_decref(state);
+}
+
+CF_PLUGIN_DEFINE(good,
+    .name = "good",
+    .version = "1.2.3",
+    .summary = "Test plugin: sets data and emits events as its input asks",
+    .accepts = good_accepts,
+    .emits = good_emits,
+    .init = good_init,
+    .enter = good_enter,
+    .handle = good_handle,
+    .fini = good_fini);
