@@ -17,6 +17,8 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "integrity.h"
+#include "sign.h"
 
 typedef struct buf {
     char *p;
@@ -105,7 +107,7 @@ static int record_hash(buf *b, int64_t seq, int64_t at, const char *actor,
     return 0;
 }
 
-static int head(cf_store *s, int64_t *seq, char hash[65], cf_error *err)
+int cf_audit_head(cf_store *s, int64_t *seq, char hash[65], cf_error *err)
 {
     static const char sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
@@ -127,7 +129,8 @@ static int head(cf_store *s, int64_t *seq, char hash[65], cf_error *err)
 
 int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role,
                     const char *action, const char *case_id,
-                    const char *justification, const char *payload, cf_error *err)
+                    const char *justification, const char *payload, int64_t *seq_out,
+                    cf_error *err)
 {
     static const char sql[] =
         "INSERT INTO audit(seq, at, actor, role, action, case_id, justification,"
@@ -136,7 +139,7 @@ int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role
         return cf_err_set(err, CF_EINTERNAL, "audit", "audit append outside a transaction");
     int64_t seq;
     char prev[65], digest[65], hash[65];
-    int rc = head(s, &seq, prev, err);
+    int rc = cf_audit_head(s, &seq, prev, err);
     if (rc)
         return rc;
     seq++;
@@ -164,7 +167,11 @@ int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role
     sqlite3_bind_text(st, 10, hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "append audit", err);
+    if (rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "append audit", err);
+    if (seq_out)
+        *seq_out = seq;
+    return 0;
 }
 
 static const char *text(sqlite3_stmt *st, int i)
@@ -228,5 +235,124 @@ int cf_audit_verify_store(cf_store *s, json_t **out, cf_error *err)
                           "audit chain broken at record %lld: %s", (long long)bad, reason);
     }
     *out = o;
+    return 0;
+}
+
+int cf_audit_hash_at(cf_store *s, int64_t seq, char out[65], cf_error *err)
+{
+    static const char sql[] = "SELECT hash FROM audit WHERE seq=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    int rc = sqlite3_step(st);
+    out[0] = '\0';
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_EINVALID, "audit", "audit record %lld is missing",
+                          (long long)seq);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read audit", err);
+}
+
+int cf_audit_checkpoint(cf_store *s, const unsigned char *sk, const char *store_id,
+                        int64_t at, const char *actor, const char *role, json_t **out,
+                        cf_error *err)
+{
+    static const char sql[] =
+        "INSERT INTO checkpoints(seq, signed_seq, head, at, signature) VALUES(?,?,?,?,?)";
+    int64_t signed_seq, seq;
+    char hash[65], msg[256], sig[129];
+    int rc = cf_audit_head(s, &signed_seq, hash, err);
+    if (rc)
+        return rc;
+    if (cf_sign_checkpoint_message(msg, sizeof msg, store_id, signed_seq, hash, at))
+        return cf_err_set(err, CF_EINTERNAL, "checkpoint", "checkpoint message too long");
+    cf_sign_hex(sk, msg, sig);
+    char *payload = cf_integrity_checkpoint_payload(signed_seq, hash, at, sig);
+    if (!payload)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    rc = cf_audit_append(s, at, actor, role, "checkpoint", NULL, NULL, payload, &seq, err);
+    free(payload);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, signed_seq);
+    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at);
+    sqlite3_bind_text(st, 5, sig, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "write checkpoint", err);
+    if (out)
+        *out = json_pack("{s:I, s:I, s:s, s:I}", "seq", (json_int_t)seq, "signed_seq",
+                         (json_int_t)signed_seq, "head", hash, "at", (json_int_t)at);
+    return 0;
+}
+
+int cf_audit_verify_checkpoints(cf_store *s, const char *pk_hex, const char *store_id,
+                                json_t *report, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT c.seq, c.signed_seq, c.head, c.at, c.signature, a.digest, a.action,"
+        " (SELECT hash FROM audit h WHERE h.seq = c.signed_seq)"
+        " FROM checkpoints c LEFT JOIN audit a ON a.seq = c.seq ORDER BY c.seq";
+    static const char count[] = "SELECT count(*) FROM audit WHERE action='checkpoint'";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int64_t n = 0, last = 0, bad = 0;
+    const char *why = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0), signed_seq = sqlite3_column_int64(st, 1);
+        const char *head = text(st, 2), *sig = text(st, 4);
+        int64_t at = sqlite3_column_int64(st, 3);
+        char *payload = cf_integrity_checkpoint_payload(signed_seq, head ? head : "", at,
+                                                        sig ? sig : "");
+        char h[65] = "", msg[256];
+        if (payload)
+            cf_sha256_hex(payload, strlen(payload), h);
+        free(payload);
+        if (!text(st, 6) || strcmp(text(st, 6), "checkpoint") != 0 || !text(st, 5) ||
+            strcmp(h, text(st, 5)) != 0)
+            why = "checkpoint does not match its audit record";
+        else if (!text(st, 7) || strcmp(text(st, 7), head) != 0)
+            why = "checkpoint names a head the chain does not have";
+        else if (!pk_hex)
+            why = "no public key to check checkpoint signatures";
+        else if (cf_sign_checkpoint_message(msg, sizeof msg, store_id ? store_id : "",
+                                            signed_seq, head, at) != 0 ||
+                 !cf_sign_verify_hex(pk_hex, msg, sig))
+            why = "checkpoint signature invalid";
+        if (why) {
+            bad = seq;
+            break;
+        }
+        last = signed_seq;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read checkpoints", err);
+    json_object_set_new(report, "checkpoints", json_integer(n));
+    json_object_set_new(report, "last_signed_seq", json_integer(last));
+    if (bad)
+        return cf_err_set(err, CF_EINVALID, "checkpoints",
+                          "audit verify: checkpoint at record %lld: %s", (long long)bad, why);
+    sqlite3_stmt *c = cf_store_stmt(s, count, err);
+    if (!c)
+        return err ? err->code : CF_EIO;
+    rc = sqlite3_step(c);
+    int64_t records = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : -1;
+    sqlite3_reset(c);
+    if (records != n)
+        return cf_err_set(err, CF_EINVALID, "checkpoints",
+                          "audit verify: checkpoints: rows added or deleted");
     return 0;
 }

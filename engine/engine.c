@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "integrity.h"
 #include "machine.h"
+#include "sign.h"
 
 static const char *const known_roles[] = {"analyst", "officer", "supervisor", "authoriser",
                                           "administrator"};
@@ -19,6 +22,47 @@ static const char *const known_roles[] = {"analyst", "officer", "supervisor", "a
 
 static const char *const admin[] = {"administrator"};
 static const char *const intake[] = {"analyst", "officer"};
+
+/* ---- signed checkpoints ------------------------------------------------------------ */
+
+#define CHECKPOINT_EVERY 1000
+
+/* Sign the chain's head every CHECKPOINT_EVERY records (or the store's
+ * policy.checkpoint_interval), inside whichever commit crosses the mark. A
+ * process that cannot read the signing key writes no checkpoint; the next
+ * one that can does. */
+static int checkpoint_hook(void *ctx, cf_error *err)
+{
+    static const char last_sql[] = "SELECT coalesce(max(signed_seq), 0) FROM checkpoints";
+    cf_engine *e = ctx;
+    if (!e->store_id || e->sk_state < 0)
+        return 0;
+    int64_t head;
+    char hash[65];
+    int rc = cf_audit_head(e->store, &head, hash, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = cf_store_stmt(e->store, last_sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    char *every_text = NULL;
+    if ((rc = cf_store_meta_get(e->store, "policy.checkpoint_interval", &every_text, err)))
+        return rc;
+    int64_t every = every_text ? atoll(every_text) : CHECKPOINT_EVERY;
+    free(every_text);
+    if (every <= 0 || head - last < every)
+        return 0;
+    if (e->sk_state == 0) {
+        cf_error kerr;
+        e->sk_state = cf_sign_load_secret(e->key_path, e->sk, &kerr) == 0 ? 1 : -1;
+        if (e->sk_state < 0)
+            return 0;
+    }
+    return cf_audit_checkpoint(e->store, e->sk, e->store_id, cf_engine_now(e), "engine",
+                               "system", NULL, err);
+}
 
 /* ---- engine ---------------------------------------------------------------------- */
 
@@ -37,14 +81,25 @@ int cf_engine_open(const char *path, const cf_open_options *opts, cf_engine **ou
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     e->clock = -1;
     const char *pp = opts->plugin_path ? opts->plugin_path : getenv("CASEFLOW_PLUGIN_PATH");
+    if (!path)
+        path = "caseflow.db";
+    const char *kp = opts->key_path ? opts->key_path : getenv("CASEFLOW_KEY");
+    char defkey[4096];
+    snprintf(defkey, sizeof defkey, "%s.key", path);
     int rc = cf_loader_new(pp, &e->loader, err);
     if (!rc)
-        rc = cf_store_open(path ? path : "caseflow.db", opts->create, opts->readonly,
-                           &e->store, err);
+        rc = cf_store_open(path, opts->create, opts->readonly, &e->store, err);
+    if (!rc && !(e->key_path = strdup(kp && *kp ? kp : defkey)))
+        rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    if (!rc)
+        rc = cf_store_meta_get(e->store, "store_id", &e->store_id, err);
+    if (!rc)
+        rc = cf_store_meta_get(e->store, "public_key", &e->public_key, err);
     if (rc) {
         cf_engine_close(e);
         return rc;
     }
+    cf_store_set_commit_hook(e->store, checkpoint_hook, e);
     *out = e;
     return 0;
 }
@@ -60,6 +115,10 @@ void cf_engine_close(cf_engine *e)
     free(e->wfs);
     cf_store_close(e->store);
     cf_loader_free(e->loader);
+    sodium_memzero(e->sk, sizeof e->sk);
+    free(e->key_path);
+    free(e->store_id);
+    free(e->public_key);
     free(e->actor);
     free(e->reason);
     free(e->roles);
@@ -149,16 +208,37 @@ static int finish(cf_engine *e, int rc, cf_error *err)
     return cf_store_commit(e->store, err);
 }
 
+static int audit_text(cf_engine *e, const char *role, const char *action,
+                      const char *case_id, char *text, int64_t *seq, cf_error *err)
+{
+    if (!text)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    int rc = cf_audit_append(e->store, cf_engine_now(e), e->actor, role, action, case_id,
+                             e->reason, text, seq, err);
+    free(text);
+    return rc;
+}
+
 static int audit(cf_engine *e, const char *role, const char *action, const char *case_id,
                  const json_t *payload, cf_error *err)
 {
-    char *text = payload ? cf_json_canonical(payload) : NULL;
-    if (payload && !text)
-        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    int rc = cf_audit_append(e->store, cf_engine_now(e), e->actor, role, action, case_id,
-                             e->reason, text, err);
-    free(text);
-    return rc;
+    return audit_text(e, role, action, case_id, cf_json_canonical(payload), NULL, err);
+}
+
+/* A user row and the audit record it is tied to (integrity.h). */
+static int add_user(cf_engine *e, const char *role, const char *name, const char *roles,
+                    cf_error *err)
+{
+    int64_t at = cf_engine_now(e), seq;
+    bool exists;
+    int rc = cf_store_user_exists(e->store, name, &exists, err);
+    if (rc)
+        return rc;
+    if (exists)
+        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", name);
+    rc = audit_text(e, role, "user.add", NULL,
+                    cf_integrity_user_payload(name, roles, at, e->actor), &seq, err);
+    return rc ? rc : cf_store_user_add(e->store, name, roles, at, e->actor, seq, err);
 }
 
 /* ---- store and users --------------------------------------------------------------- */
@@ -174,29 +254,48 @@ int cf_store_init(cf_engine *e, cf_error *err)
         return rc;
     int64_t n = 0;
     rc = cf_store_user_count(e->store, &n, err);
-    if (!rc && n == 0) {
-        unsigned char raw[16];
-        char id[33];
-        randombytes_buf(raw, sizeof raw);
-        sodium_bin2hex(id, sizeof id, raw, sizeof raw);
-        char created[32];
-        cf_time_format(cf_engine_now(e), created);
-        json_t *p = json_pack("{s:s, s:s}", "store_id", id, "administrator", e->actor);
-        rc = cf_store_meta_set(e->store, "store_id", id, err);
-        if (!rc)
-            rc = cf_store_meta_set(e->store, "created_at", created, err);
-        if (!rc)
-            rc = cf_store_user_add(e->store, e->actor, "administrator", cf_engine_now(e),
-                                   e->actor, err);
-        if (!rc)
-            rc = audit(e, "administrator", "store.init", NULL, p, err);
-        json_decref(p);
-    }
-    if (rc) {
+    if (rc || n > 0) { /* already initialised: nothing to do */
         cf_store_rollback(e->store);
         return rc;
     }
-    return cf_store_commit(e->store, err);
+    unsigned char raw[16];
+    char id[33], created[32], pk[65];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(id, sizeof id, raw, sizeof raw);
+    cf_time_format(cf_engine_now(e), created);
+    bool memory = strcmp(e->key_path, ":memory:.key") == 0;
+    /* The key pair is made before anything is committed; if the commit fails
+     * the new key files are removed again. */
+    if (!memory && (rc = cf_sign_keygen(e->key_path, pk, err))) {
+        cf_store_rollback(e->store);
+        return rc;
+    }
+    rc = cf_store_meta_set(e->store, "store_id", id, err);
+    if (!rc)
+        rc = cf_store_meta_set(e->store, "created_at", created, err);
+    if (!rc && !memory)
+        rc = cf_store_meta_set(e->store, "public_key", pk, err);
+    if (!rc)
+        rc = audit_text(e, "administrator", "store.init", NULL,
+                        cf_integrity_init_payload(id, memory ? NULL : pk, created), NULL, err);
+    if (!rc)
+        rc = add_user(e, "administrator", e->actor, "administrator", err);
+    if (!rc) {
+        free(e->store_id);
+        free(e->public_key);
+        e->store_id = strdup(id);
+        e->public_key = memory ? NULL : strdup(pk);
+        rc = cf_store_commit(e->store, err);
+    } else {
+        cf_store_rollback(e->store);
+    }
+    if (rc && !memory) {
+        char pub[4200];
+        snprintf(pub, sizeof pub, "%s.pub", e->key_path);
+        unlink(e->key_path);
+        unlink(pub);
+    }
+    return rc;
 }
 
 static bool known_role(const char *r)
@@ -244,11 +343,7 @@ int cf_user_add(cf_engine *e, const char *name, const char *const *roles, cf_err
     int rc = cf_engine_require(e, admin, 1, "add users", &role, err);
     if (rc || (rc = in_tx(e, err)))
         return rc;
-    rc = cf_store_user_add(e->store, name, list, cf_engine_now(e), e->actor, err);
-    json_t *p = json_pack("{s:s, s:s}", "user", name, "roles", list);
-    if (!rc)
-        rc = audit(e, role, "user.add", NULL, p, err);
-    json_decref(p);
+    rc = add_user(e, role, name, list, err);
     return finish(e, rc, err);
 }
 
@@ -260,10 +355,9 @@ int cf_user_disable(cf_engine *e, const char *name, cf_error *err)
     if (rc || (rc = in_tx(e, err)))
         return rc;
     rc = cf_store_user_disable(e->store, name, err);
-    json_t *p = json_pack("{s:s}", "user", name);
     if (!rc)
-        rc = audit(e, role, "user.disable", NULL, p, err);
-    json_decref(p);
+        rc = audit_text(e, role, "user.disable", NULL, cf_integrity_disable_payload(name),
+                        NULL, err);
     return finish(e, rc, err);
 }
 
@@ -369,19 +463,20 @@ int cf_workflow_deploy(cf_engine *e, const char *path, json_t **out, cf_error *e
     } else if (latest && strcmp(hash, wf->hash) == 0) {
         created = false; /* the same source again: the same version */
     } else {
-        char *text = cf_json_canonical(wf->bundle);
-        rc = text ? cf_store_workflow_put(e->store, wf->name, latest + 1,
-                                          wf->declared_version, wf->hash, text,
-                                          cf_engine_now(e), e->actor, err)
-                  : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-        free(text);
         latest++;
         created = true;
-        json_t *p = json_pack("{s:s, s:I, s:s}", "workflow", wf->name, "version",
-                              (json_int_t)latest, "hash", wf->hash);
+        int64_t at = cf_engine_now(e), seq = 0;
+        rc = audit_text(e, role, "workflow.deploy", NULL,
+                        cf_integrity_workflow_payload(wf->name, latest, wf->declared_version,
+                                                      wf->hash, at, e->actor),
+                        &seq, err);
+        char *text = rc ? NULL : cf_json_canonical(wf->bundle);
         if (!rc)
-            rc = audit(e, role, "workflow.deploy", NULL, p, err);
-        json_decref(p);
+            rc = text ? cf_store_workflow_put(e->store, wf->name, latest,
+                                              wf->declared_version, wf->hash, text, at,
+                                              e->actor, seq, err)
+                      : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        free(text);
     }
     rc = finish(e, rc, err);
     if (!rc && out)
@@ -658,9 +753,79 @@ int cf_case_history(cf_engine *e, const char *case_id, json_t **out, cf_error *e
 
 int cf_audit_verify(cf_engine *e, json_t **out, cf_error *err)
 {
+    return cf_audit_verify_with(e, NULL, 0, out, err);
+}
+
+int cf_audit_verify_with(cf_engine *e, const char *public_key_file, int flags, json_t **out,
+                         cf_error *err)
+{
     cf_err_clear(err);
     *out = NULL;
-    return cf_audit_verify_store(e->store, out, err);
+    char pinned[65];
+    const char *pk = e->public_key;
+    int rc = 0;
+    if (public_key_file) {
+        if ((rc = cf_sign_load_public(public_key_file, pinned, err)))
+            return rc;
+        if (e->public_key && strcmp(pinned, e->public_key) != 0) {
+            *out = json_pack("{s:b, s:s}", "ok", 0, "reason", "public key differs");
+            return cf_err_set(err, CF_EINVALID, "key",
+                              "audit verify: the store's public key is not %s",
+                              public_key_file);
+        }
+        pk = pinned;
+    }
+    /* One read transaction: the chain and the tables are checked as of one
+     * moment, even while other processes write. */
+    if ((rc = cf_store_begin(e->store, err)))
+        return rc;
+    rc = cf_audit_verify_store(e->store, out, err);
+    if (!rc)
+        rc = cf_audit_verify_checkpoints(e->store, pk, e->store_id, *out, err);
+    if (!rc && !(flags & CF_VERIFY_CHAIN_ONLY))
+        rc = cf_integrity_verify(e->store, *out, err);
+    cf_store_rollback(e->store);
+    if (*out) {
+        int64_t records = json_integer_value(json_object_get(*out, "records"));
+        int64_t last = json_integer_value(json_object_get(*out, "last_signed_seq"));
+        json_object_set_new(*out, "unsigned_tail", json_integer(records - last));
+        if (pk)
+            json_object_set_new(*out, "public_key", json_string(pk));
+        if (rc) {
+            json_object_set_new(*out, "ok", json_false());
+            if (!json_object_get(*out, "reason"))
+                json_object_set_new(*out, "reason", json_string(err ? err->message : ""));
+        }
+    }
+    return rc;
+}
+
+int cf_audit_checkpoint_now(cf_engine *e, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    const char *role;
+    int rc = cf_engine_require(e, admin, 1, "write audit checkpoints", &role, err);
+    if (rc)
+        return rc;
+    if (!e->store_id)
+        return cf_err_set(err, CF_EUSAGE, "store", "the store is not initialised");
+    if (e->sk_state <= 0) {
+        if ((rc = cf_sign_load_secret(e->key_path, e->sk, err)))
+            return rc;
+        e->sk_state = 1;
+    }
+    if ((rc = cf_store_begin(e->store, err)))
+        return rc;
+    rc = cf_audit_checkpoint(e->store, e->sk, e->store_id, cf_engine_now(e), e->actor, role,
+                             out, err);
+    if (!rc && (rc = cf_store_commit(e->store, err))) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    if (rc)
+        cf_store_rollback(e->store);
+    return rc;
 }
 
 /* Plugin inspection needs no store: without an engine, a loader on

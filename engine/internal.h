@@ -29,7 +29,7 @@
 int cf_err_set(cf_error *err, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int cf_err_setv(cf_error *err, int code, const char *field, const char *fmt,
-                va_list ap);
+                va_list ap) __attribute__((format(printf, 4, 0)));
 void cf_err_clear(cf_error *err);
 
 /* ---- clock.c ---------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "integrity.h"
 #include "machine.h"
 
 #define MAX_HOPS 32
@@ -20,6 +21,7 @@
 typedef struct mcase {
     cf_case_row row;      /* row.revision: the revision read */
     bool is_new;
+    bool touched;         /* changed by this unit: written back */
     cf_wf *wf;            /* borrowed from the engine's cache */
     struct mcase *next;
 } mcase;
@@ -32,6 +34,7 @@ typedef enum op_kind {
     OP_KEY,
     OP_TASK,
     OP_NOTIFY,
+    OP_ERASE,
 } op_kind;
 
 typedef struct op {
@@ -41,6 +44,7 @@ typedef struct op {
     int64_t n;
     json_t *j;           /* owned */
     const cf_module *mod;
+    const char *action;  /* audit action of an event, when not the unit's */
 } op;
 
 typedef struct unit {
@@ -83,6 +87,8 @@ static op *push(unit *u, op_kind k, mcase *c)
     memset(o, 0, sizeof *o);
     o->kind = k;
     o->c = c;
+    if (k == OP_EVENT)
+        c->touched = true; /* every written case carries a history record */
     return o;
 }
 
@@ -455,6 +461,21 @@ static int set_state(mcase *c, const char *name)
     return 0;
 }
 
+/* MoPI: a case that closes gets its first review date from the retention
+ * class of its outcome (workflow config.retention[outcome].review_years, or
+ * config.retention.default). */
+static void set_review(unit *u, mcase *c)
+{
+    json_t *classes = json_object_get(c->wf->config, "retention");
+    const char *outcome = json_string_value(json_object_get(c->row.data, "outcome"));
+    json_t *cls = json_object_get(classes, outcome ? outcome : "default");
+    if (!cls)
+        cls = json_object_get(classes, "default");
+    json_t *years = json_object_get(cls, "review_years");
+    if (json_is_number(years) && json_number_value(years) > 0)
+        c->row.review_at = u->now + (int64_t)(json_number_value(years) * 365.25 * 86400);
+}
+
 static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
 {
     if (depth > MAX_HOPS)
@@ -473,6 +494,8 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
     }
     if (st->deadline_secs > 0)
         c->row.deadline_at = u->now + st->deadline_secs;
+    if (st->final)
+        set_review(u, c);
     if (!st->module || !st->module->desc->enter)
         return 0;
     cf_step s = {.u = u, .c = c, .st = st};
@@ -699,54 +722,13 @@ static int correlate(unit *u)
 
 /* ---- writing a unit ----------------------------------------------------------------------- */
 
-static bool last_event_of(unit *u, size_t i)
-{
-    for (size_t k = i + 1; k < u->nops; k++)
-        if (u->ops[k].kind == OP_EVENT && u->ops[k].c == u->ops[i].c)
-            return false;
-    return true;
-}
+/* Order matters: case rows first (their revision check decides whether
+ * anything is written), then the side effects (timers, tasks, keys,
+ * notifications, erasures), then each case's digest over what is now
+ * stored, then the history records with their audit records, the last one
+ * of each case carrying that digest (integrity.h). */
 
-/* The audit payload of one history record: the record itself, and for a
- * case's last record in the unit the digest of the case row it leaves. */
-static int audit_event(unit *u, op *o, const char *data_text, const char *case_text)
-{
-    char sha[65] = "";
-    if (case_text)
-        cf_sha256_hex(case_text, strlen(case_text), sha);
-    json_t *p = json_pack(
-        "{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "case",
-        o->c->row.id, "at", (json_int_t)u->now, "actor", u->actor, "role", u->role,
-        "event", o->a, "outcome", o->b, "from", o->d, "to", o->f, "data", data_text,
-        "plugin", o->mod ? o->mod->desc->name : NULL, "plugin_version",
-        o->mod ? o->mod->desc->version : NULL, "plugin_sha256",
-        o->mod ? o->mod->sha256 : NULL, "case_sha256", case_text ? sha : NULL);
-    char *text = p ? cf_json_canonical(p) : NULL;
-    json_decref(p);
-    if (!text)
-        return nomem(u);
-    int rc = cf_audit_append(u->e->store, u->now, u->actor, u->role, u->action,
-                             o->c->row.id, u->e->reason, text, u->err);
-    free(text);
-    return rc;
-}
-
-/* Canonical text of a case row as stored: what the audit digests cover. */
-static char *case_text(mcase *c, const char *data)
-{
-    json_t *p = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I}", "id", c->row.id,
-                          "state", c->row.state, "revision",
-                          (json_int_t)(c->is_new ? 1 : c->row.revision + 1), "workflow",
-                          c->row.workflow, "data", data, "version",
-                          (json_int_t)c->row.version, "updated_at",
-                          (json_int_t)c->row.updated_at, "deadline_at",
-                          (json_int_t)c->row.deadline_at);
-    char *t = p ? cf_json_canonical(p) : NULL;
-    json_decref(p);
-    return t;
-}
-
-static int write_op(unit *u, op *o, char *ctext)
+static int write_side_op(unit *u, op *o)
 {
     cf_store *s = u->e->store;
     const char *id = o->c->row.id;
@@ -754,11 +736,6 @@ static int write_op(unit *u, op *o, char *ctext)
     int rc = 0;
     switch (o->kind) {
     case OP_EVENT:
-        text = o->j ? cf_json_canonical(o->j) : NULL;
-        rc = cf_store_event_add(s, id, u->now, u->actor, u->role, o->a, o->b, o->d, o->f,
-                                text, o->mod, u->err);
-        if (!rc)
-            rc = audit_event(u, o, text, ctext);
         break;
     case OP_TIMER_SET:
         rc = cf_store_timer_set(s, id, o->a, o->b, o->n, u->err);
@@ -780,45 +757,74 @@ static int write_op(unit *u, op *o, char *ctext)
         text = cf_json_canonical(o->j);
         rc = text ? cf_store_notify_add(s, id, o->a, text, u->now, u->err) : nomem(u);
         break;
+    case OP_ERASE:
+        rc = cf_store_case_erase(s, id, u->err);
+        break;
     }
     free(text);
     return rc;
 }
 
+static int write_event(unit *u, op *o, const char *case_sha)
+{
+    char *data = o->j ? cf_json_canonical(o->j) : NULL;
+    char dsha[65];
+    if (data)
+        cf_sha256_hex(data, strlen(data), dsha);
+    cf_event_fields f = {
+        .case_id = o->c->row.id, .at = u->now, .actor = u->actor, .role = u->role,
+        .event = o->a, .outcome = o->b, .from = o->d, .to = o->f,
+        .data_sha256 = data ? dsha : NULL,
+        .plugin = o->mod ? o->mod->desc->name : NULL,
+        .plugin_version = o->mod ? o->mod->desc->version : NULL,
+        .plugin_sha256 = o->mod ? o->mod->sha256 : NULL, .case_sha256 = case_sha};
+    char *payload = cf_integrity_event_payload(&f);
+    int64_t seq = 0;
+    int rc = payload ? cf_audit_append(u->e->store, u->now, u->actor, u->role,
+                                       o->action ? o->action : u->action, o->c->row.id,
+                                       u->e->reason, payload, &seq, u->err)
+                     : nomem(u);
+    if (!rc)
+        rc = cf_store_event_add(u->e->store, &f, data, seq, u->err);
+    free(payload);
+    free(data);
+    return rc;
+}
+
+static bool last_event_of(unit *u, size_t i)
+{
+    for (size_t k = i + 1; k < u->nops; k++)
+        if (u->ops[k].kind == OP_EVENT && u->ops[k].c == u->ops[i].c)
+            return false;
+    return true;
+}
+
 static int write_unit(unit *u)
 {
     int rc = 0;
-    /* Cases first: the revision check decides whether anything is written. */
-    char **texts = calloc(u->ncases ? u->ncases : 1, sizeof *texts);
-    if (!texts)
-        return nomem(u);
-    size_t i = 0;
-    for (mcase *c = u->cases; c && !rc; c = c->next, i++) {
+    for (mcase *c = u->cases; c && !rc; c = c->next) {
+        if (!c->touched)
+            continue;
         char *data = cf_json_canonical(c->row.data);
-        if (!data) {
-            rc = nomem(u);
-            break;
-        }
+        if (!data)
+            return nomem(u);
         c->row.updated_at = u->now;
         rc = c->is_new ? cf_store_case_insert(u->e->store, &c->row, data, u->err)
                        : cf_store_case_update(u->e->store, &c->row, data, u->err);
-        if (!rc && !(texts[i] = case_text(c, data)))
-            rc = nomem(u);
         free(data);
     }
+    for (size_t k = 0; k < u->nops && !rc; k++)
+        rc = write_side_op(u, &u->ops[k]);
     for (size_t k = 0; k < u->nops && !rc; k++) {
-        char *ctext = NULL;
-        if (u->ops[k].kind == OP_EVENT && last_event_of(u, k)) {
-            size_t ci = 0;
-            for (mcase *c = u->cases; c; c = c->next, ci++)
-                if (c == u->ops[k].c)
-                    ctext = texts[ci];
-        }
-        rc = write_op(u, &u->ops[k], ctext);
+        op *o = &u->ops[k];
+        if (o->kind != OP_EVENT)
+            continue;
+        char sha[65];
+        bool last = last_event_of(u, k);
+        if (last && (rc = cf_integrity_case_digest(u->e->store, o->c->row.id, sha, u->err)))
+            break;
+        rc = write_event(u, o, last ? sha : NULL);
     }
-    for (size_t k = 0; k < u->ncases; k++)
-        free(texts[k]);
-    free(texts);
     return rc;
 }
 
@@ -965,6 +971,48 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
     if (!rc && out && !(*out = result_of(c, previous)))
         rc = nomem(&u);
     free(previous);
+out:
+    unit_free(&u);
+    return rc;
+}
+
+/* ---- administrative records ------------------------------------------------------------- */
+
+int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
+                      const json_t *data, const char *action, const char *role, bool erase,
+                      cf_case_mutator fn, void *ctx, json_t **out, cf_error *err)
+{
+    if (out)
+        *out = NULL;
+    unit u = {.e = e, .actor = e->actor, .role = role, .action = action, .what = event,
+              .now = cf_engine_now(e), .err = err};
+    mcase *c;
+    int rc = load_case(&u, case_id, &c);
+    if (rc)
+        goto out;
+    if (fn && (rc = fn(&c->row, ctx, err)))
+        goto out;
+    if (erase) {
+        op *x = push(&u, OP_ERASE, c);
+        if (!x) {
+            rc = nomem(&u);
+            goto out;
+        }
+    }
+    op *o = push(&u, OP_EVENT, c);
+    if (!o || !(o->a = strdup(event)) || !(o->d = strdup(c->row.state)) ||
+        !(o->f = strdup(c->row.state)) || (data && !(o->j = json_deep_copy(data)))) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (!(rc = cf_store_begin(e->store, err))) {
+        rc = write_unit(&u);
+        rc = rc ? rc : cf_store_commit(e->store, err);
+        if (rc)
+            cf_store_rollback(e->store);
+    }
+    if (!rc && out && !(*out = result_of(c, NULL)))
+        rc = nomem(&u);
 out:
     unit_free(&u);
     return rc;

@@ -12,6 +12,11 @@
 struct cf_engine {
     cf_store *store;
     cf_loader *loader;
+    char *key_path;    /* audit signing key (secret) */
+    unsigned char sk[64];
+    int sk_state;      /* 0: not tried, 1: loaded, -1: unavailable */
+    char *store_id;    /* from meta, NULL before init */
+    char *public_key;  /* hex, from meta */
     char *actor;
     char *reason;
     char *roles;       /* the actor's roles, comma-separated, for this command */
@@ -48,5 +53,16 @@ int cf_machine_refer(cf_engine *e, cf_wf *wf, const json_t *referral,
 int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
                    const json_t *data, int64_t expect_revision, bool system,
                    const char *timer_event, json_t **out, cf_error *err);
+
+/* Record an administrative event on a case (retention decisions): fn may
+ * change the row; erase wipes its personal data first. Audited as `action`. */
+typedef int (*cf_case_mutator)(cf_case_row *row, void *ctx, cf_error *err);
+int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
+                      const json_t *data, const char *action, const char *role, bool erase,
+                      cf_case_mutator fn, void *ctx, json_t **out, cf_error *err);
+
+/* Reading case data needs a justification unless the store's policy says
+ * otherwise. */
+int cf_engine_require_reason(cf_engine *e, cf_error *err);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "integrity.h"
 #include "store.h"
 
 #define STMT_SLOTS 128
@@ -27,7 +28,15 @@ struct cf_store {
     } stmts[STMT_SLOTS];
     int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
     char *path;
+    cf_store_hook hook;
+    void *hook_ctx;
 };
+
+void cf_store_set_commit_hook(cf_store *s, cf_store_hook fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
+}
 
 /* ---- schema ------------------------------------------------------------ */
 
@@ -35,22 +44,24 @@ static const char *const schema_v1 =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE users(name TEXT PRIMARY KEY, roles TEXT NOT NULL,"
     "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
-    "  created_by TEXT NOT NULL);"
+    "  created_by TEXT NOT NULL, audit_seq INTEGER);"
     "CREATE TABLE workflows(name TEXT NOT NULL, version INTEGER NOT NULL,"
     "  declared_version INTEGER NOT NULL, hash TEXT NOT NULL, bundle TEXT NOT NULL,"
-    "  deployed_at INTEGER NOT NULL, deployed_by TEXT NOT NULL,"
+    "  deployed_at INTEGER NOT NULL, deployed_by TEXT NOT NULL, audit_seq INTEGER,"
     "  PRIMARY KEY(name, version));"
     "CREATE TABLE cases(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
     "  source TEXT NOT NULL, reference TEXT NOT NULL, workflow TEXT NOT NULL,"
     "  version INTEGER NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,"
     "  revision INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL, deadline_at INTEGER,"
-    "  UNIQUE(source, reference));"
+    "  updated_at INTEGER NOT NULL, deadline_at INTEGER, review_at INTEGER,"
+    "  legal_hold TEXT, disposed_at INTEGER, UNIQUE(source, reference));"
+    "CREATE INDEX cases_review ON cases(review_at);"
     "CREATE INDEX cases_state ON cases(state, seq);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
     "  at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT, event TEXT NOT NULL,"
     "  outcome TEXT, from_state TEXT, to_state TEXT NOT NULL, data TEXT,"
-    "  plugin TEXT, plugin_version TEXT, plugin_sha256 TEXT);"
+    "  data_sha256 TEXT, plugin TEXT, plugin_version TEXT, plugin_sha256 TEXT,"
+    "  case_sha256 TEXT, audit_seq INTEGER NOT NULL UNIQUE);"
     "CREATE INDEX events_case ON events(case_id, event, seq);"
     "CREATE TABLE timers(case_id TEXT NOT NULL, event TEXT NOT NULL,"
     "  state TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY(case_id, event));"
@@ -67,7 +78,10 @@ static const char *const schema_v1 =
     "  actor TEXT NOT NULL, role TEXT, action TEXT NOT NULL, case_id TEXT,"
     "  justification TEXT, digest TEXT NOT NULL, prev TEXT NOT NULL,"
     "  hash TEXT NOT NULL);"
-    "CREATE INDEX audit_case ON audit(case_id, seq);";
+    "CREATE INDEX audit_case ON audit(case_id, seq);"
+    "CREATE INDEX audit_action ON audit(action, digest);"
+    "CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, signed_seq INTEGER NOT NULL,"
+    "  head TEXT NOT NULL, at INTEGER NOT NULL, signature TEXT NOT NULL);";
 
 /* Migrations from version i to i+1 live at index i. */
 static const char *const migrations[] = {schema_v1};
@@ -304,7 +318,12 @@ int cf_store_begin(cf_store *s, cf_error *err)
 
 int cf_store_commit(cf_store *s, cf_error *err)
 {
-    int rc = exec(s, "COMMIT", err);
+    int rc = s->hook && s->depth == 1 ? s->hook(s->hook_ctx, err) : 0;
+    if (rc) {
+        cf_store_rollback(s);
+        return rc;
+    }
+    rc = exec(s, "COMMIT", err);
     if (rc) {
         cf_store_rollback(s);
         return rc;
@@ -441,11 +460,24 @@ int cf_store_user_get(cf_store *s, const char *name, char **roles, int *disabled
     return *roles ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
 }
 
+int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *err)
+{
+    static const char sql[] = "SELECT 1 FROM users WHERE name=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    *exists = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read user", err);
+}
+
 int cf_store_user_add(cf_store *s, const char *name, const char *roles,
-                      int64_t at, const char *by, cf_error *err)
+                      int64_t at, const char *by, int64_t audit_seq, cf_error *err)
 {
     static const char sql[] =
-        "INSERT INTO users(name, roles, created_at, created_by) VALUES(?,?,?,?)";
+        "INSERT INTO users(name, roles, created_at, created_by, audit_seq) VALUES(?,?,?,?,?)";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -453,6 +485,7 @@ int cf_store_user_add(cf_store *s, const char *name, const char *roles,
     bind_text(st, 2, roles);
     sqlite3_bind_int64(st, 3, at);
     bind_text(st, 4, by);
+    sqlite3_bind_int64(st, 5, audit_seq);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -598,11 +631,11 @@ int cf_store_workflow_get(cf_store *s, const char *name, int64_t version,
 
 int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
                           int64_t declared, const char *hash, const char *bundle,
-                          int64_t at, const char *by, cf_error *err)
+                          int64_t at, const char *by, int64_t audit_seq, cf_error *err)
 {
     static const char sql[] =
         "INSERT INTO workflows(name, version, declared_version, hash, bundle,"
-        " deployed_at, deployed_by) VALUES(?,?,?,?,?,?,?)";
+        " deployed_at, deployed_by, audit_seq) VALUES(?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -613,6 +646,7 @@ int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
     bind_text(st, 5, bundle);
     sqlite3_bind_int64(st, 6, at);
     bind_text(st, 7, by);
+    sqlite3_bind_int64(st, 8, audit_seq);
     return done(s, st, "store workflow", err);
 }
 
@@ -653,6 +687,7 @@ void cf_case_row_clear(cf_case_row *r)
     free(r->reference);
     free(r->workflow);
     free(r->state);
+    free(r->legal_hold);
     json_decref(r->data);
     memset(r, 0, sizeof *r);
 }
@@ -661,7 +696,8 @@ int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *e
 {
     static const char sql[] =
         "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
-        " created_at, updated_at, deadline_at FROM cases WHERE id=?";
+        " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
+        " FROM cases WHERE id=?";
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -683,6 +719,9 @@ int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *e
         out->created_at = sqlite3_column_int64(st, 9);
         out->updated_at = sqlite3_column_int64(st, 10);
         out->deadline_at = sqlite3_column_int64(st, 11);
+        out->review_at = sqlite3_column_int64(st, 12);
+        out->legal_hold = col_dup(st, 13);
+        out->disposed_at = sqlite3_column_int64(st, 14);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
@@ -743,8 +782,8 @@ int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
 {
     static const char sql[] =
         "INSERT INTO cases(seq, id, source, reference, workflow, version, state,"
-        " data, revision, created_at, updated_at, deadline_at)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+        " data, revision, created_at, updated_at, deadline_at, review_at, legal_hold,"
+        " disposed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -760,6 +799,9 @@ int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
     sqlite3_bind_int64(st, 10, r->created_at);
     sqlite3_bind_int64(st, 11, r->updated_at);
     bind_deadline(st, 12, r->deadline_at);
+    bind_deadline(st, 13, r->review_at);
+    bind_text(st, 14, r->legal_hold);
+    bind_deadline(st, 15, r->disposed_at);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -774,7 +816,8 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
 {
     static const char sql[] =
         "UPDATE cases SET state=?, data=?, revision=revision+1, updated_at=?,"
-        " deadline_at=? WHERE id=? AND revision=?";
+        " deadline_at=?, review_at=?, legal_hold=?, disposed_at=?"
+        " WHERE id=? AND revision=?";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -782,8 +825,11 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
     bind_text(st, 2, data);
     sqlite3_bind_int64(st, 3, r->updated_at);
     bind_deadline(st, 4, r->deadline_at);
-    bind_text(st, 5, r->id);
-    sqlite3_bind_int64(st, 6, r->revision);
+    bind_deadline(st, 5, r->review_at);
+    bind_text(st, 6, r->legal_hold);
+    bind_deadline(st, 7, r->disposed_at);
+    bind_text(st, 8, r->id);
+    sqlite3_bind_int64(st, 9, r->revision);
     int rc = done(s, st, "update case", err);
     if (rc)
         return rc;
@@ -831,30 +877,31 @@ int cf_store_case_list(cf_store *s, const char *state, size_t limit, json_t **ou
 
 /* ---- history ------------------------------------------------------------------------------ */
 
-int cf_store_event_add(cf_store *s, const char *case_id, int64_t at,
-                       const char *actor, const char *role, const char *event,
-                       const char *outcome, const char *from, const char *to,
-                       const char *data, const cf_module *plugin, cf_error *err)
+int cf_store_event_add(cf_store *s, const cf_event_fields *f, const char *data,
+                       int64_t audit_seq, cf_error *err)
 {
     static const char sql[] =
         "INSERT INTO events(case_id, at, actor, role, event, outcome, from_state,"
-        " to_state, data, plugin, plugin_version, plugin_sha256)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+        " to_state, data, data_sha256, plugin, plugin_version, plugin_sha256,"
+        " case_sha256, audit_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    bind_text(st, 1, case_id);
-    sqlite3_bind_int64(st, 2, at);
-    bind_text(st, 3, actor);
-    bind_text(st, 4, role);
-    bind_text(st, 5, event);
-    bind_text(st, 6, outcome);
-    bind_text(st, 7, from);
-    bind_text(st, 8, to);
+    bind_text(st, 1, f->case_id);
+    sqlite3_bind_int64(st, 2, f->at);
+    bind_text(st, 3, f->actor);
+    bind_text(st, 4, f->role);
+    bind_text(st, 5, f->event);
+    bind_text(st, 6, f->outcome);
+    bind_text(st, 7, f->from);
+    bind_text(st, 8, f->to);
     bind_text(st, 9, data);
-    bind_text(st, 10, plugin ? plugin->desc->name : NULL);
-    bind_text(st, 11, plugin ? plugin->desc->version : NULL);
-    bind_text(st, 12, plugin ? plugin->sha256 : NULL);
+    bind_text(st, 10, f->data_sha256);
+    bind_text(st, 11, f->plugin);
+    bind_text(st, 12, f->plugin_version);
+    bind_text(st, 13, f->plugin_sha256);
+    bind_text(st, 14, f->case_sha256);
+    sqlite3_bind_int64(st, 15, audit_seq);
     return done(s, st, "append history", err);
 }
 
@@ -1099,4 +1146,54 @@ int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
     bind_text(st, 3, payload);
     sqlite3_bind_int64(st, 4, at);
     return done(s, st, "queue notification", err);
+}
+
+/* ---- retention ------------------------------------------------------------------------- */
+
+int cf_store_case_erase(cf_store *s, const char *id, cf_error *err)
+{
+    static const char *const sqls[] = {
+        "UPDATE events SET data=NULL WHERE case_id=?",
+        "UPDATE tasks SET detail=NULL WHERE case_id=?",
+        "UPDATE notifications SET payload='{\"erased\":true}' WHERE case_id=?",
+        "DELETE FROM keys WHERE case_id=?",
+        "DELETE FROM timers WHERE case_id=?",
+    };
+    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
+        sqlite3_stmt *st = cf_store_stmt(s, sqls[i], err);
+        if (!st)
+            return err ? err->code : CF_EIO;
+        bind_text(st, 1, id);
+        int rc = done(s, st, "erase case", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cf_store_retention_due(cf_store *s, int64_t now, json_t **out, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT id, state, json_extract(data, '$.outcome'), review_at, legal_hold"
+        " FROM cases WHERE review_at IS NOT NULL AND review_at <= ? AND disposed_at IS NULL"
+        " ORDER BY review_at, seq";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o}", "id",
+                                           col_json_str(st, 0), "state", col_json_str(st, 1),
+                                           "outcome", col_json_str(st, 2), "review_at",
+                                           col_time(st, 3), "legal_hold",
+                                           col_json_str(st, 4)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "retention due", err);
+    }
+    *out = a;
+    return 0;
 }

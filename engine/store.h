@@ -32,6 +32,9 @@ typedef struct cf_case_row {
     int64_t created_at;
     int64_t updated_at;
     int64_t deadline_at; /* 0: none */
+    int64_t review_at;   /* retention review date, 0: none */
+    char *legal_hold;    /* reason of a legal hold, or NULL */
+    int64_t disposed_at; /* 0: not disposed */
 } cf_case_row;
 
 void cf_case_row_clear(cf_case_row *r);
@@ -47,6 +50,11 @@ sqlite3 *cf_store_db(cf_store *s);
 sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err);
 /* Map the connection's last SQLite error to a CF_E code and message. */
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err);
+
+/* Called inside the transaction just before every outermost COMMIT (the
+ * engine writes due audit checkpoints there). A failure rolls back. */
+typedef int (*cf_store_hook)(void *ctx, cf_error *err);
+void cf_store_set_commit_hook(cf_store *s, cf_store_hook fn, void *ctx);
 
 /* Transactions. begin is BEGIN IMMEDIATE: it waits (busy timeout) for other
  * writers. savepoint/release/rollback_to nest a unit inside it. */
@@ -66,7 +74,8 @@ int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error 
 int cf_store_user_get(cf_store *s, const char *name, char **roles, int *disabled,
                       cf_error *err);
 int cf_store_user_add(cf_store *s, const char *name, const char *roles,
-                      int64_t at, const char *by, cf_error *err);
+                      int64_t at, const char *by, int64_t audit_seq, cf_error *err);
+int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *err);
 int cf_store_user_disable(cf_store *s, const char *name, cf_error *err);
 int cf_store_user_count(cf_store *s, int64_t *n, cf_error *err);
 int cf_store_user_list(cf_store *s, json_t **out, cf_error *err);
@@ -78,7 +87,7 @@ int cf_store_workflow_get(cf_store *s, const char *name, int64_t version,
                           json_t **bundle, cf_error *err);
 int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
                           int64_t declared, const char *hash, const char *bundle,
-                          int64_t at, const char *by, cf_error *err);
+                          int64_t at, const char *by, int64_t audit_seq, cf_error *err);
 int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err);
 
 /* cases */
@@ -96,11 +105,19 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
 int cf_store_case_list(cf_store *s, const char *state, size_t limit,
                        json_t **out, cf_error *err);
 
+/* Lawful disposal: erase a case's history payloads, task details,
+ * notification payloads, keys and timers (their digests stay in the chain). */
+int cf_store_case_erase(cf_store *s, const char *id, cf_error *err);
+/* Cases whose retention review is due by now: array of {id, state, outcome,
+ * review_at, legal_hold}. */
+int cf_store_retention_due(cf_store *s, int64_t now, json_t **out, cf_error *err);
+
 /* history */
-int cf_store_event_add(cf_store *s, const char *case_id, int64_t at,
-                       const char *actor, const char *role, const char *event,
-                       const char *outcome, const char *from, const char *to,
-                       const char *data, const cf_module *plugin, cf_error *err);
+/* A history record; f->case_sha256 and the audit record's seq tie it to the
+ * chain (integrity.h). */
+struct cf_event_fields;
+int cf_store_event_add(cf_store *s, const struct cf_event_fields *f, const char *data,
+                       int64_t audit_seq, cf_error *err);
 int cf_store_event_last_actor(cf_store *s, const char *case_id,
                               const char *event, char **actor, cf_error *err);
 int cf_store_event_list(cf_store *s, const char *case_id, json_t **out,

@@ -86,8 +86,12 @@ typedef struct cf_open_options {
     int create;
     /* Open read-only: commands that write fail with CF_EIO. */
     int readonly;
+    /* The audit signing key (Ed25519 secret key file). NULL: the CASEFLOW_KEY
+     * environment variable, else "<store path>.key". `init` creates it (0600)
+     * with its public half beside it ("<key>.pub"). */
+    const char *key_path;
     /* Reserved for later options; must be zero. */
-    void *reserved[6];
+    void *reserved[5];
 } cf_open_options;
 
 /*
@@ -214,6 +218,23 @@ CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
 /* Verify the whole audit chain. *out (new reference): {ok, records, head,
  * first_bad?, reason?}. Returns CF_EINVALID when the chain is broken. */
 CF_EXTERN int cf_audit_verify(cf_engine *engine, json_t **out, cf_error *err);
+
+/*
+ * Verify with options: public_key_file (NULL: the key recorded in the store)
+ * pins the Ed25519 key that checkpoints must be signed with; flags
+ * CF_VERIFY_CHAIN_ONLY skips the table checks. Besides the chain, every
+ * checkpoint signature and every audited table (cases with their timers,
+ * tasks, keys and notifications; events; users; workflows; the store's
+ * identity) are checked against the chain. *out adds {checkpoints,
+ * last_signed_seq, unsigned_tail, tables{}, public_key}.
+ */
+#define CF_VERIFY_CHAIN_ONLY 1
+CF_EXTERN int cf_audit_verify_with(cf_engine *engine, const char *public_key_file,
+                                   int flags, json_t **out, cf_error *err);
+/* Sign the chain's head now (administrator). *out (new): {seq, signed_seq,
+ * head, at}. CF_ENOTFOUND/CF_EDENIED when the signing key is missing or
+ * readable by others. */
+CF_EXTERN int cf_audit_checkpoint_now(cf_engine *engine, json_t **out, cf_error *err);
 
 /* engine may be NULL for the two plugin calls: the plugin path is then
  * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.

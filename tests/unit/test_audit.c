@@ -34,7 +34,7 @@ static int setup(void **state)
         snprintf(p, sizeof p, "{\"n\":%d}", i);
         if (cf_audit_append(s, 1000 + i, "officer.one", i % 2 ? "officer" : NULL,
                             i % 4 ? "change" : "consultation", c,
-                            i == 5 ? "line one\n\"quoted\" \\ \x01" : "checks", p, &err))
+                            i == 5 ? "line one\n\"quoted\" \\ \x01" : "checks", p, NULL, &err))
             return -1;
     }
     return cf_store_commit(s, &err) ? -1 : 0;
@@ -77,7 +77,7 @@ static void append_needs_a_transaction(void **state)
 {
     (void)state;
     cf_error err;
-    assert_int_equal(cf_audit_append(s, 1, "a", NULL, "change", NULL, NULL, NULL, &err),
+    assert_int_equal(cf_audit_append(s, 1, "a", NULL, "change", NULL, NULL, NULL, NULL, &err),
                      CF_EINTERNAL);
 }
 

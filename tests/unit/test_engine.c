@@ -18,6 +18,8 @@
 
 #include "caseflow/caseflow.h"
 #include "internal.h"
+#include "sign.h"
+#include <sys/stat.h>
 
 #define T0 1793000000 /* 2026-10-28T... : the engine clock at intake */
 
@@ -495,8 +497,13 @@ static void audit_covers_everything_and_verifies(void **state)
     json_decref(c);
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
     assert_true(json_is_true(json_object_get(v, "ok")));
-    /* init, 5 users, deploy, received + next, submit, the read */
-    assert_int_equal(json_integer_value(json_object_get(v, "records")), 11);
+    /* init + its administrator, 5 users, deploy, received + next, submit, the read */
+    assert_int_equal(json_integer_value(json_object_get(v, "records")), 12);
+    json_t *tables = json_object_get(v, "tables");
+    assert_int_equal(json_integer_value(json_object_get(tables, "events")), 3);
+    assert_int_equal(json_integer_value(json_object_get(tables, "cases")), 1);
+    assert_int_equal(json_integer_value(json_object_get(tables, "users")), 6);
+    assert_int_equal(json_integer_value(json_object_get(tables, "workflows")), 1);
     json_decref(v);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -555,6 +562,149 @@ static void report_and_graph(void **state)
     free(c);
 }
 
+/* Edits behind the engine's back, one column of one audited table at a
+ * time: each is found by verify, and undoing it makes verify pass again. */
+static void table_edits_are_found(void **state)
+{
+    (void)state;
+    char *id = refer("R-30");
+    cf_error err;
+    assert_int_equal(act("officer1", id, "submit", "{\"set\":{\"note\":\"n\"}}", &err), 0);
+    json_t *out;
+    as("admin");
+    assert_int_equal(cf_audit_checkpoint_now(e, &out, &err), 0);
+    json_decref(out);
+    static const char *const edits[] = {
+        "UPDATE cases SET state='done'",
+        "UPDATE cases SET data=replace(data, '\"n\"', '\"m\"')",
+        "UPDATE cases SET revision=revision+1",
+        "UPDATE cases SET deadline_at=1",
+        "UPDATE cases SET source='OTHER'",
+        "UPDATE cases SET reference='R-31'",
+        "UPDATE cases SET workflow='x'",
+        "UPDATE cases SET version=2",
+        "UPDATE cases SET created_at=1",
+        "UPDATE cases SET updated_at=1",
+        "UPDATE cases SET review_at=1",
+        "UPDATE cases SET legal_hold='x'",
+        "UPDATE cases SET disposed_at=1",
+        "UPDATE cases SET seq=77",
+        "UPDATE cases SET id='CF-999999'",
+        "DELETE FROM cases",
+        "UPDATE timers SET due_at=due_at+1",
+        "DELETE FROM timers",
+        "INSERT INTO keys VALUES('account', 'x:y', 'CF-000001')",
+        "UPDATE events SET data='{\"set\":{}}' WHERE event='submit'",
+        "UPDATE events SET actor='sup1' WHERE event='submit'",
+        "UPDATE events SET role='analyst' WHERE event='submit'",
+        "UPDATE events SET at=at+1 WHERE event='submit'",
+        "UPDATE events SET event='update' WHERE event='submit'",
+        "UPDATE events SET outcome='x' WHERE event='submit'",
+        "UPDATE events SET from_state='review' WHERE event='submit'",
+        "UPDATE events SET to_state='review' WHERE event='submit'",
+        "UPDATE events SET data_sha256=NULL WHERE event='submit'",
+        "UPDATE events SET plugin='other' WHERE event='submit'",
+        "UPDATE events SET plugin_version='9' WHERE event='submit'",
+        "UPDATE events SET plugin_sha256='00' WHERE event='submit'",
+        "UPDATE events SET case_sha256='00' WHERE event='submit'",
+        "UPDATE events SET audit_seq=audit_seq+1000 WHERE event='submit'",
+        "UPDATE events SET case_id='CF-000002' WHERE event='submit'",
+        "DELETE FROM events WHERE event='submit'",
+        "UPDATE users SET roles='officer,supervisor' WHERE name='officer1'",
+        "UPDATE users SET disabled=1 WHERE name='officer1'",
+        "UPDATE users SET created_by='x' WHERE name='officer1'",
+        "UPDATE users SET created_at=1 WHERE name='officer1'",
+        "UPDATE users SET name='officer9' WHERE name='officer1'",
+        "DELETE FROM users WHERE name='officer1'",
+        "INSERT INTO users VALUES('eve', 'administrator', 0, 1, 'eve', NULL)",
+        "UPDATE workflows SET bundle=replace(bundle, 'days = 2', 'days = 9')",
+        "UPDATE workflows SET hash='00'",
+        "UPDATE workflows SET deployed_by='eve'",
+        "UPDATE workflows SET declared_version=7",
+        "DELETE FROM workflows",
+        "UPDATE meta SET value='00' WHERE key='store_id'",
+        "UPDATE meta SET value='00' WHERE key='public_key'",
+        "UPDATE checkpoints SET signature='00' || substr(signature, 3)",
+        "UPDATE checkpoints SET head='00' || substr(head, 3)",
+        "DELETE FROM checkpoints",
+        "UPDATE audit SET justification='none' WHERE seq=3",
+    };
+    json_t *v;
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(v, "checkpoints")), 1);
+    json_decref(v);
+    char scratch[160];
+    snprintf(scratch, sizeof scratch, "%s/scratch.db", dir);
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        /* A pristine copy of the store for each edit (online backup). */
+        sqlite3 *src, *db;
+        unlink(scratch);
+        assert_int_equal(sqlite3_open(path, &src), SQLITE_OK);
+        assert_int_equal(sqlite3_open(scratch, &db), SQLITE_OK);
+        sqlite3_backup *b = sqlite3_backup_init(db, "main", src, "main");
+        assert_non_null(b);
+        assert_int_equal(sqlite3_backup_step(b, -1), SQLITE_DONE);
+        sqlite3_backup_finish(b);
+        sqlite3_close(src);
+        if (sqlite3_exec(db, edits[i], NULL, NULL, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", edits[i], sqlite3_errmsg(db));
+        if (sqlite3_changes(db) == 0)
+            fail_msg("%s changed nothing", edits[i]);
+        sqlite3_close(db);
+        cf_engine *other;
+        cf_open_options o = {0};
+        assert_int_equal(cf_engine_open(scratch, &o, &other, &err), 0);
+        int rc = cf_audit_verify(other, &v, &err);
+        cf_engine_close(other);
+        json_decref(v);
+        if (rc != CF_EINVALID)
+            fail_msg("not detected: %s", edits[i]);
+    }
+    /* The untouched copy verifies. */
+    cf_engine *other;
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(scratch, &o, &other, &err), 0);
+    cf_engine_close(other);
+    free(id);
+}
+
+static void checkpoints_are_signed_and_pinned(void **state)
+{
+    (void)state;
+    cf_error err;
+    json_t *out, *v;
+    as("officer1");
+    assert_int_equal(cf_audit_checkpoint_now(e, &out, &err), CF_EDENIED);
+    as("admin");
+    assert_int_equal(cf_audit_checkpoint_now(e, &out, &err), 0);
+    int64_t signed_seq = json_integer_value(json_object_get(out, "signed_seq"));
+    assert_true(signed_seq > 0);
+    json_decref(out);
+    char pub[200], other_pub[240];
+    snprintf(pub, sizeof pub, "%s.key.pub", path);
+    assert_int_equal(cf_audit_verify_with(e, pub, 0, &v, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(v, "last_signed_seq")), signed_seq);
+    json_decref(v);
+    /* Another key pair: the store's checkpoints are not signed with it. */
+    char other[200];
+    snprintf(other, sizeof other, "%s/other.key", dir);
+    char pk[65];
+    assert_int_equal(cf_sign_keygen(other, pk, &err), 0);
+    snprintf(other_pub, sizeof other_pub, "%s.pub", other);
+    assert_int_equal(cf_audit_verify_with(e, other_pub, 0, &v, &err), CF_EINVALID);
+    json_decref(v);
+    /* Keys are never overwritten, and a secret key others can read is refused. */
+    assert_int_equal(cf_sign_keygen(other, pk, &err), CF_EINVALID);
+    unsigned char sk[CF_SIGN_SK_BYTES];
+    assert_int_equal(chmod(other, 0644), 0);
+    assert_int_equal(cf_sign_load_secret(other, sk, &err), CF_EDENIED);
+    struct stat sb;
+    char key[200];
+    snprintf(key, sizeof key, "%s.key", path);
+    assert_int_equal(stat(key, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +721,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bulk_intake_keeps_good_and_drops_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_covers_everything_and_verifies, setup, teardown),
         cmocka_unit_test_setup_teardown(report_and_graph, setup, teardown),
+        cmocka_unit_test_setup_teardown(table_edits_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(checkpoints_are_signed_and_pinned, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
