@@ -356,3 +356,179 @@ int cf_audit_verify_checkpoints(cf_store *s, const char *pk_hex, const char *sto
                           "audit verify: checkpoints: rows added or deleted");
     return 0;
 }
+
+/* ---- export and offline verification --------------------------------------------- */
+
+static int put_line(FILE *f, json_t *v)
+{
+    char *t = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(v);
+    int bad = !t || fputs(t, f) == EOF || fputc('\n', f) == EOF;
+    free(t);
+    return bad ? -1 : 0;
+}
+
+int cf_audit_export_to(cf_store *s, FILE *f, int64_t since, const json_t *header,
+                       int64_t *count, char head[65], cf_error *err)
+{
+    static const char sql[] =
+        "SELECT seq, at, actor, role, action, case_id, justification, digest, prev, hash"
+        " FROM audit WHERE seq >= ? ORDER BY seq";
+    static const char cps[] = "SELECT seq, signed_seq, head, at, signature FROM checkpoints"
+                              " WHERE seq >= ? ORDER BY seq";
+    *count = 0;
+    memcpy(head, CF_AUDIT_GENESIS, 65);
+    if (put_line(f, json_deep_copy(header)))
+        return cf_err_set(err, CF_EIO, "export", "cannot write the export");
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, since);
+    int rc, bad = 0;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bad = put_line(f, json_pack("{s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+                                    "seq", (json_int_t)sqlite3_column_int64(st, 0), "at",
+                                    (json_int_t)sqlite3_column_int64(st, 1), "actor",
+                                    text(st, 2), "role", text(st, 3), "action", text(st, 4),
+                                    "case", text(st, 5), "justification", text(st, 6),
+                                    "digest", text(st, 7), "prev", text(st, 8), "hash",
+                                    text(st, 9)));
+        if (text(st, 9))
+            snprintf(head, 65, "%s", text(st, 9));
+        (*count)++;
+    }
+    sqlite3_reset(st);
+    if (bad)
+        return cf_err_set(err, CF_EIO, "export", "cannot write the export");
+    if (rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "export", err);
+    if (!(st = cf_store_stmt(s, cps, err)))
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, since);
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        bad = put_line(f, json_pack("{s:{s:I, s:I, s:s?, s:I, s:s?}}", "checkpoint", "seq",
+                                    (json_int_t)sqlite3_column_int64(st, 0), "signed_seq",
+                                    (json_int_t)sqlite3_column_int64(st, 1), "head",
+                                    text(st, 2), "at", (json_int_t)sqlite3_column_int64(st, 3),
+                                    "signature", text(st, 4)));
+    sqlite3_reset(st);
+    if (bad)
+        return cf_err_set(err, CF_EIO, "export", "cannot write the export");
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "export", err);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Check one exported record against the running chain state. */
+static const char *check_record(buf *b, const json_t *r, int64_t *expect, char prev[65],
+                                json_t *hashes)
+{
+    int64_t seq = json_integer_value(json_object_get(r, "seq"));
+    char hash[65];
+    if (*expect && seq != *expect)
+        return "sequence gap";
+    if (!*expect) /* an export may start anywhere: trust its first prev */
+        snprintf(prev, 65, "%s", jstr(r, "prev") ? jstr(r, "prev") : "");
+    if (!jstr(r, "prev") || strcmp(jstr(r, "prev"), prev) != 0)
+        return "previous-hash link broken";
+    if (!jstr(r, "actor") || !jstr(r, "action") || !jstr(r, "digest") ||
+        !json_is_integer(json_object_get(r, "at")) ||
+        record_hash(b, seq, json_integer_value(json_object_get(r, "at")), jstr(r, "actor"),
+                    jstr(r, "role"), jstr(r, "action"), jstr(r, "case"),
+                    jstr(r, "justification"), jstr(r, "digest"), prev, hash) != 0 ||
+        !jstr(r, "hash") || strcmp(hash, jstr(r, "hash")) != 0)
+        return "record altered (hash mismatch)";
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)seq);
+    json_object_set_new(hashes, key, json_string(hash));
+    memcpy(prev, hash, 65);
+    *expect = seq + 1;
+    return NULL;
+}
+
+int cf_audit_verify_export(const char *path, const char *pk_hex, json_t **out, cf_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cf_err_set(err, CF_ENOTFOUND, "file", "%s: cannot open", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int64_t lineno = 0, expect = 0, records = 0, first = 0, cps = 0, last_signed = 0;
+    char prev[65] = "", msg[256];
+    const char *why = NULL, *store_id = NULL;
+    json_t *header = NULL, *hashes = json_object(), *pending = json_array();
+    buf b = {0};
+    while (!why && (n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        json_t *v = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(v)) {
+            why = "line is not a JSON object";
+        } else if (lineno == 1) {
+            if (!jstr(v, "format") || strcmp(jstr(v, "format"), "caseflow-audit-export") != 0)
+                why = "not a caseflow audit export (header)";
+            header = json_incref(v);
+            store_id = jstr(v, "store_id");
+            if (!why && pk_hex && jstr(v, "public_key") &&
+                strcmp(jstr(v, "public_key"), pk_hex) != 0)
+                why = "the export names another public key";
+        } else if (json_object_get(v, "checkpoint")) {
+            json_array_append(pending, json_object_get(v, "checkpoint"));
+        } else {
+            if (!first)
+                first = json_integer_value(json_object_get(v, "seq"));
+            why = check_record(&b, v, &expect, prev, hashes);
+            records++;
+        }
+        json_decref(v);
+    }
+    free(line);
+    fclose(f);
+    free(b.p);
+    size_t i;
+    json_t *c;
+    json_array_foreach(pending, i, c)
+    {
+        if (why)
+            break;
+        char key[32];
+        int64_t ss = json_integer_value(json_object_get(c, "signed_seq"));
+        snprintf(key, sizeof key, "%lld", (long long)ss);
+        const char *h = jstr(hashes, key);
+        if (!h || !jstr(c, "head") || strcmp(h, jstr(c, "head")) != 0)
+            why = "checkpoint names a head the export does not have";
+        else if (!pk_hex)
+            why = "no public key to check checkpoint signatures (give --key)";
+        else if (cf_sign_checkpoint_message(msg, sizeof msg, store_id ? store_id : "", ss, h,
+                                            json_integer_value(json_object_get(c, "at"))) ||
+                 !cf_sign_verify_hex(pk_hex, msg, jstr(c, "signature")))
+            why = "checkpoint signature invalid";
+        else {
+            cps++;
+            if (ss > last_signed)
+                last_signed = ss;
+        }
+    }
+    if (!why && !header)
+        why = "empty export";
+    *out = json_pack("{s:b, s:I, s:I, s:I, s:s, s:I, s:I, s:I}", "ok", !why, "records",
+                     (json_int_t)records, "first_seq", (json_int_t)first, "last_seq",
+                     (json_int_t)(expect ? expect - 1 : 0), "head", prev, "checkpoints",
+                     (json_int_t)cps, "last_signed_seq", (json_int_t)last_signed,
+                     "unsigned_tail",
+                     (json_int_t)(expect ? expect - 1 - (last_signed ? last_signed : first - 1)
+                                         : 0));
+    json_decref(header);
+    json_decref(hashes);
+    json_decref(pending);
+    if (why) {
+        json_object_set_new(*out, "reason", json_string(why));
+        return cf_err_set(err, CF_EINVALID, "file", "audit verify: %s: line %lld: %s", path,
+                          (long long)lineno, why);
+    }
+    return 0;
+}

@@ -6,6 +6,8 @@
 #ifndef CF_AUDIT_H
 #define CF_AUDIT_H
 
+#include <stdio.h>
+
 #include "store.h"
 
 #define CF_AUDIT_GENESIS \
@@ -33,6 +35,13 @@ int cf_audit_verify_checkpoints(cf_store *s, const char *pk_hex, const char *sto
 int cf_audit_hash_at(cf_store *s, int64_t seq, char out[65], cf_error *err);
 /* The newest record's seq and hash (genesis and 0 when empty). */
 int cf_audit_head(cf_store *s, int64_t *seq, char hash[65], cf_error *err);
+
+/* Write the records from seq `since` and the checkpoints among them to f as
+ * JSON lines after a header line (docs/audit.md). *count: records written. */
+int cf_audit_export_to(cf_store *s, FILE *f, int64_t since, const json_t *header,
+                       int64_t *count, char head[65], cf_error *err);
+/* Verify an export file without a store; pk_hex pins the signing key. */
+int cf_audit_verify_export(const char *path, const char *pk_hex, json_t **out, cf_error *err);
 
 /* Walk the whole chain. *out (new): {ok, records, head, first_bad?, reason?}.
  * Returns 0 when intact, CF_EINVALID at the first bad record. */

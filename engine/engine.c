@@ -5,6 +5,8 @@
  * as its effect. Reads of case data are audited as consultations, with the
  * justification the actor gave.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,6 +655,92 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
     return 0;
 }
 
+/* ---- policy ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *key;
+    const char *fallback;
+    bool boolean;
+} policies[] = {
+    {"require_reason", "true", true},
+    {"checkpoint_interval", "1000", false},
+};
+
+static int policy_index(const char *key)
+{
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++)
+        if (strcmp(policies[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *err)
+{
+    cf_err_clear(err);
+    int i = key ? policy_index(key) : -1;
+    if (i < 0)
+        return cf_err_set(err, CF_EINVALID, "policy",
+                          "unknown policy \"%s\" (require_reason, checkpoint_interval)",
+                          key ? key : "");
+    if (!value || (policies[i].boolean && strcmp(value, "true") && strcmp(value, "false")))
+        return cf_err_set(err, CF_EINVALID, key, "%s must be true or false", key);
+    if (!policies[i].boolean) {
+        char *end;
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || v < 0 || v > 1000000000)
+            return cf_err_set(err, CF_EINVALID, key, "%s must be a whole number >= 0", key);
+    }
+    const char *role;
+    int rc = cf_engine_require(e, admin, 1, "set store policy", &role, err);
+    if (rc || (rc = in_tx(e, err)))
+        return rc;
+    char mk[64];
+    snprintf(mk, sizeof mk, "policy.%s", key);
+    rc = cf_store_meta_set(e->store, mk, value, err);
+    json_t *p = json_pack("{s:s, s:s}", "key", key, "value", value);
+    if (!rc)
+        rc = audit(e, role, "policy.set", NULL, p, err);
+    json_decref(p);
+    return finish(e, rc, err);
+}
+
+int cf_policy_get(cf_engine *e, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc)
+        return rc;
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0] && !rc; i++) {
+        char mk[64], *v = NULL;
+        snprintf(mk, sizeof mk, "policy.%s", policies[i].key);
+        if (!(rc = cf_store_meta_get(e->store, mk, &v, err)))
+            json_object_set_new(o, policies[i].key, json_string(v ? v : policies[i].fallback));
+        free(v);
+    }
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
+int cf_engine_require_reason(cf_engine *e, cf_error *err)
+{
+    if (e->reason && *e->reason)
+        return 0;
+    char *v = NULL;
+    int rc = cf_store_meta_get(e->store, "policy.require_reason", &v, err);
+    bool required = !v || strcmp(v, "false") != 0;
+    free(v);
+    if (rc || !required)
+        return rc;
+    return cf_err_set(err, CF_EUSAGE, "reason",
+                      "reading case data needs a justification: give --reason TEXT or set "
+                      "CASEFLOW_REASON (DPA 2018 s.62 logs it with the read)");
+}
+
 /* ---- reads ---------------------------------------------------------------------------- */
 
 /* A read of case data: audited as a consultation in its own transaction. */
@@ -685,7 +773,7 @@ int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
-    if (rc)
+    if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;
     cf_case_row r;
     if ((rc = cf_store_case_get(e->store, case_id, &r, err)))
@@ -720,7 +808,8 @@ int cf_case_list(cf_engine *e, const char *state, size_t limit, json_t **out,
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
-    if (rc || (rc = cf_store_case_list(e->store, state, limit, out, err)))
+    if (rc || (rc = cf_engine_require_reason(e, err)) ||
+        (rc = cf_store_case_list(e->store, state, limit, out, err)))
         return rc;
     if ((rc = cf_engine_consult(e, NULL, state ? state : "list", err))) {
         json_decref(*out);
@@ -734,7 +823,7 @@ int cf_case_history(cf_engine *e, const char *case_id, json_t **out, cf_error *e
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
-    if (rc)
+    if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;
     cf_case_row r;
     if ((rc = cf_store_case_get(e->store, case_id, &r, err)))
@@ -798,6 +887,72 @@ int cf_audit_verify_with(cf_engine *e, const char *public_key_file, int flags, j
         }
     }
     return rc;
+}
+
+int cf_audit_export(cf_engine *e, int64_t since, const char *path, json_t **out,
+                    cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    const char *role;
+    int rc = cf_engine_require(e, admin, 1, "export the audit trail", &role, err);
+    if (rc)
+        return rc;
+    if (since < 1)
+        since = 1;
+    bool to_stdout = !path || strcmp(path, "-") == 0;
+    FILE *f = stdout;
+    if (!to_stdout) {
+        /* Exports hold who read what about whom: private, and never over
+         * an existing file. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || !(f = fdopen(fd, "w"))) {
+            if (fd >= 0)
+                close(fd);
+            return cf_err_set(err, errno == EEXIST ? CF_EINVALID : CF_EIO, "file",
+                              "cannot create %s: %s", path, strerror(errno));
+        }
+    }
+    char at[32], head[65];
+    cf_time_format(cf_engine_now(e), at);
+    json_t *header = json_pack("{s:s, s:i, s:s?, s:s?, s:s, s:s, s:I}", "format",
+                               "caseflow-audit-export", "version", 1, "store_id", e->store_id,
+                               "public_key", e->public_key, "exported_at", at, "exported_by",
+                               e->actor, "since", (json_int_t)since);
+    int64_t count = 0;
+    if (!(rc = cf_store_begin(e->store, err))) {
+        rc = cf_audit_export_to(e->store, f, since, header, &count, head, err);
+        if (!rc && fflush(f) != 0)
+            rc = cf_err_set(err, CF_EIO, "file", "cannot write the export: %s", strerror(errno));
+        json_t *p = json_pack("{s:I, s:I, s:s, s:s}", "since", (json_int_t)since, "records",
+                              (json_int_t)count, "head", head, "to",
+                              to_stdout ? "-" : path);
+        if (!rc)
+            rc = audit(e, role, "disclosure", NULL, p, err);
+        json_decref(p);
+        rc = finish(e, rc, err);
+    }
+    json_decref(header);
+    if (!to_stdout && fclose(f) != 0 && !rc)
+        rc = cf_err_set(err, CF_EIO, "file", "cannot write %s: %s", path, strerror(errno));
+    if (rc && !to_stdout)
+        unlink(path);
+    if (!rc)
+        *out = json_pack("{s:I, s:I, s:s}", "since", (json_int_t)since, "records",
+                         (json_int_t)count, "head", head);
+    return rc;
+}
+
+int cf_audit_verify_file(const char *path, const char *public_key_file, json_t **out,
+                         cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    char pk[65];
+    int rc = public_key_file ? cf_sign_load_public(public_key_file, pk, err) : 0;
+    if (rc)
+        return rc;
+    return cf_audit_verify_export(path, public_key_file ? pk : NULL, out, err);
 }
 
 int cf_audit_checkpoint_now(cf_engine *e, json_t **out, cf_error *err)

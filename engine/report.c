@@ -205,7 +205,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
-    if (rc)
+    if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;
     const char *name = workflow ? workflow : "polit";
     int64_t version;

@@ -189,7 +189,10 @@ CF_EXTERN int cf_act(cf_engine *engine, const char *case_id, const char *event,
  * *out (new reference): array of {id, event, state}. */
 CF_EXTERN int cf_tick(cf_engine *engine, json_t **out, cf_error *err);
 
-/* Read one case (audited as a consultation with the actor's reason).
+/* Reads of case data (cf_case_get, cf_case_list, cf_case_history, cf_report)
+ * need the actor's reason (cf_engine_set_actor) unless the store's policy
+ * require_reason is "false": CF_EUSAGE otherwise.
+ * Read one case (audited as a consultation with the actor's reason).
  * *out (new reference): {id, workflow{name,version}, state, revision, data,
  * created_at, updated_at, deadline_at?, tasks[], timers[]}. */
 CF_EXTERN int cf_case_get(cf_engine *engine, const char *case_id, json_t **out,
@@ -215,6 +218,41 @@ CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
 CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
                         json_t **out, cf_error *err);
 
+/*
+ * Store policy (administrator; audited). Keys: "require_reason" ("true" by
+ * default: reading case data without a justification fails with CF_EUSAGE),
+ * "checkpoint_interval" (audit records between automatic signed
+ * checkpoints, default "1000"; "0" turns them off). CF_EINVALID for an
+ * unknown key or a bad value.
+ */
+CF_EXTERN int cf_policy_set(cf_engine *engine, const char *key, const char *value,
+                            cf_error *err);
+/* New reference: {key: value} for every policy, defaults included. */
+CF_EXTERN int cf_policy_get(cf_engine *engine, json_t **out, cf_error *err);
+
+/*
+ * Lawful retention (administrator; each needs the actor's reason and is
+ * recorded in the case's history and the audit chain). A case gets a review
+ * date when it closes, from its outcome's retention class (workflow config
+ * retention[outcome].review_years).
+ *  - due: cases whose review date has come; *out array of {id, state,
+ *    outcome, review_at, legal_hold}.
+ *  - keep: keep the case; the next review is `until` (Unix seconds) or, when
+ *    0, now plus its class's period.
+ *  - hold: place (hold=true) or lift a legal hold; a held case cannot be
+ *    disposed of (CF_EDENIED).
+ *  - dispose: erase the case's data, history payloads, task details,
+ *    notifications and keys, keeping their digests so `audit verify` still
+ *    passes; only for a closed case whose review is due (CF_EINVALID).
+ */
+CF_EXTERN int cf_retention_due(cf_engine *engine, json_t **out, cf_error *err);
+CF_EXTERN int cf_retention_keep(cf_engine *engine, const char *case_id, int64_t until,
+                                json_t **out, cf_error *err);
+CF_EXTERN int cf_retention_hold(cf_engine *engine, const char *case_id, int hold,
+                                json_t **out, cf_error *err);
+CF_EXTERN int cf_retention_dispose(cf_engine *engine, const char *case_id, json_t **out,
+                                   cf_error *err);
+
 /* Verify the whole audit chain. *out (new reference): {ok, records, head,
  * first_bad?, reason?}. Returns CF_EINVALID when the chain is broken. */
 CF_EXTERN int cf_audit_verify(cf_engine *engine, json_t **out, cf_error *err);
@@ -235,6 +273,23 @@ CF_EXTERN int cf_audit_verify_with(cf_engine *engine, const char *public_key_fil
  * head, at}. CF_ENOTFOUND/CF_EDENIED when the signing key is missing or
  * readable by others. */
 CF_EXTERN int cf_audit_checkpoint_now(cf_engine *engine, json_t **out, cf_error *err);
+
+/*
+ * Export audit records from seq `since` (<= 1: all) as JSON lines (a header
+ * with the store id and public key, one line per record, one per
+ * checkpoint; docs/audit.md) to path (NULL or "-": stdout; a file is created
+ * 0600 and never overwritten). Administrator; the export is itself audited
+ * as a disclosure. *out (new): {since, records, head}.
+ */
+CF_EXTERN int cf_audit_export(cf_engine *engine, int64_t since, const char *path,
+                              json_t **out, cf_error *err);
+/* Verify an export file without any store, pinning the public key in
+ * public_key_file (NULL: checkpoints cannot be checked and make it fail).
+ * *out (new): {ok, records, first_seq, last_seq, head, checkpoints,
+ * last_signed_seq, unsigned_tail, reason?}. CF_EINVALID when it does not
+ * verify. */
+CF_EXTERN int cf_audit_verify_file(const char *path, const char *public_key_file,
+                                   json_t **out, cf_error *err);
 
 /* engine may be NULL for the two plugin calls: the plugin path is then
  * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.

@@ -705,6 +705,162 @@ static void checkpoints_are_signed_and_pinned(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+static void export_verifies_offline(void **state)
+{
+    (void)state;
+    char *id = refer("R-40");
+    cf_error err;
+    json_t *out, *v;
+    as("admin");
+    assert_int_equal(cf_audit_checkpoint_now(e, &out, &err), 0);
+    json_decref(out);
+    char file[160], pub[200], other[200], otherpub[240];
+    snprintf(file, sizeof file, "%s/export.jsonl", dir);
+    snprintf(pub, sizeof pub, "%s.key.pub", path);
+    as("officer1");
+    assert_int_equal(cf_audit_export(e, 0, file, &out, &err), CF_EDENIED);
+    as("admin");
+    assert_int_equal(cf_audit_export(e, 0, file, &out, &err), 0);
+    int64_t records = json_integer_value(json_object_get(out, "records"));
+    assert_true(records > 5);
+    json_decref(out);
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(cf_audit_export(e, 0, file, &out, &err), CF_EINVALID); /* never overwrite */
+    assert_int_equal(cf_audit_verify_file(file, pub, &v, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(v, "records")), records);
+    assert_int_equal(json_integer_value(json_object_get(v, "checkpoints")), 1);
+    json_decref(v);
+    /* Without a key the checkpoint cannot be trusted; with another key it fails. */
+    assert_int_equal(cf_audit_verify_file(file, NULL, &v, &err), CF_EINVALID);
+    json_decref(v);
+    snprintf(other, sizeof other, "%s/o.key", dir);
+    char pk[65];
+    assert_int_equal(cf_sign_keygen(other, pk, &err), 0);
+    snprintf(otherpub, sizeof otherpub, "%s.pub", other);
+    assert_int_equal(cf_audit_verify_file(file, otherpub, &v, &err), CF_EINVALID);
+    json_decref(v);
+    /* One character changed in the export is found. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"actor\":\"analyst1\"/\"actor\":\"officer2\"/' '%s'",
+             file);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cf_audit_verify_file(file, pub, &v, &err), CF_EINVALID);
+    json_decref(v);
+    /* The export itself is a disclosure in the chain. */
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    free(id);
+}
+
+static void reads_need_a_reason_unless_policy_says(void **state)
+{
+    (void)state;
+    char *id = refer("R-41");
+    cf_error err;
+    json_t *c;
+    cf_engine_set_actor(e, "officer1", NULL);
+    assert_int_equal(cf_case_get(e, id, &c, &err), CF_EUSAGE);
+    assert_non_null(strstr(err.message, "--reason"));
+    assert_int_equal(cf_case_list(e, NULL, 0, &c, &err), CF_EUSAGE);
+    assert_int_equal(cf_case_history(e, id, &c, &err), CF_EUSAGE);
+    cf_engine_set_actor(e, "officer1", "");
+    assert_int_equal(cf_case_get(e, id, &c, &err), CF_EUSAGE);
+    as("officer1");
+    assert_int_equal(cf_policy_set(e, "require_reason", "false", &err), CF_EDENIED);
+    as("admin");
+    assert_int_equal(cf_policy_set(e, "require_reason", "maybe", &err), CF_EINVALID);
+    assert_int_equal(cf_policy_set(e, "nosuch", "1", &err), CF_EINVALID);
+    assert_int_equal(cf_policy_set(e, "require_reason", "false", &err), 0);
+    cf_engine_set_actor(e, "officer1", NULL);
+    assert_int_equal(cf_case_get(e, id, &c, &err), 0);
+    json_decref(c);
+    assert_int_equal(cf_policy_get(e, &c, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "require_reason")), "false");
+    assert_string_equal(json_string_value(json_object_get(c, "checkpoint_interval")), "1000");
+    json_decref(c);
+    free(id);
+}
+
+static void automatic_checkpoints(void **state)
+{
+    (void)state;
+    cf_error err;
+    as("admin");
+    assert_int_equal(cf_policy_set(e, "checkpoint_interval", "5", &err), 0);
+    for (int i = 0; i < 6; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "R-5%d", i);
+        free(refer(ref));
+    }
+    json_t *v;
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    assert_true(json_integer_value(json_object_get(v, "checkpoints")) >= 2);
+    assert_true(json_integer_value(json_object_get(v, "unsigned_tail")) < 6);
+    json_decref(v);
+}
+
+static void retention_keep_hold_dispose(void **state)
+{
+    (void)state;
+    char *id = refer("R-60"), *open_id = refer("R-61");
+    cf_error err;
+    json_t *out, *v;
+    assert_int_equal(act("officer1", id, "reject", NULL, &err), 0); /* -> done */
+    as("admin");
+    assert_int_equal(cf_retention_due(e, &out, &err), 0);
+    assert_int_equal(json_array_size(out), 0);
+    json_decref(out);
+    assert_int_equal(cf_retention_dispose(e, id, &out, &err), CF_EINVALID); /* not due */
+    assert_non_null(strstr(err.message, "not due"));
+    assert_int_equal(cf_retention_dispose(e, open_id, &out, &err), CF_EINVALID); /* open */
+    cf_engine_set_clock(e, T0 + 400 * 86400);
+    assert_int_equal(cf_retention_due(e, &out, &err), 0);
+    assert_int_equal(json_array_size(out), 1);
+    json_decref(out);
+    cf_engine_set_actor(e, "admin", NULL);
+    assert_int_equal(cf_retention_keep(e, id, 0, &out, &err), CF_EUSAGE); /* no reason */
+    as("officer1");
+    assert_int_equal(cf_retention_keep(e, id, 0, &out, &err), CF_EDENIED);
+    as("admin");
+    assert_int_equal(cf_retention_keep(e, id, 0, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(cf_retention_due(e, &out, &err), 0);
+    assert_int_equal(json_array_size(out), 0);
+    json_decref(out);
+    cf_engine_set_clock(e, T0 + 800 * 86400);
+    assert_int_equal(cf_retention_hold(e, id, 1, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(cf_retention_dispose(e, id, &out, &err), CF_EDENIED);
+    assert_int_equal(cf_retention_hold(e, id, 0, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(cf_retention_dispose(e, id, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(cf_retention_dispose(e, id, &out, &err), CF_EINVALID);
+    json_t *c = get(id);
+    json_t *data = json_object_get(c, "data");
+    assert_true(json_is_true(json_object_get(data, "disposed")));
+    assert_null(json_object_get(data, "referral"));
+    json_decref(c);
+    json_t *h;
+    assert_int_equal(cf_case_history(e, id, &h, &err), 0);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(h, i, ev)
+    {
+        const char *name = json_string_value(json_object_get(ev, "event"));
+        if (strcmp(name, "retention.disposed") != 0)
+            assert_true(json_is_null(json_object_get(ev, "data")));
+    }
+    json_decref(h);
+    /* The chain and every table still verify after lawful deletion. */
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    free(id);
+    free(open_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +879,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(report_and_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(table_edits_are_found, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoints_are_signed_and_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(export_verifies_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(reads_need_a_reason_unless_policy_says, setup, teardown),
+        cmocka_unit_test_setup_teardown(automatic_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 return workflow {
   name = "flow", version = 1, initial = "start",
   config = {
+    retention = { default = { review_years = 1 }, kept_long = { review_years = 10 } },
     report = {
       routes = { "review", "done" }, milestones = { "review" },
       response = { "review" }, grade = "grade", flags = { scored = "score" },
