@@ -398,6 +398,22 @@ int cf_workflow_check(cf_engine *e, const char *path, json_t **out, cf_error *er
         return rc;
     json_t *diags = json_array();
     rc = cf_wf_check(path, l ? l : own, diags, err);
+    /* A clean lint still has to survive its plugins' init(): a bad grading
+     * table is found here, not at deploy. */
+    if (!rc && !first_error(diags)) {
+        json_t *bundle = NULL;
+        cf_wf *wf = NULL;
+        cf_error berr;
+        cf_err_clear(&berr);
+        if (cf_wf_bundle_from_file(path, &bundle, &berr) == 0 &&
+            cf_wf_load(bundle, &wf, &berr) == 0 &&
+            cf_wf_bind_plugins(l ? l : own, wf, &berr) != 0)
+            json_array_append_new(diags, json_pack("{s:s, s:i, s:s, s:s}", "file", path,
+                                                   "line", 0, "rule", "plugin-init",
+                                                   "message", berr.message));
+        json_decref(bundle);
+        cf_engine_unbind_free(wf);
+    }
     cf_loader_free(own);
     if (rc) {
         json_decref(diags);
@@ -604,6 +620,7 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
     if (rc)
         return rc;
     json_t *fired = json_array();
+    int failed = 0;
     for (;;) {
         json_t *due;
         if ((rc = cf_store_timer_due(e->store, cf_engine_now(e), 256, &due, err)))
@@ -618,7 +635,19 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
             cf_error terr;
             cf_err_clear(&terr);
             int trc = cf_machine_act(e, id, ev, NULL, -1, true, ev, &res, &terr);
-            if (trc == CF_EINVALID || trc == CF_ENOTFOUND) {
+            bool stale = trc == CF_ENOTFOUND ||
+                         (trc == CF_EINVALID && strcmp(terr.field, "event") == 0);
+            if (trc && !stale && trc != CF_ECONFLICT) {
+                /* A step refused the timer's event: keep the timer (the next
+                 * tick tries again) and say so; never lose it silently. */
+                json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event", ev,
+                                                       "error", terr.message));
+                if (!failed)
+                    failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
+                                        terr.message);
+                continue;
+            }
+            if (stale) {
                 /* The case no longer takes this event: the timer is stale. */
                 if (!(trc = cf_store_begin(e->store, &terr))) {
                     trc = cf_store_timer_delete(e->store, id, ev, &terr);
@@ -631,11 +660,6 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
             }
             if (trc == CF_ECONFLICT)
                 continue; /* someone else moved the case; the next tick retries */
-            if (trc) {
-                rc = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
-                                terr.message);
-                break;
-            }
             json_array_append_new(fired, json_pack("{s:s, s:s, s:o}", "id", id, "event", ev,
                                                    "state", json_object_get(res, "state")
                                                        ? json_incref(json_object_get(res, "state"))
@@ -652,7 +676,7 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
         return rc;
     }
     *out = fired;
-    return 0;
+    return failed;
 }
 
 /* ---- policy ------------------------------------------------------------------------- */

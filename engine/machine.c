@@ -295,6 +295,11 @@ static const cf_host host = {
 
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err)
 {
+    return cf_wf_bind_plugins(e->loader, wf, err);
+}
+
+int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err)
+{
     for (size_t i = 0; i < wf->nstates; i++) {
         cf_wf_state *st = &wf->states[i];
         if (!st->step)
@@ -302,7 +307,7 @@ int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err)
         const cf_module *m;
         cf_error lerr;
         cf_err_clear(&lerr);
-        if (cf_loader_get(e->loader, st->step, &m, &lerr))
+        if (cf_loader_get(loader, st->step, &m, &lerr))
             return cf_err_set(err, CF_EMISSING, "step",
                               "workflow %s: state \"%s\" needs plugin \"%s\": %s",
                               wf->name, st->name, st->step, lerr.message);

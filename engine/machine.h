@@ -41,6 +41,8 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
                        cf_error *err);
 /* Bind a freshly loaded workflow's states to their plugins (init each). */
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err);
+/* The same with an explicit loader (workflow check without a store). */
+int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err);
 /* Undo cf_engine_bind (fini each instance) and free the workflow. */
 void cf_engine_unbind_free(cf_wf *wf);
 

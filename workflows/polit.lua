@@ -78,6 +78,21 @@ return workflow {
     deadline_days = deadline_days,
     monitoring_days = monitoring_days,
     retention = retention,
+    -- What `caseflow report` counts (docs/polit.md): routes entered, days
+    -- from referral to the first visit and warrant, and the response that
+    -- meets a grade's deadline: the visit done (letter or monitoring) or the
+    -- warrant executed (forensics), or the case closed.
+    report = {
+      routes = { "visit", "warning", "monitoring", "hold", "enforcement", "warrant" },
+      milestones = { "visit", "warrant" },
+      response = { "warning", "monitoring", "forensics", "closed" },
+      grade = "risk.grade",
+      flags = {
+        overrides = "route.override",
+        exceptional_holds = "route.exceptional",
+        safeguarding = "safeguarding",
+      },
+    },
   },
   assets = { "letters/warning.txt" },
 

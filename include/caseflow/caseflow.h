@@ -186,7 +186,10 @@ CF_EXTERN int cf_act(cf_engine *engine, const char *case_id, const char *event,
                      cf_error *err);
 
 /* Fire every timer due by the engine clock, each in its own transaction.
- * *out (new reference): array of {id, event, state}. */
+ * *out (new reference): array of {id, event, state}, and {id, event, error}
+ * for a timer whose step refused it: that timer stays for the next tick and
+ * the call returns the first such error (with *out still set). A timer whose
+ * case no longer takes its event is dropped. */
 CF_EXTERN int cf_tick(cf_engine *engine, json_t **out, cf_error *err);
 
 /* Reads of case data (cf_case_get, cf_case_list, cf_case_history, cf_report)
