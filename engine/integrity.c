@@ -69,29 +69,40 @@ char *cf_integrity_init_payload(const char *store_id, const char *public_key,
 
 /* ---- case digests ------------------------------------------------------------ */
 
-/* Every column of every row of st, as a JSON array of arrays. */
-static int rows_json(cf_store *s, sqlite3_stmt *st, json_t *into, cf_error *err)
+/* The digest hashes every column of every row as a length-prefixed field:
+ * "<type><length>:<bytes>" (type n: null, i: integer, t: text), rows and
+ * tables separated by ';' and '|'. No escaping and no JSON on this path:
+ * it runs for every case a command writes. */
+static int hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
+                     cf_error *err)
 {
     int rc;
+    char head[48];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *r = json_array();
         for (int i = 0; i < sqlite3_column_count(st); i++) {
+            int n;
             switch (sqlite3_column_type(st, i)) {
             case SQLITE_NULL:
-                json_array_append_new(r, json_null());
+                crypto_hash_sha256_update(h, (const unsigned char *)"n0:", 3);
                 break;
             case SQLITE_INTEGER:
-                json_array_append_new(r, json_integer(sqlite3_column_int64(st, i)));
+                n = snprintf(head, sizeof head, "i%lld:",
+                             (long long)sqlite3_column_int64(st, i));
+                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 break;
-            default:
-                json_array_append_new(
-                    r, json_stringn((const char *)sqlite3_column_text(st, i),
-                                    (size_t)sqlite3_column_bytes(st, i)));
+            default: {
+                const unsigned char *t = sqlite3_column_text(st, i);
+                size_t len = (size_t)sqlite3_column_bytes(st, i);
+                n = snprintf(head, sizeof head, "t%zu:", len);
+                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                crypto_hash_sha256_update(h, t, len);
+            }
             }
         }
-        json_array_append_new(into, r);
+        crypto_hash_sha256_update(h, (const unsigned char *)";", 1);
     }
     sqlite3_reset(st);
+    crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
     return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "digest case", err);
 }
 
@@ -108,27 +119,21 @@ int cf_integrity_case_digest(cf_store *s, const char *case_id, char out[65], cf_
         "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
         " ORDER BY seq",
     };
-    json_t *all = json_array();
+    crypto_hash_sha256_state h;
+    unsigned char bin[crypto_hash_sha256_BYTES];
     int rc = 0;
+    crypto_hash_sha256_init(&h);
     for (size_t i = 0; i < sizeof sqls / sizeof sqls[0] && !rc; i++) {
         sqlite3_stmt *st = cf_store_stmt(s, sqls[i], err);
-        if (!st) {
-            rc = err ? err->code : CF_EIO;
-            break;
-        }
+        if (!st)
+            return err ? err->code : CF_EIO;
         sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-        json_t *part = json_array();
-        json_array_append_new(all, part);
-        rc = rows_json(s, st, part, err);
+        rc = hash_rows(s, st, &h, err);
     }
-    char *text = rc ? NULL : cf_json_canonical(all);
-    json_decref(all);
     if (rc)
         return rc;
-    if (!text)
-        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    cf_sha256_hex(text, strlen(text), out);
-    free(text);
+    crypto_hash_sha256_final(&h, bin);
+    sodium_bin2hex(out, 65, bin, sizeof bin);
     return 0;
 }
 
@@ -303,7 +308,7 @@ static int verify_users(cf_store *s, int64_t *n, cf_error *err)
         "SELECT u.name, u.roles, u.disabled, u.created_at, u.created_by, a.digest, a.action"
         " FROM users u LEFT JOIN audit a ON a.seq = u.audit_seq";
     static const char disabled[] =
-        "SELECT count(*) FROM audit WHERE action='user.disable' AND digest=?";
+        "SELECT digest FROM audit WHERE action='user.disable'";
     static const char count[] = "SELECT count(*) FROM audit WHERE action='user.add'";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -329,27 +334,38 @@ static int verify_users(cf_store *s, int64_t *n, cf_error *err)
         json_decref(rows);
         return cf_store_error(s, step, "verify users", err);
     }
+    /* The digests of every user.disable record, in one pass. */
+    json_t *off = json_object();
+    if ((st = cf_store_stmt(s, disabled, err))) {
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            if (col(st, 0))
+                json_object_set_new(off, col(st, 0), json_true());
+        sqlite3_reset(st);
+    } else {
+        rc = err ? err->code : CF_EIO;
+    }
     size_t i;
     json_t *r;
     *n = 0;
     json_array_foreach(rows, i, r)
     {
+        if (rc)
+            break;
         const char *name = json_string_value(json_array_get(r, 0));
         if (!json_is_true(json_array_get(r, 1))) {
             rc = broken(err, "users", "user %s: does not match its audit record",
                         name ? name : "?");
             break;
         }
-        int64_t d;
-        if ((rc = scalar(s, disabled, json_string_value(json_array_get(r, 3)), &d, err)))
-            break;
-        if ((d > 0) != (json_integer_value(json_array_get(r, 2)) != 0)) {
+        bool d = json_object_get(off, json_string_value(json_array_get(r, 3))) != NULL;
+        if (d != (json_integer_value(json_array_get(r, 2)) != 0)) {
             rc = broken(err, "users", "user %s: disabled flag altered", name);
             break;
         }
         (*n)++;
     }
     json_decref(rows);
+    json_decref(off);
     int64_t records;
     if (!rc && !(rc = scalar(s, count, NULL, &records, err)) && records != *n)
         rc = broken(err, "users", "%s", "user rows added or deleted");

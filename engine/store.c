@@ -55,13 +55,13 @@ static const char *const schema_v1 =
     "  revision INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL, deadline_at INTEGER, review_at INTEGER,"
     "  legal_hold TEXT, disposed_at INTEGER, UNIQUE(source, reference));"
-    "CREATE INDEX cases_review ON cases(review_at);"
+    "CREATE INDEX cases_review ON cases(review_at) WHERE review_at IS NOT NULL;"
     "CREATE INDEX cases_state ON cases(state, seq);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"
     "  at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT, event TEXT NOT NULL,"
     "  outcome TEXT, from_state TEXT, to_state TEXT NOT NULL, data TEXT,"
     "  data_sha256 TEXT, plugin TEXT, plugin_version TEXT, plugin_sha256 TEXT,"
-    "  case_sha256 TEXT, audit_seq INTEGER NOT NULL UNIQUE);"
+    "  case_sha256 TEXT, audit_seq INTEGER NOT NULL);"
     "CREATE INDEX events_case ON events(case_id, event, seq);"
     "CREATE TABLE timers(case_id TEXT NOT NULL, event TEXT NOT NULL,"
     "  state TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY(case_id, event));"
@@ -72,14 +72,14 @@ static const char *const schema_v1 =
     "CREATE INDEX tasks_case ON tasks(case_id);"
     "CREATE TABLE keys(kind TEXT NOT NULL, value TEXT NOT NULL,"
     "  case_id TEXT NOT NULL, PRIMARY KEY(kind, value, case_id)) WITHOUT ROWID;"
+    "CREATE INDEX keys_case ON keys(case_id);"
     "CREATE TABLE notifications(seq INTEGER PRIMARY KEY, case_id TEXT,"
     "  channel TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX notifications_case ON notifications(case_id);"
     "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, role TEXT, action TEXT NOT NULL, case_id TEXT,"
     "  justification TEXT, digest TEXT NOT NULL, prev TEXT NOT NULL,"
     "  hash TEXT NOT NULL);"
-    "CREATE INDEX audit_case ON audit(case_id, seq);"
-    "CREATE INDEX audit_action ON audit(action, digest);"
     "CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, signed_seq INTEGER NOT NULL,"
     "  head TEXT NOT NULL, at INTEGER NOT NULL, signature TEXT NOT NULL);";
 
@@ -243,7 +243,7 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
             goto fail;
     }
     if ((rc = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-                      "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-8000",
+                      "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
                    err)))
         goto fail;
     if (uv != CF_SCHEMA_VERSION && readonly) {
@@ -344,9 +344,21 @@ bool cf_store_in_tx(const cf_store *s)
     return s->depth > 0;
 }
 
+/* Savepoints run once per referral in a bulk intake: prepared, not parsed. */
+static int step_sql(cf_store *s, const char *sql, cf_error *err)
+{
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, sql, err);
+}
+
 int cf_store_savepoint(cf_store *s, cf_error *err)
 {
-    int rc = exec(s, "SAVEPOINT unit", err);
+    static const char sql[] = "SAVEPOINT unit";
+    int rc = step_sql(s, sql, err);
     if (rc == 0)
         s->depth++;
     return rc;
@@ -354,7 +366,8 @@ int cf_store_savepoint(cf_store *s, cf_error *err)
 
 int cf_store_release(cf_store *s, cf_error *err)
 {
-    int rc = exec(s, "RELEASE unit", err);
+    static const char sql[] = "RELEASE unit";
+    int rc = step_sql(s, sql, err);
     if (rc == 0)
         s->depth--;
     return rc;
@@ -362,7 +375,9 @@ int cf_store_release(cf_store *s, cf_error *err)
 
 void cf_store_rollback_to(cf_store *s)
 {
-    sqlite3_exec(s->db, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
+    static const char back[] = "ROLLBACK TO unit", release[] = "RELEASE unit";
+    step_sql(s, back, NULL);
+    step_sql(s, release, NULL);
     s->depth--;
 }
 
