@@ -701,6 +701,28 @@ struct bulk {
     int status;      /* exit status of the first failure, 0 if none */
 };
 
+/* Where the first NUL byte of text is, as line (counted from first_line)
+ * and column; false when there is none. jansson reads a NUL as the end of
+ * input, whose message would not point at the real problem. */
+static bool find_nul(const char *text, size_t len, unsigned long first_line,
+                     unsigned long *line, size_t *column)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul)
+        return false;
+    *line = first_line;
+    *column = 1;
+    for (const char *p = text; p < nul; p++) {
+        if (*p == '\n') {
+            ++*line;
+            *column = 1;
+        } else {
+            ++*column;
+        }
+    }
+    return true;
+}
+
 static void bulk_failed(struct bulk *b, int status)
 {
     if (!b->status)
@@ -736,6 +758,13 @@ static int bulk_line(struct bulk *b, const char *text, size_t len,
 {
     cf_error err;
     json_error_t jerr;
+    unsigned long nl;
+    size_t col;
+    if (find_nul(text, len, lineno, &nl, &col)) {
+        say("line %lu: invalid JSON: a NUL byte (column %zu)", lineno, col);
+        bulk_failed(b, EXIT_DATAERR);
+        return 0;
+    }
     json_t *ref = json_loadb(text, len, JSON_IN_FLAGS, &jerr), *out = NULL;
     if (!ref) {
         say("line %lu: invalid JSON: %s (column %d)", lineno, jerr.text,
@@ -824,6 +853,12 @@ static int refer_one(struct cli *c, const char *text, size_t len,
     cf_error err;
     json_error_t jerr;
     json_t *out = NULL;
+    unsigned long nl;
+    size_t col;
+    if (find_nul(text, len, first_line, &nl, &col)) {
+        say("invalid JSON: a NUL byte (line %lu, column %zu)", nl, col);
+        return EXIT_DATAERR;
+    }
     json_t *ref = json_loadb(text, len, JSON_IN_FLAGS, &jerr);
     if (!ref) {
         say("invalid JSON: %s (line %lu, column %d)", jerr.text,
@@ -845,36 +880,40 @@ static int refer_one(struct cli *c, const char *text, size_t len,
 }
 
 /*
- * The rest of the input, after a first line that does not hold a whole
- * JSON value: either one object over many lines (pretty-printed), read
- * whole; or JSON lines whose first line is broken, noticed when the second
- * line is an object on its own. Returns 1 when it turned out to be JSON
- * lines (in->line then holds that second line), else the exit status.
+ * The input after a first line that is the start of a JSON value: either one
+ * object over many lines (pretty-printed), read whole; or JSON lines whose
+ * first line is broken, which shows when the second line is an object on
+ * its own. In that case *lines_mode is set, in->line holds that second line
+ * and nothing is done yet; otherwise the return value is the exit status.
  */
 static int refer_document(struct cli *c, struct input *in, bool *lines_mode)
 {
     char *doc = NULL;
     size_t size = 0;
+    unsigned long first = in->lineno, at = in->lineno;
     FILE *mem = open_memstream(&doc, &size);
-    unsigned long first = in->lineno;
-    unsigned nonblank = 1;
     if (!mem) {
         say("out of memory");
         return 70;
     }
-    unsigned long at = in->lineno;
     fwrite(in->line, 1, (size_t)in->len, mem);
     while (next_line(in)) {
-        if (++nonblank == 2 && object_line(in->line, (size_t)in->len)) {
+        if (at == first && object_line(in->line, (size_t)in->len)) {
             fclose(mem);
             free(doc);
             *lines_mode = true;
             return 0;
         }
-        /* keep the line numbers of jansson's messages true to the input */
+        /* blank lines kept, so that jansson's line numbers are the input's */
         for (; at < in->lineno; at++)
             fputc('\n', mem);
         fwrite(in->line, 1, (size_t)in->len, mem);
+    }
+    if (ferror(in->f)) {
+        fclose(mem);
+        free(doc);
+        say("cannot read %s: %s", in->name, strerror(errno));
+        return EXIT_IOERR;
     }
     if (fclose(mem) != 0 || !doc) {
         free(doc);
@@ -886,12 +925,13 @@ static int refer_document(struct cli *c, struct input *in, bool *lines_mode)
     return st;
 }
 
-/* JSON lines: in->line holds the first line to take (line number first). */
+/* JSON lines: first (line first_no) was read before the line in in->line;
+ * both are taken, then the rest of the input. */
 static int refer_lines(struct cli *c, struct input *in, const char *first,
                        size_t first_len, unsigned long first_no)
 {
     struct bulk b = {.c = c, .pending = json_array()};
-    int st = first ? bulk_line(&b, first, first_len, first_no) : 0;
+    int st = bulk_line(&b, first, first_len, first_no);
     if (!st)
         st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
     while (!st && next_line(in))
@@ -909,6 +949,12 @@ static int refer_lines(struct cli *c, struct input *in, const char *first,
     return b.status ? b.status : st;
 }
 
+/*
+ * Decide what the input is from its first lines: a first line that is the
+ * start of a value but not a whole one begins a pretty-printed document;
+ * a first line that stands alone is one referral when nothing follows it,
+ * else the first of JSON lines.
+ */
 static int refer_stream(struct cli *c, struct input *in)
 {
     if (!next_line(in)) {
@@ -919,38 +965,35 @@ static int refer_stream(struct cli *c, struct input *in)
         say("no referral in %s", in->name);
         return EXIT_DATAERR;
     }
-    json_error_t jerr;
-    json_t *v = json_loadb(in->line, (size_t)in->len, JSON_IN_FLAGS, &jerr);
-    json_decref(v);
-    if (!v && json_error_code(&jerr) == json_error_premature_end_of_input) {
-        bool lines_mode = false;
-        char *first = strndup(in->line, (size_t)in->len);
-        unsigned long first_no = in->lineno;
-        if (!first) {
-            say("out of memory");
-            return 70;
-        }
-        int st = refer_document(c, in, &lines_mode);
-        if (lines_mode)
-            st = refer_lines(c, in, first, strlen(first), first_no);
-        free(first);
-        return st;
-    }
-    /* The first line stands alone: one referral if nothing follows it. */
-    char *first = strndup(in->line, (size_t)in->len);
+    /* A copy with its length: a line may hold NUL bytes, which JSON
+     * refuses and which must not cut the line short. */
+    size_t first_len = (size_t)in->len;
     unsigned long first_no = in->lineno;
+    char *first = malloc(first_len + 1);
     if (!first) {
         say("out of memory");
         return 70;
     }
+    memcpy(first, in->line, first_len + 1);
+    json_error_t jerr;
+    json_t *v = json_loadb(first, first_len, JSON_IN_FLAGS, &jerr);
+    bool partial = !v && json_error_code(&jerr) ==
+                             json_error_premature_end_of_input;
+    json_decref(v);
     int st;
-    if (!next_line(in))
-        st = ferror(in->f) ? (say("cannot read %s: %s", in->name,
-                                  strerror(errno)),
-                              EXIT_IOERR)
-                           : refer_one(c, first, strlen(first), first_no);
-    else
-        st = refer_lines(c, in, first, strlen(first), first_no);
+    if (partial) {
+        bool lines_mode = false;
+        st = refer_document(c, in, &lines_mode);
+        if (lines_mode)
+            st = refer_lines(c, in, first, first_len, first_no);
+    } else if (next_line(in)) {
+        st = refer_lines(c, in, first, first_len, first_no);
+    } else if (ferror(in->f)) {
+        say("cannot read %s: %s", in->name, strerror(errno));
+        st = EXIT_IOERR;
+    } else {
+        st = refer_one(c, first, first_len, first_no);
+    }
     free(first);
     return st;
 }
@@ -1265,11 +1308,12 @@ static const struct command commands[] = {
      "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
      "standard input; prints each case's id, state and whether it was created. "
      "A rejected line is reported with its number and the others go on."},
-    {"show", NULL, cmd_show, 1, 1, 0, "ID", "Show a case (an audited read)."},
+    {"show", NULL, cmd_show, 1, 1, 0, "ID", "Show a case. A read of case data: audited with its --reason."},
     {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT,
-     "[--state STATE] [--limit N]", "List cases, optionally in one state."},
+     "[--state STATE] [--limit N]",
+     "List cases, optionally in one state. Audited with its --reason."},
     {"history", NULL, cmd_history, 1, 1, 0, "ID",
-     "Show a case's full history (an audited read)."},
+     "Show a case's full history. Audited with its --reason."},
     {"act", NULL, cmd_act, 2, 2, OPT_DATA | OPT_REVISION,
      "ID EVENT [--data JSON|@FILE] [--revision N]",
      "Record an action or a result on a case; with --revision, only if the "
@@ -1559,10 +1603,10 @@ int main(int argc, char **argv)
     cf_engine_close(c.engine);
     free(c.words);
     free(c.roles);
-    /* Output that never arrived is a failure, whatever the command did. */
-    int out = check_stdout();
-    if (!st && out)
-        st = out;
+    /* Output that never arrived is a failure: a command that succeeded
+     * fails with 74 (one that failed has said why already). */
+    if (!st)
+        st = check_stdout();
     if (fclose(stdout) != 0 && !st) {
         say("cannot write output: %s", strerror(errno));
         st = EXIT_IOERR;

@@ -1,0 +1,213 @@
+# Shared helpers of the end-to-end tests: each test script sources this file,
+# runs the real caseflow command ($CASEFLOW_BIN, set by `make check`) on real
+# store files in a fresh temporary directory, and ends with `finish`, which
+# prints "N passed, N failed" and sets the exit status automake reads
+# (0 pass, 1 fail, 77 skip, 99 hard error). Needs bash, jq and sqlite3.
+
+set -u
+
+: "${CASEFLOW_BIN:?CASEFLOW_BIN is not set (run the tests with make check)}"
+: "${CASEFLOW_SRCDIR:?CASEFLOW_SRCDIR is not set (run the tests with make check)}"
+: "${CASEFLOW_BUILDDIR:=.}"
+
+for tool in jq sqlite3; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "Bail out! $tool is needed by the end-to-end tests (apt-get install $tool)"
+        exit 99
+    fi
+done
+
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/caseflow-e2e.XXXXXX") || exit 99
+trap 'rm -rf "$E2E_TMP"' EXIT
+export CASEFLOW_STORE="$E2E_TMP/caseflow.db"
+unset CASEFLOW_ACTOR CASEFLOW_REASON CASEFLOW_NOW
+export DATA="$CASEFLOW_SRCDIR/tests/data/referrals"
+POLIT="$CASEFLOW_SRCDIR/workflows/polit.lua"
+OUT="$E2E_TMP/stdout"
+ERR="$E2E_TMP/stderr"
+
+E2E_PASSED=0
+E2E_FAILED=0
+
+ok() {
+    E2E_PASSED=$((E2E_PASSED + 1))
+    echo "ok - $*"
+}
+
+not_ok() {
+    E2E_FAILED=$((E2E_FAILED + 1))
+    echo "not ok - $*"
+}
+
+# Show what the last command printed, for a failure's diagnosis.
+show_output() {
+    sed 's/^/#   stdout: /' "$OUT" | head -20
+    sed 's/^/#   stderr: /' "$ERR" | head -20
+}
+
+cf() {
+    "$CASEFLOW_BIN" "$@"
+}
+
+# expect_exit CODE CMD...: run CMD (stdout to $OUT, stderr to $ERR) and check
+# its exit status. A failure (CODE != 0) must say exactly one line on stderr,
+# "caseflow: ..."; a success must say nothing there.
+expect_exit() {
+    local want=$1 got lines
+    shift
+    "$@" >"$OUT" 2>"$ERR" </dev/null
+    got=$?
+    if [ "$got" != "$want" ]; then
+        not_ok "exit $want (got $got): $*"
+        show_output
+        return 1
+    fi
+    lines=$(wc -l <"$ERR")
+    if [ "$want" != 0 ]; then
+        if [ "$lines" != 1 ] || ! grep -q '^caseflow: ' "$ERR"; then
+            not_ok "one error line 'caseflow: ...' ($lines lines): $*"
+            show_output
+            return 1
+        fi
+    elif [ "$lines" != 0 ]; then
+        not_ok "nothing on stderr on success: $*"
+        show_output
+        return 1
+    fi
+    ok "exit $want: $*"
+}
+
+# expect_exit_in CODE STDIN-FILE CMD...: as expect_exit, reading STDIN-FILE.
+expect_exit_in() {
+    local want=$1 input=$2 got
+    shift 2
+    "$@" >"$OUT" 2>"$ERR" <"$input"
+    got=$?
+    if [ "$got" != "$want" ]; then
+        not_ok "exit $want (got $got): $* < $input"
+        show_output
+        return 1
+    fi
+    ok "exit $want: $* < $(basename "$input")"
+}
+
+assert_eq() {
+    local want=$1 got=$2 what=$3
+    if [ "$want" = "$got" ]; then
+        ok "$what"
+    else
+        not_ok "$what: expected '$want', got '$got'"
+    fi
+}
+
+# assert_contains FILE TEXT WHAT: FILE holds TEXT (fixed string).
+assert_contains() {
+    local file=$1 text=$2 what=$3
+    if grep -qF -- "$text" "$file"; then
+        ok "$what"
+    else
+        not_ok "$what: '$text' not in: $(head -c 300 "$file")"
+    fi
+}
+
+# assert_jq FILE FILTER WHAT: the jq filter is true of FILE's JSON.
+assert_jq() {
+    local file=$1 filter=$2 what=$3
+    if jq -e "$filter" "$file" >/dev/null 2>&1; then
+        ok "$what"
+    else
+        not_ok "$what: jq '$filter' is false of: $(head -c 300 "$file")"
+    fi
+}
+
+# A textual picture of a store: every table's rows. Two snapshots compare
+# equal when nothing changed, whatever the WAL holds.
+store_dump() {
+    sqlite3 "${1:-$CASEFLOW_STORE}" .dump 2>&1
+}
+
+snapshot() {
+    store_dump "${2:-$CASEFLOW_STORE}" >"$E2E_TMP/$1.dump"
+}
+
+# assert_unchanged NAME WHAT: the store equals snapshot NAME.
+assert_unchanged() {
+    local name=$1 what=$2
+    if store_dump "${3:-$CASEFLOW_STORE}" | cmp -s - "$E2E_TMP/$name.dump"; then
+        ok "store unchanged: $what"
+    else
+        not_ok "store changed: $what"
+        store_dump "${3:-$CASEFLOW_STORE}" | diff "$E2E_TMP/$name.dump" - | head -10 | sed 's/^/#   /'
+    fi
+}
+
+# The team of the polit workflow.
+setup_users() {
+    cf --actor admin user add analyst1 --role analyst &&
+        cf --actor admin user add officer1 --role officer &&
+        cf --actor admin user add officer2 --role officer &&
+        cf --actor admin user add supervisor1 --role supervisor &&
+        cf --actor admin user add authoriser1 --role authoriser
+}
+
+# A fresh store: init by the administrator "admin", the team, and the polit
+# workflow deployed. Leaves CASEFLOW_STORE pointing at it.
+setup_store() {
+    export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
+    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+    if ! cf --actor admin init >/dev/null ||
+        ! setup_users >/dev/null ||
+        ! cf --actor admin workflow deploy "$POLIT" >/dev/null; then
+        echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
+        exit 99
+    fi
+}
+
+# A store with the team but no workflow yet.
+setup_bare_store() {
+    export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
+    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+    if ! cf --actor admin init >/dev/null || ! setup_users >/dev/null; then
+        echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
+        exit 99
+    fi
+}
+
+# referral REFERENCE [IP] [CATEGORY]: a valid referral on one line, with a
+# file of CATEGORY (default C) whose hash is the md5 of the reference, so
+# that no two test cases share a correlation key.
+referral() {
+    local ref=$1 ip=${2:-203.0.113.45} cat=${3:-C} hash
+    hash=$(printf '%s' "$ref" | md5sum | cut -c1-32)
+    printf '{"source":"NCA-CEOP","reference":"%s","received_at":"2026-11-02T09:15:00Z","priority":false,"ip_events":[{"ip":"%s","port":51812,"type":"upload","at":"2026-10-30T21:14:05+01:00","proxy":false}],"files":[{"hash_type":"md5","hash":"%s","category":"%s"}],"frequency":"once"}\n' \
+        "$ref" "$ip" "$hash" "$cat"
+}
+
+# referrals PREFIX N: N valid referrals as JSON lines, references PREFIX-1 to
+# PREFIX-N (written by one awk, as bulk files are large).
+referrals() {
+    local tag
+    tag=$(printf '%s' "$1" | md5sum | cut -c1-8)
+    awk -v prefix="$1" -v tag="$tag" -v n="$2" 'BEGIN {
+        for (i = 1; i <= n; i++)
+            printf "{\"source\":\"NCA-CEOP\",\"reference\":\"%s-%d\",\"received_at\":\"2026-11-02T09:15:00Z\",\"priority\":false,\"ip_events\":[{\"ip\":\"198.51.100.%d\",\"port\":%d,\"type\":\"upload\",\"at\":\"2026-10-30T21:14:05Z\",\"proxy\":false}],\"files\":[{\"hash_type\":\"md5\",\"hash\":\"%s%024d\",\"category\":\"C\"}],\"frequency\":\"once\"}\n", prefix, i, i % 256, 1024 + i % 60000, tag, i
+    }'
+}
+
+# new_case REFERENCE [WORKFLOW] [IP] [CATEGORY]: refer one referral and print
+# its case id.
+new_case() {
+    referral "$1" "${3:-203.0.113.45}" "${4:-C}" |
+        cf --actor analyst1 refer --json --workflow "${2:-polit}" | jq -r .id
+}
+
+# case_field ID JQ-FILTER: a field of `show --json`.
+case_field() {
+    cf --actor supervisor1 --reason "e2e test" show --json "$1" | jq -r "$2"
+}
+
+finish() {
+    echo "$E2E_PASSED passed, $E2E_FAILED failed"
+    [ "$E2E_FAILED" = 0 ]
+    exit $?
+}
