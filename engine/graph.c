@@ -20,7 +20,12 @@ static void edge(FILE *f, const char *from, const char *to, const cf_wf_transiti
 static void node(FILE *f, const cf_wf_state *st, bool initial)
 {
     const char *shape = st->final ? "doublecircle" : "box";
-    bool transient = !st->final && st->nroles == 0;
+    /* Transient: nobody acts there and nothing waits there (no timer, no
+     * engine-raised event), so a case only passes through. */
+    bool waits = st->timer_secs > 0;
+    for (size_t i = 0; i < st->non && !waits; i++)
+        waits = st->on[i].system;
+    bool transient = !st->final && st->nroles == 0 && !waits;
     fprintf(f, "  \"%s\" [shape=%s%s%s, label=\"%s%s%s\"];\n", st->name, shape,
             transient ? ", style=dashed" : "", initial ? ", penwidth=2" : "", st->name,
             st->step ? "\\n" : "", st->step ? st->step : "");

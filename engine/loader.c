@@ -847,7 +847,8 @@ static int read_names(const char *dir, char ***out, size_t *n)
     }
     closedir(d);
     if (*n > 1)
-        qsort(names, *n, sizeof *names, compare_names);
+        if (*n > 1)
+            qsort(names, *n, sizeof *names, compare_names);
     *out = names;
     return 0;
 oom:

@@ -45,6 +45,8 @@ typedef struct op {
     json_t *j;           /* owned */
     const cf_module *mod;
     const char *action;  /* audit action of an event, when not the unit's */
+    const char *actor;   /* who caused it (borrowed; lives as long as the unit) */
+    const char *role;
 } op;
 
 typedef struct unit {
@@ -87,6 +89,8 @@ static op *push(unit *u, op_kind k, mcase *c)
     memset(o, 0, sizeof *o);
     o->kind = k;
     o->c = c;
+    o->actor = u->actor;
+    o->role = u->role;
     if (k == OP_EVENT)
         c->touched = true; /* every written case carries a history record */
     return o;
@@ -198,6 +202,11 @@ static int h_notify(cf_step *s, const char *channel, json_t *message)
     o->j = message ? message : json_object();
     return 0;
 }
+
+static void h_log(cf_step *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int h_fail(cf_step *s, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void h_log(cf_step *s, int level, const char *fmt, ...)
 {
@@ -710,9 +719,12 @@ static int correlate(unit *u)
             }
             json_t *d = json_pack("{s:s, s:{s:s, s:s}}", "case", c->row.id, "key", "kind",
                                   kind, "value", value);
-            const char *saved_role = u->role;
+            /* The engine, not the person who referred, raises it. */
+            const char *saved_actor = u->actor, *saved_role = u->role;
+            u->actor = "engine";
             u->role = "system";
             rc = d ? deliver(u, o, "repeat_referral", d, true) : nomem(u);
+            u->actor = saved_actor;
             u->role = saved_role;
             json_decref(d);
             if (rc)
@@ -777,7 +789,7 @@ static int write_event(unit *u, op *o, const char *case_sha)
     if (data)
         cf_sha256_hex(data, strlen(data), dsha);
     cf_event_fields f = {
-        .case_id = o->c->row.id, .at = u->now, .actor = u->actor, .role = u->role,
+        .case_id = o->c->row.id, .at = u->now, .actor = o->actor, .role = o->role,
         .event = o->a, .outcome = o->b, .from = o->d, .to = o->f,
         .data_sha256 = data ? dsha : NULL,
         .plugin = o->mod ? o->mod->desc->name : NULL,
@@ -785,7 +797,7 @@ static int write_event(unit *u, op *o, const char *case_sha)
         .plugin_sha256 = o->mod ? o->mod->sha256 : NULL, .case_sha256 = case_sha};
     char *payload = cf_integrity_event_payload(&f);
     int64_t seq = 0;
-    int rc = payload ? cf_audit_append(u->e->store, u->now, u->actor, u->role,
+    int rc = payload ? cf_audit_append(u->e->store, u->now, o->actor, o->role,
                                        o->action ? o->action : u->action, o->c->row.id,
                                        u->e->reason, payload, &seq, u->err)
                      : nomem(u);

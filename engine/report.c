@@ -27,8 +27,8 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Run sql (bound with since/now), returning its rows as arrays. */
-static int rows(cf_store *s, const char *sql, int64_t since, int64_t now, const char *text,
-                json_t **out, cf_error *err)
+static int rows(cf_store *s, const char *sql, const char *wf, int64_t since, int64_t now,
+                const char *text, json_t **out, cf_error *err)
 {
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -41,6 +41,8 @@ static int rows(cf_store *s, const char *sql, int64_t since, int64_t now, const 
             sqlite3_bind_int64(st, i, now);
         else if (name && strcmp(name, ":text") == 0)
             sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+        else if (name && strcmp(name, ":wf") == 0)
+            sqlite3_bind_text(st, i, wf, -1, SQLITE_STATIC);
     }
     json_t *a = json_array();
     int rc;
@@ -96,15 +98,15 @@ static void json_path(char *out, size_t n, const char *path)
     snprintf(out, n, "$.%s", path);
 }
 
-static int milestone(cf_store *s, const char *state, int64_t since, json_t **out,
-                     cf_error *err)
+static int milestone(cf_store *s, const char *wf, const char *state, int64_t since,
+                     json_t **out, cf_error *err)
 {
     static const char sql[] =
         "SELECT min(e.at) - c.created_at FROM events e JOIN cases c ON c.id = e.case_id"
-        " WHERE e.to_state = :text AND e.from_state IS NOT e.to_state AND e.at >= :since"
-        " GROUP BY e.case_id";
+        " WHERE c.workflow = :wf AND e.to_state = :text AND e.from_state IS NOT e.to_state"
+        " AND e.at >= :since GROUP BY e.case_id";
     json_t *a;
-    int rc = rows(s, sql, since, 0, state, &a, err);
+    int rc = rows(s, sql, wf, since, 0, state, &a, err);
     if (rc)
         return rc;
     size_t n = json_array_size(a);
@@ -127,8 +129,8 @@ static int milestone(cf_store *s, const char *state, int64_t since, json_t **out
 
 /* Deadlines by grade: met when the case entered a response state by its
  * deadline; missed when it did so late, or has not and the deadline passed. */
-static int deadlines(cf_store *s, const json_t *cfg, int64_t since, int64_t now,
-                     json_t **out, cf_error *err)
+static int deadlines(cf_store *s, const char *wf, const json_t *cfg, int64_t since,
+                     int64_t now, json_t **out, cf_error *err)
 {
     /* The response states are bound as a JSON array and read with json_each. */
     json_t *resp = strings_of(cfg, "response");
@@ -142,7 +144,8 @@ static int deadlines(cf_store *s, const json_t *cfg, int64_t since, int64_t now,
         "SELECT json_extract(c.data, ?1), c.deadline_at,"
         " (SELECT min(e.at) FROM events e WHERE e.case_id = c.id"
         "   AND e.to_state IN (SELECT value FROM json_each(?2)))"
-        " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3",
+        " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3"
+        " AND c.workflow = ?4",
         -1, &st, NULL);
     if (rc != SQLITE_OK) {
         free(resp_text);
@@ -151,6 +154,7 @@ static int deadlines(cf_store *s, const json_t *cfg, int64_t since, int64_t now,
     sqlite3_bind_text(st, 1, gpath, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, resp_text ? resp_text : "[]", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, since);
+    sqlite3_bind_text(st, 4, wf, -1, SQLITE_STATIC);
     json_t *o = json_object();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *g = (const char *)sqlite3_column_text(st, 0);
@@ -184,23 +188,26 @@ static int deadlines(cf_store *s, const json_t *cfg, int64_t since, int64_t now,
 int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, cf_error *err)
 {
     static const char by_state[] =
-        "SELECT state, count(*) FROM cases WHERE created_at >= :since GROUP BY state"
-        " ORDER BY state";
+        "SELECT state, count(*) FROM cases WHERE workflow = :wf AND created_at >= :since"
+        " GROUP BY state ORDER BY state";
     static const char by_outcome[] =
         "SELECT json_extract(data, '$.outcome'), count(*) FROM cases"
-        " WHERE created_at >= :since AND json_extract(data, '$.outcome') IS NOT NULL"
+        " WHERE workflow = :wf AND created_at >= :since"
+        " AND json_extract(data, '$.outcome') IS NOT NULL"
         " GROUP BY 1 ORDER BY 1";
     static const char entered[] =
         "SELECT e.to_state, count(DISTINCT e.case_id),"
         " count(DISTINCT (SELECT r.case_id FROM events r WHERE r.case_id = e.case_id"
         "   AND r.event = 'repeat_referral' AND r.seq > e.seq))"
-        " FROM events e WHERE e.at >= :since AND e.from_state IS NOT e.to_state"
+        " FROM events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.workflow = :wf AND e.at >= :since AND e.from_state IS NOT e.to_state"
         " AND e.to_state IN (SELECT value FROM json_each(:text)) GROUP BY e.to_state";
     static const char escalations[] =
-        "SELECT from_state, count(*) FROM events WHERE event = 'repeat_referral'"
-        " AND at >= :since GROUP BY from_state ORDER BY 1";
+        "SELECT e.from_state, count(*) FROM events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.workflow = :wf AND e.event = 'repeat_referral' AND e.at >= :since"
+        " GROUP BY e.from_state ORDER BY 1";
     static const char flag[] =
-        "SELECT count(*) FROM cases WHERE created_at >= :since"
+        "SELECT count(*) FROM cases WHERE workflow = :wf AND created_at >= :since"
         " AND json_extract(data, :text) IS NOT NULL";
     cf_err_clear(err);
     *out = NULL;
@@ -220,17 +227,17 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     cf_time_format(since, sincebuf);
     json_object_set_new(r, "workflow", json_string(name));
     json_object_set_new(r, "since", since > 0 ? json_string(sincebuf) : json_null());
-    if ((rc = rows(e->store, by_state, since, now, NULL, &a, err)))
+    if ((rc = rows(e->store, by_state, name, since, now, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_state", to_counts(a));
     json_decref(a);
-    if ((rc = rows(e->store, by_outcome, since, now, NULL, &a, err)))
+    if ((rc = rows(e->store, by_outcome, name, since, now, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_outcome", to_counts(a));
     json_decref(a);
     json_t *routes = strings_of(cfg, "routes");
     char *rt = routes ? json_dumps(routes, JSON_COMPACT) : strdup("[]");
-    rc = rt ? rows(e->store, entered, since, now, rt, &a, err)
+    rc = rt ? rows(e->store, entered, name, since, now, rt, &a, err)
             : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     free(rt);
     if (rc)
@@ -246,7 +253,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
                   json_array_get(row, 2)));
     json_decref(a);
     json_object_set_new(r, "routes", ent);
-    if ((rc = rows(e->store, escalations, since, now, NULL, &a, err)))
+    if ((rc = rows(e->store, escalations, name, since, now, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "escalations", to_counts(a));
     json_decref(a);
@@ -256,7 +263,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     {
         char p[160];
         json_path(p, sizeof p, json_string_value(v) ? json_string_value(v) : fk);
-        if ((rc = rows(e->store, flag, since, now, p, &a, err))) {
+        if ((rc = rows(e->store, flag, name, since, now, p, &a, err))) {
             json_decref(fo);
             goto fail;
         }
@@ -268,7 +275,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     json_array_foreach(strings_of(cfg, "milestones"), i, v)
     {
         json_t *m = NULL;
-        if ((rc = milestone(e->store, json_string_value(v), since, &m, err))) {
+        if ((rc = milestone(e->store, name, json_string_value(v), since, &m, err))) {
             json_decref(ms);
             goto fail;
         }
@@ -276,7 +283,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     }
     json_object_set_new(r, "days_from_referral", ms);
     json_t *dl = NULL;
-    if ((rc = deadlines(e->store, cfg ? cfg : json_object_get(wf->config, "report"), since,
+    if ((rc = deadlines(e->store, name, cfg ? cfg : json_object_get(wf->config, "report"), since,
                         now, &dl, err)))
         goto fail;
     json_object_set_new(r, "deadlines", dl);

@@ -240,7 +240,7 @@ static bool match_ident(const char *s, size_t len, bool lower_only,
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || ch == '_' ||
+        bool ok = (ch >= 'a' && ch <= 'z') || (i > 0 && ch == '_') ||
                   (i > 0 && isdigit(ch)) ||
                   (!lower_only && ch >= 'A' && ch <= 'Z') ||
                   (i > 0 && extra && ch && strchr(extra, ch));
@@ -1528,11 +1528,11 @@ static void parse_state(lua_State *L, int idx, cf_wf_state *st, int from)
 
     rawfield(L, idx, "step");
     if (lua_type(L, -1) == LUA_TSTRING &&
-        match_ident(lua_tostring(L, -1), lua_rawlen(L, -1), false, "-"))
+        match_ident(lua_tostring(L, -1), lua_rawlen(L, -1), true, NULL))
         st->step = dup_or_oom(L, lua_tostring(L, -1));
     else if (!lua_isnil(L, -1))
         problem(L, "structure", st->line, field,
-                "%s: step must be a plugin module name", what);
+                "%s: step must be a plugin module name ([a-z][a-z0-9_]*)", what);
     lua_pop(L, 1);
 
     rawfield(L, idx, "config");
@@ -1633,7 +1633,8 @@ static void link_targets(lua_State *L, cf_wf *wf)
             if (t->line == 0)
                 t->line = st->line;
         }
-        qsort(st->on, st->non, sizeof *st->on, cmp_transition);
+        if (st->non > 1) /* qsort must not see the NULL of an empty array */
+            qsort(st->on, st->non, sizeof *st->on, cmp_transition);
         for (size_t j = 0; j < st->non; j++) {
             cf_wf_transition *t = &st->on[j];
             char field[300];

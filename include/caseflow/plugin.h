@@ -102,7 +102,8 @@ typedef struct cf_host {
 
     /* Record why this call fails: field names the input field or rule at
      * fault (may be NULL). The whole transition is rolled back and the
-     * caller sees "<field>: <message>" with exit 65. Returns
+     * caller sees "<event> rejected: <field>: <message>" ("referral
+     * rejected: ..." at intake) with exit 65. Returns
      * CF_PLUGIN_FAILED, so `return host->fail(...)` reads naturally. */
     int (*fail)(cf_step *step, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
