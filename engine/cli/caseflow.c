@@ -45,11 +45,18 @@ enum {
     OPT_DATA = 1u << 3,
     OPT_REVISION = 1u << 4,
     OPT_WORKFLOW = 1u << 5,
+    OPT_SINCE = 1u << 6,
+    OPT_OUTPUT = 1u << 7,
+    OPT_FILE = 1u << 8,
+    OPT_KEY = 1u << 9,
+    OPT_CHAIN_ONLY = 1u << 10,
+    OPT_UNTIL = 1u << 11,
 };
 
 enum opt_id {
     O_STORE, O_ACTOR, O_REASON, O_PLUGINS, O_JSON, O_HELP, O_VERSION,
     O_ROLE, O_STATE, O_LIMIT, O_DATA, O_REVISION, O_WORKFLOW,
+    O_SIGNING_KEY, O_SINCE, O_OUTPUT, O_FILE, O_KEY, O_CHAIN_ONLY, O_UNTIL,
 };
 
 static const struct optspec {
@@ -71,6 +78,13 @@ static const struct optspec {
     {"data", O_DATA, true, OPT_DATA},
     {"revision", O_REVISION, true, OPT_REVISION},
     {"workflow", O_WORKFLOW, true, OPT_WORKFLOW},
+    {"signing-key", O_SIGNING_KEY, true, 0},
+    {"since", O_SINCE, true, OPT_SINCE},
+    {"output", O_OUTPUT, true, OPT_OUTPUT},
+    {"file", O_FILE, true, OPT_FILE},
+    {"key", O_KEY, true, OPT_KEY},
+    {"chain-only", O_CHAIN_ONLY, false, OPT_CHAIN_ONLY},
+    {"until", O_UNTIL, true, OPT_UNTIL},
 };
 
 struct command;
@@ -80,6 +94,8 @@ struct cli {
     const char *store, *actor, *reason, *plugins;
     bool json, help, version;
     const char *state, *data, *workflow, *limit, *revision;
+    const char *signing_key, *since, *output, *file, *key, *until;
+    bool chain_only;
     const char **roles; /* --role values as given (may hold commas) */
     size_t nroles;
     unsigned used;      /* OPT_* bits seen */
@@ -348,6 +364,7 @@ static int open_engine(struct cli *c, bool create)
     cf_error err;
     memset(&opts, 0, sizeof opts);
     opts.plugin_path = c->plugins;
+    opts.key_path = c->signing_key;
     opts.create = create;
     int rc = cf_engine_open(c->store, &opts, &c->engine, &err);
     if (rc < 0)
@@ -1175,22 +1192,29 @@ static int cmd_tick(struct cli *c)
     if (rc)
         return rc;
     rc = cf_tick(c->engine, &fired, &err);
-    if (rc < 0)
-        return fail(rc, &err);
+    /* A refused timer still leaves the others' results to print. */
+    if (!fired) {
+        if (rc < 0)
+            return fail(rc, &err);
+        fired = json_array();
+    }
+    size_t n = 0;
     if (c->json) {
-        print_json(fired ? fired : json_array(), false);
+        print_json(fired, false);
     } else {
         json_array_foreach(fired, i, f) {
-            char b1[64], b2[64], b3[64];
-            printf("%s  %s  %s\n", jtext(f, "id", b1, sizeof b1),
-                   jtext(f, "event", b2, sizeof b2),
-                   jtext(f, "state", b3, sizeof b3));
+            char b1[64], b2[64], b3[512];
+            bool failed = json_object_get(f, "error") != NULL;
+            n += !failed;
+            printf("%s  %s  %s%s\n", jtext(f, "id", b1, sizeof b1),
+                   jtext(f, "event", b2, sizeof b2), failed ? "refused: " : "",
+                   failed ? jtext(f, "error", b3, sizeof b3)
+                          : jtext(f, "state", b3, sizeof b3));
         }
-        size_t n = json_array_size(fired);
         printf("%zu timer%s fired\n", n, n == 1 ? "" : "s");
     }
     json_decref(fired);
-    return 0;
+    return rc < 0 ? fail(rc, &err) : 0;
 }
 
 static int cmd_audit_verify(struct cli *c)
@@ -1198,20 +1222,40 @@ static int cmd_audit_verify(struct cli *c)
     cf_error err;
     json_t *out = NULL;
     char b1[32], b2[80];
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_audit_verify(c->engine, &out, &err);
+    int rc;
+    if (c->file) {
+        /* An export, on any machine: no store involved. */
+        rc = cf_audit_verify_file(c->file, c->key, &out, &err);
+    } else {
+        if ((rc = open_engine(c, false)))
+            return rc;
+        rc = cf_audit_verify_with(c->engine, c->key, c->chain_only ? CF_VERIFY_CHAIN_ONLY : 0,
+                                  &out, &err);
+    }
     if (c->json && out)
         print_json(out, false);
     if (rc < 0) {
         json_decref(out);
         return fail(rc, &err);
     }
-    if (!c->json)
-        printf("audit chain ok: %s records, head %s\n",
-               jtext(out, "records", b1, sizeof b1),
-               jtext(out, "head", b2, sizeof b2));
+    if (!c->json) {
+        char b3[32], b4[32], b5[32];
+        printf("audit %s ok: %s records, head %s\n", c->file ? "export" : "chain",
+               jtext(out, "records", b1, sizeof b1), jtext(out, "head", b2, sizeof b2));
+        printf("signed checkpoints: %s, last signed record %s, unsigned after it: %s\n",
+               jtext(out, "checkpoints", b3, sizeof b3),
+               jtext(out, "last_signed_seq", b4, sizeof b4),
+               jtext(out, "unsigned_tail", b5, sizeof b5));
+        json_t *tables = json_object_get(out, "tables");
+        if (tables) {
+            char t1[32], t2[32], t3[32], t4[32];
+            printf("tables match the chain: %s cases, %s history records, %s users, "
+                   "%s workflow versions\n",
+                   jtext(tables, "cases", t1, sizeof t1), jtext(tables, "events", t2, sizeof t2),
+                   jtext(tables, "users", t3, sizeof t3),
+                   jtext(tables, "workflows", t4, sizeof t4));
+        }
+    }
     json_decref(out);
     return 0;
 }
@@ -1221,10 +1265,11 @@ static int cmd_plugin_list(struct cli *c)
     cf_error err;
     json_t *list = NULL, *p;
     size_t i;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_plugin_list(c->engine, &list, &err);
+    /* Plugins are inspected without a store: the search path is --plugins
+     * (or CASEFLOW_PLUGIN_PATH) and the installed directory. */
+    if (c->plugins && setenv("CASEFLOW_PLUGIN_PATH", c->plugins, 1) != 0)
+        return fail(CF_ENOMEM, NULL);
+    int rc = cf_plugin_list(NULL, &list, &err);
     if (rc < 0)
         return fail(rc, &err);
     if (c->json) {
@@ -1255,10 +1300,9 @@ static int cmd_plugin_info(struct cli *c)
     cf_error err;
     json_t *d = NULL;
     char b[1024];
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_plugin_info(c->engine, c->args[0], &d, &err);
+    if (c->plugins && setenv("CASEFLOW_PLUGIN_PATH", c->plugins, 1) != 0)
+        return fail(CF_ENOMEM, NULL);
+    int rc = cf_plugin_info(NULL, c->args[0], &d, &err);
     if (rc < 0)
         return fail(rc, &err);
     if (c->json) {
@@ -1274,6 +1318,282 @@ static int cmd_plugin_info(struct cli *c)
         printf("sha256    %s\n", jtext(d, "sha256", b, sizeof b));
     }
     json_decref(d);
+    return 0;
+}
+
+/* Print a flat object as "key  value" lines (human output of small results). */
+static void print_pairs(const json_t *o)
+{
+    const char *k;
+    json_t *v;
+    char b[1024];
+    json_object_foreach((json_t *)o, k, v) printf("%-16s %s\n", k, jtext(o, k, b, sizeof b));
+}
+
+/* --since for reports: a date (YYYY-MM-DD, UTC midnight) or an RFC 3339 time. */
+static bool parse_since(const char *text, int64_t *out)
+{
+    char buf[40];
+    if (strlen(text) == 10) {
+        snprintf(buf, sizeof buf, "%sT00:00:00Z", text);
+        text = buf;
+    }
+    if (!parse_rfc3339(text, out)) {
+        usage_error("--since: not a date (YYYY-MM-DD) or RFC 3339 time: '%s'", text);
+        return false;
+    }
+    return true;
+}
+
+static void print_counts(const char *title, const json_t *o)
+{
+    const char *k;
+    json_t *v;
+    printf("%s\n", title);
+    if (!json_object_size(o))
+        printf("  (none)\n");
+    json_object_foreach((json_t *)o, k, v)
+    {
+        char b[64];
+        printf("  %-28s %s\n", k, jtext(o, k, b, sizeof b));
+    }
+}
+
+static int cmd_report(struct cli *c)
+{
+    cf_error err;
+    json_t *r = NULL, *v;
+    const char *k;
+    int64_t since = 0;
+    if (c->since && !parse_since(c->since, &since))
+        return EXIT_USAGE;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_report(c->engine, c->workflow, since, &r, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        print_json(r, false);
+        json_decref(r);
+        return 0;
+    }
+    char b1[64], b2[64];
+    printf("caseflow report: workflow %s, since %s\n\n", jtext(r, "workflow", b1, sizeof b1),
+           jtext(r, "since", b2, sizeof b2));
+    print_counts("Cases by state", json_object_get(r, "by_state"));
+    print_counts("Closed cases by outcome", json_object_get(r, "by_outcome"));
+    printf("Routes entered (cases; of which came back with a repeat referral)\n");
+    json_object_foreach(json_object_get(r, "routes"), k, v)
+        printf("  %-28s %s  (came back: %s)\n", k, jtext(v, "cases", b1, sizeof b1),
+               jtext(v, "came_back", b2, sizeof b2));
+    print_counts("Escalations by the state they came from", json_object_get(r, "escalations"));
+    print_counts("Flags", json_object_get(r, "flags"));
+    printf("Days from referral (median)\n");
+    json_object_foreach(json_object_get(r, "days_from_referral"), k, v)
+        printf("  %-28s %s days over %s cases\n", k, jtext(v, "median_days", b1, sizeof b1),
+               jtext(v, "cases", b2, sizeof b2));
+    printf("Response deadlines by grade (met / missed / cases)\n");
+    json_object_foreach(json_object_get(r, "deadlines"), k, v)
+    {
+        char b3[64];
+        printf("  %-28s %s / %s / %s\n", k, jtext(v, "met", b1, sizeof b1),
+               jtext(v, "missed", b2, sizeof b2), jtext(v, "cases", b3, sizeof b3));
+    }
+    json_decref(r);
+    return 0;
+}
+
+static int cmd_workflow_graph(struct cli *c)
+{
+    cf_error err;
+    char *dot = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_workflow_graph(c->engine, c->args[0], 0, &dot, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "name", c->args[0], "dot", dot);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        fputs(dot, stdout);
+    }
+    free(dot);
+    return 0;
+}
+
+static int cmd_audit_checkpoint(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_audit_checkpoint_now(c->engine, &out, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json)
+        print_json(out, false);
+    else
+        print_pairs(out);
+    json_decref(out);
+    return 0;
+}
+
+static int cmd_audit_export(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int64_t since = 1;
+    if (c->since && !parse_count("since", c->since, &since))
+        return EXIT_USAGE;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_audit_export(c->engine, since, c->output, &out, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    /* The records went to stdout when there is no --output: say nothing more. */
+    if (c->output) {
+        if (c->json)
+            print_json(out, false);
+        else
+            printf("exported %s records from %s to %s\n",
+                   jtext(out, "records", (char[32]){0}, 32), jtext(out, "since", (char[32]){0}, 32),
+                   c->output);
+    }
+    json_decref(out);
+    return 0;
+}
+
+static int print_decision(struct cli *c, json_t *out, const char *what)
+{
+    if (c->json) {
+        print_json(out, false);
+    } else {
+        char b1[64], b2[64];
+        printf("%s  %s  (%s)\n", jtext(out, "id", b1, sizeof b1), what,
+               jtext(out, "state", b2, sizeof b2));
+    }
+    json_decref(out);
+    return 0;
+}
+
+static int cmd_retention_due(struct cli *c)
+{
+    cf_error err;
+    json_t *list = NULL, *r;
+    size_t i;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_retention_due(c->engine, &list, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        print_json(list, false);
+    } else {
+        struct table t;
+        table_init(&t, 5);
+        table_add(&t, (const char *[]){"ID", "STATE", "OUTCOME", "REVIEW", "LEGAL HOLD"});
+        json_array_foreach(list, i, r)
+        {
+            char b1[64], b2[64], b3[64], b4[64], b5[256];
+            table_add(&t, (const char *[]){jtext(r, "id", b1, sizeof b1),
+                                           jtext(r, "state", b2, sizeof b2),
+                                           jtext(r, "outcome", b3, sizeof b3),
+                                           jtext(r, "review_at", b4, sizeof b4),
+                                           jtext(r, "legal_hold", b5, sizeof b5)});
+        }
+        table_print_free(&t);
+    }
+    json_decref(list);
+    return 0;
+}
+
+static int cmd_retention_keep(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int64_t until = 0;
+    if (c->until && !parse_since(c->until, &until))
+        return EXIT_USAGE;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_retention_keep(c->engine, c->args[0], until, &out, &err);
+    return rc < 0 ? fail(rc, &err) : print_decision(c, out, "kept");
+}
+
+static int hold_or_release(struct cli *c, int hold)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_retention_hold(c->engine, c->args[0], hold, &out, &err);
+    return rc < 0 ? fail(rc, &err) : print_decision(c, out, hold ? "held" : "released");
+}
+
+static int cmd_retention_hold(struct cli *c)
+{
+    return hold_or_release(c, 1);
+}
+
+static int cmd_retention_release(struct cli *c)
+{
+    return hold_or_release(c, 0);
+}
+
+static int cmd_retention_dispose(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_retention_dispose(c->engine, c->args[0], &out, &err);
+    return rc < 0 ? fail(rc, &err) : print_decision(c, out, "disposed of");
+}
+
+static int cmd_policy_show(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_policy_get(c->engine, &out, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json)
+        print_json(out, false);
+    else
+        print_pairs(out);
+    json_decref(out);
+    return 0;
+}
+
+static int cmd_policy_set(struct cli *c)
+{
+    cf_error err;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_policy_set(c->engine, c->args[0], c->args[1], &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "key", c->args[0], "value", c->args[1]);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        printf("policy %s = %s\n", c->args[0], c->args[1]);
+    }
     return 0;
 }
 
@@ -1320,8 +1640,39 @@ static const struct command commands[] = {
      "case is still at revision N (else exit 75)."},
     {"tick", NULL, cmd_tick, 0, 0, 0, "",
      "Fire every timer due by the engine clock (CASEFLOW_NOW in tests)."},
-    {"audit", "verify", cmd_audit_verify, 0, 0, 0, "",
-     "Verify the whole audit chain; exit 65 when it is broken."},
+    {"workflow", "graph", cmd_workflow_graph, 1, 1, 0, "NAME",
+     "Print the latest deployed version of workflow NAME as Graphviz DOT."},
+    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW,
+     "[--since DATE] [--workflow NAME]",
+     "Cases by state and outcome, routes taken and how many came back, escalations, "
+     "median days to visit and warrant, deadlines met and missed by grade. Audited with "
+     "its --reason."},
+    {"audit", "verify", cmd_audit_verify, 0, 0, OPT_KEY | OPT_FILE | OPT_CHAIN_ONLY,
+     "[--key PUB] [--file EXPORT] [--chain-only]",
+     "Verify the audit chain, its signed checkpoints and every audited table against it "
+     "(exit 65 at the first bad record, naming it). --key pins the public key; --file "
+     "verifies an export without any store."},
+    {"audit", "checkpoint", cmd_audit_checkpoint, 0, 0, 0, "",
+     "Sign the audit chain's head now (administrator; needs the signing key)."},
+    {"audit", "export", cmd_audit_export, 0, 0, OPT_SINCE | OPT_OUTPUT,
+     "[--since SEQ] [--output FILE]",
+     "Write audit records (and checkpoints) as JSON lines with the public key, for an "
+     "inspector (administrator; audited as a disclosure)."},
+    {"retention", "due", cmd_retention_due, 0, 0, 0, "",
+     "List closed cases whose retention review date has come (administrator)."},
+    {"retention", "keep", cmd_retention_keep, 1, 1, OPT_UNTIL, "ID [--until DATE]",
+     "Record a decision to keep a case and set its next review (needs --reason)."},
+    {"retention", "hold", cmd_retention_hold, 1, 1, 0, "ID",
+     "Place a legal hold on a case: it cannot be disposed of (needs --reason)."},
+    {"retention", "release", cmd_retention_release, 1, 1, 0, "ID",
+     "Lift a legal hold (needs --reason)."},
+    {"retention", "dispose", cmd_retention_dispose, 1, 1, 0, "ID",
+     "Erase a closed case's personal data and history payloads, keeping their digests "
+     "(needs --reason; not under legal hold; review due)."},
+    {"policy", "show", cmd_policy_show, 0, 0, 0, "", "Show the store's policies."},
+    {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
+     "Set a store policy: require_reason true|false, checkpoint_interval N "
+     "(administrator; audited)."},
     {"plugin", "list", cmd_plugin_list, 0, 0, 0, "",
      "List the step plugins found on the search path."},
     {"plugin", "info", cmd_plugin_info, 1, 1, 0, "FILE",
@@ -1338,6 +1689,7 @@ static const char global_help[] =
     "(env CASEFLOW_REASON)\n"
     "  --plugins PATH  colon-separated plugin directories searched first "
     "(env CASEFLOW_PLUGIN_PATH)\n"
+    "  --signing-key PATH  the audit signing key (env CASEFLOW_KEY; default <store>.key)\n"
     "  --json          machine output\n"
     "  --help          this help; after a command, that command's help\n"
     "  --version       print the version\n"
@@ -1449,6 +1801,13 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_DATA: c->data = val; break;
     case O_REVISION: c->revision = val; break;
     case O_WORKFLOW: c->workflow = val; break;
+    case O_SIGNING_KEY: c->signing_key = val; break;
+    case O_SINCE: c->since = val; break;
+    case O_OUTPUT: c->output = val; break;
+    case O_FILE: c->file = val; break;
+    case O_KEY: c->key = val; break;
+    case O_CHAIN_ONLY: c->chain_only = true; break;
+    case O_UNTIL: c->until = val; break;
     }
     c->used |= o->bit;
 }

@@ -154,7 +154,8 @@ setup_users() {
 # workflow deployed. Leaves CASEFLOW_STORE pointing at it.
 setup_store() {
     export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
-    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm" \
+        "$CASEFLOW_STORE.key" "$CASEFLOW_STORE.key.pub"
     if ! cf --actor admin init >/dev/null ||
         ! setup_users >/dev/null ||
         ! cf --actor admin workflow deploy "$POLIT" >/dev/null; then
@@ -166,7 +167,8 @@ setup_store() {
 # A store with the team but no workflow yet.
 setup_bare_store() {
     export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
-    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm" \
+        "$CASEFLOW_STORE.key" "$CASEFLOW_STORE.key.pub"
     if ! cf --actor admin init >/dev/null || ! setup_users >/dev/null; then
         echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
         exit 99
