@@ -889,8 +889,9 @@ int cf_audit_verify_with(cf_engine *e, const char *public_key_file, int flags, j
         pk = pinned;
     }
     /* One read transaction: the chain and the tables are checked as of one
-     * moment, even while other processes write. */
-    if ((rc = cf_store_begin(e->store, err)))
+     * moment, even while other processes write, and without a write lock
+     * (a store on read-only media verifies too). */
+    if ((rc = cf_store_begin_read(e->store, err)))
         return rc;
     rc = cf_audit_verify_store(e->store, out, err);
     if (!rc)

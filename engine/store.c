@@ -188,6 +188,55 @@ fail:
     return rc;
 }
 
+/* "file:" URI of path, with the characters URIs reserve escaped. */
+static char *file_uri(const char *path, const char *query)
+{
+    size_t n = strlen(path);
+    char *u = malloc(n * 3 + strlen(query) + 8);
+    if (!u)
+        return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            o += sprintf(o, "%%%02X", (unsigned char)*p);
+        else
+            *o++ = *p;
+    }
+    sprintf(o, "?%s", query);
+    return u;
+}
+
+/* Open for reading only. A store on read-only media (an archive an inspector
+ * verifies) cannot host WAL's shared-memory file, so when a plain read-only
+ * open cannot read, the store is opened as immutable: nothing can change it
+ * while we look. */
+static int open_readonly(cf_store *s, const char *path, int64_t *uv, cf_error *err)
+{
+    static const char *const modes[] = {"mode=ro", "immutable=1"};
+    int rc = CF_EIO;
+    for (size_t i = 0; i < 2; i++) {
+        char *uri = file_uri(path, modes[i]);
+        if (!uri)
+            return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        int src = sqlite3_open_v2(uri, &s->db,
+                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                                  NULL);
+        free(uri);
+        if (src == SQLITE_OK) {
+            sqlite3_extended_result_codes(s->db, 1);
+            sqlite3_busy_timeout(s->db, 10000);
+            rc = check_identity(s, 0, uv, err);
+        } else {
+            rc = cf_store_error(s, src, "open", err);
+        }
+        if (rc != CF_EIO || i == 1)
+            return rc;
+        sqlite3_close(s->db);
+        s->db = NULL;
+    }
+    return rc;
+}
+
 /* Create the file 0600 before SQLite does, so case data is never readable by
  * other users, whatever the umask. */
 static int create_private(const char *path, cf_error *err)
@@ -225,19 +274,27 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
         free(s);
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     }
-    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                SQLITE_OPEN_NOMUTEX | (memory ? SQLITE_OPEN_CREATE : 0);
-    rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        rc = cf_store_error(s, rc, "open", err);
-        cf_store_close(s);
-        return rc;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
     int64_t uv = 0;
-    if ((rc = check_identity(s, create, &uv, err)))
-        goto fail;
+    if (readonly) {
+        rc = open_readonly(s, path, &uv, err);
+        if (rc) {
+            cf_store_close(s);
+            return rc;
+        }
+    } else {
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                    (memory ? SQLITE_OPEN_CREATE : 0);
+        rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+            rc = cf_store_error(s, rc, "open", err);
+            cf_store_close(s);
+            return rc;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 10000);
+        if ((rc = check_identity(s, create, &uv, err)))
+            goto fail;
+    }
     if (!memory && !readonly) {
         if ((rc = exec(s, "PRAGMA journal_mode=WAL", err)))
             goto fail;
@@ -311,6 +368,16 @@ int cf_store_begin(cf_store *s, cf_error *err)
     if (s->depth)
         return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
     int rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        s->depth = 1;
+    return rc;
+}
+
+int cf_store_begin_read(cf_store *s, cf_error *err)
+{
+    if (s->depth)
+        return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
+    int rc = exec(s, "BEGIN", err);
     if (rc == 0)
         s->depth = 1;
     return rc;

@@ -62,6 +62,9 @@ int cf_store_begin(cf_store *s, cf_error *err);
 int cf_store_commit(cf_store *s, cf_error *err);
 void cf_store_rollback(cf_store *s);
 bool cf_store_in_tx(const cf_store *s);
+/* A read transaction (deferred): one consistent snapshot, no write lock;
+ * end it with cf_store_rollback. */
+int cf_store_begin_read(cf_store *s, cf_error *err);
 int cf_store_savepoint(cf_store *s, cf_error *err);
 int cf_store_release(cf_store *s, cf_error *err);
 void cf_store_rollback_to(cf_store *s);

@@ -358,7 +358,7 @@ static bool parse_rfc3339(const char *s, int64_t *out)
 
 /* ---- opening the store -------------------------------------------------- */
 
-static int open_engine(struct cli *c, bool create)
+static int open_engine_mode(struct cli *c, bool create, bool readonly)
 {
     cf_open_options opts;
     cf_error err;
@@ -366,6 +366,7 @@ static int open_engine(struct cli *c, bool create)
     opts.plugin_path = c->plugins;
     opts.key_path = c->signing_key;
     opts.create = create;
+    opts.readonly = readonly;
     int rc = cf_engine_open(c->store, &opts, &c->engine, &err);
     if (rc < 0)
         return fail(rc, &err);
@@ -374,6 +375,11 @@ static int open_engine(struct cli *c, bool create)
     if (c->actor)
         cf_engine_set_actor(c->engine, c->actor, c->reason);
     return 0;
+}
+
+static int open_engine(struct cli *c, bool create)
+{
+    return open_engine_mode(c, create, false);
 }
 
 /* Parse --data: inline JSON or @FILE; an object. *out is a new reference. */
@@ -1227,7 +1233,9 @@ static int cmd_audit_verify(struct cli *c)
         /* An export, on any machine: no store involved. */
         rc = cf_audit_verify_file(c->file, c->key, &out, &err);
     } else {
-        if ((rc = open_engine(c, false)))
+        /* Verifying writes nothing: read-only, so archives on read-only
+         * media verify too. */
+        if ((rc = open_engine_mode(c, false, true)))
             return rc;
         rc = cf_audit_verify_with(c->engine, c->key, c->chain_only ? CF_VERIFY_CHAIN_ONLY : 0,
                                   &out, &err);
