@@ -1,0 +1,20 @@
+-- Hostile workflow script (tests/e2e/robust_hostile.sh): the io library as a global
+-- expect: deploy=0 submit=70 state=waiting
+return workflow {
+  name = "hostile_io_global", version = 1, initial = "intake",
+  states = {
+    intake = { step = "referral", on = { accepted = "waiting" } },
+    waiting = {
+      step = "good", roles = { "officer" },
+      on = {
+        submit = { to = function(case, event)
+          return io.open("/etc/passwd"):read("a") and "done"
+        end, targets = { "done" } },
+        decide = { to = function(case, event)
+          return nil
+        end, targets = { "done" } },
+      },
+    },
+    done = { final = true },
+  },
+}

@@ -1,0 +1,21 @@
+-- Hostile workflow script (tests/e2e/robust_hostile.sh): io at load time
+-- expect: deploy=65 check=65
+io.open("/tmp/caseflow-hostile-pwned", "w")
+return workflow {
+  name = "hostile_load_io", version = 1, initial = "intake",
+  states = {
+    intake = { step = "referral", on = { accepted = "waiting" } },
+    waiting = {
+      step = "good", roles = { "officer" },
+      on = {
+        submit = { to = function(case, event)
+          return nil
+        end, targets = { "done" } },
+        decide = { to = function(case, event)
+          return nil
+        end, targets = { "done" } },
+      },
+    },
+    done = { final = true },
+  },
+}

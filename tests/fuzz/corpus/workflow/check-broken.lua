@@ -1,0 +1,4 @@
+local M = {}
+
+error("broken on purpose")
+return M

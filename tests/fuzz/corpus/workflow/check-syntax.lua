@@ -1,0 +1,6 @@
+return workflow {
+  name = "syntax",
+  version = 1,
+  initial = "a"
+  states = { a = { final = true } },
+}
