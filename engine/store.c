@@ -41,6 +41,7 @@ void cf_store_set_commit_hook(cf_store *s, cf_store_hook fn, void *ctx)
 /* ---- schema ------------------------------------------------------------ */
 
 static const char *const schema_v1 =
+    "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE users(name TEXT PRIMARY KEY, roles TEXT NOT NULL,"
     "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
@@ -173,8 +174,14 @@ static int migrate(cf_store *s, int64_t from, cf_error *err)
     int rc = cf_store_begin(s, err);
     if (rc)
         return rc;
+    /* Each migration is recorded with when it was applied; user_version is
+     * the fast check at open, the table the history. */
     for (int64_t v = from; v < target; v++) {
-        if ((rc = exec(s, migrations[v], err)))
+        char rec[128];
+        snprintf(rec, sizeof rec,
+                 "INSERT INTO schema_version(version, applied_at) VALUES(%lld, %lld)",
+                 (long long)v + 1, (long long)cf_time_system());
+        if ((rc = exec(s, migrations[v], err)) || (rc = exec(s, rec, err)))
             goto fail;
     }
     char sql[96];

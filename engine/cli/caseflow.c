@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -587,6 +588,27 @@ static int cmd_user_disable(struct cli *c)
     return 0;
 }
 
+/* A workflow argument: a path as given, or the name of an installed
+ * workflow ("polit" or "polit.lua" in the installed workflow directory), so
+ * an installed caseflow finds its own workflows. */
+static const char *workflow_file(const char *arg, char *buf, size_t size)
+{
+    if (strchr(arg, '/') || access(arg, F_OK) == 0)
+        return arg;
+#ifdef CF_WORKFLOWDIR
+    snprintf(buf, size, "%s/%s", CF_WORKFLOWDIR, arg);
+    if (access(buf, R_OK) == 0)
+        return buf;
+    snprintf(buf, size, "%s/%s.lua", CF_WORKFLOWDIR, arg);
+    if (access(buf, R_OK) == 0)
+        return buf;
+#else
+    (void)buf;
+    (void)size;
+#endif
+    return arg;
+}
+
 static int cmd_workflow_deploy(struct cli *c)
 {
     cf_error err;
@@ -594,7 +616,9 @@ static int cmd_workflow_deploy(struct cli *c)
     int rc = open_engine(c, false);
     if (rc)
         return rc;
-    rc = cf_workflow_deploy(c->engine, c->args[0], &out, &err);
+    char path[4096];
+    rc = cf_workflow_deploy(c->engine, workflow_file(c->args[0], path, sizeof path), &out,
+                            &err);
     if (rc < 0)
         return fail(rc, &err);
     if (c->json) {
@@ -659,7 +683,9 @@ static int cmd_workflow_check(struct cli *c)
         say("cannot set CASEFLOW_PLUGIN_PATH: %s", strerror(errno));
         return 70;
     }
-    int rc = cf_workflow_check(NULL, c->args[0], &findings, &err);
+    char path[4096];
+    int rc = cf_workflow_check(NULL, workflow_file(c->args[0], path, sizeof path), &findings,
+                               &err);
     if (rc < 0 && !(rc == CF_EINVALID && json_array_size(findings) > 0)) {
         json_decref(findings);
         return fail(rc, &err);
@@ -1624,9 +1650,9 @@ static const struct command commands[] = {
      "administrator."},
     {"user", "list", cmd_user_list, 0, 0, 0, "", "List users and their roles."},
     {"user", "disable", cmd_user_disable, 1, 1, 0, "NAME", "Disable a user."},
-    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, 0, "FILE",
-     "Deploy the workflow in FILE as a new version (the same source again: "
-     "the existing version)."},
+    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, 0, "FILE|NAME",
+     "Deploy the workflow in FILE (or the installed workflow NAME, e.g. polit) as a new "
+     "version (the same source again: the existing version)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions."},
     {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
