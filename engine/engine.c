@@ -22,6 +22,8 @@ static const char *const known_roles[] = {"analyst", "officer", "supervisor", "a
                                           "administrator"};
 #define NROLES (sizeof known_roles / sizeof known_roles[0])
 
+static bool valid_name(const char *s);
+
 static const char *const admin[] = {"administrator"};
 static const char *const intake[] = {"analyst", "officer"};
 
@@ -158,6 +160,11 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
     if (!e->actor || !*e->actor)
         return cf_err_set(err, CF_EUSAGE, "actor",
                           "no actor: give --actor NAME or set CASEFLOW_ACTOR");
+    /* Both go into the audit chain and its exports: text, never raw bytes. */
+    if (!cf_utf8_valid(e->actor))
+        return cf_err_set(err, CF_EINVALID, "actor", "actor: not valid UTF-8");
+    if (e->reason && !cf_utf8_valid(e->reason))
+        return cf_err_set(err, CF_EINVALID, "reason", "reason: not valid UTF-8");
     char *roles = NULL;
     int disabled = 0;
     int rc = cf_store_user_get(e->store, e->actor, &roles, &disabled, err);
@@ -196,13 +203,13 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
 /* Run fn inside one transaction with its audit record. */
 static int in_tx(cf_engine *e, cf_error *err)
 {
-    return e->batch ? 0 : cf_store_begin(e->store, err);
+    if (e->batch) /* a batch holds referrals only: nothing else may ride on it */
+        return cf_err_set(err, CF_EUSAGE, "batch", "this command cannot run inside a batch");
+    return cf_store_begin(e->store, err);
 }
 
 static int finish(cf_engine *e, int rc, cf_error *err)
 {
-    if (e->batch)
-        return rc;
     if (rc) {
         cf_store_rollback(e->store);
         return rc;
@@ -251,6 +258,11 @@ int cf_store_init(cf_engine *e, cf_error *err)
     if (!e->actor || !*e->actor)
         return cf_err_set(err, CF_EUSAGE, "actor",
                           "init needs the first administrator: give --actor NAME");
+    if (!valid_name(e->actor))
+        return cf_err_set(err, CF_EINVALID, "actor",
+                          "user name must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    if (e->reason && !cf_utf8_valid(e->reason))
+        return cf_err_set(err, CF_EINVALID, "reason", "reason: not valid UTF-8");
     int rc = cf_store_begin(e->store, err);
     if (rc)
         return rc;
@@ -612,6 +624,33 @@ int cf_act(cf_engine *e, const char *case_id, const char *event, const json_t *d
     return cf_machine_act(e, case_id, event, data, expect_revision, false, NULL, out, err);
 }
 
+/* A timer is stale when its case is gone or no longer takes its event (it
+ * left the state in a way that did not clear it). */
+static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale,
+                       cf_error *err)
+{
+    char *state = NULL, *wfname = NULL;
+    int64_t version = 0;
+    cf_error lerr;
+    int rc = cf_store_case_state(e->store, id, &state, &wfname, &version, &lerr);
+    if (rc == CF_ENOTFOUND) {
+        *stale = true;
+        return 0;
+    }
+    cf_wf *wf;
+    if (!rc)
+        rc = cf_engine_workflow(e, wfname, version, &wf, &lerr);
+    if (!rc) {
+        cf_wf_state *st = cf_wf_find_state(wf, state);
+        *stale = !st || st->final || !cf_wf_find_transition(st, ev);
+    } else {
+        cf_err_set(err, rc, lerr.field, "tick: %s %s: %s", id, ev, lerr.message);
+    }
+    free(state);
+    free(wfname);
+    return rc;
+}
+
 int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 {
     cf_err_clear(err);
@@ -621,54 +660,54 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
         return rc;
     json_t *fired = json_array();
     int failed = 0;
+    size_t kept = 0; /* due timers left in place (refused, or raced): skipped */
     for (;;) {
         json_t *due;
-        if ((rc = cf_store_timer_due(e->store, cf_engine_now(e), 256, &due, err)))
+        if ((rc = cf_store_timer_due(e->store, cf_engine_now(e), kept, 256, &due, err)))
             break;
-        size_t n = json_array_size(due), i, done = 0;
+        size_t n = json_array_size(due), i;
         json_t *t;
         json_array_foreach(due, i, t)
         {
             const char *id = json_string_value(json_object_get(t, "case"));
             const char *ev = json_string_value(json_object_get(t, "event"));
+            bool stale = false;
+            if ((rc = timer_stale(e, id, ev, &stale, err)))
+                break;
+            if (stale) {
+                if (!(rc = cf_store_begin(e->store, err))) {
+                    rc = cf_store_timer_delete(e->store, id, ev, err);
+                    rc = rc ? rc : cf_store_commit(e->store, err);
+                    if (rc)
+                        cf_store_rollback(e->store);
+                }
+                if (rc)
+                    break;
+                continue;
+            }
             json_t *res = NULL;
             cf_error terr;
             cf_err_clear(&terr);
             int trc = cf_machine_act(e, id, ev, NULL, -1, true, ev, &res, &terr);
-            bool stale = trc == CF_ENOTFOUND ||
-                         (trc == CF_EINVALID && strcmp(terr.field, "event") == 0);
-            if (trc && !stale && trc != CF_ECONFLICT) {
-                /* A step refused the timer's event: keep the timer (the next
-                 * tick tries again) and say so; never lose it silently. */
-                json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event", ev,
-                                                       "error", terr.message));
-                if (!failed)
-                    failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
-                                        terr.message);
-                continue;
-            }
-            if (stale) {
-                /* The case no longer takes this event: the timer is stale. */
-                if (!(trc = cf_store_begin(e->store, &terr))) {
-                    trc = cf_store_timer_delete(e->store, id, ev, &terr);
-                    trc = trc ? trc : cf_store_commit(e->store, &terr);
-                    if (trc)
-                        cf_store_rollback(e->store);
+            if (trc) {
+                /* Refused by a step, or a concurrent change: the timer stays
+                 * for the next tick, and a refusal is said, never lost. */
+                kept++;
+                if (trc != CF_ECONFLICT) {
+                    json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event",
+                                                           ev, "error", terr.message));
+                    if (!failed)
+                        failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
+                                            terr.message);
                 }
-                done++;
                 continue;
             }
-            if (trc == CF_ECONFLICT)
-                continue; /* someone else moved the case; the next tick retries */
-            json_array_append_new(fired, json_pack("{s:s, s:s, s:o}", "id", id, "event", ev,
-                                                   "state", json_object_get(res, "state")
-                                                       ? json_incref(json_object_get(res, "state"))
-                                                       : json_null()));
+            json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event", ev,
+                                                   "state", json_object_get(res, "state")));
             json_decref(res);
-            done++;
         }
         json_decref(due);
-        if (rc || n < 256 || done == 0)
+        if (rc || n < 256)
             break;
     }
     if (rc) {
@@ -722,8 +761,10 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
     snprintf(mk, sizeof mk, "policy.%s", key);
     rc = cf_store_meta_set(e->store, mk, value, err);
     json_t *p = json_pack("{s:s, s:s}", "key", key, "value", value);
+    char action[64];
+    snprintf(action, sizeof action, "policy.set:%s", key); /* verify finds a key's latest */
     if (!rc)
-        rc = audit(e, role, "policy.set", NULL, p, err);
+        rc = audit(e, role, action, NULL, p, err);
     json_decref(p);
     return finish(e, rc, err);
 }
@@ -944,18 +985,23 @@ int cf_audit_export(cf_engine *e, int64_t since, const char *path, json_t **out,
                                "caseflow-audit-export", "version", 1, "store_id", e->store_id,
                                "public_key", e->public_key, "exported_at", at, "exported_by",
                                e->actor, "since", (json_int_t)since);
-    int64_t count = 0;
+    int64_t count = 0, last = 0;
+    /* The disclosure is recorded before anything is disclosed, and the
+     * export, taken from a read snapshot afterwards, ends with that record. */
     if (!(rc = cf_store_begin(e->store, err))) {
-        rc = cf_audit_export_to(e->store, f, since, header, &count, head, err);
-        if (!rc && fflush(f) != 0)
-            rc = cf_err_set(err, CF_EIO, "file", "cannot write the export: %s", strerror(errno));
-        json_t *p = json_pack("{s:I, s:I, s:s, s:s}", "since", (json_int_t)since, "records",
-                              (json_int_t)count, "head", head, "to",
-                              to_stdout ? "-" : path);
+        rc = cf_audit_head(e->store, &last, head, err);
+        json_t *p = json_pack("{s:I, s:I, s:s}", "since", (json_int_t)since, "through",
+                              (json_int_t)(last + 1), "to", to_stdout ? "-" : path);
         if (!rc)
             rc = audit(e, role, "disclosure", NULL, p, err);
         json_decref(p);
         rc = finish(e, rc, err);
+    }
+    if (!rc && !(rc = cf_store_begin_read(e->store, err))) {
+        rc = cf_audit_export_to(e->store, f, since, header, &count, head, err);
+        if (!rc && fflush(f) != 0)
+            rc = cf_err_set(err, CF_EIO, "file", "cannot write the export: %s", strerror(errno));
+        cf_store_rollback(e->store);
     }
     json_decref(header);
     if (!to_stdout && fclose(f) != 0 && !rc)

@@ -190,7 +190,7 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
         " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action,"
-        " (SELECT disposed_at FROM cases c WHERE c.id = e.case_id)"
+        " (SELECT disposed_at FROM cases c WHERE c.id = e.case_id), e.audit_seq"
         " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
@@ -200,10 +200,25 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
     char where[64];
+    int64_t last_audit = 0;
     *n = 0;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         snprintf(where, sizeof where, "history record %lld",
                  (long long)sqlite3_column_int64(st, 0));
+        /* History is written in audit order: each record's audit seq is
+         * greater than the one before, so none can be moved or copied. */
+        int64_t aseq = sqlite3_column_int64(st, 21);
+        const char *action = col(st, 19);
+        if (aseq <= last_audit) {
+            rc = broken(err, "events", "%s: out of order or duplicated", where);
+            break;
+        }
+        last_audit = aseq;
+        if (!action || (strcmp(action, "collection") && strcmp(action, "change") &&
+                        strcmp(action, "retention") && strcmp(action, "erasure"))) {
+            rc = broken(err, "events", "%s: its audit record is not a history record", where);
+            break;
+        }
         const char *data = col(st, 9), *dsha = col(st, 10);
         char h[65];
         if (data) {
@@ -299,7 +314,25 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     int64_t missing;
     if ((rc = scalar(s, orphans, NULL, &missing, err)))
         return rc;
-    return missing ? broken(err, "cases", "%s", "case rows deleted") : 0;
+    if (missing)
+        return broken(err, "cases", "%s", "case rows deleted");
+    /* Rows of a case's side tables are covered by that case's digest; rows
+     * that belong to no case are covered by nothing, so there must be none. */
+    static const char *const side[] = {
+        "SELECT count(*) FROM timers WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
+        "SELECT count(*) FROM tasks WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
+        "SELECT count(*) FROM keys WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
+        "SELECT count(*) FROM notifications WHERE case_id IS NULL OR case_id NOT IN"
+        " (SELECT id FROM cases)",
+    };
+    static const char *const names[] = {"timers", "tasks", "keys", "notifications"};
+    for (size_t t = 0; t < 4; t++) {
+        if ((rc = scalar(s, side[t], NULL, &missing, err)))
+            return rc;
+        if (missing)
+            return broken(err, names[t], "%lld row(s) of no case (added?)", (long long)missing);
+    }
+    return 0;
 }
 
 static int verify_users(cf_store *s, int64_t *n, cf_error *err)
@@ -418,6 +451,59 @@ static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
                          : 0;
 }
 
+/* Each policy row must be what its key's latest policy.set record says. */
+static int verify_policies(cf_store *s, cf_error *err)
+{
+    static const char sql[] = "SELECT key, value FROM meta WHERE key LIKE 'policy.%'";
+    static const char latest[] =
+        "SELECT digest FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1";
+    static const char count[] = "SELECT count(DISTINCT action) FROM audit"
+                                " WHERE action LIKE 'policy.set:%'";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    json_t *rows = json_array();
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(rows, json_pack("[s?, s?]", col(st, 0), col(st, 1)));
+    sqlite3_reset(st);
+    int rc = step == SQLITE_DONE ? 0 : cf_store_error(s, step, "verify meta", err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if (rc)
+            break;
+        const char *key = json_string_value(json_array_get(r, 0));
+        const char *value = json_string_value(json_array_get(r, 1));
+        char action[96];
+        snprintf(action, sizeof action, "policy.set:%s", key ? key + 7 : "");
+        json_t *p = json_pack("{s:s, s:s}", "key", key ? key + 7 : "", "value",
+                              value ? value : "");
+        char *payload = p ? cf_json_canonical(p) : NULL;
+        json_decref(p);
+        sqlite3_stmt *l = cf_store_stmt(s, latest, err);
+        if (!l) {
+            free(payload);
+            rc = err ? err->code : CF_EIO;
+            break;
+        }
+        sqlite3_bind_text(l, 1, action, -1, SQLITE_TRANSIENT);
+        bool ok = sqlite3_step(l) == SQLITE_ROW && digest_is(payload, col(l, 0));
+        sqlite3_reset(l);
+        free(payload);
+        if (!ok)
+            rc = broken(err, "meta", "policy %s does not match its audit record",
+                        key ? key + 7 : "?");
+    }
+    int64_t records = 0;
+    if (!rc && !(rc = scalar(s, count, NULL, &records, err)) &&
+        records != (int64_t)json_array_size(rows))
+        rc = broken(err, "meta", "%s", "policy rows deleted");
+    json_decref(rows);
+    return rc;
+}
+
 static int verify_identity(cf_store *s, cf_error *err)
 {
     char *id = NULL, *pk = NULL, *created = NULL;
@@ -426,6 +512,10 @@ static int verify_identity(cf_store *s, cf_error *err)
         rc = cf_store_meta_get(s, "public_key", &pk, err);
     if (!rc)
         rc = cf_store_meta_get(s, "created_at", &created, err);
+    int64_t records = 0;
+    if (!rc && !id && !(rc = scalar(s, "SELECT count(*) FROM audit", NULL, &records, err)) &&
+        records > 0)
+        rc = broken(err, "meta", "%s", "store identity deleted");
     if (!rc && id) {
         static const char sql[] = "SELECT digest, action FROM audit WHERE seq=1";
         sqlite3_stmt *st = cf_store_stmt(s, sql, err);
@@ -449,6 +539,8 @@ int cf_integrity_verify(cf_store *s, json_t *report, cf_error *err)
 {
     int64_t events = 0, cases = 0, users = 0, workflows = 0;
     int rc = verify_identity(s, err);
+    if (!rc)
+        rc = verify_policies(s, err);
     if (!rc)
         rc = verify_events(s, &events, err);
     if (!rc)

@@ -59,6 +59,8 @@ char *cf_json_canonical(const json_t *v);
 void cf_sha256_hex(const void *data, size_t len, char out[65]);
 /* SHA-256 of a file's bytes; 0 or -1. */
 int cf_sha256_file(const char *path, char out[65]);
+/* Is s well-formed UTF-8 (no overlongs, no surrogates)? */
+bool cf_utf8_valid(const char *s);
 /* Read a whole file into a new NUL-terminated buffer; 0 or negative CF_E*. */
 int cf_read_file(const char *path, char **out, size_t *len, cf_error *err);
 

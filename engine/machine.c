@@ -151,8 +151,8 @@ static int h_emit(cf_step *s, const char *event)
 
 static int h_task(cf_step *s, const char *role, const char *kind, json_t *detail)
 {
-    op *o = push(s->u, OP_TASK, s->c);
-    if (!o || !role || !kind) {
+    op *o = role && kind ? push(s->u, OP_TASK, s->c) : NULL;
+    if (!o) {
         json_decref(detail);
         return CF_PLUGIN_FAILED;
     }
@@ -677,6 +677,31 @@ static int add_link(mcase *c, const char *id)
     return json_array_append_new(links, json_string(id));
 }
 
+/* Does case id's current state take repeat_referral? A light look-up: most
+ * cases sharing a key are closed or elsewhere and need not be loaded. */
+static int takes_repeat(unit *u, const char *id, bool *takes)
+{
+    for (mcase *c = u->cases; c; c = c->next)
+        if (strcmp(c->row.id, id) == 0) {
+            cf_wf_state *st = current(c);
+            *takes = st && !st->final && cf_wf_find_transition(st, "repeat_referral");
+            return 0;
+        }
+    char *state = NULL, *wfname = NULL;
+    int64_t version = 0;
+    int rc = cf_store_case_state(u->e->store, id, &state, &wfname, &version, u->err);
+    cf_wf *wf;
+    if (!rc)
+        rc = cf_engine_workflow(u->e, wfname, version, &wf, u->err);
+    if (!rc) {
+        cf_wf_state *st = cf_wf_find_state(wf, state);
+        *takes = st && !st->final && cf_wf_find_transition(st, "repeat_referral");
+    }
+    free(state);
+    free(wfname);
+    return rc;
+}
+
 /* Keys this unit added that another case already holds: link the cases and
  * hand `repeat_referral` to every one whose state takes it. Runs until no new
  * keys appear (delivery may add more). */
@@ -695,15 +720,22 @@ static int correlate(unit *u)
         json_t *idv;
         json_array_foreach(ids, j, idv)
         {
-            mcase *o;
-            if ((rc = load_case(u, json_string_value(idv), &o)))
+            const char *oid = json_string_value(idv);
+            bool takes = false;
+            if ((rc = takes_repeat(u, oid, &takes)))
                 break;
-            cf_wf_state *ost = current(o);
-            if (!ost || ost->final || !cf_wf_find_transition(ost, "repeat_referral")) {
-                if (add_link(c, o->row.id)) /* intelligence only */
+            if (!takes) {
+                /* Intelligence only: the other case is not touched (nor
+                 * loaded, nor counted), whatever its number. */
+                if (add_link(c, oid))
                     rc = nomem(u);
+                if (rc)
+                    break;
                 continue;
             }
+            mcase *o;
+            if ((rc = load_case(u, oid, &o)))
+                break;
             json_t *linked = cf_json_path_get(o->row.data, "links");
             bool already = false;
             size_t k;
@@ -954,8 +986,13 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
     unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
               .action = "change", .what = event, .now = cf_engine_now(e), .err = err};
     mcase *c;
-    int rc = load_case(&u, case_id, &c);
+    /* The whole act runs inside the write transaction: what correlation
+     * reads of other cases' keys cannot change under it. A concurrent
+     * writer waits (busy timeout); --revision still detects a stale read. */
+    int rc = cf_store_begin(e->store, err);
     if (rc)
+        return rc;
+    if ((rc = load_case(&u, case_id, &c)))
         goto out;
     if (expect_revision >= 0 && c->row.revision != expect_revision) {
         rc = cf_err_set(err, CF_ECONFLICT, "revision",
@@ -979,16 +1016,16 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
     rc = deliver(&u, c, event, data, system);
     if (!rc)
         rc = correlate(&u);
-    if (!rc && !(rc = cf_store_begin(e->store, err))) {
+    if (!rc)
         rc = write_unit(&u);
-        rc = rc ? rc : cf_store_commit(e->store, err);
-        if (rc)
-            cf_store_rollback(e->store);
-    }
+    if (!rc)
+        rc = cf_store_commit(e->store, err);
     if (!rc && out && !(*out = result_of(c, previous)))
         rc = nomem(&u);
     free(previous);
 out:
+    if (cf_store_in_tx(e->store))
+        cf_store_rollback(e->store);
     unit_free(&u);
     return rc;
 }
@@ -1004,8 +1041,10 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
     unit u = {.e = e, .actor = e->actor, .role = role, .action = action, .what = event,
               .now = cf_engine_now(e), .err = err};
     mcase *c;
-    int rc = load_case(&u, case_id, &c);
+    int rc = cf_store_begin(e->store, err);
     if (rc)
+        return rc;
+    if ((rc = load_case(&u, case_id, &c)))
         goto out;
     if (fn && (rc = fn(&c->row, ctx, err)))
         goto out;
@@ -1022,15 +1061,14 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
         rc = nomem(&u);
         goto out;
     }
-    if (!(rc = cf_store_begin(e->store, err))) {
-        rc = write_unit(&u);
-        rc = rc ? rc : cf_store_commit(e->store, err);
-        if (rc)
-            cf_store_rollback(e->store);
-    }
+    rc = write_unit(&u);
+    if (!rc)
+        rc = cf_store_commit(e->store, err);
     if (!rc && out && !(*out = result_of(c, NULL)))
         rc = nomem(&u);
 out:
+    if (cf_store_in_tx(e->store))
+        cf_store_rollback(e->store);
     unit_free(&u);
     return rc;
 }

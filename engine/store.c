@@ -368,6 +368,18 @@ sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err)
     return NULL;
 }
 
+/* SQLite rolls a whole transaction back by itself on some errors (a full
+ * disk, out of memory). Then the outer transaction is gone: nothing more
+ * may be written as if it were still open. */
+static bool tx_lost(cf_store *s)
+{
+    if (s->depth > 0 && sqlite3_get_autocommit(s->db)) {
+        s->depth = 0;
+        return true;
+    }
+    return false;
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
 int cf_store_begin(cf_store *s, cf_error *err)
@@ -392,6 +404,9 @@ int cf_store_begin_read(cf_store *s, cf_error *err)
 
 int cf_store_commit(cf_store *s, cf_error *err)
 {
+    if (tx_lost(s))
+        return cf_err_set(err, CF_EIO, "store",
+                          "the store rolled the transaction back; nothing of it was saved");
     int rc = s->hook && s->depth == 1 ? s->hook(s->hook_ctx, err) : 0;
     if (rc) {
         cf_store_rollback(s);
@@ -432,6 +447,9 @@ static int step_sql(cf_store *s, const char *sql, cf_error *err)
 int cf_store_savepoint(cf_store *s, cf_error *err)
 {
     static const char sql[] = "SAVEPOINT unit";
+    if (s->depth == 0 || tx_lost(s))
+        return cf_err_set(err, CF_EIO, "store",
+                          "the store rolled the transaction back; nothing of it was saved");
     int rc = step_sql(s, sql, err);
     if (rc == 0)
         s->depth++;
@@ -444,15 +462,20 @@ int cf_store_release(cf_store *s, cf_error *err)
     int rc = step_sql(s, sql, err);
     if (rc == 0)
         s->depth--;
+    else
+        cf_store_rollback_to(s);
     return rc;
 }
 
 void cf_store_rollback_to(cf_store *s)
 {
     static const char back[] = "ROLLBACK TO unit", release[] = "RELEASE unit";
+    if (tx_lost(s))
+        return;
     step_sql(s, back, NULL);
     step_sql(s, release, NULL);
     s->depth--;
+    tx_lost(s);
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -824,6 +847,29 @@ int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *e
     return 0;
 }
 
+int cf_store_case_state(cf_store *s, const char *id, char **state, char **workflow,
+                        int64_t *version, cf_error *err)
+{
+    static const char sql[] = "SELECT state, workflow, version FROM cases WHERE id=?";
+    *state = *workflow = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *state = col_dup(st, 0);
+        *workflow = col_dup(st, 1);
+        *version = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_ENOTFOUND, "id", "no such case \"%s\"", id);
+    if (rc != SQLITE_ROW)
+        return cf_store_error(s, rc, "read case", err);
+    return *state && *workflow ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+}
+
 int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
                          char **id, char **state, cf_error *err)
 {
@@ -1112,16 +1158,18 @@ static int timer_rows(cf_store *s, sqlite3_stmt *st, json_t **out, cf_error *err
     return 0;
 }
 
-int cf_store_timer_due(cf_store *s, int64_t now, size_t limit, json_t **out,
+int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json_t **out,
                        cf_error *err)
 {
     static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"
-                              " WHERE due_at <= ? ORDER BY due_at, case_id LIMIT ?";
+                              " WHERE due_at <= ? ORDER BY due_at, case_id, event"
+                              " LIMIT ? OFFSET ?";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
+    sqlite3_bind_int64(st, 3, (int64_t)skip);
     return timer_rows(s, st, out, err);
 }
 

@@ -95,6 +95,9 @@ int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err);
 
 /* cases */
 int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err);
+/* The state, workflow and version of a case (new strings). */
+int cf_store_case_state(cf_store *s, const char *id, char **state, char **workflow,
+                        int64_t *version, cf_error *err);
 int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
                          char **id, char **state, cf_error *err);
 int cf_store_case_next_seq(cf_store *s, int64_t *seq, cf_error *err);
@@ -134,7 +137,7 @@ int cf_store_timer_clear_state(cf_store *s, const char *case_id,
 int cf_store_timer_delete(cf_store *s, const char *case_id, const char *event,
                           cf_error *err);
 /* Due timers (array of {case, event, state, due}), oldest first. */
-int cf_store_timer_due(cf_store *s, int64_t now, size_t limit, json_t **out,
+int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json_t **out,
                        cf_error *err);
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out,
                         cf_error *err);

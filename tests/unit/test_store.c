@@ -174,7 +174,7 @@ static void timers_and_keys(void **state)
     assert_int_equal(cf_store_key_add(s, "account", "p:u1", "CF-2", &err), 0);
     assert_int_equal(cf_store_commit(s, &err), 0);
     json_t *due;
-    assert_int_equal(cf_store_timer_due(s, 160, 10, &due, &err), 0);
+    assert_int_equal(cf_store_timer_due(s, 160, 0, 10, &due, &err), 0);
     assert_int_equal(json_array_size(due), 1); /* the replaced timer is not due */
     assert_string_equal(json_string_value(json_object_get(json_array_get(due, 0), "case")),
                         "CF-2");
@@ -182,7 +182,7 @@ static void timers_and_keys(void **state)
     assert_int_equal(cf_store_begin(s, &err), 0);
     assert_int_equal(cf_store_timer_clear_state(s, "CF-1", "x", &err), 0);
     assert_int_equal(cf_store_commit(s, &err), 0);
-    assert_int_equal(cf_store_timer_due(s, 1000, 10, &due, &err), 0);
+    assert_int_equal(cf_store_timer_due(s, 1000, 0, 10, &due, &err), 0);
     assert_int_equal(json_array_size(due), 1);
     json_decref(due);
     json_t *ids;
