@@ -1,0 +1,621 @@
+/*
+ * caseflow-bench: the figures issue 2 sets targets for, one JSON line each.
+ *
+ * For each store size N (10^4 and 10^6 by default; see bench/README.md) it
+ * generates N synthetic referrals and measures:
+ *   bulk_refer          one `caseflow refer FILE` of N JSON lines into a
+ *                       fresh file store (durable), referrals/s, child RSS
+ *   refer_per_process   one `caseflow refer` process per referral on that
+ *                       store, referrals/s and median ms
+ *   show                `caseflow show ID` latency on that store (median, p95)
+ *   audit_verify        `caseflow audit verify` over the whole chain, records/s
+ *   refer_memory        cf_refer in batches through the API, store in memory
+ *   lifecycle           cf_act through workflows/polit.lua (authorise,
+ *                       resolve, check, approve, visit), store in memory,
+ *                       events/s
+ *   tick_expire         cf_tick firing the monitoring timers of those cases
+ * The spawned figures run the real command, so they include process start,
+ * opening the store and loading the workflow, as a user would see them.
+ *
+ * Environment: CASEFLOW_BIN (the caseflow program), CASEFLOW_WORKFLOW
+ * (polit.lua), CASEFLOW_PLUGIN_PATH, BENCH_SCALE (small | full), BENCH_SIZES
+ * ("10000 1000000"), BENCH_SPAWN (processes for refer_per_process, 200),
+ * BENCH_SHOW_RUNS (51), BENCH_LIFECYCLE (cases driven through the lifecycle
+ * per size, at most; 100000), BENCH_DIR (where stores go; TMPDIR or /tmp),
+ * BENCH_KEEP=1 (keep the stores).
+ */
+#include <caseflow/caseflow.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define BENCH_ADMIN "bench.admin"
+#define BENCH_MAX_SIZES 8
+/* 2026-11-02T09:30:00Z: the engine clock for the in-memory runs. */
+#define BENCH_EPOCH INT64_C(1793611800)
+
+typedef struct bench_cfg {
+    const char *bin;
+    const char *workflow;
+    char dir[4096];
+    size_t sizes[BENCH_MAX_SIZES];
+    int nsizes;
+    int spawn;
+    int show_runs;
+    size_t lifecycle_max;
+    int keep;
+} bench_cfg;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("caseflow-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double mib(long kib) { return (double)kib / 1024.0; }
+
+static long self_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+/* xorshift64*: the synthetic data is the same on every run. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * UINT64_C(2685821657736338717);
+}
+
+static void hex(char *out, size_t nhex, uint64_t *s)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < nhex; i++)
+        out[i] = digits[rng_next(s) & 15];
+    out[nhex] = '\0';
+}
+
+/*
+ * One synthetic referral as a JSON object text. Documentation IP ranges only;
+ * each case has its own account and file hash, so no two cases correlate.
+ * Referrals meant for the lifecycle are Category C, "once": visit-eligible.
+ */
+static int make_referral(char *buf, size_t cap, const char *prefix, uint64_t i)
+{
+    static const char *offsets[] = {"+01:00", "+00:00", "Z", "-05:00"};
+    static const char *types[] = {"upload", "download", "login"};
+    static const char *freq[] = {"once", "occasional", "frequent"};
+    uint64_t s = (i + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ UINT64_C(0xC0FFEE);
+    char md5[33], acct[13];
+    char ip[64];
+    hex(md5, 32, &s);
+    hex(acct, 12, &s);
+    switch (i % 7) {
+    case 0: snprintf(ip, sizeof ip, "192.0.2.%u", (unsigned)(1 + i % 254)); break;
+    case 1:
+    case 2: snprintf(ip, sizeof ip, "198.51.100.%u", (unsigned)(1 + i % 254)); break;
+    case 3: snprintf(ip, sizeof ip, "2001:db8:%x::%x", (unsigned)(i & 0xffff), (unsigned)(i % 97 + 1)); break;
+    default: snprintf(ip, sizeof ip, "203.0.113.%u", (unsigned)(1 + i % 254)); break;
+    }
+    const int eligible = (i % 2) == 0;
+    const char *off = offsets[i % 4];
+    unsigned day = (unsigned)(1 + i % 28), hh = (unsigned)(i % 24), mm = (unsigned)(i % 60);
+    int n = snprintf(buf, cap,
+        "{\"source\":\"NCA-CEOP\",\"reference\":\"%s-%010" PRIu64 "\","
+        "\"received_at\":\"2026-11-02T09:15:00Z\",\"priority\":false,"
+        "\"ip_events\":[{\"ip\":\"%s\",\"port\":%u,\"type\":\"%s\","
+        "\"at\":\"2026-10-%02uT%02u:%02u:05%s\",\"proxy\":false}],"
+        "\"accounts\":[{\"provider\":\"bench-provider\",\"id\":\"u-%s\"}],"
+        "\"files\":[{\"hash_type\":\"md5\",\"hash\":\"%s\",\"category\":\"%s\"}],"
+        "\"frequency\":\"%s\"}",
+        prefix, i, ip, (unsigned)(1024 + i % 60000), types[i % 3], day, hh, mm, off,
+        acct, md5, eligible ? "C" : (i % 3 ? "B" : "A"), eligible ? "once" : freq[1 + i % 2]);
+    return (n > 0 && (size_t)n < cap) ? 0 : -1;
+}
+
+static void write_referrals(const char *path, const char *prefix, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die("%s: %s", path, strerror(errno));
+    char buf[1024];
+    for (size_t i = 0; i < n; i++) {
+        if (make_referral(buf, sizeof buf, prefix, i) != 0)
+            die("referral %zu does not fit", i);
+        fputs(buf, f);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0)
+        die("%s: %s", path, strerror(errno));
+}
+
+/* ---- running the caseflow command -------------------------------------- */
+
+/*
+ * Run the caseflow command with args (NULL-terminated, without argv[0]),
+ * stdout to out_path (NULL: /dev/null). Returns the exit status (-1 when it
+ * did not exit), the wall time and the child's peak RSS.
+ */
+static int run_cf(const bench_cfg *cfg, const char *const *args, const char *out_path,
+                  double *secs, long *rss_kib)
+{
+    char *argv[16];
+    int argc = 0;
+    argv[argc++] = (char *)cfg->bin;
+    for (; *args && argc < 15; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    double t0 = now_s();
+    int rc = posix_spawn(&pid, cfg->bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        die("cannot run %s: %s", cfg->bin, strerror(rc));
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR)
+            die("wait4: %s", strerror(errno));
+    }
+    *secs = now_s() - t0;
+    if (rss_kib)
+        *rss_kib = ru.ru_maxrss;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- stores through the API --------------------------------------------- */
+
+static void check(int rc, const cf_error *err, const char *what)
+{
+    if (rc != 0)
+        die("%s: %s (%s%s%s)", what, err->message[0] ? err->message : cf_strerror(rc),
+            cf_err_name(rc), err->field[0] ? ", " : "", err->field);
+}
+
+static const char *const role_names[][2] = {
+    {"bench.analyst", "analyst"},       {"bench.officer", "officer"},
+    {"bench.supervisor", "supervisor"}, {"bench.authoriser", "authoriser"},
+};
+
+/* Open (creating) the store at path, make it ready: users and polit. */
+static cf_engine *open_store(const bench_cfg *cfg, const char *path, cf_error *err)
+{
+    cf_open_options o;
+    memset(&o, 0, sizeof o);
+    o.create = 1;
+    cf_engine *e = NULL;
+    int rc = cf_engine_open(path, &o, &e, err);
+    if (rc != 0)
+        return NULL;
+    cf_engine_set_clock(e, BENCH_EPOCH);
+    cf_engine_set_actor(e, BENCH_ADMIN, "benchmark: synthetic data");
+    check(cf_store_init(e, err), err, "init");
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+        const char *roles[] = {role_names[i][1], NULL};
+        check(cf_user_add(e, role_names[i][0], roles, err), err, "user add");
+    }
+    check(cf_workflow_deploy(e, cfg->workflow, NULL, err), err, cfg->workflow);
+    return e;
+}
+
+/* ---- the figures --------------------------------------------------------- */
+
+static void bench_store(const bench_cfg *cfg, size_t n)
+{
+    char db[4400], lines[4400], out[4400], single[4400];
+    snprintf(db, sizeof db, "%s/store-%zu.db", cfg->dir, n);
+    snprintf(lines, sizeof lines, "%s/referrals-%zu.jsonl", cfg->dir, n);
+    snprintf(out, sizeof out, "%s/refer-%zu.out", cfg->dir, n);
+    cf_error err;
+    memset(&err, 0, sizeof err);
+
+    write_referrals(lines, "BULK", n);
+    cf_engine *e = open_store(cfg, db, &err);
+    if (!e)
+        check(err.code ? err.code : CF_EINTERNAL, &err, db);
+    cf_engine_close(e);
+    setenv("CASEFLOW_STORE", db, 1);
+    setenv("CASEFLOW_ACTOR", "bench.analyst", 1);
+    setenv("CASEFLOW_REASON", "benchmark: synthetic data", 1);
+
+    /* bulk intake: one process, N JSON lines */
+    double secs;
+    long rss;
+    const char *bulk[] = {"--json", "refer", lines, NULL};
+    int rc = run_cf(cfg, bulk, out, &secs, &rss);
+    if (rc != 0)
+        die("caseflow refer %s exited %d", lines, rc);
+    printf("{\"bench\":\"bulk_refer\",\"cases\":%zu,\"seconds\":%.3f,\"per_sec\":%.0f,"
+           "\"peak_rss_mib\":%.1f,\"target_per_sec\":20000}\n",
+           n, secs, (double)n / secs, mib(rss));
+    fflush(stdout);
+
+    /* the case ids, for show */
+    size_t nids = 0, cap = (size_t)cfg->show_runs;
+    char **ids = calloc(cap, sizeof *ids);
+    FILE *f = fopen(out, "r");
+    if (!ids || !f)
+        die("%s: cannot read the refer output", out);
+    char line[2048];
+    size_t seen = 0, stride = n / cap ? n / cap : 1;
+    while (fgets(line, sizeof line, f)) {
+        if (seen++ % stride != 0 || nids == cap)
+            continue;
+        json_t *j = json_loads(line, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        if (id)
+            ids[nids++] = strdup(id);
+        json_decref(j);
+    }
+    fclose(f);
+    if (seen != n)
+        fprintf(stderr, "caseflow-bench: refer printed %zu lines for %zu referrals\n", seen, n);
+
+    /* one process per referral */
+    double *t = calloc((size_t)cfg->spawn, sizeof *t);
+    double total = 0;
+    long max_rss = 0;
+    for (int i = 0; i < cfg->spawn; i++) {
+        char buf[1024];
+        snprintf(single, sizeof single, "%s/single.json", cfg->dir);
+        make_referral(buf, sizeof buf, "SINGLE", (uint64_t)n * 10 + (uint64_t)i);
+        FILE *sf = fopen(single, "w");
+        if (!sf)
+            die("%s: %s", single, strerror(errno));
+        fputs(buf, sf);
+        fclose(sf);
+        const char *one[] = {"--json", "refer", single, NULL};
+        rc = run_cf(cfg, one, NULL, &t[i], &rss);
+        if (rc != 0)
+            die("caseflow refer %s exited %d", single, rc);
+        total += t[i];
+        if (rss > max_rss)
+            max_rss = rss;
+    }
+    printf("{\"bench\":\"refer_per_process\",\"cases\":%zu,\"processes\":%d,\"per_sec\":%.0f,"
+           "\"median_ms\":%.2f,\"peak_rss_mib\":%.1f}\n",
+           n, cfg->spawn, cfg->spawn / total, 1000 * percentile(t, (size_t)cfg->spawn, 0.5),
+           mib(max_rss));
+    fflush(stdout);
+    free(t);
+
+    /* show latency on the big store */
+    t = calloc(nids ? nids : 1, sizeof *t);
+    max_rss = 0;
+    for (size_t i = 0; i < nids; i++) {
+        const char *show[] = {"--json", "show", ids[i], NULL};
+        rc = run_cf(cfg, show, NULL, &t[i], &rss);
+        if (rc != 0)
+            die("caseflow show %s exited %d", ids[i], rc);
+        if (rss > max_rss)
+            max_rss = rss;
+    }
+    double med = percentile(t, nids, 0.5), p95 = percentile(t, nids, 0.95);
+    printf("{\"bench\":\"show\",\"cases\":%zu,\"runs\":%zu,\"median_ms\":%.2f,\"p95_ms\":%.2f,"
+           "\"peak_rss_mib\":%.1f,\"target_ms\":20}\n",
+           n, nids, 1000 * med, 1000 * p95, mib(max_rss));
+    fflush(stdout);
+    free(t);
+    for (size_t i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+
+    /* audit verify over the whole chain */
+    setenv("CASEFLOW_ACTOR", BENCH_ADMIN, 1);
+    const char *verify[] = {"--json", "audit", "verify", NULL};
+    char vout[4400];
+    snprintf(vout, sizeof vout, "%s/verify-%zu.out", cfg->dir, n);
+    rc = run_cf(cfg, verify, vout, &secs, &rss);
+    if (rc != 0)
+        die("caseflow audit verify exited %d", rc);
+    json_t *v = json_load_file(vout, 0, NULL);
+    json_int_t records = json_integer_value(json_object_get(v, "records"));
+    json_decref(v);
+    printf("{\"bench\":\"audit_verify\",\"cases\":%zu,\"records\":%" JSON_INTEGER_FORMAT
+           ",\"seconds\":%.3f,\"per_sec\":%.0f,\"peak_rss_mib\":%.1f,\"target_per_sec\":500000}\n",
+           n, records, secs, (double)records / secs, mib(rss));
+    fflush(stdout);
+
+    if (!cfg->keep) {
+        unlink(lines);
+        unlink(out);
+        unlink(vout);
+        unlink(single);
+    }
+}
+
+/* One case's life on the visit route, as (role user, event, data). */
+static int act_as(cf_engine *e, const char *actor, const char *id, const char *event,
+                  json_t *data, cf_error *err)
+{
+    cf_engine_set_actor(e, actor, "benchmark: synthetic data");
+    int rc = cf_act(e, id, event, data, -1, NULL, err);
+    json_decref(data);
+    return rc;
+}
+
+static int lifecycle(cf_engine *e, const char *id, uint64_t i, cf_error *err)
+{
+    char name[64], line1[64], postcode[16], ref[32];
+    snprintf(name, sizeof name, "Bench Person %" PRIu64, i);
+    snprintf(line1, sizeof line1, "%" PRIu64 " Bench Road", i);
+    snprintf(postcode, sizeof postcode, "ZZ%u %u%c%c", (unsigned)(1 + i % 99), (unsigned)(i / 99 % 10),
+             'A' + (int)(i / 990 % 26), 'A' + (int)(i / 25740 % 26));
+    snprintf(ref, sizeof ref, "OCDA-B-%" PRIu64, i);
+    int rc;
+    if ((rc = act_as(e, "bench.officer", id, "authorisation.applied",
+                     json_pack("{s:s,s:s}", "necessity", "benchmark", "proportionality",
+                               "subscriber details only"), err)))
+        return rc;
+    if ((rc = act_as(e, "bench.authoriser", id, "authorisation.granted",
+                     json_pack("{s:s,s:s,s:b}", "authority", "OCDA", "reference", ref, "urgent", 0),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.officer", id, "subscriber.resolved",
+                     json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s}", "name", name, "address", "line1",
+                               line1, "town", "Benchtown", "postcode", postcode, "address_type",
+                               "installation", "provider_reference", ref),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.analyst", id, "checks.completed",
+                     json_pack("{s:[{s:s,s:s}],s:b,s:b,s:b,s:b,s:b,s:b}", "occupants", "name", name,
+                               "dob", "1980-01-01", "prior_history", 0, "registered_sex_offender", 0,
+                               "children_in_household", 0, "access_to_children_at_work", 0,
+                               "distribution_signs", 0, "address_corroborated", 1),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.supervisor", id, "assessment.approved", json_object(), err)))
+        return rc;
+    return act_as(e, "bench.officer", id, "visit.completed",
+                  json_pack("{s:b,s:b,s:b,s:b}", "advice_given", 1, "letter_issued", (int)(i % 2),
+                            "security_advice", 1, "signposted", 1),
+                  err);
+}
+#define LIFECYCLE_EVENTS 6
+
+static void bench_memory(const bench_cfg *cfg, size_t n)
+{
+    cf_error err;
+    memset(&err, 0, sizeof err);
+    const char *where = "memory";
+    char shm[128] = "";
+    cf_engine *e = open_store(cfg, ":memory:", &err);
+    if (!e) {
+        /* The store cannot be opened in memory: the closest is a file on tmpfs. */
+        snprintf(shm, sizeof shm, "/dev/shm/caseflow-bench-%ld-%zu.db", (long)getpid(), n);
+        where = "dev_shm_file";
+        fprintf(stderr, "caseflow-bench: the store refused \":memory:\" (%s); using %s\n",
+                err.message, shm);
+        memset(&err, 0, sizeof err);
+        e = open_store(cfg, shm, &err);
+        if (!e)
+            check(err.code ? err.code : CF_EINTERNAL, &err, shm);
+    }
+
+    /* intake through the API, in batches */
+    const size_t batch = 10000;
+    size_t nl = n < cfg->lifecycle_max ? n : cfg->lifecycle_max;
+    char **ids = calloc(nl, sizeof *ids);
+    char buf[1024];
+    double t0 = now_s();
+    cf_engine_set_actor(e, "bench.analyst", "benchmark: synthetic data");
+    for (size_t i = 0; i < n; i += batch) {
+        check(cf_batch_begin(e, &err), &err, "batch begin");
+        for (size_t k = i; k < i + batch && k < n; k++) {
+            make_referral(buf, sizeof buf, "MEM", k);
+            json_t *r = json_loads(buf, 0, NULL), *out = NULL;
+            check(cf_refer(e, NULL, r, &out, &err), &err, "refer");
+            /* every other referral is visit-eligible: those get a lifecycle */
+            if (k % 2 == 0 && k / 2 < nl)
+                ids[k / 2] = strdup(json_string_value(json_object_get(out, "id")));
+            json_decref(out);
+            json_decref(r);
+        }
+        check(cf_batch_commit(e, &err), &err, "batch commit");
+    }
+    double secs = now_s() - t0;
+    printf("{\"bench\":\"refer_memory\",\"cases\":%zu,\"store\":\"%s\",\"seconds\":%.3f,"
+           "\"per_sec\":%.0f}\n",
+           n, where, secs, (double)n / secs);
+    fflush(stdout);
+
+    /* lifecycles: the eligible half of the cases, at most lifecycle_max */
+    size_t cases = 0;
+    t0 = now_s();
+    for (size_t i = 0; i < nl && ids[i]; i++, cases++) {
+        int rc = lifecycle(e, ids[i], i, &err);
+        if (rc != 0)
+            check(rc, &err, ids[i]);
+    }
+    secs = now_s() - t0;
+    double events = (double)(cases * LIFECYCLE_EVENTS);
+    printf("{\"bench\":\"lifecycle\",\"cases\":%zu,\"lifecycle_cases\":%zu,\"store\":\"%s\","
+           "\"events\":%.0f,\"seconds\":%.3f,\"per_sec\":%.0f,\"target_per_sec\":200000}\n",
+           n, cases, where, events, secs, events / secs);
+    fflush(stdout);
+
+    /* a year later every monitoring period ends */
+    cf_engine_set_clock(e, BENCH_EPOCH + 400 * 86400);
+    cf_engine_set_actor(e, BENCH_ADMIN, "benchmark: synthetic data");
+    json_t *fired = NULL;
+    t0 = now_s();
+    check(cf_tick(e, &fired, &err), &err, "tick");
+    secs = now_s() - t0;
+    size_t nf = json_array_size(fired);
+    json_decref(fired);
+    printf("{\"bench\":\"tick_expire\",\"cases\":%zu,\"timers\":%zu,\"seconds\":%.3f,"
+           "\"per_sec\":%.0f,\"peak_rss_self_mib\":%.1f}\n",
+           n, nf, secs, (double)nf / secs, mib(self_rss_kib()));
+    fflush(stdout);
+
+    for (size_t i = 0; i < nl; i++)
+        free(ids[i]);
+    free(ids);
+    cf_engine_close(e);
+    if (shm[0]) {
+        unlink(shm);
+        char side[160];
+        snprintf(side, sizeof side, "%s-wal", shm);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", shm);
+        unlink(side);
+    }
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+static long env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || x <= 0)
+        die("%s=%s: expected a positive number", name, v);
+    return x;
+}
+
+static void configure(bench_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->bin = getenv("CASEFLOW_BIN");
+    if (!cfg->bin || !*cfg->bin)
+        cfg->bin = "./caseflow";
+    cfg->workflow = getenv("CASEFLOW_WORKFLOW");
+    if (!cfg->workflow || !*cfg->workflow)
+        cfg->workflow = "workflows/polit.lua";
+    if (access(cfg->bin, X_OK) != 0)
+        die("%s: not an executable (set CASEFLOW_BIN)", cfg->bin);
+    if (access(cfg->workflow, R_OK) != 0)
+        die("%s: not readable (set CASEFLOW_WORKFLOW)", cfg->workflow);
+
+    const char *sizes = getenv("BENCH_SIZES");
+    const char *scale = getenv("BENCH_SCALE");
+    if (!sizes || !*sizes) {
+        if (scale && !strcmp(scale, "small"))
+            sizes = "1000 10000";
+        else if (!scale || !*scale || !strcmp(scale, "full"))
+            sizes = "10000 1000000";
+        else
+            die("BENCH_SCALE=%s: expected small or full", scale);
+    }
+    for (const char *p = sizes; *p && cfg->nsizes < BENCH_MAX_SIZES;) {
+        char *end;
+        unsigned long long x = strtoull(p, &end, 10);
+        if (end == p || x == 0)
+            die("BENCH_SIZES=%s: expected numbers", sizes);
+        cfg->sizes[cfg->nsizes++] = (size_t)x;
+        p = end + strspn(end, " ,");
+    }
+    cfg->spawn = (int)env_long("BENCH_SPAWN", 200);
+    cfg->show_runs = (int)env_long("BENCH_SHOW_RUNS", 51);
+    cfg->lifecycle_max = (size_t)env_long("BENCH_LIFECYCLE", 100000);
+    cfg->keep = getenv("BENCH_KEEP") && !strcmp(getenv("BENCH_KEEP"), "1");
+
+    const char *base = getenv("BENCH_DIR");
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(cfg->dir, sizeof cfg->dir, "%s/caseflow-bench.XXXXXX", base);
+    if (!mkdtemp(cfg->dir))
+        die("%s: %s", cfg->dir, strerror(errno));
+}
+
+/* Remove the bench's own directory and everything the stores left in it
+ * (the database, its WAL, signing keys...). */
+static void cleanup(const bench_cfg *cfg)
+{
+    if (cfg->keep) {
+        fprintf(stderr, "caseflow-bench: stores kept in %s\n", cfg->dir);
+        return;
+    }
+    DIR *d = opendir(cfg->dir);
+    struct dirent *ent;
+    while (d && (ent = readdir(d)) != NULL) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+            continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", cfg->dir, ent->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    if (rmdir(cfg->dir) != 0)
+        fprintf(stderr, "caseflow-bench: left %s (%s)\n", cfg->dir, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+    bench_cfg cfg;
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        puts("usage: caseflow-bench   (configured by environment; see bench/README.md)");
+        return 0;
+    }
+    configure(&cfg);
+    fprintf(stderr, "caseflow-bench: caseflow %s, %s, stores in %s\n", cf_version(), cfg.bin,
+            cfg.dir);
+    for (int i = 0; i < cfg.nsizes; i++) {
+        bench_store(&cfg, cfg.sizes[i]);
+        bench_memory(&cfg, cfg.sizes[i]);
+    }
+    cleanup(&cfg);
+    return 0;
+}
