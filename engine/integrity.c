@@ -272,28 +272,17 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     static const char orphans[] =
         "SELECT count(*) FROM (SELECT DISTINCT case_id FROM events)"
         " WHERE case_id NOT IN (SELECT id FROM cases)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
-    if (!st)
-        return err ? err->code : CF_EIO;
-    /* The digest queries reuse cached statements; collect the pairs first. */
-    json_t *pairs = json_array();
-    int rc = 0, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(pairs, json_pack("[s, s?]", col(st, 0), col(st, 1)));
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        json_decref(pairs);
-        return cf_store_error(s, step, "verify cases", err);
-    }
-    size_t i;
-    json_t *p;
+    /* Streamed with a statement of its own (the digest queries use the
+     * cache), so memory does not grow with the number of cases. */
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &st, NULL), step;
+    if (rc != SQLITE_OK)
+        return cf_store_error(s, rc, "verify cases", err);
+    rc = 0;
     *n = 0;
-    json_array_foreach(pairs, i, p)
-    {
-        const char *id = json_string_value(json_array_get(p, 0));
-        const char *want = json_string_value(json_array_get(p, 1));
-        char got[65];
-        char where[80];
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = col(st, 0), *want = col(st, 1);
+        char got[65], where[80];
         snprintf(where, sizeof where, "case %s", id ? id : "?");
         if (!want) {
             rc = broken(err, "cases", "%s: no audited history (row added?)", where);
@@ -308,7 +297,9 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         }
         (*n)++;
     }
-    json_decref(pairs);
+    if (!rc && step != SQLITE_DONE)
+        rc = cf_store_error(s, step, "verify cases", err);
+    sqlite3_finalize(st);
     if (rc)
         return rc;
     int64_t missing;
