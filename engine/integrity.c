@@ -313,8 +313,7 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         "SELECT count(*) FROM timers WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
         "SELECT count(*) FROM tasks WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
         "SELECT count(*) FROM keys WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
-        "SELECT count(*) FROM notifications WHERE case_id IS NULL OR case_id NOT IN"
-        " (SELECT id FROM cases)",
+        "SELECT count(*) FROM notifications WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
     };
     static const char *const names[] = {"timers", "tasks", "keys", "notifications"};
     for (size_t t = 0; t < 4; t++) {
