@@ -125,6 +125,11 @@ int cf_time_parse(const char *text, int64_t *utc, int *offset_minutes)
     return 0;
 }
 
+int cf_time_from_rfc3339(const char *text, int64_t *utc)
+{
+    return cf_time_parse(text, utc, NULL) == 0 ? 0 : CF_EINVALID;
+}
+
 int cf_time_parse_date(const char *text, int64_t *utc)
 {
     const char *p = text;

@@ -283,78 +283,10 @@ static void table_print_free(struct table *t)
 
 /* ---- the engine clock: CASEFLOW_NOW ------------------------------------- */
 
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char ch = (*p)[i];
-        if (ch < '0' || ch > '9')
-            return false;
-        v = v * 10 + (ch - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : mdays[m - 1];
-}
-
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" to Unix seconds;
- * the offset is required, fractions are dropped. */
+/* RFC 3339 with a required offset, parsed by the engine's own clock. */
 static bool parse_rfc3339(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-    const char *p = s;
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
-        *p++ != '-' || !digits(&p, 2, &d))
-        return false;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return false;
-    p++;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) ||
-        *p++ != ':' || !digits(&p, 2, &sec))
-        return false;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p++ == '-' ? -1 : 1;
-        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) ||
-            oh > 23 || om > 59)
-            return false;
-    } else {
-        return false;
-    }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-        h > 23 || mi > 59 || sec > 60)
-        return false;
-    if (sec == 60) /* a leap second counts as the last second of its minute */
-        sec = 59;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-           sign * (oh * 3600 + om * 60);
-    return true;
+    return cf_time_from_rfc3339(s, out) == 0;
 }
 
 /* ---- opening the store -------------------------------------------------- */

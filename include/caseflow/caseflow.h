@@ -108,6 +108,9 @@ CF_EXTERN void cf_engine_close(cf_engine *engine);
  * checked against the store's users at each command. */
 CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
                                   const char *reason);
+/* Parse an RFC 3339 time that carries an explicit offset or Z (as referrals
+ * and CASEFLOW_NOW must) into Unix seconds. 0, or CF_EINVALID. */
+CF_EXTERN int cf_time_from_rfc3339(const char *text, int64_t *utc);
 /* The engine clock: now < 0 uses the system clock. Unix seconds. */
 CF_EXTERN void cf_engine_set_clock(cf_engine *engine, int64_t now);
 /* The engine clock's current time, Unix seconds. */

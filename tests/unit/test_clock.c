@@ -58,6 +58,10 @@ static void dates_and_epoch(void **state)
     assert_string_equal(buf, "1970-01-01T00:00:00Z");
     assert_int_equal(cf_time_parse_date("2026-11-31", &t), -1);
     assert_true(cf_time_system() > 1700000000);
+    assert_int_equal(cf_time_from_rfc3339("2026-11-02T10:00:00+01:00", &t), 0);
+    cf_time_format(t, buf);
+    assert_string_equal(buf, "2026-11-02T09:00:00Z");
+    assert_int_equal(cf_time_from_rfc3339("2026-11-02T10:00:00", &t), CF_EINVALID);
 }
 
 int main(void)
