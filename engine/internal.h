@@ -2,7 +2,7 @@
  * Internal interfaces between the engine's modules. Nothing here is public:
  * the library exports only the cf_ functions of include/caseflow/caseflow.h
  * (see -export-symbols-regex in Makefile.am). Internal functions are prefixed
- * by their module: cf_err_, cf_time_, cf_json_, cf_wf_ (workflow.c), cf_loader_
+ * by their module: cf_err_, cf_time_, cf_json_, cf_wf_ (workflow/), cf_loader_
  * (loader.c), cf_store_ (store.c), cf_audit_ (audit.c).
  */
 #ifndef CF_INTERNAL_H
@@ -44,6 +44,8 @@ int cf_time_parse_date(const char *text, int64_t *utc);
 void cf_time_format(int64_t t, char out[32]);
 /* System clock, Unix seconds. */
 int64_t cf_time_system(void);
+/* CLOCK_MONOTONIC in milliseconds: for budgets, never for case times. */
+int64_t cf_time_monotonic_ms(void);
 
 /* ---- util.c: JSON paths and hashing ------------------------------------ */
 
@@ -61,6 +63,8 @@ void cf_sha256_hex(const void *data, size_t len, char out[65]);
 int cf_sha256_file(const char *path, char out[65]);
 /* Is s well-formed UTF-8 (no overlongs, no surrogates)? */
 bool cf_utf8_valid(const char *s);
+/* Does the comma-separated list (may be NULL) hold item? */
+bool cf_list_has(const char *list, const char *item);
 /* Read a whole file into a new NUL-terminated buffer; 0 or negative CF_E*. */
 int cf_read_file(const char *path, char **out, size_t *len, cf_error *err);
 
@@ -98,11 +102,22 @@ json_t *cf_loader_describe(const cf_module *m);
 bool cf_plugin_accepts(const cf_plugin *p, const char *event);
 bool cf_plugin_emits(const cf_plugin *p, const char *event);
 
-/* ---- workflow.c: Lua workflows in a sandbox ----------------------------- */
+/* ---- workflow/: Lua workflows in a sandbox ------------------------------ */
 
-/* Budgets for each call into Lua. */
+/* Budgets for each call into Lua. The instruction budget also counts the
+ * work library functions do in C (see docs/workflows.md). */
 #define CF_WF_MEMORY_CAP (32u * 1024u * 1024u)
 #define CF_WF_INSTRUCTION_BUDGET 10000000L
+
+/* Wall-time limits of workflow calls: every call made with the same limits
+ * shares one deadline (the engine gives all the calls of one command the
+ * same limits, so a command never holds the store's write lock longer than
+ * the budget). */
+typedef struct cf_wf_limits {
+    int64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds by which the calls must end */
+    int64_t budget_ms;   /* the budget the deadline came from, for messages */
+} cf_wf_limits;
+#define CF_WF_DEFAULT_BUDGET_MS 1000
 
 typedef struct cf_wf cf_wf;
 typedef struct cf_wf_state cf_wf_state;
@@ -155,13 +170,15 @@ struct cf_wf {
  * limited to its directory, and collect the bundle: the main source, every
  * module it required and every file named in its `assets` list. *bundle is a
  * new reference. CF_EINVALID (with file:line in the message) for a syntax or
- * runtime error, CF_ENOTFOUND when the file does not exist. */
+ * runtime error, CF_ESCRIPT for an exceeded budget (loading has
+ * CF_WF_DEFAULT_BUDGET_MS), CF_ENOTFOUND when the file does not exist. */
 int cf_wf_bundle_from_file(const char *path, json_t **bundle, cf_error *err);
 
 /* Load a workflow from a bundle (borrowed; the workflow keeps its own
  * reference) into its own sandboxed Lua state and build the state table.
  * *out is new; free with cf_wf_free. CF_EINVALID for structural errors
- * (missing name/initial/states, bad field types, undefined targets). */
+ * (missing name/initial/states, bad field types, undefined targets),
+ * CF_ESCRIPT for an exceeded budget (loading has CF_WF_DEFAULT_BUDGET_MS). */
 int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err);
 void cf_wf_free(cf_wf *wf);
 
@@ -172,14 +189,25 @@ const cf_wf_transition *cf_wf_find_transition(const cf_wf_state *st,
 
 /*
  * Resolve transition t for a case: a string target directly, a function by
- * calling it as fn(case, event) under the instruction budget and memory
- * cap, with `case` a read-only view of case_doc ({id, state, data, ...}) and
- * `event` a read-only view of event_doc ({name, data, actor}). *target is a
- * borrowed state name owned by wf, or NULL when the function returned nil
- * (stay). CF_ESCRIPT for a Lua error or an exceeded budget (message with
- * file:line), CF_EINVALID when the function returns an undefined state or
- * one outside its declared targets.
+ * calling it as fn(case, event) under the instruction budget, the memory
+ * cap and the wall-time limits lim (borrowed; NULL: a budget of
+ * CF_WF_DEFAULT_BUDGET_MS from now for this call alone), with `case` a
+ * read-only view of case_doc ({id, state, data, ...}) and `event` a
+ * read-only view of event_doc ({name, data, actor}). *target is a borrowed
+ * state name owned by wf, or NULL when the function returned nil (stay).
+ * CF_ESCRIPT for a Lua error (message with file:line) or an exceeded budget
+ * (field "budget" or "memory"; the message names the workflow, state, case
+ * and line), CF_EINVALID when the function returns an undefined state or
+ * one outside its declared targets. A call still running well past its
+ * deadline (inside the VM, where nothing else can stop it) ends the process
+ * with exit status 70 and one line on stderr: nothing the command did is
+ * committed.
  */
+int cf_wf_resolve_limited(cf_wf *wf, const cf_wf_transition *t,
+                          const json_t *case_doc, const json_t *event_doc,
+                          int64_t now, const cf_wf_limits *lim,
+                          const char **target, cf_error *err);
+/* cf_wf_resolve_limited with lim NULL. */
 int cf_wf_resolve(cf_wf *wf, const cf_wf_transition *t, const json_t *case_doc,
                   const json_t *event_doc, int64_t now, const char **target,
                   cf_error *err);

@@ -13,7 +13,10 @@
 #   state=S       the case's state at the end
 # Every refusal is one line "caseflow: ...", leaves the store exactly as it
 # was (sqlite3 .dump, other cases included), no file appears outside, and
-# `audit verify` passes at the end.
+# `audit verify` passes at the end. Scripts that burn time in C library
+# functions or in the VM end within the workflow time budget (or are ended
+# by the watchdog), and a writer that comes right after one of them gets the
+# store's write lock.
 # shellcheck disable=SC2119 # setup_store takes an optional path, not our arguments
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
@@ -115,6 +118,26 @@ for f in "$W"/*.lua; do
     assert_jq "$OUT" 'all(.[]; .to != "done")' "$base: the history never reached done"
 done
 assert_eq yes "$([ "$n" -ge 40 ] && echo yes || echo no)" "$n hostile scripts tried"
+
+# While a hostile act runs it holds the store's write lock; it must give it
+# up within its time budget (the watchdog's grace included), long before the
+# busy timeout (10 s) of a writer that comes right after it. string-equal is
+# stopped by the time budget, string-compare only by the watchdog.
+for base in string-equal string-compare; do
+    id=$(new_case "HOSTILE-LOCK-$base" "hostile_${base//-/_}")
+    if [ -z "$id" ] || [ "$id" = null ]; then
+        not_ok "$base: a case for the lock check"
+        continue
+    fi
+    timeout 60 "$CASEFLOW_BIN" --actor officer1 act "$id" submit --data '{}' \
+        >"$E2E_TMP/bg.out" 2>"$E2E_TMP/bg.err" </dev/null &
+    bg=$!
+    sleep 0.2
+    expect_exit 0 cf --actor admin user add "lock.${base//-/.}" --role analyst
+    wait "$bg"
+    assert_eq 70 "$?" "$base: the hostile act ends with exit 70 ($(cut -c1-100 "$E2E_TMP/bg.err"))"
+    assert_eq waiting "$(case_field "$id" .state)" "$base: its case is where it was"
+done
 
 assert_eq no "$([ -e "$PWNED" ] && echo yes || echo no)" "no script wrote $PWNED"
 assert_eq authorisation "$(case_field "$BYSTANDER" .state)" "the bystander case is where it was"

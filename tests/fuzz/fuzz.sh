@@ -25,7 +25,7 @@ PLUG="$OUT/plugins"
 mkdir -p "$OBJ" "$PLUG"
 
 # FUZZ_SAN_EXCLUDE: UBSan checks left out. Default nonnull-attribute, only
-# while engine/workflow.c link_targets() calls qsort(NULL, 0, ...) for every
+# while engine/workflow/dsl.c link_targets() calls qsort(NULL, 0, ...) for every
 # state without transitions (a final state): that aborts every run at its
 # first workflow load. Set FUZZ_SAN_EXCLUDE= (empty) to check it again.
 FUZZ_SAN_EXCLUDE=${FUZZ_SAN_EXCLUDE-nonnull-attribute}
@@ -50,8 +50,9 @@ compile() {
 
 # The engine, instrumented for coverage.
 engine_objs=
-for src in "$SRCDIR"/engine/*.c; do
-    o="$OBJ/engine_$(basename "$src" .c).o"
+for src in "$SRCDIR"/engine/*.c "$SRCDIR"/engine/workflow/*.c; do
+    dir=$(basename "$(dirname "$src")")
+    o="$OBJ/${dir}_$(basename "$src" .c).o"
     compile "$src" "$o" -fsanitize=fuzzer-no-link
     engine_objs="$engine_objs $o"
 done
@@ -77,7 +78,7 @@ for t in $FUZZ_TARGETS; do
         -DCF_FUZZ_SRCDIR="\"$SRCDIR\"" -DCF_FUZZ_PLUGINDIR="\"$PLUG\""
     echo "  LD(fuzz) $OUT/fuzz_$t"
     # shellcheck disable=SC2086 # word lists
-    $FUZZ_CC $SAN -fsanitize=fuzzer "$o" $engine_objs -o "$OUT/fuzz_$t" $DEPS_LIBS -lltdl -lm
+    $FUZZ_CC $SAN -fsanitize=fuzzer "$o" $engine_objs -o "$OUT/fuzz_$t" $DEPS_LIBS -lltdl -lm -lpthread
 done
 
 [ "$FUZZ_SECONDS" -gt 0 ] 2>/dev/null || {

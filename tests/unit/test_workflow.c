@@ -1,5 +1,5 @@
 /*
- * Unit tests of engine/workflow.c: the workflow DSL (a complete fixture and
+ * Unit tests of engine/workflow/: the workflow DSL (a complete fixture and
  * one inline script per structural error), resolving transitions, the
  * read-only case and event views, bundles and their hashes, and the lint
  * findings of cf_wf_check with their line numbers. Sandbox escapes live in

@@ -1,0 +1,231 @@
+/*
+ * `workflow check`: lint a workflow file without a store. It runs like a
+ * deploy (collect, build) but turns every error and structural problem into
+ * a finding with file, line and rule, then adds what only a whole-graph
+ * view shows (unreachable states, functions without targets) and, given a
+ * loader, what the step plugins accept.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wf.h"
+
+/* Path of a file named in a message, relative to the main file's dir. */
+static void finding_path(const wf_collected *k, const char *path,
+                         const char *file, char *out, size_t size)
+{
+    if (file == NULL || strcmp(file, k->file) == 0)
+        snprintf(out, size, "%s", path);
+    else if (strchr(path, '/') == NULL)
+        snprintf(out, size, "%s", file);
+    else
+        snprintf(out, size, "%s/%s", k->dir, file);
+}
+
+static int add_finding(json_t *diags, const char *file, int line,
+                       const char *rule, const char *msg)
+{
+    json_t *f = json_pack("{s:s, s:i, s:s, s:s}", "file", file, "line", line,
+                          "rule", rule, "message", msg);
+    if (f == NULL || json_array_append_new(diags, f) != 0)
+        return CF_ENOMEM;
+    return 0;
+}
+
+/* A Lua error "file:line: message" into a finding. */
+static int syntax_finding(const wf_collected *k, const char *path,
+                          const char *msg, json_t *diags)
+{
+    char file[256] = "", where[300];
+    int line = 0;
+    const char *p = msg;
+    /* The first ":<digits>:" splits file from line. */
+    for (const char *q = strchr(p, ':'); q; q = strchr(q + 1, ':')) {
+        const char *d = q + 1;
+        while (isdigit((unsigned char)*d))
+            d++;
+        if (d > q + 1 && *d == ':' && (size_t)(q - p) < sizeof file) {
+            memcpy(file, p, (size_t)(q - p));
+            file[q - p] = '\0';
+            line = atoi(q + 1);
+            msg = d + 1;
+            while (*msg == ' ')
+                msg++;
+            break;
+        }
+    }
+    finding_path(k, path, file[0] ? file : NULL, where, sizeof where);
+    /* A file that runs but returns no workflow is a structural problem. */
+    return add_finding(diags, where, line,
+                       strstr(msg, "must return workflow") ? "structure"
+                                                           : "syntax", msg);
+}
+
+/* Every state reachable from initial through named targets; a function
+ * without declared targets may reach any state. */
+static int reachability(const cf_wf *wf, const char *path, json_t *diags,
+                        lua_State *L, const wf_collected *k)
+{
+    size_t n = wf->nstates, head = 0, tail = 0;
+    int rc = 0;
+    bool *seen = calloc(n ? n : 1, sizeof *seen);
+    size_t *queue = calloc(n ? n : 1, sizeof *queue);
+    const cf_wf_state *ini = cf_wf_find_state(wf, wf->initial);
+    if (seen == NULL || queue == NULL) {
+        rc = CF_ENOMEM;
+        goto out;
+    }
+    if (ini != NULL) {
+        seen[ini - wf->states] = true;
+        queue[tail++] = (size_t)(ini - wf->states);
+    }
+    while (head < tail) {
+        const cf_wf_state *st = &wf->states[queue[head++]];
+        for (size_t j = 0; j < st->non; j++) {
+            const cf_wf_transition *t = &st->on[j];
+            bool any = t->fnref != LUA_NOREF && t->ntargets == 0;
+            for (size_t s = 0; s < n; s++) {
+                bool hit = any || (t->target && strcmp(t->target,
+                                                       wf->states[s].name) == 0);
+                for (size_t x = 0; x < t->ntargets && !hit; x++)
+                    hit = strcmp(t->targets[x], wf->states[s].name) == 0;
+                if (hit && !seen[s]) {
+                    seen[s] = true;
+                    queue[tail++] = s;
+                }
+            }
+        }
+    }
+    for (size_t s = 0; s < n && rc == 0 && ini != NULL; s++) {
+        char msg[300];
+        if (seen[s])
+            continue;
+        snprintf(msg, sizeof msg, "state '%s' cannot be reached from '%s'",
+                 wf->states[s].name, wf->initial);
+        rc = add_finding(diags, path, wf->states[s].line, "unreachable", msg);
+    }
+    /* Functions without declared targets, wherever they are. */
+    for (size_t s = 0; s < n && rc == 0; s++)
+        for (size_t j = 0; j < wf->states[s].non && rc == 0; j++) {
+            const cf_wf_transition *t = &wf->states[s].on[j];
+            char msg[300], where[200], file[300];
+            if (t->fnref == LUA_NOREF || t->ntargets > 0)
+                continue;
+            wf_function_where(L, t, where, sizeof where);
+            char *colon = strrchr(where, ':');
+            if (colon)
+                *colon = '\0';
+            finding_path(k, path, where[0] ? where : NULL, file, sizeof file);
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' is a "
+                     "function without declared targets (add targets = {...})",
+                     wf->states[s].name, t->event);
+            rc = add_finding(diags, file, t->line, "no-targets", msg);
+        }
+out:
+    free(seen);
+    free(queue);
+    return rc;
+}
+
+static int plugin_findings(const cf_wf *wf, cf_loader *loader,
+                           const char *path, json_t *diags)
+{
+    int rc = 0;
+    for (size_t i = 0; i < wf->nstates && rc == 0; i++) {
+        const cf_wf_state *st = &wf->states[i];
+        const cf_module *m = NULL;
+        cf_error e = {0};
+        char msg[600];
+        if (st->step == NULL)
+            continue;
+        if (cf_loader_get(loader, st->step, &m, &e) != 0 || m == NULL) {
+            snprintf(msg, sizeof msg, "state '%s': step plugin '%s': %s",
+                     st->name, st->step, e.message[0] ? e.message : "missing");
+            rc = add_finding(diags, path, st->line, "missing-plugin", msg);
+            continue;
+        }
+        for (size_t j = 0; j < st->non && rc == 0; j++) {
+            const cf_wf_transition *t = &st->on[j];
+            if (cf_plugin_accepts(m->desc, t->event) ||
+                cf_plugin_emits(m->desc, t->event) || t->system ||
+                strcmp(t->event, "repeat_referral") == 0 ||
+                (st->timer_event && strcmp(st->timer_event, t->event) == 0))
+                continue;
+            snprintf(msg, sizeof msg, "state '%s': plugin '%s' neither "
+                     "accepts nor emits event '%s'", st->name, st->step,
+                     t->event);
+            rc = add_finding(diags, path, t->line, "unaccepted-event", msg);
+        }
+    }
+    return rc;
+}
+
+int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,
+                cf_error *err)
+{
+    wf_collected k;
+    if (!json_is_array(diags))
+        return cf_err_set(err, CF_EINVALID, NULL, "check: no findings array");
+    cf_error e = {0};
+    int rc = wf_collect(path, &k, &e);
+    if (rc != 0 && k.L == NULL) {
+        wf_collected_free(&k);
+        if (err)
+            *err = e;
+        return rc;
+    }
+    if (rc != 0) {
+        rc = syntax_finding(&k, path, e.message, diags);
+        wf_collected_free(&k);
+        return rc ? cf_err_set(err, rc, NULL, "out of memory") : 0;
+    }
+    wf_ctx *c = wf_ctx_of(k.L);
+    wf_assets_args a = {0};
+    cf_wf *wf = calloc(1, sizeof *wf);
+    a.assets = json_object();
+    if (wf == NULL || a.assets == NULL || (wf->config = json_object()) == NULL)
+        rc = CF_ENOMEM;
+    if (rc == 0) {
+        c->wf = wf;
+        rc = wf_protected(k.L, wf_build_body, NULL, CF_EINVALID, &e);
+        c->wf = NULL;
+        if (rc == CF_ENOMEM)
+            goto out;
+        if (rc != 0)
+            rc = syntax_finding(&k, path, e.message, diags);
+    }
+    for (size_t i = 0; rc == 0 && i < json_array_size(c->problems); i++) {
+        json_t *p = json_array_get(c->problems, i);
+        char file[300];
+        finding_path(&k, path, json_string_value(json_object_get(p, "file")),
+                     file, sizeof file);
+        rc = add_finding(diags, file,
+                         (int)json_integer_value(json_object_get(p, "line")),
+                         json_string_value(json_object_get(p, "rule")),
+                         json_string_value(json_object_get(p, "message")));
+    }
+    if (rc == 0) {
+        rc = wf_protected(k.L, wf_assets_body, &a, CF_EINVALID, &e);
+        if (rc == 0 && a.rc != 0)
+            rc = add_finding(diags, path, 0, "structure", a.why);
+        else if (rc != 0 && rc != CF_ENOMEM)
+            rc = add_finding(diags, path, 0, "structure", e.message);
+    }
+    if (rc == 0 && wf->nstates > 0)
+        rc = reachability(wf, path, diags, k.L, &k);
+    if (rc == 0 && loader != NULL)
+        rc = plugin_findings(wf, loader, path, diags);
+out:
+    json_decref(a.assets);
+    if (wf != NULL)
+        wf->lua = NULL; /* the state belongs to k */
+    cf_wf_free(wf);
+    wf_collected_free(&k);
+    if (rc != 0)
+        return cf_err_set(err, rc, NULL, "out of memory");
+    return 0;
+}

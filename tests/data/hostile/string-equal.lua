@@ -1,0 +1,25 @@
+-- Hostile workflow script (tests/e2e/robust_hostile.sh): comparing two 256 KiB strings in a loop: VM instructions of microseconds each, which only the time budget stops
+-- expect: deploy=0 submit=70 state=waiting
+-- Built while loading, which has its own budget.
+local Z = string.rep(string.rep("x", 1024), 256)
+local Z2 = string.rep(string.rep("x", 1024), 256)
+return workflow {
+  name = "hostile_string_equal", version = 1, initial = "intake",
+  states = {
+    intake = { step = "referral", on = { accepted = "waiting" } },
+    waiting = {
+      step = "good", roles = { "officer" },
+      on = {
+        submit = { to = function(case, event)
+          local n = 0
+          for i = 1, 1e9 do if Z == Z2 then n = n + 1 end end
+          return "done"
+        end, targets = { "done" } },
+        decide = { to = function(case, event)
+          return nil
+        end, targets = { "done" } },
+      },
+    },
+    done = { final = true },
+  },
+}
