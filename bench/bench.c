@@ -245,7 +245,7 @@ static cf_engine *open_store(const bench_cfg *cfg, const char *path, cf_error *e
         return NULL;
     cf_engine_set_clock(e, BENCH_EPOCH);
     cf_engine_set_actor(e, BENCH_ADMIN, "benchmark: synthetic data");
-    check(cf_store_init(e, err), err, "init");
+    check(cf_store_init_with(e, &(cf_init_options){.test_clock = 1}, err), err, "init");
     for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
         const char *roles[] = {role_names[i][1], NULL};
         check(cf_user_add(e, role_names[i][0], roles, err), err, "user add");

@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "audit.h"
+#include "chain.h"
 #include "integrity.h"
 
 static char *canon(json_t *v)
@@ -23,26 +25,107 @@ static char *canon(json_t *v)
     return t;
 }
 
+/* A string as jansson's canonical text writes it (compact, no slash or
+ * non-ASCII escapes, \u00XX in upper case for other controls); NULL as
+ * null. false when s is not UTF-8 (jansson refuses those too). */
+static bool cj_str(cf_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!s)
+        return cf_buf_put(b, "null", 4) == 0;
+    if (!cf_utf8_valid(s))
+        return false;
+    size_t len = strlen(s);
+    if (cf_buf_grow(b, len * 6 + 2))
+        return false;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            *o++ = '\\';
+            switch (c) {
+            case '\b': *o++ = 'b'; break;
+            case '\f': *o++ = 'f'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+    return true;
+}
+
+/* The history record's payload, written straight into its canonical text
+ * (it is built twice per record: when written and when checked): the same
+ * bytes as cf_json_canonical of the object {actor, at, case, case_sha256,
+ * data_sha256, event, from, outcome, plugin, plugin_sha256, plugin_version,
+ * role, to}, keys sorted, absent ones null. test_audit compares the two. */
 char *cf_integrity_event_payload(const cf_event_fields *f)
 {
-    return canon(json_pack(
-        "{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "case",
-        f->case_id, "at", (json_int_t)f->at, "actor", f->actor, "role", f->role, "event",
-        f->event, "outcome", f->outcome, "from", f->from, "to", f->to, "data_sha256",
-        f->data_sha256, "plugin", f->plugin, "plugin_version", f->plugin_version,
-        "plugin_sha256", f->plugin_sha256, "case_sha256", f->case_sha256));
+    if (!f->case_id || !f->actor || !f->event || !f->to)
+        return NULL;
+    cf_buf b = {0};
+    char at[32];
+    snprintf(at, sizeof at, "%lld", (long long)f->at);
+    bool ok = cf_buf_put(&b, "{\"actor\":", 9) == 0 && cj_str(&b, f->actor) &&
+              cf_buf_put(&b, ",\"at\":", 6) == 0 && cf_buf_put(&b, at, strlen(at)) == 0 &&
+              cf_buf_put(&b, ",\"case\":", 8) == 0 && cj_str(&b, f->case_id) &&
+              cf_buf_put(&b, ",\"case_sha256\":", 15) == 0 && cj_str(&b, f->case_sha256) &&
+              cf_buf_put(&b, ",\"data_sha256\":", 15) == 0 && cj_str(&b, f->data_sha256) &&
+              cf_buf_put(&b, ",\"event\":", 9) == 0 && cj_str(&b, f->event) &&
+              cf_buf_put(&b, ",\"from\":", 8) == 0 && cj_str(&b, f->from) &&
+              cf_buf_put(&b, ",\"outcome\":", 11) == 0 && cj_str(&b, f->outcome) &&
+              cf_buf_put(&b, ",\"plugin\":", 10) == 0 && cj_str(&b, f->plugin) &&
+              cf_buf_put(&b, ",\"plugin_sha256\":", 17) == 0 && cj_str(&b, f->plugin_sha256) &&
+              cf_buf_put(&b, ",\"plugin_version\":", 18) == 0 && cj_str(&b, f->plugin_version) &&
+              cf_buf_put(&b, ",\"role\":", 8) == 0 && cj_str(&b, f->role) &&
+              cf_buf_put(&b, ",\"to\":", 6) == 0 && cj_str(&b, f->to) && cf_buf_put(&b, "}", 2) == 0;
+    if (!ok) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
-char *cf_integrity_user_payload(const char *name, const char *roles, int64_t created_at,
-                                const char *created_by)
+char *cf_integrity_user_payload(const cf_user_row *u)
 {
-    return canon(json_pack("{s:s, s:s, s:I, s:s}", "user", name, "roles", roles,
-                           "created_at", (json_int_t)created_at, "created_by", created_by));
+    return canon(json_pack("{s:s, s:s, s:i, s:s, s:I, s:s}", "user", u->name, "roles",
+                           u->roles, "disabled", u->disabled ? 1 : 0, "os_users",
+                           u->os_users ? u->os_users : "", "created_at",
+                           (json_int_t)u->created_at, "created_by", u->created_by));
 }
 
-char *cf_integrity_disable_payload(const char *name)
+char *cf_integrity_policy_payload(const char *key, const char *value)
 {
-    return canon(json_pack("{s:s, s:s}", "user", name, "disabled", "yes"));
+    return canon(json_pack("{s:s, s:s}", "key", key, "value", value));
+}
+
+char *cf_integrity_export_payload(const char *store_id, int64_t since, const char *exported_at,
+                                  const char *exported_by)
+{
+    return canon(json_pack("{s:{s:s, s:I, s:s, s:s}}", "export", "store_id",
+                           store_id ? store_id : "", "since", (json_int_t)since, "exported_at",
+                           exported_at ? exported_at : "", "exported_by",
+                           exported_by ? exported_by : ""));
+}
+
+char *cf_integrity_schema_payload(const char *digest, int64_t version)
+{
+    return canon(json_pack("{s:s, s:I}", "schema", digest, "version", (json_int_t)version));
 }
 
 char *cf_integrity_workflow_payload(const char *name, int64_t version, int64_t declared,
@@ -61,79 +144,176 @@ char *cf_integrity_checkpoint_payload(int64_t signed_seq, const char *head, int6
 }
 
 char *cf_integrity_init_payload(const char *store_id, const char *public_key,
-                                const char *created_at)
+                                const char *created_at, bool test_clock,
+                                const char *key_path)
 {
-    return canon(json_pack("{s:s, s:s?, s:s}", "store_id", store_id, "public_key",
-                           public_key, "created_at", created_at));
+    /* test_clock and key_path only when set: the stores of schema 1 signed
+     * the same text without them. */
+    json_t *p = json_pack("{s:s, s:s?, s:s}", "store_id", store_id, "public_key", public_key,
+                          "created_at", created_at);
+    if (p && test_clock)
+        json_object_set_new(p, "test_clock", json_true());
+    if (p && key_path)
+        json_object_set_new(p, "key_path", json_string(key_path));
+    return canon(p);
 }
 
 /* ---- case digests ------------------------------------------------------------ */
 
-/* The digest hashes every column of every row as a length-prefixed field:
- * "<type><length>:<bytes>" (type n: null, i: integer, t: text), rows and
- * tables separated by ';' and '|'. No escaping and no JSON on this path:
- * it runs for every case a command writes. */
-static int hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
-                     cf_error *err)
+/* A case's digest is the SHA-256 of a tag and one hash per part: the case
+ * row, and its timers, tasks, keys and notifications. Each part hashes every
+ * column of its rows with its storage type (cf_store_hash_rows): no escaping
+ * and no JSON on this path, which runs for every case a command reads to
+ * write and again after writing it. Parts let a command recompute only what
+ * it changed: the row from the values it wrote, the side tables it touched.
+ * Stores of schema 1 recorded one hash over all five instead (checked as a
+ * fallback, until the case is next written). */
+static const char *const part_sql[CF_CASE_PARTS] = {
+    "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
+    " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
+    " FROM cases WHERE id=?",
+    "SELECT event, state, due_at FROM timers WHERE case_id=? ORDER BY event",
+    "SELECT seq, role, kind, detail, status, created_at FROM tasks WHERE case_id=?"
+    " ORDER BY seq",
+    "SELECT kind, value FROM keys WHERE case_id=? ORDER BY kind, value",
+    "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
+    " ORDER BY seq",
+};
+
+int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
+                            cf_case_parts *p, cf_error *err)
 {
-    int rc;
-    char head[48];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            int n;
-            switch (sqlite3_column_type(st, i)) {
-            case SQLITE_NULL:
-                crypto_hash_sha256_update(h, (const unsigned char *)"n0:", 3);
-                break;
-            case SQLITE_INTEGER:
-                n = snprintf(head, sizeof head, "i%lld:",
-                             (long long)sqlite3_column_int64(st, i));
-                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
-                break;
-            default: {
-                const unsigned char *t = sqlite3_column_text(st, i);
-                size_t len = (size_t)sqlite3_column_bytes(st, i);
-                n = snprintf(head, sizeof head, "t%zu:", len);
-                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
-                crypto_hash_sha256_update(h, t, len);
-            }
-            }
-        }
-        crypto_hash_sha256_update(h, (const unsigned char *)";", 1);
+    for (int i = 0; i < CF_CASE_PARTS; i++) {
+        if (!(which & (1u << i)))
+            continue;
+        sqlite3_stmt *st = cf_store_stmt(s, part_sql[i], err);
+        if (!st)
+            return err ? err->code : CF_EIO;
+        sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+        crypto_hash_sha256_state h;
+        crypto_hash_sha256_init(&h);
+        int rc = cf_store_hash_rows(s, st, &h, err);
+        if (rc)
+            return rc;
+        crypto_hash_sha256_final(&h, p->part[i]);
     }
-    sqlite3_reset(st);
-    crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "digest case", err);
+    return 0;
+}
+
+static void put_field(crypto_hash_sha256_state *h, char type, int64_t i, const char *t,
+                      size_t len)
+{
+    char head[48];
+    int n = type == 'n' ? snprintf(head, sizeof head, "n0:")
+            : type == 'i' ? snprintf(head, sizeof head, "i%lld:", (long long)i)
+                          : snprintf(head, sizeof head, "t%zu:", len);
+    crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+    if (type == 't' && len)
+        crypto_hash_sha256_update(h, (const unsigned char *)t, len);
+}
+
+static void put_text(crypto_hash_sha256_state *h, const char *t)
+{
+    if (t)
+        put_field(h, 't', 0, t, strlen(t));
+    else
+        put_field(h, 'n', 0, NULL, 0);
+}
+
+/* 0 is stored as NULL (store.c bind_deadline). */
+static void put_time(crypto_hash_sha256_state *h, int64_t v)
+{
+    put_field(h, v ? 'i' : 'n', v, NULL, 0);
+}
+
+void cf_integrity_row_part(const cf_case_row *r, int64_t revision, const char *data,
+                           unsigned char out[32])
+{
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    put_field(&h, 'i', r->seq, NULL, 0);
+    put_text(&h, r->id);
+    put_text(&h, r->source);
+    put_text(&h, r->reference);
+    put_text(&h, r->workflow);
+    put_field(&h, 'i', r->version, NULL, 0);
+    put_text(&h, r->state);
+    put_text(&h, data);
+    put_field(&h, 'i', revision, NULL, 0);
+    put_field(&h, 'i', r->created_at, NULL, 0);
+    put_field(&h, 'i', r->updated_at, NULL, 0);
+    put_time(&h, r->deadline_at);
+    put_time(&h, r->review_at);
+    put_text(&h, r->legal_hold);
+    put_time(&h, r->disposed_at);
+    crypto_hash_sha256_update(&h, (const unsigned char *)";|", 2);
+    crypto_hash_sha256_final(&h, out);
+}
+
+void cf_integrity_case_combine(const cf_case_parts *p, char out[65])
+{
+    static const char tag[] = "caseflow-case-v2";
+    unsigned char bin[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const unsigned char *)tag, sizeof tag - 1);
+    for (int i = 0; i < CF_CASE_PARTS; i++)
+        crypto_hash_sha256_update(&h, p->part[i], sizeof p->part[i]);
+    crypto_hash_sha256_final(&h, bin);
+    sodium_bin2hex(out, 65, bin, sizeof bin);
 }
 
 int cf_integrity_case_digest(cf_store *s, const char *case_id, char out[65], cf_error *err)
 {
-    static const char *const sqls[] = {
-        "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
-        " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
-        " FROM cases WHERE id=?",
-        "SELECT event, state, due_at FROM timers WHERE case_id=? ORDER BY event",
-        "SELECT seq, role, kind, detail, status, created_at FROM tasks WHERE case_id=?"
-        " ORDER BY seq",
-        "SELECT kind, value FROM keys WHERE case_id=? ORDER BY kind, value",
-        "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
-        " ORDER BY seq",
-    };
+    cf_case_parts p;
+    int rc = cf_integrity_case_parts(s, case_id, CF_PART_ALL, &p, err);
+    if (!rc)
+        cf_integrity_case_combine(&p, out);
+    return rc;
+}
+
+/* Schema 1's digest: one hash over the five parts' rows in a row. */
+static int case_digest_v1(cf_store *s, const char *case_id, char out[65], cf_error *err)
+{
     crypto_hash_sha256_state h;
     unsigned char bin[crypto_hash_sha256_BYTES];
     int rc = 0;
     crypto_hash_sha256_init(&h);
-    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0] && !rc; i++) {
-        sqlite3_stmt *st = cf_store_stmt(s, sqls[i], err);
+    for (int i = 0; i < CF_CASE_PARTS && !rc; i++) {
+        sqlite3_stmt *st = cf_store_stmt(s, part_sql[i], err);
         if (!st)
             return err ? err->code : CF_EIO;
         sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-        rc = hash_rows(s, st, &h, err);
+        rc = cf_store_hash_rows(s, st, &h, err);
     }
     if (rc)
         return rc;
     crypto_hash_sha256_final(&h, bin);
     sodium_bin2hex(out, 65, bin, sizeof bin);
+    return 0;
+}
+
+/* Does the case, as stored, have the digest `want`? found receives the
+ * current digest. parts (may be NULL): the parts, with the row part
+ * already in it when have_row. */
+static int case_matches(cf_store *s, const char *case_id, cf_case_parts *parts, bool have_row,
+                        const char *want, char found[65], bool *ok, cf_error *err)
+{
+    cf_case_parts local;
+    cf_case_parts *p = parts ? parts : &local;
+    int rc = cf_integrity_case_parts(s, case_id, have_row ? CF_PART_ALL & ~CF_PART_ROW
+                                                          : CF_PART_ALL,
+                                     p, err);
+    if (rc)
+        return rc;
+    cf_integrity_case_combine(p, found);
+    *ok = want && strcmp(found, want) == 0;
+    if (*ok || !want)
+        return 0;
+    char old[65];
+    if ((rc = case_digest_v1(s, case_id, old, err)))
+        return rc;
+    *ok = strcmp(old, want) == 0;
     return 0;
 }
 
@@ -209,6 +389,13 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
          * greater than the one before, so none can be moved or copied. */
         int64_t aseq = sqlite3_column_int64(st, 21);
         const char *action = col(st, 19);
+        /* seq is shown to users (history): numbered 1, 2, 3... in chain
+         * order, so no number can be changed without a gap or a swap. */
+        if (sqlite3_column_int64(st, 0) != *n + 1) {
+            rc = broken(err, "events", "%s: history renumbered (expected %lld)", where,
+                        (long long)(*n + 1));
+            break;
+        }
         if (aseq <= last_audit) {
             rc = broken(err, "events", "%s: out of order or duplicated", where);
             break;
@@ -288,9 +475,10 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
             rc = broken(err, "cases", "%s: no audited history (row added?)", where);
             break;
         }
-        if ((rc = cf_integrity_case_digest(s, id, got, err)))
+        bool ok;
+        if ((rc = case_matches(s, id, NULL, false, want, got, &ok, err)))
             break;
-        if (strcmp(got, want) != 0) {
+        if (!ok) {
             rc = broken(err, "cases", "%s: row, timers, tasks, keys or notifications altered",
                         where);
             break;
@@ -325,74 +513,47 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     return 0;
 }
 
-static int verify_users(cf_store *s, int64_t *n, cf_error *err)
+/* Each user row is the state its latest user record left (replayed by the
+ * chain walk), and there is a row for every user the chain knows. */
+static int verify_users(cf_store *s, const cf_chain *w, int64_t *n, cf_error *err)
 {
-    static const char sql[] =
-        "SELECT u.name, u.roles, u.disabled, u.created_at, u.created_by, a.digest, a.action"
-        " FROM users u LEFT JOIN audit a ON a.seq = u.audit_seq";
-    static const char disabled[] =
-        "SELECT digest FROM audit WHERE action='user.disable'";
-    static const char count[] = "SELECT count(*) FROM audit WHERE action='user.add'";
+    static const char sql[] = "SELECT name, roles, disabled, created_at, created_by,"
+                              " os_users, audit_seq FROM users ORDER BY name";
+    const json_t *users = cf_chain_users(w);
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    json_t *rows = json_array();
     int rc = 0, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        char *payload = cf_integrity_user_payload(col(st, 0) ? col(st, 0) : "",
-                                                  col(st, 1) ? col(st, 1) : "",
-                                                  sqlite3_column_int64(st, 3),
-                                                  col(st, 4) ? col(st, 4) : "");
-        bool ok = digest_is(payload, col(st, 5)) && same(col(st, 6), "user.add");
-        free(payload);
-        char *dp = cf_integrity_disable_payload(col(st, 0) ? col(st, 0) : "");
-        char h[65];
-        cf_sha256_hex(dp ? dp : "", dp ? strlen(dp) : 0, h);
-        free(dp);
-        json_array_append_new(rows, json_pack("[s?, b, i, s]", col(st, 0), ok,
-                                              sqlite3_column_int(st, 2), h));
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        json_decref(rows);
-        return cf_store_error(s, step, "verify users", err);
-    }
-    /* The digests of every user.disable record, in one pass. */
-    json_t *off = json_object();
-    if ((st = cf_store_stmt(s, disabled, err))) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
-            if (col(st, 0))
-                json_object_set_new(off, col(st, 0), json_true());
-        sqlite3_reset(st);
-    } else {
-        rc = err ? err->code : CF_EIO;
-    }
-    size_t i;
-    json_t *r;
     *n = 0;
-    json_array_foreach(rows, i, r)
-    {
-        if (rc)
-            break;
-        const char *name = json_string_value(json_array_get(r, 0));
-        if (!json_is_true(json_array_get(r, 1))) {
-            rc = broken(err, "users", "user %s: does not match its audit record",
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = col(st, 0);
+        json_t *u = json_object_get(users, name ? name : "");
+        if (!u) {
+            rc = broken(err, "users", "user %s: no user record in the chain (row added?)",
                         name ? name : "?");
             break;
         }
-        bool d = json_object_get(off, json_string_value(json_array_get(r, 3))) != NULL;
-        if (d != (json_integer_value(json_array_get(r, 2)) != 0)) {
-            rc = broken(err, "users", "user %s: disabled flag altered", name);
-            break;
-        }
+        bool ok = same(col(st, 1), json_string_value(json_object_get(u, "roles"))) &&
+                  sqlite3_column_int64(st, 2) ==
+                      json_integer_value(json_object_get(u, "disabled")) &&
+                  sqlite3_column_int64(st, 3) ==
+                      json_integer_value(json_object_get(u, "created_at")) &&
+                  same(col(st, 4), json_string_value(json_object_get(u, "created_by"))) &&
+                  same(col(st, 5), json_string_value(json_object_get(u, "os_users"))) &&
+                  sqlite3_column_int64(st, 6) == json_integer_value(json_object_get(u, "seq"));
+        if (!ok)
+            rc = broken(err, "users", "user %s: not what its latest user record says",
+                        name);
         (*n)++;
     }
-    json_decref(rows);
-    json_decref(off);
-    int64_t records;
-    if (!rc && !(rc = scalar(s, count, NULL, &records, err)) && records != *n)
-        rc = broken(err, "users", "%s", "user rows added or deleted");
-    return rc;
+    sqlite3_reset(st);
+    if (rc)
+        return rc;
+    if (step != SQLITE_DONE)
+        return cf_store_error(s, step, "verify users", err);
+    if ((size_t)*n != json_object_size(users))
+        return broken(err, "users", "%s", "user rows deleted");
+    return 0;
 }
 
 static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
@@ -441,37 +602,548 @@ static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
                          : 0;
 }
 
-/* Each policy row must be what its key's latest policy.set record says. */
-static int verify_policies(cf_store *s, cf_error *err)
+/* Each policy row is what its key's latest policy record says. */
+static int verify_policies(cf_store *s, const cf_chain *w, cf_error *err)
 {
-    static const char sql[] = "SELECT key, value FROM meta WHERE key LIKE 'policy.%'";
+    const json_t *pols = cf_chain_policies(w);
+    json_t *rows;
+    int rc = cf_store_policy_list(s, &rows, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *key = json_string_value(json_array_get(r, 0));
+        json_t *p = json_object_get(pols, key ? key : "");
+        if (!p || !same(json_string_value(json_array_get(r, 1)),
+                        json_string_value(json_object_get(p, "value"))) ||
+            json_integer_value(json_array_get(r, 2)) !=
+                json_integer_value(json_object_get(p, "seq"))) {
+            rc = broken(err, "policies", "policy %s does not match its audit record",
+                        key ? key : "?");
+            break;
+        }
+    }
+    if (!rc && json_array_size(rows) != json_object_size(pols))
+        rc = broken(err, "policies", "%s", "policy rows deleted");
+    json_decref(rows);
+    return rc;
+}
+
+/* meta holds the store's identity, tied to record 1, the pointer to the
+ * schema's record and where init put the key: nothing else. */
+static int verify_meta(cf_store *s, const cf_chain *w, cf_error *err)
+{
+    static const char sql[] = "SELECT key FROM meta WHERE key NOT IN ('store_id',"
+                              " 'created_at', 'public_key', 'test_clock', 'schema_seq',"
+                              " 'key_path')";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int step = sqlite3_step(st);
+    char extra[64] = "";
+    if (step == SQLITE_ROW)
+        snprintf(extra, sizeof extra, "%s", col(st, 0) ? col(st, 0) : "?");
+    sqlite3_reset(st);
+    if (step == SQLITE_ROW)
+        return broken(err, "meta", "a row caseflow did not write (%s)", extra);
+    if (step != SQLITE_DONE)
+        return cf_store_error(s, step, "verify meta", err);
+    int rc = cf_integrity_check_identity(s, NULL, err);
+    if (rc)
+        return rc;
+    char digest[65];
+    if ((rc = cf_integrity_check_schema(s, digest, err)))
+        return rc;
+    char *seq = NULL;
+    if ((rc = cf_store_meta_get(s, "schema_seq", &seq, err)))
+        return rc;
+    bool latest = seq && atoll(seq) == cf_chain_schema_seq(w);
+    free(seq);
+    return latest ? 0 : broken(err, "meta", "%s", "the schema record named is not the latest");
+}
+
+int cf_integrity_verify(cf_store *s, const cf_chain *w, json_t *report, cf_error *err)
+{
+    int64_t events = 0, cases = 0, users = 0, workflows = 0;
+    int rc = verify_meta(s, w, err);
+    if (!rc)
+        rc = verify_policies(s, w, err);
+    if (!rc)
+        rc = verify_events(s, &events, err);
+    if (!rc)
+        rc = verify_cases(s, &cases, err);
+    if (!rc)
+        rc = verify_users(s, w, &users, err);
+    if (!rc)
+        rc = verify_workflows(s, &workflows, err);
+    json_object_set_new(report, "tables",
+                        json_pack("{s:I, s:I, s:I, s:I}", "events", (json_int_t)events,
+                                  "cases", (json_int_t)cases, "users", (json_int_t)users,
+                                  "workflows", (json_int_t)workflows));
+    return rc;
+}
+
+/* ---- the rows one command relies on ----------------------------------------------- */
+
+static int altered(cf_error *err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int altered(cf_error *err, const char *field, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cf_err_set(err, CF_EINVALID, field, "%s was altered outside caseflow: it does "
+                      "not match the audit chain; nothing was done (run caseflow audit "
+                      "verify)", msg);
+}
+
+/* Is payload the digest of audit record seq, whose action is `action` (or
+ * starts with it when prefix)? */
+static int tied(cf_store *s, int64_t seq, const char *payload, const char *action,
+                bool prefix, bool *ok, cf_error *err)
+{
+    char digest[65], act[96];
+    *ok = false;
+    if (!payload)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    int rc = seq > 0 ? cf_audit_record(s, seq, digest, act, err) : CF_ENOTFOUND;
+    if (rc == CF_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    bool action_ok = prefix ? strncmp(act, action, strlen(action)) == 0
+                            : strcmp(act, action) == 0;
+    *ok = action_ok && digest_is(payload, digest);
+    return 0;
+}
+
+/* Is seq the newest kept record about subject? A row put back to an
+ * earlier genuine state, with its pointer, points at an older one. */
+static int newest(cf_store *s, const char *subject, int64_t seq, bool *ok, cf_error *err)
+{
+    int64_t latest = 0;
+    int rc = cf_store_record_latest(s, subject, &latest, err);
+    *ok = !rc && latest == seq;
+    return rc;
+}
+
+int cf_integrity_check_user(cf_store *s, const cf_user_row *u, cf_error *err)
+{
+    char *payload = cf_integrity_user_payload(u), subject[200];
+    bool ok, last = false;
+    int rc = tied(s, u->audit_seq, payload, "user.", true, &ok, err);
+    free(payload);
+    snprintf(subject, sizeof subject, "user:%s", u->name);
+    if (!rc && ok)
+        rc = newest(s, subject, u->audit_seq, &last, err);
+    if (rc)
+        return rc;
+    return ok && last ? 0 : altered(err, "actor", "user %s", u->name);
+}
+
+int cf_integrity_check_policy(cf_store *s, const char *key, const char *value,
+                              int64_t audit_seq, cf_error *err)
+{
+    char action[96], subject[200];
+    snprintf(action, sizeof action, "policy.set:%s", key);
+    snprintf(subject, sizeof subject, "policy:%s", key);
+    bool ok = false, last = false;
+    int rc = 0;
+    if (value) {
+        char *payload = cf_integrity_policy_payload(key, value);
+        rc = tied(s, audit_seq, payload, action, false, &ok, err);
+        free(payload);
+    } else {
+        ok = true; /* never set: then no record may say otherwise */
+    }
+    if (!rc && ok)
+        rc = newest(s, subject, audit_seq, &last, err);
+    if (rc)
+        return rc;
+    return ok && last ? 0 : altered(err, "policy", "store policy %s", key);
+}
+
+int cf_integrity_check_workflow(cf_store *s, const char *name, int64_t version,
+                                cf_error *err)
+{
+    static const char sql[] =
+        "SELECT declared_version, hash, deployed_at, deployed_by, audit_seq FROM workflows"
+        " WHERE name=? AND version=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, version);
+    int step = sqlite3_step(st);
+    char *payload = NULL;
+    int64_t seq = 0;
+    if (step == SQLITE_ROW) {
+        payload = cf_integrity_workflow_payload(name, version, sqlite3_column_int64(st, 0),
+                                                col(st, 1) ? col(st, 1) : "",
+                                                sqlite3_column_int64(st, 2),
+                                                col(st, 3) ? col(st, 3) : "");
+        seq = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_reset(st);
+    if (step == SQLITE_DONE)
+        return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s v%lld is not deployed",
+                          name, (long long)version);
+    if (step != SQLITE_ROW)
+        return cf_store_error(s, step, "read workflow", err);
+    bool ok;
+    int rc = tied(s, seq, payload, "workflow.deploy", false, &ok, err);
+    free(payload);
+    if (rc)
+        return rc;
+    return ok ? 0 : altered(err, "workflow", "workflow %s v%lld", name, (long long)version);
+}
+
+int cf_integrity_check_identity(cf_store *s, bool *test_clock, cf_error *err)
+{
+    char *id = NULL, *pk = NULL, *created = NULL, *tc = NULL, *kp = NULL;
+    int rc = cf_store_meta_get(s, "store_id", &id, err);
+    if (!rc)
+        rc = cf_store_meta_get(s, "public_key", &pk, err);
+    if (!rc)
+        rc = cf_store_meta_get(s, "created_at", &created, err);
+    if (!rc)
+        rc = cf_store_meta_get(s, "test_clock", &tc, err);
+    if (!rc)
+        rc = cf_store_meta_get(s, "key_path", &kp, err);
+    bool testing = tc && strcmp(tc, "true") == 0;
+    if (!rc && !id) {
+        int64_t records = 0;
+        if (!(rc = scalar(s, "SELECT count(*) FROM audit", NULL, &records, err)) && records)
+            rc = altered(err, "store", "%s", "the store's identity");
+    } else if (!rc) {
+        bool ok;
+        char *payload = cf_integrity_init_payload(id, pk, created ? created : "", testing, kp);
+        rc = tied(s, 1, payload, "store.init", false, &ok, err);
+        free(payload);
+        if (!rc && (!ok || (tc && !testing)))
+            rc = altered(err, "store", "%s",
+                         "the store's identity, public key or clock setting");
+    }
+    if (test_clock)
+        *test_clock = testing;
+    free(id);
+    free(pk);
+    free(created);
+    free(tc);
+    free(kp);
+    return rc;
+}
+
+int cf_integrity_check_schema(cf_store *s, char digest[65], cf_error *err)
+{
+    char *seq = NULL;
+    int rc = cf_store_schema_digest(s, digest, err);
+    if (!rc)
+        rc = cf_store_meta_get(s, "schema_seq", &seq, err);
+    if (rc)
+        return rc;
+    if (!seq) { /* a store not initialised yet: nothing to hold it to */
+        int64_t records = 0;
+        if ((rc = scalar(s, "SELECT count(*) FROM audit", NULL, &records, err)))
+            return rc;
+        return records ? altered(err, "schema", "%s", "the store's schema record") : 0;
+    }
+    char *payload = cf_integrity_schema_payload(digest, cf_store_version(s));
+    bool ok;
+    rc = tied(s, atoll(seq), payload, "store.schema", false, &ok, err);
+    free(payload);
+    free(seq);
+    if (rc)
+        return rc;
+    return ok ? 0
+              : cf_err_set(err, CF_EINVALID, "schema",
+                           "the store's schema was altered outside caseflow (a table, index, "
+                           "trigger or view that caseflow did not create, or one it did "
+                           "create changed); nothing was done (run caseflow audit verify)");
+}
+
+int cf_integrity_check_case(cf_store *s, const char *case_id, char found[65],
+                            char recorded[65], cf_error *err)
+{
+    return cf_integrity_check_case_parts(s, case_id, NULL, false, found, recorded, err);
+}
+
+int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_parts *parts,
+                                  bool have_row, char found[65], char recorded[65],
+                                  cf_error *err)
+{
+    /* The case's newest history record in the chain (from the newest
+     * record about the case back past its reads, in the audit_case index),
+     * and the history row written with it, which carries the case digest. */
     static const char latest[] =
-        "SELECT digest FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1";
-    static const char count[] = "SELECT count(DISTINCT action) FROM audit"
-                                " WHERE action LIKE 'policy.set:%'";
+        "SELECT seq, action FROM audit WHERE case_id=? ORDER BY seq DESC";
+    static const char sql[] =
+        "SELECT e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
+        " e.to_state, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
+        " e.case_sha256 FROM events e WHERE e.audit_seq=?";
+    recorded[0] = found[0] = '\0';
+    int64_t seq = 0;
+    sqlite3_stmt *st = cf_store_stmt(s, latest, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *a = col(st, 1);
+        if (a && (!strcmp(a, "change") || !strcmp(a, "collection") || !strcmp(a, "retention") ||
+                  !strcmp(a, "erasure"))) {
+            seq = sqlite3_column_int64(st, 0);
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read audit", err);
+    rc = 0;
+    st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    int step = sqlite3_step(st);
+    char *payload = NULL;
+    if (step == SQLITE_ROW) {
+        cf_event_fields f = {
+            .case_id = col(st, 0), .at = sqlite3_column_int64(st, 1), .actor = col(st, 2),
+            .role = col(st, 3), .event = col(st, 4), .outcome = col(st, 5),
+            .from = col(st, 6), .to = col(st, 7), .data_sha256 = col(st, 8),
+            .plugin = col(st, 9), .plugin_version = col(st, 10),
+            .plugin_sha256 = col(st, 11), .case_sha256 = col(st, 12)};
+        if (same(f.case_id, case_id) && f.actor && f.event && f.to)
+            payload = cf_integrity_event_payload(&f);
+        snprintf(recorded, 65, "%s", f.case_sha256 ? f.case_sha256 : "");
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        free(payload);
+        return cf_store_error(s, step, "read history", err);
+    }
+    /* The digest counts only when the history record carrying it is the
+     * one the chain holds; otherwise both could have been edited to agree. */
+    char digest[65], act[96];
+    bool ok = false;
+    if (payload && (rc = cf_audit_record(s, seq, digest, act, err)) == 0 &&
+        digest_is(payload, digest))
+        rc = case_matches(s, case_id, parts, have_row, recorded, found, &ok, err);
+    free(payload);
+    if (rc && rc != CF_ENOTFOUND)
+        return rc;
+    if (!ok)
+        return cf_err_set(err, CF_EINVALID, "case",
+                          "case %s was altered outside caseflow: its rows do not match the "
+                          "digest the audit chain holds; nothing was written to it",
+                          case_id);
+    return 0;
+}
+
+/* What a checkpoint is about to sign, beyond the records themselves: the
+ * history records written since record `after` match theirs, every case
+ * they touched matches its digest, and the users, policies, workflows, the
+ * identity and the schema match the chain. */
+int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_error *err)
+{
+    static const char events[] =
+        "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
+        " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
+        " e.case_sha256, a.digest FROM events e JOIN audit a ON a.seq = e.audit_seq"
+        " WHERE e.audit_seq > ? ORDER BY e.seq";
+    static const char workflows[] = "SELECT name, version FROM workflows";
+    sqlite3_stmt *st = cf_store_stmt(s, events, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, after);
+    json_t *cases = json_object();
+    int rc = 0, step;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *data = col(st, 9), *dsha = col(st, 10);
+        char h[65];
+        if (data)
+            cf_sha256_hex(data, strlen(data), h);
+        cf_event_fields f = {
+            .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
+            .role = col(st, 4), .event = col(st, 5), .outcome = col(st, 6),
+            .from = col(st, 7), .to = col(st, 8), .data_sha256 = dsha,
+            .plugin = col(st, 11), .plugin_version = col(st, 12),
+            .plugin_sha256 = col(st, 13), .case_sha256 = col(st, 14)};
+        char *payload = f.case_id && f.actor && f.event && f.to
+                            ? cf_integrity_event_payload(&f)
+                            : NULL;
+        if ((data && !same(h, dsha)) || !digest_is(payload, col(st, 15)))
+            rc = broken(err, "events", "history record %lld: does not match its audit record",
+                        (long long)sqlite3_column_int64(st, 0));
+        else
+            json_object_set_new(cases, f.case_id, json_true());
+        free(payload);
+    }
+    sqlite3_reset(st);
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = cf_store_error(s, step, "verify history", err);
+    const char *id;
+    json_t *v;
+    json_object_foreach(cases, id, v)
+    {
+        char found[65], recorded[65];
+        if (rc || !cases_too || (rc = cf_integrity_check_case(s, id, found, recorded, err)))
+            break;
+    }
+    json_decref(cases);
+    json_t *rows = NULL;
+    size_t i;
+    if (!rc && !(rc = cf_store_user_names(s, &rows, err))) {
+        json_array_foreach(rows, i, v)
+        {
+            cf_user_row u;
+            if ((rc = cf_store_user_get(s, json_string_value(v), &u, err)))
+                break;
+            rc = cf_integrity_check_user(s, &u, err);
+            cf_user_row_clear(&u);
+            if (rc)
+                break;
+        }
+        json_decref(rows);
+        rows = NULL;
+    }
+    if (!rc && !(rc = cf_store_policy_list(s, &rows, err))) {
+        json_array_foreach(rows, i, v)
+        if (!rc)
+            rc = cf_integrity_check_policy(s, json_string_value(json_array_get(v, 0)),
+                                           json_string_value(json_array_get(v, 1)),
+                                           json_integer_value(json_array_get(v, 2)), err);
+        json_decref(rows);
+    }
+    if (!rc && (st = cf_store_stmt(s, workflows, err))) {
+        json_t *wfs = json_array();
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(wfs, json_pack("[s?, I]", col(st, 0),
+                                                 (json_int_t)sqlite3_column_int64(st, 1)));
+        sqlite3_reset(st);
+        json_array_foreach(wfs, i, v)
+        if (!rc)
+            rc = cf_integrity_check_workflow(s, json_string_value(json_array_get(v, 0))
+                                                    ? json_string_value(json_array_get(v, 0))
+                                                    : "",
+                                             json_integer_value(json_array_get(v, 1)), err);
+        json_decref(wfs);
+    } else if (!rc) {
+        rc = err ? err->code : CF_EIO;
+    }
+    char digest[65];
+    if (!rc)
+        rc = cf_integrity_check_identity(s, NULL, err);
+    if (!rc)
+        rc = cf_integrity_check_schema(s, digest, err);
+    return rc;
+}
+
+/* ---- a store of schema 1, before it is migrated ---------------------------------- */
+
+/* Users as schema 1 tied them: the add record's digest over {user, roles,
+ * created_at, created_by}, and a disable record {user, disabled:"yes"} for
+ * each disabled user. */
+static int verify_users_v1(cf_store *s, cf_error *err)
+{
+    static const char sql[] = "SELECT name, roles, disabled, created_at, created_by, audit_seq"
+                              " FROM users";
+    static const char disabled[] =
+        "SELECT count(*) FROM audit WHERE action='user.disable' AND digest=?";
+    static const char count[] = "SELECT count(*) FROM audit WHERE action='user.add'";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *rows = json_array();
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(rows, json_pack("[s?, s?]", col(st, 0), col(st, 1)));
+        json_array_append_new(rows, json_pack("[s?, s?, i, I, s?, I]", col(st, 0), col(st, 1),
+                                              sqlite3_column_int(st, 2),
+                                              (json_int_t)sqlite3_column_int64(st, 3),
+                                              col(st, 4),
+                                              (json_int_t)sqlite3_column_int64(st, 5)));
     sqlite3_reset(st);
-    int rc = step == SQLITE_DONE ? 0 : cf_store_error(s, step, "verify meta", err);
+    int rc = step == SQLITE_DONE ? 0 : cf_store_error(s, step, "verify users", err);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
     {
         if (rc)
             break;
-        const char *key = json_string_value(json_array_get(r, 0));
-        const char *value = json_string_value(json_array_get(r, 1));
-        char action[96];
-        snprintf(action, sizeof action, "policy.set:%s", key ? key + 7 : "");
-        json_t *p = json_pack("{s:s, s:s}", "key", key ? key + 7 : "", "value",
-                              value ? value : "");
-        char *payload = p ? cf_json_canonical(p) : NULL;
-        json_decref(p);
+        const char *name = json_string_value(json_array_get(r, 0));
+        json_t *p = json_pack("{s:s, s:s, s:I, s:s}", "user", name ? name : "", "roles",
+                              json_string_value(json_array_get(r, 1))
+                                  ? json_string_value(json_array_get(r, 1))
+                                  : "",
+                              "created_at", json_integer_value(json_array_get(r, 3)),
+                              "created_by",
+                              json_string_value(json_array_get(r, 4))
+                                  ? json_string_value(json_array_get(r, 4))
+                                  : "");
+        bool ok;
+        char *payload = canon(p);
+        rc = tied(s, json_integer_value(json_array_get(r, 5)), payload, "user.add", false, &ok,
+                  err);
+        free(payload);
+        if (!rc && !ok)
+            rc = broken(err, "users", "user %s: does not match its audit record",
+                        name ? name : "?");
+        char *dp = canon(json_pack("{s:s, s:s}", "user", name ? name : "", "disabled", "yes"));
+        char h[65];
+        cf_sha256_hex(dp ? dp : "", dp ? strlen(dp) : 0, h);
+        free(dp);
+        int64_t n = 0;
+        if (!rc && !(rc = scalar(s, disabled, h, &n, err)) &&
+            (n > 0) != (json_integer_value(json_array_get(r, 2)) != 0))
+            rc = broken(err, "users", "user %s: disabled flag altered", name ? name : "?");
+    }
+    int64_t records = 0;
+    if (!rc && !(rc = scalar(s, count, NULL, &records, err)) &&
+        records != (int64_t)json_array_size(rows))
+        rc = broken(err, "users", "%s", "user rows added or deleted");
+    json_decref(rows);
+    return rc;
+}
+
+/* Policies as schema 1 kept them: meta rows "policy.KEY", each the latest
+ * policy.set:KEY record; meta holds nothing else but the identity. */
+static int verify_meta_v1(cf_store *s, cf_error *err)
+{
+    static const char other[] = "SELECT count(*) FROM meta WHERE key NOT IN ('store_id',"
+                                " 'created_at', 'public_key') AND key NOT LIKE 'policy.%'";
+    static const char sql[] = "SELECT key, value FROM meta WHERE key LIKE 'policy.%'";
+    static const char latest[] =
+        "SELECT digest FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1";
+    static const char count[] = "SELECT count(DISTINCT action) FROM audit"
+                                " WHERE action LIKE 'policy.set:%'";
+    int64_t n = 0;
+    int rc = scalar(s, other, NULL, &n, err);
+    if (!rc && n)
+        rc = broken(err, "meta", "%s", "a row caseflow did not write");
+    sqlite3_stmt *st = rc ? NULL : cf_store_stmt(s, sql, err);
+    if (!rc && !st)
+        rc = err ? err->code : CF_EIO;
+    json_t *rows = json_array();
+    int step;
+    while (st && (step = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(rows, json_pack("[s?, s?]", col(st, 0), col(st, 1)));
+    if (st)
+        sqlite3_reset(st);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if (rc)
+            break;
+        const char *key = json_string_value(json_array_get(r, 0)) + 7;
+        char action[96], *payload = cf_integrity_policy_payload(
+                             key, json_string_value(json_array_get(r, 1)));
+        snprintf(action, sizeof action, "policy.set:%s", key);
         sqlite3_stmt *l = cf_store_stmt(s, latest, err);
         if (!l) {
             free(payload);
@@ -483,8 +1155,7 @@ static int verify_policies(cf_store *s, cf_error *err)
         sqlite3_reset(l);
         free(payload);
         if (!ok)
-            rc = broken(err, "meta", "policy %s does not match its audit record",
-                        key ? key + 7 : "?");
+            rc = broken(err, "meta", "policy %s does not match its audit record", key);
     }
     int64_t records = 0;
     if (!rc && !(rc = scalar(s, count, NULL, &records, err)) &&
@@ -494,54 +1165,33 @@ static int verify_policies(cf_store *s, cf_error *err)
     return rc;
 }
 
-static int verify_identity(cf_store *s, cf_error *err)
+int cf_integrity_verify_v1(cf_store *s, const char *pk_hex, const char *store_id,
+                           cf_error *err)
 {
-    char *id = NULL, *pk = NULL, *created = NULL;
-    int rc = cf_store_meta_get(s, "store_id", &id, err);
+    bool pristine = false;
+    int rc = cf_store_schema_is(s, 1, &pristine, err);
+    if (!rc && !pristine)
+        rc = broken(err, "schema", "%s",
+                    "objects caseflow did not create (a trigger, index, view or table), or "
+                    "one it did create changed");
+    json_t *report = NULL;
     if (!rc)
-        rc = cf_store_meta_get(s, "public_key", &pk, err);
+        rc = cf_chain_verify_store(s, CF_CHAIN_LEGACY, &report, NULL, err);
     if (!rc)
-        rc = cf_store_meta_get(s, "created_at", &created, err);
-    int64_t records = 0;
-    if (!rc && !id && !(rc = scalar(s, "SELECT count(*) FROM audit", NULL, &records, err)) &&
-        records > 0)
-        rc = broken(err, "meta", "%s", "store identity deleted");
-    if (!rc && id) {
-        static const char sql[] = "SELECT digest, action FROM audit WHERE seq=1";
-        sqlite3_stmt *st = cf_store_stmt(s, sql, err);
-        char *payload = cf_integrity_init_payload(id, pk, created ? created : "");
-        int step = st ? sqlite3_step(st) : SQLITE_ERROR;
-        bool ok = step == SQLITE_ROW && same(col(st, 1), "store.init") &&
-                  digest_is(payload, col(st, 0));
-        if (st)
-            sqlite3_reset(st);
-        free(payload);
-        if (!ok)
-            rc = broken(err, "meta", "%s", "store identity or public key altered");
-    }
-    free(id);
-    free(pk);
-    free(created);
-    return rc;
-}
-
-int cf_integrity_verify(cf_store *s, json_t *report, cf_error *err)
-{
-    int64_t events = 0, cases = 0, users = 0, workflows = 0;
-    int rc = verify_identity(s, err);
+        rc = cf_audit_verify_checkpoints(s, pk_hex, store_id, report, err);
     if (!rc)
-        rc = verify_policies(s, err);
+        rc = cf_integrity_check_identity(s, NULL, err);
+    int64_t n = 0;
     if (!rc)
-        rc = verify_events(s, &events, err);
+        rc = verify_meta_v1(s, err);
     if (!rc)
-        rc = verify_cases(s, &cases, err);
+        rc = verify_events(s, &n, err);
     if (!rc)
-        rc = verify_users(s, &users, err);
+        rc = verify_cases(s, &n, err);
     if (!rc)
-        rc = verify_workflows(s, &workflows, err);
-    json_object_set_new(report, "tables",
-                        json_pack("{s:I, s:I, s:I, s:I}", "events", (json_int_t)events,
-                                  "cases", (json_int_t)cases, "users", (json_int_t)users,
-                                  "workflows", (json_int_t)workflows));
+        rc = verify_users_v1(s, err);
+    if (!rc)
+        rc = verify_workflows(s, &n, err);
+    json_decref(report);
     return rc;
 }

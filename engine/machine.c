@@ -16,13 +16,16 @@
 #include "machine.h"
 
 #define MAX_HOPS 32
-#define MAX_CASES_PER_UNIT 64
+/* Cases one command may load: the case acted on and those a new referral's
+ * keys escalate (common keys, above the policy's limit, load none). */
+#define MAX_CASES_PER_UNIT 256
 
 typedef struct mcase {
     cf_case_row row;      /* row.revision: the revision read */
     bool is_new;
     bool touched;         /* changed by this unit: written back */
     cf_wf *wf;            /* borrowed from the engine's cache */
+    cf_case_parts parts;  /* its digest's parts as read, then as written */
     struct mcase *next;
 } mcase;
 
@@ -61,6 +64,7 @@ typedef struct unit {
     op *ops;
     size_t nops, capops;
     cf_error *err;
+    cf_wf_limits lim;   /* the one wall-time budget of this command's workflow calls */
 } unit;
 
 struct cf_step {
@@ -357,9 +361,16 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
             *out = e->wfs[i];
             return 0;
         }
+    /* The version's row is what its deploy record says: a workflow swapped
+     * in the table (with a matching hash) would otherwise run. */
+    int rc = cf_integrity_check_workflow(e->store, name, version, err);
+    if (rc == CF_EINVALID) {
+        char id[160];
+        snprintf(id, sizeof id, "%s v%lld", name, (long long)version);
+        cf_engine_note_altered(e, "workflow", id, NULL, NULL);
+    }
     json_t *bundle;
-    int rc = cf_store_workflow_get(e->store, name, version, &bundle, err);
-    if (rc)
+    if (rc || (rc = cf_store_workflow_get(e->store, name, version, &bundle, err)))
         return rc;
     cf_wf *wf;
     rc = cf_wf_load(bundle, &wf, err);
@@ -436,7 +447,15 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
         json_t *ed = json_pack("{s:s, s:O, s:s, s:s?}", "name", eff, "data",
                                data ? data : json_null(), "actor", u->actor, "role",
                                u->role);
-        int rc = cd && ed ? cf_wf_resolve(c->wf, t, cd, ed, u->now, &target, u->err)
+        if (!u->lim.deadline_ms) {
+            /* The budget runs from the command's first workflow call: all
+             * of its calls share it (store policy workflow_budget_ms). */
+            const cf_policies *p = cf_engine_policies(u->e, NULL);
+            u->lim.budget_ms = p ? p->workflow_budget_ms : CF_WF_DEFAULT_BUDGET_MS;
+            u->lim.deadline_ms = cf_time_monotonic_ms() + u->lim.budget_ms;
+        }
+        int rc = cd && ed ? cf_wf_resolve_limited(c->wf, t, cd, ed, u->now, &u->lim, &target,
+                                                  u->err)
                           : nomem(u);
         json_decref(cd);
         json_decref(ed);
@@ -523,24 +542,10 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
 
 /* ---- roles ---------------------------------------------------------------------------- */
 
-/* Does the comma-separated list `roles` hold `role`? */
-static bool has_role(const char *roles, const char *role)
-{
-    size_t n = strlen(role);
-    for (const char *p = roles; p && *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (len == n && strncmp(p, role, n) == 0)
-            return true;
-        p = c ? c + 1 : NULL;
-    }
-    return false;
-}
-
 static const char *pick_role(const char *roles, char **allowed, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (has_role(roles, allowed[i]))
+        if (cf_list_has(roles, allowed[i]))
             return allowed[i];
     return NULL;
 }
@@ -567,8 +572,8 @@ static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition 
         char list[160];
         join(list, sizeof list, roles, n);
         return cf_err_set(u->err, CF_EDENIED, "role",
-                          "%s may not send %s in state %s (needs role: %s)", u->actor,
-                          event, st->name, n ? list : "none may");
+                          "%s may not send %s on case %s (needs role: %s)", u->actor,
+                          event, c->row.id, n ? list : "none may");
     }
     if (!t->four_eyes)
         return 0;
@@ -577,14 +582,10 @@ static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition 
                                        u->err);
     if (rc)
         return rc;
-    if (!prior)
+    if (!prior || strcmp(prior, u->actor) == 0)
         rc = cf_err_set(u->err, CF_EDENIED, "four_eyes",
-                        "%s needs %s first (none recorded on %s)", event, t->four_eyes,
-                        c->row.id);
-    else if (strcmp(prior, u->actor) == 0)
-        rc = cf_err_set(u->err, CF_EDENIED, "four_eyes",
-                        "four-eyes rule: %s sent %s, so someone else must send %s",
-                        u->actor, t->four_eyes, event);
+                        "four-eyes rule: %s on case %s must follow %s sent by someone else",
+                        event, c->row.id, t->four_eyes);
     free(prior);
     return rc;
 }
@@ -598,14 +599,14 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         return cf_err_set(u->err, CF_ESCRIPT, "state",
                           "case %s is in state \"%s\", which workflow %s v%lld lacks",
                           c->row.id, c->row.state, c->wf->name, (long long)c->wf->version);
-    if (st->final)
-        return cf_err_set(u->err, CF_EINVALID, "event",
-                          "case %s is %s: it accepts no more events", c->row.id, st->name);
-    const cf_wf_transition *t = cf_wf_find_transition(st, event);
+    /* A refusal names the rule, not the case's state: the state is case
+     * data, which a person reads (with a reason, audited) through show. */
+    const cf_wf_transition *t = st->final ? NULL : cf_wf_find_transition(st, event);
     if (!t)
         return cf_err_set(u->err, CF_EINVALID, "event",
-                          "state %s does not accept event %s (case %s)", st->name, event,
-                          c->row.id);
+                          "case %s does not take event %s now (caseflow show %s tells what "
+                          "it takes)",
+                          c->row.id, event, c->row.id);
     if (!system) {
         int rc = authorise(u, c, st, t, event);
         if (rc)
@@ -646,7 +647,14 @@ static int load_case(unit *u, const char *id, mcase **out)
     mcase *c = calloc(1, sizeof *c);
     if (!c)
         return nomem(u);
-    int rc = cf_store_case_get(u->e->store, id, &c->row, u->err);
+    /* Nothing is built on a case whose rows are not what the chain holds:
+     * otherwise this command's digest would launder the edit. */
+    cf_engine *e = u->e;
+    int rc = cf_store_case_get_hashed(e->store, id, &c->row, c->parts.part[0], u->err);
+    char found[65], recorded[65];
+    if (!rc && (rc = cf_integrity_check_case_parts(e->store, id, &c->parts, true, found,
+                                                   recorded, u->err)) == CF_EINVALID)
+        cf_engine_note_altered(e, "case", id, found, recorded);
     if (!rc)
         rc = cf_engine_workflow(u->e, c->row.workflow, c->row.version, &c->wf, u->err);
     if (rc) {
@@ -677,6 +685,20 @@ static int add_link(mcase *c, const char *id)
     return json_array_append_new(links, json_string(id));
 }
 
+/* Record in the case that key (kind, value) is common: held by `held`
+ * other cases, so it links none of them. */
+static int note_common(mcase *c, const char *kind, const char *value, int64_t held)
+{
+    json_t *common = json_object_get(c->row.data, "common_keys");
+    if (!json_is_array(common)) {
+        common = json_array();
+        if (json_object_set_new(c->row.data, "common_keys", common))
+            return -1;
+    }
+    return json_array_append_new(common, json_pack("{s:s, s:s, s:I}", "kind", kind, "value",
+                                                   value, "cases", (json_int_t)held));
+}
+
 /* Does case id's current state take repeat_referral? A light look-up: most
  * cases sharing a key are closed or elsewhere and need not be loaded. */
 static int takes_repeat(unit *u, const char *id, bool *takes)
@@ -687,9 +709,16 @@ static int takes_repeat(unit *u, const char *id, bool *takes)
             *takes = st && !st->final && cf_wf_find_transition(st, "repeat_referral");
             return 0;
         }
+    /* Whether the other case escalates is decided from its state: a state
+     * edited to "closed" behind the engine's back must not quietly stop it. */
+    char found[65], recorded[65];
+    int rc = cf_integrity_check_case(u->e->store, id, found, recorded, u->err);
+    if (rc == CF_EINVALID)
+        cf_engine_note_altered(u->e, "case", id, found, recorded);
     char *state = NULL, *wfname = NULL;
     int64_t version = 0;
-    int rc = cf_store_case_state(u->e->store, id, &state, &wfname, &version, u->err);
+    if (!rc)
+        rc = cf_store_case_state(u->e->store, id, &state, &wfname, &version, u->err);
     cf_wf *wf;
     if (!rc)
         rc = cf_engine_workflow(u->e, wfname, version, &wf, u->err);
@@ -712,17 +741,34 @@ static int correlate(unit *u)
             continue;
         mcase *c = u->ops[i].c;
         char *kind = u->ops[i].a, *value = u->ops[i].b;
-        json_t *ids;
-        int rc = cf_store_key_find(u->e->store, kind, value, c->row.id, &ids, u->err);
+        const cf_policies *pol = cf_engine_policies(u->e, u->err);
+        if (!pol)
+            return u->err ? u->err->code : CF_EINVALID;
+        /* A key most cases share (a widely circulated image) tells nothing
+         * about a person: it is noted, with its count, and links nothing.
+         * Intake never fails because a key is common. */
+        int64_t held = 0;
+        int rc = cf_store_key_count(u->e->store, kind, value, c->row.id, &held, u->err);
         if (rc)
             return rc;
+        if (held > pol->common_key_limit) {
+            if (note_common(c, kind, value, held))
+                return nomem(u);
+            continue;
+        }
+        json_t *ids;
+        if ((rc = cf_store_key_find(u->e->store, kind, value, c->row.id, &ids, u->err)))
+            return rc;
+        /* The same file hash is the same material, not the same person:
+         * it links for intelligence and never escalates. */
+        bool escalates = strcmp(kind, "hash") != 0;
         size_t j;
         json_t *idv;
         json_array_foreach(ids, j, idv)
         {
             const char *oid = json_string_value(idv);
             bool takes = false;
-            if ((rc = takes_repeat(u, oid, &takes)))
+            if (escalates && (rc = takes_repeat(u, oid, &takes)))
                 break;
             if (!takes) {
                 /* Intelligence only: the other case is not touched (nor
@@ -814,6 +860,18 @@ static int write_side_op(unit *u, op *o)
     return rc;
 }
 
+/* The audit action of a history record: the unit's, except that what a
+ * referral's correlation does to another, existing case is a change to it,
+ * not a collection. */
+static const char *event_action(const unit *u, const op *o)
+{
+    if (o->action)
+        return o->action;
+    if (strcmp(u->action, "collection") == 0 && !o->c->is_new)
+        return "change";
+    return u->action;
+}
+
 static int write_event(unit *u, op *o, const char *case_sha)
 {
     char *data = o->j ? cf_json_canonical(o->j) : NULL;
@@ -830,7 +888,7 @@ static int write_event(unit *u, op *o, const char *case_sha)
     char *payload = cf_integrity_event_payload(&f);
     int64_t seq = 0;
     int rc = payload ? cf_audit_append(u->e->store, u->now, o->actor, o->role,
-                                       o->action ? o->action : u->action, o->c->row.id,
+                                       event_action(u, o), o->c->row.id,
                                        u->e->reason, payload, &seq, u->err)
                      : nomem(u);
     if (!rc)
@@ -848,6 +906,50 @@ static bool last_event_of(unit *u, size_t i)
     return true;
 }
 
+/* The side tables of case c that this unit's ops change (CF_PART_*). */
+static unsigned touched_parts(const unit *u, const mcase *c)
+{
+    unsigned m = c->is_new ? CF_PART_ALL & ~CF_PART_ROW : 0;
+    for (size_t k = 0; k < u->nops; k++) {
+        const op *o = &u->ops[k];
+        if (o->c != c)
+            continue;
+        switch (o->kind) {
+        case OP_TIMER_SET:
+        case OP_TIMER_CLEAR_STATE:
+        case OP_TIMER_DEL:
+            m |= CF_PART_TIMERS;
+            break;
+        case OP_TASK:
+            m |= CF_PART_TASKS;
+            break;
+        case OP_KEY:
+            m |= CF_PART_KEYS;
+            break;
+        case OP_NOTIFY:
+            m |= CF_PART_NOTES;
+            break;
+        case OP_ERASE:
+            m |= CF_PART_ALL & ~CF_PART_ROW;
+            break;
+        case OP_EVENT:
+            break;
+        }
+    }
+    return m;
+}
+
+/* The digest of case c as this unit leaves it: the row part from what was
+ * written, the side tables it touched read again, the rest as read. */
+static int case_digest_after(unit *u, mcase *c, char out[65])
+{
+    int rc = cf_integrity_case_parts(u->e->store, c->row.id, touched_parts(u, c), &c->parts,
+                                     u->err);
+    if (!rc)
+        cf_integrity_case_combine(&c->parts, out);
+    return rc;
+}
+
 static int write_unit(unit *u)
 {
     int rc = 0;
@@ -860,6 +962,9 @@ static int write_unit(unit *u)
         c->row.updated_at = u->now;
         rc = c->is_new ? cf_store_case_insert(u->e->store, &c->row, data, u->err)
                        : cf_store_case_update(u->e->store, &c->row, data, u->err);
+        if (!rc)
+            cf_integrity_row_part(&c->row, c->is_new ? c->row.revision : c->row.revision + 1,
+                                  data, c->parts.part[0]);
         free(data);
     }
     for (size_t k = 0; k < u->nops && !rc; k++)
@@ -870,7 +975,7 @@ static int write_unit(unit *u)
             continue;
         char sha[65];
         bool last = last_event_of(u, k);
-        if (last && (rc = cf_integrity_case_digest(u->e->store, o->c->row.id, sha, u->err)))
+        if (last && (rc = case_digest_after(u, o->c, sha)))
             break;
         rc = write_event(u, o, last ? sha : NULL);
     }
@@ -920,10 +1025,25 @@ int cf_machine_refer(cf_engine *e, cf_wf *wf, const json_t *referral, const char
     if ((rc = cf_store_case_by_ref(e->store, source, reference, &id, &state, err)))
         return rc;
     if (id) {
-        *out = json_pack("{s:s, s:s, s:b}", "id", id, "state", state, "created", 0);
+        /* Already known: the same case again. Its state is case data: told
+         * (and recorded as read) only to a caller who may read it. */
+        cf_error rerr;
+        bool may_read = cf_engine_require_reason(e, &rerr) == 0;
+        json_t *p = may_read ? json_pack("{s:s, s:s}", "read", "repeated referral", "case", id)
+                             : NULL;
+        char *text = p ? cf_json_canonical(p) : NULL;
+        json_decref(p);
+        if (may_read)
+            rc = text ? cf_audit_append(e->store, cf_engine_now(e), e->actor, role,
+                                        "consultation", id, e->reason, text, NULL, err)
+                      : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        free(text);
+        if (!rc)
+            *out = json_pack("{s:s, s:s?, s:b}", "id", id, "state", may_read ? state : NULL,
+                             "created", 0);
         free(id);
         free(state);
-        return *out ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        return rc ? rc : *out ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     }
     unit u = {.e = e, .actor = e->actor, .role = role, .action = "collection",
               .what = "referral", .now = cf_engine_now(e), .err = err};
@@ -983,15 +1103,17 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
 {
     if (out)
         *out = NULL;
-    unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
-              .action = "change", .what = event, .now = cf_engine_now(e), .err = err};
-    mcase *c;
     /* The whole act runs inside the write transaction: what correlation
      * reads of other cases' keys cannot change under it. A concurrent
-     * writer waits (busy timeout); --revision still detects a stale read. */
+     * writer waits (busy timeout); --revision still detects a stale read.
+     * The clock is read once the lock is held, so records follow each other
+     * in time. */
     int rc = cf_store_begin(e->store, err);
     if (rc)
         return rc;
+    unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
+              .action = "change", .what = event, .now = cf_engine_now(e), .err = err};
+    mcase *c = NULL;
     if ((rc = load_case(&u, case_id, &c)))
         goto out;
     if (expect_revision >= 0 && c->row.revision != expect_revision) {
@@ -1006,10 +1128,19 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
         goto out;
     }
     if (timer_event) {
-        op *o = push(&u, OP_TIMER_DEL, c);
-        if (!o || !(o->a = strdup(timer_event))) {
+        /* Another tick may have fired it while this one waited for the
+         * lock: then there is nothing to do. */
+        int64_t due = 0;
+        int trc = cf_store_timer_get(e->store, case_id, timer_event, &due, err);
+        if (trc == CF_ENOTFOUND || (!trc && due > u.now))
+            trc = cf_err_set(err, CF_ENOTFOUND, "timer", "timer %s of case %s fired already",
+                             timer_event, case_id);
+        op *o = trc ? NULL : push(&u, OP_TIMER_DEL, c);
+        if (!trc && (!o || !(o->a = strdup(timer_event))))
+            trc = nomem(&u);
+        if (trc) {
             free(previous);
-            rc = nomem(&u);
+            rc = trc;
             goto out;
         }
     }
@@ -1027,6 +1158,44 @@ out:
     if (cf_store_in_tx(e->store))
         cf_store_rollback(e->store);
     unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
+    return rc;
+}
+
+int cf_machine_drop_timer(cf_engine *e, const char *case_id, const char *event,
+                          cf_error *err)
+{
+    int rc = cf_store_begin(e->store, err);
+    if (rc)
+        return rc;
+    unit u = {.e = e, .actor = "engine", .role = "system", .action = "change",
+              .what = "timer.dropped", .now = cf_engine_now(e), .err = err};
+    mcase *c;
+    int64_t due;
+    if ((rc = cf_store_timer_get(e->store, case_id, event, &due, err)) == CF_ENOTFOUND) {
+        rc = 0; /* gone already */
+        goto out;
+    }
+    if (rc || (rc = load_case(&u, case_id, &c)))
+        goto out;
+    /* Timers are part of the case: dropping one is a change in its history. */
+    op *x = push(&u, OP_TIMER_DEL, c), *o = x ? push(&u, OP_EVENT, c) : NULL;
+    if (!o || !(x->a = strdup(event)) || !(o->a = strdup("timer.dropped")) ||
+        !(o->d = strdup(c->row.state)) || !(o->f = strdup(c->row.state)) ||
+        !(o->j = json_pack("{s:s, s:s}", "timer", event, "why",
+                           "the case's state no longer takes it"))) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (!(rc = write_unit(&u)))
+        rc = cf_store_commit(e->store, err);
+out:
+    if (cf_store_in_tx(e->store))
+        cf_store_rollback(e->store);
+    unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
     return rc;
 }
 
@@ -1038,12 +1207,12 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
 {
     if (out)
         *out = NULL;
-    unit u = {.e = e, .actor = e->actor, .role = role, .action = action, .what = event,
-              .now = cf_engine_now(e), .err = err};
-    mcase *c;
     int rc = cf_store_begin(e->store, err);
     if (rc)
         return rc;
+    unit u = {.e = e, .actor = e->actor, .role = role, .action = action, .what = event,
+              .now = cf_engine_now(e), .err = err};
+    mcase *c;
     if ((rc = load_case(&u, case_id, &c)))
         goto out;
     if (fn && (rc = fn(&c->row, ctx, err)))
@@ -1070,5 +1239,7 @@ out:
     if (cf_store_in_tx(e->store))
         cf_store_rollback(e->store);
     unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
     return rc;
 }

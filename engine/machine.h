@@ -9,25 +9,68 @@
 #include "audit.h"
 #include "store.h"
 
+/* The store policies, read and checked against the chain together, again
+ * whenever another connection has committed (PRAGMA data_version). */
+typedef struct cf_policies {
+    int64_t data_version; /* -1: not loaded */
+    bool require_reason;
+    int64_t checkpoint_interval;
+    char anchor[1024];    /* "" : none */
+    bool require_os_user;
+    int64_t workflow_budget_ms;
+    int64_t common_key_limit;
+} cf_policies;
+
 struct cf_engine {
     cf_store *store;
     cf_loader *loader;
+    char *store_path;
     char *key_path;    /* audit signing key (secret) */
+    bool key_explicit; /* given by the caller (not found by default) */
     unsigned char sk[64];
     int sk_state;      /* 0: not tried, 1: loaded, -1: unavailable */
+    cf_error sk_err;   /* why it is unavailable */
     char *store_id;    /* from meta, NULL before init */
     char *public_key;  /* hex, from meta */
+    bool test_clock;   /* the store honours a set clock */
+    cf_error broken;   /* code != 0: the store failed its checks at open */
     char *actor;
     char *reason;
     char *roles;       /* the actor's roles, comma-separated, for this command */
+    char os_login[64]; /* the calling process's account, and its uid */
+    char os_uid[24];
     int64_t clock;     /* < 0: system clock */
+    cf_policies pol;
+    struct {           /* the actor's row, checked against the chain when the */
+        char name[80]; /* store was at this data_version (-1: none) */
+        int64_t data_version;
+    } user_ok;
+    json_t *anchors;   /* signed heads waiting for the commit, to append */
+    struct {           /* a row a command found altered: its alarm is due */
+        char kind[16], id[160], found[65], recorded[65];
+    } altered;
+    bool signing;      /* a checkpoint is being written */
+    bool migrating;    /* the schema is being migrated: rows not yet tied */
     cf_wf **wfs;       /* loaded workflow versions, plugins bound */
     size_t nwfs, capwfs;
     bool batch;
 };
 
-/* The actor must exist and be enabled; when `any` is given the actor must
- * hold one of those roles, and *role names the one used. */
+/* The policies in force (checked against the chain); NULL on error. */
+const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err);
+
+/* Record an integrity alarm in the chain, in a transaction of its own
+ * (after the command that found it has rolled back): what was found
+ * altered, by whom it was noticed. Best effort: returns the seq written or
+ * 0. */
+int64_t cf_engine_alarm(cf_engine *e, const char *case_id, const char *what,
+                        json_t *detail);
+
+/* The actor must exist, match the chain, be enabled and (when bound) be
+ * bound to the calling OS account; when `any` is given the actor must hold
+ * one of those roles, and *role names the one used. Fails first with any
+ * problem the store showed at open (e->broken) or a clock this store does
+ * not honour. */
 int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
                       const char *what, const char **role, cf_error *err);
 
@@ -51,10 +94,24 @@ void cf_engine_unbind_free(cf_wf *wf);
 int cf_machine_refer(cf_engine *e, cf_wf *wf, const json_t *referral,
                      const char *role, json_t **out, cf_error *err);
 /* Deliver an event to a case. system: raised by the engine (timers), with no
- * role checks. Opens and commits its own transaction. */
+ * role checks. Opens and commits its own transaction. With timer_event, the
+ * timer must still be set and due (else CF_ENOTFOUND with field "timer": a
+ * concurrent tick fired it). */
 int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
                    const json_t *data, int64_t expect_revision, bool system,
                    const char *timer_event, json_t **out, cf_error *err);
+
+/* Drop a timer whose case no longer takes its event, as a change in the
+ * case's history (timers are part of the case's digest). */
+int cf_machine_drop_timer(cf_engine *e, const char *case_id, const char *event,
+                          cf_error *err);
+/* Note that a command found a row of `kind` ("case", "user", "workflow",
+ * "policy") altered outside caseflow; found/recorded may be NULL. */
+void cf_engine_note_altered(cf_engine *e, const char *kind, const char *id,
+                            const char *found, const char *recorded);
+/* Write the integrity alarm a failed command left due (e->altered), in its
+ * own transaction, or inside the open batch. */
+void cf_engine_flush_alarm(cf_engine *e);
 
 /* Record an administrative event on a case (retention decisions): fn may
  * change the row; erase wipes its personal data first. Audited as `action`. */
@@ -66,5 +123,37 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
 /* Reading case data needs a justification unless the store's policy says
  * otherwise. */
 int cf_engine_require_reason(cf_engine *e, cf_error *err);
+
+/* ---- what the engine's command files share (engine.c) ---------------------- */
+
+/* Begin a command's write transaction (CF_EUSAGE inside a batch). */
+int cf_engine_begin(cf_engine *e, cf_error *err);
+/* Roll back on rc, else commit. Returns rc or the commit's error. */
+int cf_engine_finish(cf_engine *e, int rc, cf_error *err);
+/* Append an audit record by the actor with its reason; text (stolen, may
+ * be NULL: CF_ENOMEM) is the payload. *seq (may be NULL) receives its seq. */
+int cf_engine_audit_text(cf_engine *e, const char *role, const char *action,
+                         const char *case_id, char *text, int64_t *seq, cf_error *err);
+/* The same with the payload's canonical JSON (borrowed). */
+int cf_engine_audit(cf_engine *e, const char *role, const char *action, const char *case_id,
+                    const json_t *payload, cf_error *err);
+/* The CF_EUSAGE of a clock set on a store without a test clock. */
+int cf_engine_clock_refused(cf_error *err);
+/* Check the store's identity and schema against the chain (at open, and
+ * after a verify): sets e->broken, or the schema every transaction expects. */
+void cf_engine_check_store(cf_engine *e);
+
+/* ---- trail.c ------------------------------------------------------------- */
+
+/* Load the signing key if it is the store's (once; CF_ENOTFOUND,
+ * CF_EDENIED otherwise, e->sk_err). */
+int cf_engine_ensure_key(cf_engine *e, cf_error *err);
+/* Sign the chain's head as actor/role, inside a transaction; the signed
+ * head is anchored after the commit (the anchor policy, and anchor_file).
+ * *out (new, may be NULL): the checkpoint. */
+int cf_engine_sign_head(cf_engine *e, int64_t at, const char *actor, const char *role,
+                        const char *anchor_file, json_t **out, cf_error *err);
+/* Hang the engine's checkpoint and anchor hooks on its store. */
+void cf_engine_trail_hooks(cf_engine *e);
 
 #endif

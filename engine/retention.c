@@ -17,17 +17,26 @@ static const char *const admin[] = {"administrator"};
 
 static int need_reason(cf_engine *e, const char *what, cf_error *err)
 {
-    if (e->reason && *e->reason)
+    if (e->reason && *e->reason) /* cf_engine_require refused a blank one */
         return 0;
     return cf_err_set(err, CF_EUSAGE, "reason", "%s needs a reason: give --reason TEXT", what);
 }
 
+/* The list names cases, their states and outcomes: a read of case data,
+ * with a reason, audited like any other. */
 int cf_retention_due(cf_engine *e, json_t **out, cf_error *err)
 {
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, admin, 1, "review retention", NULL, err);
-    return rc ? rc : cf_store_retention_due(e->store, cf_engine_now(e), out, err);
+    if (rc || (rc = need_reason(e, "retention due", err)) ||
+        (rc = cf_store_retention_due(e->store, cf_engine_now(e), out, err)))
+        return rc;
+    if ((rc = cf_engine_consult(e, NULL, "retention due", err))) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Years of the retention class of the case's outcome, from its workflow. */

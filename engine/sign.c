@@ -61,30 +61,74 @@ int cf_sign_keygen(const char *path, char pk_hex[65], cf_error *err)
     return rc;
 }
 
+int cf_sign_keydir(const char *dir, cf_error *err)
+{
+    if (mkdir(dir, 0700) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EIO, "key",
+                          "cannot create the key directory %s: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cf_err_set(err, CF_EINVALID, "key", "%s is not a directory", dir);
+    /* Whoever may write the directory may replace the key in it. */
+    if ((sb.st_mode & 022) || (sb.st_uid != geteuid() && sb.st_uid != 0))
+        return cf_err_set(err, CF_EDENIED, "key",
+                          "the key directory %s may be written by others (it must belong to "
+                          "you or root and not be group- or world-writable)",
+                          dir);
+    return 0;
+}
+
 int cf_sign_load_secret(const char *path, unsigned char sk[CF_SIGN_SK_BYTES], cf_error *err)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EIO, "key",
+    /* Checked on the open descriptor, so the file checked is the file read. */
+    int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EDENIED, "key",
                           "audit signing key %s: %s", path, strerror(errno));
-    if (sb.st_mode & 077)
-        return cf_err_set(err, CF_EDENIED, "key",
-                          "audit signing key %s is readable by others (chmod 600 it)", path);
-    char *text;
-    size_t len;
-    int rc = cf_read_file(path, &text, &len, err);
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) != 0)
+        rc = cf_err_set(err, CF_EIO, "key", "audit signing key %s: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        rc = cf_err_set(err, CF_EINVALID, "key", "audit signing key %s is not a regular file",
+                        path);
+    else if (sb.st_uid != geteuid())
+        rc = cf_err_set(err, CF_EDENIED, "key",
+                        "audit signing key %s belongs to another user (uid %lu)", path,
+                        (unsigned long)sb.st_uid);
+    else if (sb.st_mode & 077)
+        rc = cf_err_set(err, CF_EDENIED, "key",
+                        "audit signing key %s is readable by others (chmod 600 it)", path);
+    else if (sb.st_size > 4096)
+        rc = cf_err_set(err, CF_EINVALID, "key", "%s is not a caseflow signing key", path);
+    char text[4097];
+    ssize_t len = 0;
+    if (!rc) {
+        len = read(fd, text, sizeof text - 1);
+        if (len < 0)
+            rc = cf_err_set(err, CF_EIO, "key", "cannot read %s: %s", path, strerror(errno));
+    }
+    close(fd);
     if (rc)
         return rc;
     size_t tag = strlen(SK_TAG);
     size_t got = 0;
-    if (len < tag + 2 * CF_SIGN_SK_BYTES || strncmp(text, SK_TAG, tag) != 0 ||
+    if ((size_t)len < tag + 2 * CF_SIGN_SK_BYTES || strncmp(text, SK_TAG, tag) != 0 ||
         sodium_hex2bin(sk, CF_SIGN_SK_BYTES, text + tag, 2 * CF_SIGN_SK_BYTES, NULL, &got,
                        NULL) != 0 ||
         got != CF_SIGN_SK_BYTES)
         rc = cf_err_set(err, CF_EINVALID, "key", "%s is not a caseflow signing key", path);
-    sodium_memzero(text, len);
-    free(text);
+    sodium_memzero(text, sizeof text);
     return rc;
+}
+
+void cf_sign_public_of(const unsigned char sk[CF_SIGN_SK_BYTES], char pk_hex[65])
+{
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    sodium_bin2hex(pk_hex, 65, pk, sizeof pk);
 }
 
 int cf_sign_load_public(const char *path, char pk_hex[65], cf_error *err)

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "integrity.h"
 #include "store.h"
 
@@ -27,15 +29,24 @@ struct cf_store {
         sqlite3_stmt *st;
     } stmts[STMT_SLOTS];
     int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
+    int64_t version;   /* schema version (user_version) */
+    char schema[65];   /* expected schema digest ("" : not checked) */
+    int64_t cookie;    /* PRAGMA schema_version when schema last matched */
     char *path;
-    cf_store_hook hook;
-    void *hook_ctx;
+    cf_store_hooks hooks;
 };
 
-void cf_store_set_commit_hook(cf_store *s, cf_store_hook fn, void *ctx)
+void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h)
 {
-    s->hook = fn;
-    s->hook_ctx = ctx;
+    if (h)
+        s->hooks = *h;
+    else
+        memset(&s->hooks, 0, sizeof s->hooks);
+}
+
+const cf_store_hooks *cf_store_get_hooks(const cf_store *s)
+{
+    return &s->hooks;
 }
 
 /* ---- schema ------------------------------------------------------------ */
@@ -84,8 +95,112 @@ static const char *const schema_v1 =
     "CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, signed_seq INTEGER NOT NULL,"
     "  head TEXT NOT NULL, at INTEGER NOT NULL, signature TEXT NOT NULL);";
 
+/*
+ * Schema 2: every table STRICT (SQLite refuses a value of the wrong storage
+ * type, so a TEXT column can never hold a BLOB that compares equal), users
+ * with their OS-account bindings and the audit record of their latest
+ * change, policies in a table of their own tied to their latest policy.set
+ * record, and `records`: the payload text of the audit records whose history
+ * verify replays (user and policy changes, migrations, integrity alarms).
+ * Tables are rebuilt by renaming the old one, creating the new one and
+ * copying; a value the STRICT table refuses stops the migration (the store
+ * is left as it was).
+ */
+#define CF_REBUILD_AS(t, cols, sel)                                                  \
+    "ALTER TABLE " #t " RENAME TO v1_" #t ";" CF_V2_##t                                 \
+    "INSERT INTO " #t "(" cols ") SELECT " sel " FROM v1_" #t ";"                      \
+    "DROP TABLE v1_" #t ";"
+#define CF_REBUILD(t, cols) CF_REBUILD_AS(t, cols, cols)
+
+#define CF_V2_schema_version                                                         \
+    "CREATE TABLE schema_version(version INTEGER PRIMARY KEY,"                       \
+    "  applied_at INTEGER NOT NULL) STRICT;"
+#define CF_V2_meta "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;"
+#define CF_V2_users                                                                  \
+    "CREATE TABLE users(name TEXT PRIMARY KEY, roles TEXT NOT NULL,"                 \
+    "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"            \
+    "  created_by TEXT NOT NULL, audit_seq INTEGER NOT NULL DEFAULT 0,"              \
+    "  os_users TEXT NOT NULL DEFAULT '') STRICT;"
+#define CF_V2_workflows                                                              \
+    "CREATE TABLE workflows(name TEXT NOT NULL, version INTEGER NOT NULL,"           \
+    "  declared_version INTEGER NOT NULL, hash TEXT NOT NULL, bundle TEXT NOT NULL," \
+    "  deployed_at INTEGER NOT NULL, deployed_by TEXT NOT NULL,"                     \
+    "  audit_seq INTEGER NOT NULL, PRIMARY KEY(name, version)) STRICT;"
+#define CF_V2_cases                                                                  \
+    "CREATE TABLE cases(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"           \
+    "  source TEXT NOT NULL, reference TEXT NOT NULL, workflow TEXT NOT NULL,"       \
+    "  version INTEGER NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,"           \
+    "  revision INTEGER NOT NULL, created_at INTEGER NOT NULL,"                      \
+    "  updated_at INTEGER NOT NULL, deadline_at INTEGER, review_at INTEGER,"         \
+    "  legal_hold TEXT, disposed_at INTEGER, UNIQUE(source, reference)) STRICT;"
+#define CF_V2_events                                                                 \
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"            \
+    "  at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT, event TEXT NOT NULL,"    \
+    "  outcome TEXT, from_state TEXT, to_state TEXT NOT NULL, data TEXT,"            \
+    "  data_sha256 TEXT, plugin TEXT, plugin_version TEXT, plugin_sha256 TEXT,"      \
+    "  case_sha256 TEXT, audit_seq INTEGER NOT NULL UNIQUE) STRICT;"
+#define CF_V2_timers                                                                 \
+    "CREATE TABLE timers(case_id TEXT NOT NULL, event TEXT NOT NULL,"                \
+    "  state TEXT NOT NULL, due_at INTEGER NOT NULL, PRIMARY KEY(case_id, event)) STRICT;"
+#define CF_V2_tasks                                                                  \
+    "CREATE TABLE tasks(seq INTEGER PRIMARY KEY, case_id TEXT NOT NULL,"             \
+    "  role TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT,"                         \
+    "  status TEXT NOT NULL DEFAULT 'open', created_at INTEGER NOT NULL) STRICT;"
+#define CF_V2_keys                                                                   \
+    "CREATE TABLE keys(kind TEXT NOT NULL, value TEXT NOT NULL,"                     \
+    "  case_id TEXT NOT NULL, PRIMARY KEY(kind, value, case_id)) STRICT, WITHOUT ROWID;"
+#define CF_V2_notifications                                                          \
+    "CREATE TABLE notifications(seq INTEGER PRIMARY KEY, case_id TEXT,"              \
+    "  channel TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;"
+#define CF_V2_audit                                                                  \
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"               \
+    "  actor TEXT NOT NULL, role TEXT, action TEXT NOT NULL, case_id TEXT,"          \
+    "  justification TEXT, digest TEXT NOT NULL, prev TEXT NOT NULL,"                \
+    "  hash TEXT NOT NULL) STRICT;"
+#define CF_V2_checkpoints                                                            \
+    "CREATE TABLE checkpoints(seq INTEGER PRIMARY KEY, signed_seq INTEGER NOT NULL," \
+    "  head TEXT NOT NULL, at INTEGER NOT NULL, signature TEXT NOT NULL) STRICT;"
+
+static const char *const schema_v2 =
+    CF_REBUILD(schema_version, "version, applied_at")
+    CF_REBUILD(meta, "key, value")
+    CF_REBUILD_AS(users, "name, roles, disabled, created_at, created_by, audit_seq",
+                  "name, roles, disabled, created_at, created_by, coalesce(audit_seq, 0)")
+    CF_REBUILD_AS(workflows, "name, version, declared_version, hash, bundle, deployed_at,"
+                             " deployed_by, audit_seq",
+                  "name, version, declared_version, hash, bundle, deployed_at,"
+                  " deployed_by, coalesce(audit_seq, 0)")
+    CF_REBUILD(cases, "seq, id, source, reference, workflow, version, state, data,"
+                        " revision, created_at, updated_at, deadline_at, review_at,"
+                        " legal_hold, disposed_at")
+    CF_REBUILD(events, "seq, case_id, at, actor, role, event, outcome, from_state,"
+                         " to_state, data, data_sha256, plugin, plugin_version,"
+                         " plugin_sha256, case_sha256, audit_seq")
+    CF_REBUILD(timers, "case_id, event, state, due_at")
+    CF_REBUILD(tasks, "seq, case_id, role, kind, detail, status, created_at")
+    CF_REBUILD(keys, "kind, value, case_id")
+    CF_REBUILD(notifications, "seq, case_id, channel, payload, created_at")
+    CF_REBUILD(audit, "seq, at, actor, role, action, case_id, justification, digest,"
+                        " prev, hash")
+    CF_REBUILD(checkpoints, "seq, signed_seq, head, at, signature")
+    "CREATE TABLE records(seq INTEGER PRIMARY KEY, subject TEXT, payload TEXT NOT NULL) STRICT;"
+    "CREATE INDEX records_subject ON records(subject, seq) WHERE subject IS NOT NULL;"
+    "CREATE TABLE policies(key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+    "  audit_seq INTEGER NOT NULL DEFAULT 0) STRICT, WITHOUT ROWID;"
+    "INSERT INTO policies(key, value) SELECT substr(key, 8), value FROM meta"
+    "  WHERE key LIKE 'policy.%';"
+    "DELETE FROM meta WHERE key LIKE 'policy.%';"
+    "CREATE INDEX cases_review ON cases(review_at) WHERE review_at IS NOT NULL;"
+    "CREATE INDEX cases_state ON cases(state, seq);"
+    "CREATE INDEX events_case ON events(case_id, event, seq);"
+    "CREATE INDEX timers_due ON timers(due_at);"
+    "CREATE INDEX tasks_case ON tasks(case_id);"
+    "CREATE INDEX keys_case ON keys(case_id);"
+    "CREATE INDEX notifications_case ON notifications(case_id);"
+    "CREATE INDEX audit_case ON audit(case_id, seq, action) WHERE case_id IS NOT NULL;";
+
 /* Migrations from version i to i+1 live at index i. */
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
 {
@@ -161,9 +276,14 @@ static int check_identity(cf_store *s, int create, int64_t *user_version,
                       (unsigned long long)app);
 }
 
-static int migrate(cf_store *s, int64_t from, cf_error *err)
+int cf_store_version(const cf_store *s)
 {
-    const int64_t target = CF_SCHEMA_VERSION;
+    return (int)s->version;
+}
+
+int cf_store_migrate(cf_store *s, cf_store_migrate_hook hook, void *ctx, cf_error *err)
+{
+    const int64_t target = CF_SCHEMA_VERSION, from = s->version;
     if (from > target)
         return cf_err_set(err, CF_EINVALID, "store",
                           "%s has schema version %lld, newer than this caseflow "
@@ -175,21 +295,38 @@ static int migrate(cf_store *s, int64_t from, cf_error *err)
     if (rc)
         return rc;
     /* Each migration is recorded with when it was applied; user_version is
-     * the fast check at open, the table the history. */
+     * the fast check at open, the table the history. The hook records the
+     * step in the audit chain inside the same transaction: a migration
+     * happens with its record or not at all. */
     for (int64_t v = from; v < target; v++) {
         char rec[128];
+        if (hook && v > 0 && (rc = hook(ctx, s, (int)(v + 1), true, err)))
+            goto fail;
         snprintf(rec, sizeof rec,
                  "INSERT INTO schema_version(version, applied_at) VALUES(%lld, %lld)",
                  (long long)v + 1, (long long)cf_time_system());
-        if ((rc = exec(s, migrations[v], err)) || (rc = exec(s, rec, err)))
+        if ((rc = exec(s, migrations[v], err)) == CF_EINVALID) {
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err ? err->message : "");
+            rc = cf_err_set(err, CF_EINVALID, "store",
+                            "cannot migrate %s to schema %lld: a stored value breaks the new "
+                            "schema's rules (%s); the store was left as it was",
+                            s->path, (long long)v + 1, why);
+        }
+        if (rc || (rc = exec(s, rec, err)))
+            goto fail;
+        char sql[96];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%lld;",
+                 CF_STORE_APPLICATION_ID, (long long)v + 1);
+        if ((rc = exec(s, sql, err)))
+            goto fail;
+        if (hook && v > 0 && (rc = hook(ctx, s, (int)(v + 1), false, err)))
             goto fail;
     }
-    char sql[96];
-    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%lld;",
-             CF_STORE_APPLICATION_ID, (long long)target);
-    if ((rc = exec(s, sql, err)))
-        goto fail;
-    return cf_store_commit(s, err);
+    if ((rc = cf_store_commit(s, err)))
+        return rc;
+    s->version = target;
+    return 0;
 fail:
     cf_store_rollback(s);
     return rc;
@@ -240,6 +377,19 @@ static int open_readonly(cf_store *s, const char *path, int64_t *uv, cf_error *e
             return rc;
         sqlite3_close(s->db);
         s->db = NULL;
+        /* immutable=1 reads the main file alone: commits still in a
+         * write-ahead log beside it would be silently left out (and a
+         * tampered log could not even be noticed). */
+        char wal[4200];
+        struct stat sb;
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        if (stat(wal, &sb) == 0 && sb.st_size > 0)
+            return cf_err_set(err, CF_EIO, "store",
+                              "%s has a write-ahead log (%s) that cannot be applied on "
+                              "read-only media: copy the store with its -wal file to "
+                              "writable storage and verify the copy (archive stores after "
+                              "caseflow audit checkpoint, which leaves no log behind)",
+                              path, wal);
     }
     return rc;
 }
@@ -253,6 +403,36 @@ static int create_private(const char *path, cf_error *err)
         return cf_err_set(err, errno == ENOENT ? CF_ENOTFOUND : CF_EIO, "store",
                           "cannot create store %s: %s", path, strerror(errno));
     close(fd);
+    return 0;
+}
+
+/* init on a file that already exists: case data must still end up
+ * private. The file (and any -wal/-shm beside it) must be ours and not a
+ * symbolic link; group and other permissions are removed. */
+static int secure_existing(const char *path, cf_error *err)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        struct stat sb;
+        if (lstat(p, &sb) != 0) {
+            if (errno == ENOENT)
+                continue;
+            return cf_err_set(err, CF_EIO, "store", "store %s: %s", p, strerror(errno));
+        }
+        if (!S_ISREG(sb.st_mode))
+            return cf_err_set(err, CF_EINVALID, "store",
+                              "%s is not a regular file (a link or device); init will not "
+                              "use it", p);
+        if (sb.st_uid != geteuid())
+            return cf_err_set(err, CF_EDENIED, "store",
+                              "%s belongs to another user (uid %lu); init will not make a "
+                              "store in it", p, (unsigned long)sb.st_uid);
+        if ((sb.st_mode & 077) && chmod(p, sb.st_mode & 0600) != 0)
+            return cf_err_set(err, CF_EIO, "store", "cannot make %s private: %s", p,
+                              strerror(errno));
+    }
     return 0;
 }
 
@@ -274,6 +454,8 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
         } else if (!S_ISREG(sb.st_mode)) {
             return cf_err_set(err, CF_EINVALID, "store",
                               "%s is not a caseflow store (not a regular file)", path);
+        } else if (create && (rc = secure_existing(path, err))) {
+            return rc;
         }
     }
     cf_store *s = calloc(1, sizeof *s);
@@ -310,12 +492,25 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
                       "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
                    err)))
         goto fail;
-    if (uv != CF_SCHEMA_VERSION && readonly) {
-        rc = cf_err_set(err, CF_EIO, "store",
-                        "%s needs a schema migration but is opened read-only", path);
+    s->version = uv;
+    if (uv > CF_SCHEMA_VERSION) {
+        rc = cf_err_set(err, CF_EINVALID, "store",
+                        "%s has schema version %lld, newer than this caseflow supports "
+                        "(%lld); upgrade caseflow",
+                        path, (long long)uv, (long long)CF_SCHEMA_VERSION);
         goto fail;
     }
-    if ((rc = migrate(s, uv, err)))
+    if (uv != CF_SCHEMA_VERSION && readonly) {
+        rc = cf_err_set(err, CF_EIO, "store",
+                        "%s has schema version %lld and needs a migration, but is opened "
+                        "read-only: open a writable copy with this caseflow, or verify it "
+                        "with the caseflow that wrote it",
+                        path, (long long)uv);
+        goto fail;
+    }
+    /* A new file gets the whole schema now; an older store is migrated by
+     * its opener (cf_store_migrate), which records the step in the chain. */
+    if (uv == 0 && (rc = cf_store_migrate(s, NULL, NULL, err)))
         goto fail;
     *out = s;
     return 0;
@@ -380,26 +575,209 @@ static bool tx_lost(cf_store *s)
     return false;
 }
 
+/* Do the store's schema objects (sqlite_schema) match, exactly, those a
+ * fresh store of that version has? For a store about to be migrated, whose
+ * own schema the chain did not record yet. */
+int cf_store_schema_is(cf_store *s, int version, bool *ok, cf_error *err)
+{
+    static const char objects[] = "SELECT type, name, tbl_name, coalesce(sql, '')"
+                                  " FROM sqlite_schema ORDER BY type, name";
+    *ok = false;
+    if (version < 1 || version > CF_SCHEMA_VERSION)
+        return cf_err_set(err, CF_EINTERNAL, "schema", "no schema version %d", version);
+    sqlite3 *ref;
+    if (sqlite3_open(":memory:", &ref) != SQLITE_OK) {
+        sqlite3_close(ref);
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    int rc = 0;
+    for (int v = 0; v < version && !rc; v++)
+        if (sqlite3_exec(ref, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+            rc = cf_err_set(err, CF_EINTERNAL, "schema", "cannot build schema %d", v + 1);
+    sqlite3_stmt *a = NULL, *b = NULL;
+    if (!rc && (sqlite3_prepare_v2(ref, objects, -1, &a, NULL) != SQLITE_OK ||
+                sqlite3_prepare_v2(s->db, objects, -1, &b, NULL) != SQLITE_OK))
+        rc = cf_store_error(s, SQLITE_ERROR, "read schema", err);
+    bool same = !rc;
+    while (same) {
+        int ra = sqlite3_step(a), rb = sqlite3_step(b);
+        if (ra != rb) {
+            same = false;
+            break;
+        }
+        if (ra != SQLITE_ROW)
+            break;
+        for (int i = 0; i < 4 && same; i++)
+            same = strcmp((const char *)sqlite3_column_text(a, i),
+                          (const char *)sqlite3_column_text(b, i)) == 0;
+    }
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    sqlite3_close(ref);
+    *ok = same;
+    return rc;
+}
+
 /* ---- transactions ---------------------------------------------------------- */
 
-int cf_store_begin(cf_store *s, cf_error *err)
+/* Inside a transaction, the schema is the one the chain records: a trigger,
+ * view, index or table planted by someone with write access to the file
+ * would otherwise act on every command. PRAGMA schema_version changes with
+ * any change to the schema, so the digest is recomputed only then. */
+static int schema_guard(cf_store *s, cf_error *err)
+{
+    if (!s->schema[0])
+        return 0;
+    static const char sql[] = "PRAGMA schema_version";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int step = sqlite3_step(st);
+    int64_t cookie = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return cf_store_error(s, step, "read schema version", err);
+    if (cookie == s->cookie)
+        return 0;
+    int rc;
+    char now[65];
+    if ((rc = cf_store_schema_digest(s, now, err)))
+        return rc;
+    if (strcmp(now, s->schema) != 0)
+        return cf_err_set(err, CF_EINVALID, "schema",
+                          "the store's schema was altered outside caseflow (a table, "
+                          "index, trigger or view that caseflow did not create, or one "
+                          "it did create changed); nothing was done: run caseflow audit verify");
+    s->cookie = cookie;
+    return 0;
+}
+
+void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie)
+{
+    snprintf(s->schema, sizeof s->schema, "%s", digest ? digest : "");
+    s->cookie = cookie;
+}
+
+int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
+{
+    return pragma_int(s, "PRAGMA schema_version", cookie, err);
+}
+
+static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 {
     if (s->depth)
         return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
-    int rc = exec(s, "BEGIN IMMEDIATE", err);
-    if (rc == 0)
-        s->depth = 1;
+    int rc = exec(s, sql, err);
+    if (rc)
+        return rc;
+    s->depth = 1;
+    if ((rc = schema_guard(s, err)))
+        cf_store_rollback(s);
     return rc;
+}
+
+int cf_store_begin(cf_store *s, cf_error *err)
+{
+    return begin_mode(s, "BEGIN IMMEDIATE", err);
 }
 
 int cf_store_begin_read(cf_store *s, cf_error *err)
 {
-    if (s->depth)
-        return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
-    int rc = exec(s, "BEGIN", err);
-    if (rc == 0)
-        s->depth = 1;
-    return rc;
+    return begin_mode(s, "BEGIN", err);
+}
+
+/* The schema as text: the header fields caseflow sets, every object in
+ * sqlite_schema (type, name, table and SQL; not rootpage, which VACUUM
+ * changes) and the migrations applied. Statistics tables of ANALYZE only
+ * steer the query planner and are left out. */
+int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
+{
+    static const char objects[] =
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema"
+        " WHERE NOT (type = 'table' AND name IN ('sqlite_stat1', 'sqlite_stat4'))"
+        " ORDER BY type, name";
+    static const char versions[] =
+        "SELECT version, applied_at FROM schema_version ORDER BY version";
+    int64_t app = 0, uv = 0;
+    int rc = pragma_int(s, "PRAGMA application_id", &app, err);
+    if (!rc)
+        rc = pragma_int(s, "PRAGMA user_version", &uv, err);
+    if (rc)
+        return rc;
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    char head[96];
+    int n = snprintf(head, sizeof head, "application_id=%lld;user_version=%lld;",
+                     (long long)app, (long long)uv);
+    crypto_hash_sha256_update(&h, (const unsigned char *)head, (size_t)n);
+    const char *const sqls[] = {objects, versions};
+    for (size_t q = 0; q < 2 && !rc; q++) {
+        sqlite3_stmt *st;
+        int prc = sqlite3_prepare_v2(s->db, sqls[q], -1, &st, NULL);
+        if (prc != SQLITE_OK)
+            return cf_store_error(s, prc, "read schema", err);
+        rc = cf_store_hash_rows(s, st, &h, err);
+        sqlite3_finalize(st);
+    }
+    if (rc)
+        return rc;
+    unsigned char bin[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&h, bin);
+    sodium_bin2hex(out, 65, bin, sizeof bin);
+    return 0;
+}
+
+/* The rows of st, hashed with their storage types: every column as a
+ * length-prefixed field "<type><length>:<bytes>" (n null, i integer, r real,
+ * t text, b blob), rows ended by ';' and the set by '|'. A value that
+ * changes type but not bytes changes the digest. st is reset, not
+ * finalized. */
+/* The current row of st, as cf_store_hash_rows hashes each row. */
+static void hash_row(sqlite3_stmt *st, crypto_hash_sha256_state *h)
+{
+    char head[48];
+    {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            int n, type = sqlite3_column_type(st, i);
+            switch (type) {
+            case SQLITE_NULL:
+                crypto_hash_sha256_update(h, (const unsigned char *)"n0:", 3);
+                break;
+            case SQLITE_INTEGER:
+                n = snprintf(head, sizeof head, "i%lld:",
+                             (long long)sqlite3_column_int64(st, i));
+                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                break;
+            case SQLITE_FLOAT:
+                n = snprintf(head, sizeof head, "r%.17g:", sqlite3_column_double(st, i));
+                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                break;
+            default: {
+                const unsigned char *t = type == SQLITE_BLOB
+                                             ? sqlite3_column_blob(st, i)
+                                             : sqlite3_column_text(st, i);
+                size_t len = (size_t)sqlite3_column_bytes(st, i);
+                n = snprintf(head, sizeof head, "%c%zu:", type == SQLITE_BLOB ? 'b' : 't',
+                             len);
+                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                if (len)
+                    crypto_hash_sha256_update(h, t, len);
+            }
+            }
+        }
+        crypto_hash_sha256_update(h, (const unsigned char *)";", 1);
+    }
+}
+
+int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
+                       cf_error *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        hash_row(st, h);
+    sqlite3_reset(st);
+    crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
 }
 
 int cf_store_commit(cf_store *s, cf_error *err)
@@ -407,17 +785,14 @@ int cf_store_commit(cf_store *s, cf_error *err)
     if (tx_lost(s))
         return cf_err_set(err, CF_EIO, "store",
                           "the store rolled the transaction back; nothing of it was saved");
-    int rc = s->hook && s->depth == 1 ? s->hook(s->hook_ctx, err) : 0;
-    if (rc) {
-        cf_store_rollback(s);
-        return rc;
-    }
-    rc = exec(s, "COMMIT", err);
+    int rc = exec(s, "COMMIT", err);
     if (rc) {
         cf_store_rollback(s);
         return rc;
     }
     s->depth = 0;
+    if (s->hooks.after_commit)
+        s->hooks.after_commit(s->hooks.ctx);
     return 0;
 }
 
@@ -426,11 +801,18 @@ void cf_store_rollback(cf_store *s)
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->depth = 0;
+    if (s->hooks.after_rollback)
+        s->hooks.after_rollback(s->hooks.ctx);
 }
 
 bool cf_store_in_tx(const cf_store *s)
 {
     return s->depth > 0;
+}
+
+int cf_store_depth(const cf_store *s)
+{
+    return s->depth;
 }
 
 /* Savepoints run once per referral in a bulk intake: prepared, not parsed. */
@@ -476,6 +858,8 @@ void cf_store_rollback_to(cf_store *s)
     step_sql(s, release, NULL);
     s->depth--;
     tx_lost(s);
+    if (s->hooks.after_rollback_to)
+        s->hooks.after_rollback_to(s->hooks.ctx, s->depth);
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -548,28 +932,134 @@ int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error 
     return done(s, st, "write meta", err);
 }
 
+/* ---- policies and record payloads ------------------------------------------ */
+
+int cf_store_policy_get(cf_store *s, const char *key, char **value, int64_t *audit_seq,
+                        cf_error *err)
+{
+    static const char sql[] = "SELECT value, audit_seq FROM policies WHERE key=?";
+    *value = NULL;
+    if (audit_seq)
+        *audit_seq = 0;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value = col_dup(st, 0);
+        if (audit_seq)
+            *audit_seq = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cf_store_error(s, rc, "read policy", err);
+    return 0;
+}
+
+int cf_store_policy_set(cf_store *s, const char *key, const char *value, int64_t audit_seq,
+                        cf_error *err)
+{
+    static const char sql[] =
+        "INSERT OR REPLACE INTO policies(key, value, audit_seq) VALUES(?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    sqlite3_bind_int64(st, 3, audit_seq);
+    return done(s, st, "write policy", err);
+}
+
+int cf_store_policy_list(cf_store *s, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT key, value, audit_seq FROM policies ORDER BY key";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("[o, o, I]", col_json_str(st, 0),
+                                           col_json_str(st, 1),
+                                           (json_int_t)sqlite3_column_int64(st, 2)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "read policies", err);
+    }
+    *out = a;
+    return 0;
+}
+
+int cf_store_record_put(cf_store *s, int64_t seq, const char *subject, const char *payload,
+                        cf_error *err)
+{
+    static const char sql[] = "INSERT INTO records(seq, subject, payload) VALUES(?,?,?)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, seq);
+    bind_text(st, 2, subject);
+    bind_text(st, 3, payload);
+    return done(s, st, "write record payload", err);
+}
+
+int cf_store_record_latest(cf_store *s, const char *subject, int64_t *seq, cf_error *err)
+{
+    static const char sql[] = "SELECT max(seq) FROM records WHERE subject=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, subject);
+    int rc = sqlite3_step(st);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read record payloads", err);
+}
+
 /* ---- users ------------------------------------------------------------------------ */
 
-int cf_store_user_get(cf_store *s, const char *name, char **roles, int *disabled,
-                      cf_error *err)
+void cf_user_row_clear(cf_user_row *u)
 {
-    static const char sql[] = "SELECT roles, disabled FROM users WHERE name=?";
-    *roles = NULL;
+    if (!u)
+        return;
+    free(u->name);
+    free(u->roles);
+    free(u->created_by);
+    free(u->os_users);
+    memset(u, 0, sizeof *u);
+}
+
+int cf_store_user_get(cf_store *s, const char *name, cf_user_row *out, cf_error *err)
+{
+    static const char sql[] = "SELECT name, roles, disabled, created_at, created_by,"
+                              " os_users, audit_seq FROM users WHERE name=?";
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *roles = col_dup(st, 0);
-        *disabled = sqlite3_column_int(st, 1);
+        out->name = col_dup(st, 0);
+        out->roles = col_dup(st, 1);
+        out->disabled = sqlite3_column_int(st, 2);
+        out->created_at = sqlite3_column_int64(st, 3);
+        out->created_by = col_dup(st, 4);
+        out->os_users = col_dup(st, 5);
+        out->audit_seq = sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return cf_err_set(err, CF_EDENIED, "actor", "unknown user \"%s\"", name);
     if (rc != SQLITE_ROW)
         return cf_store_error(s, rc, "read user", err);
-    return *roles ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    if (!out->name || !out->roles || !out->created_by || !out->os_users) {
+        cf_user_row_clear(out);
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    return 0;
 }
 
 int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *err)
@@ -585,40 +1075,51 @@ int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read user", err);
 }
 
-int cf_store_user_add(cf_store *s, const char *name, const char *roles,
-                      int64_t at, const char *by, int64_t audit_seq, cf_error *err)
+int cf_store_user_put(cf_store *s, const cf_user_row *u, bool insert, cf_error *err)
 {
-    static const char sql[] =
-        "INSERT INTO users(name, roles, created_at, created_by, audit_seq) VALUES(?,?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    static const char ins[] =
+        "INSERT INTO users(roles, disabled, created_at, created_by, os_users, audit_seq,"
+        " name) VALUES(?,?,?,?,?,?,?)";
+    static const char upd[] =
+        "UPDATE users SET roles=?, disabled=?, created_at=?, created_by=?, os_users=?,"
+        " audit_seq=? WHERE name=?";
+    sqlite3_stmt *st = cf_store_stmt(s, insert ? ins : upd, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    bind_text(st, 1, name);
-    bind_text(st, 2, roles);
-    sqlite3_bind_int64(st, 3, at);
-    bind_text(st, 4, by);
-    sqlite3_bind_int64(st, 5, audit_seq);
+    bind_text(st, 1, u->roles);
+    sqlite3_bind_int(st, 2, u->disabled ? 1 : 0);
+    sqlite3_bind_int64(st, 3, u->created_at);
+    bind_text(st, 4, u->created_by);
+    bind_text(st, 5, u->os_users ? u->os_users : "");
+    sqlite3_bind_int64(st, 6, u->audit_seq);
+    bind_text(st, 7, u->name);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", name);
+    if (insert && (rc & 0xff) == SQLITE_CONSTRAINT)
+        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", u->name);
     if (rc != SQLITE_DONE)
-        return cf_store_error(s, rc, "add user", err);
+        return cf_store_error(s, rc, insert ? "add user" : "change user", err);
+    if (!insert && sqlite3_changes(s->db) != 1)
+        return cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", u->name);
     return 0;
 }
 
-int cf_store_user_disable(cf_store *s, const char *name, cf_error *err)
+int cf_store_user_names(cf_store *s, json_t **out, cf_error *err)
 {
-    static const char sql[] = "UPDATE users SET disabled=1 WHERE name=?";
+    static const char sql[] = "SELECT name FROM users ORDER BY name";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    bind_text(st, 1, name);
-    int rc = done(s, st, "disable user", err);
-    if (rc)
-        return rc;
-    if (sqlite3_changes(s->db) == 0)
-        return cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", name);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, col_json_str(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "list users", err);
+    }
+    *out = a;
     return 0;
 }
 
@@ -650,7 +1151,8 @@ static json_t *split_roles(const char *roles)
 int cf_store_user_list(cf_store *s, json_t **out, cf_error *err)
 {
     static const char sql[] =
-        "SELECT name, roles, disabled, created_at, created_by FROM users ORDER BY name";
+        "SELECT name, roles, disabled, created_at, created_by, os_users FROM users"
+        " ORDER BY name";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -658,10 +1160,11 @@ int cf_store_user_list(cf_store *s, json_t **out, cf_error *err)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_array_append_new(
-            a, json_pack("{s:o, s:o, s:b, s:o, s:o}", "name", col_json_str(st, 0),
+            a, json_pack("{s:o, s:o, s:b, s:o, s:o, s:o}", "name", col_json_str(st, 0),
                          "roles", split_roles((const char *)sqlite3_column_text(st, 1)),
                          "disabled", sqlite3_column_int(st, 2), "created_at",
-                         col_time(st, 3), "created_by", col_json_str(st, 4)));
+                         col_time(st, 3), "created_by", col_json_str(st, 4), "os_users",
+                         split_roles((const char *)sqlite3_column_text(st, 5))));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -806,6 +1309,12 @@ void cf_case_row_clear(cf_case_row *r)
 
 int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err)
 {
+    return cf_store_case_get_hashed(s, id, out, NULL, err);
+}
+
+int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
+                             unsigned char row_part[32], cf_error *err)
+{
     static const char sql[] =
         "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
         " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
@@ -816,6 +1325,16 @@ int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *e
         return err ? err->code : CF_EIO;
     bind_text(st, 1, id);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && row_part) {
+        /* The same columns in the same order as the digest's row part
+         * (integrity.c), hashed from the row as stored, before any read
+         * could convert a value. */
+        crypto_hash_sha256_state h;
+        crypto_hash_sha256_init(&h);
+        hash_row(st, &h);
+        crypto_hash_sha256_update(&h, (const unsigned char *)"|", 1);
+        crypto_hash_sha256_final(&h, row_part);
+    }
     if (rc == SQLITE_ROW) {
         json_error_t je;
         out->seq = sqlite3_column_int64(st, 0);
@@ -1138,6 +1657,25 @@ int cf_store_timer_delete(cf_store *s, const char *case_id, const char *event,
     return done(s, st, "delete timer", err);
 }
 
+int cf_store_timer_get(cf_store *s, const char *case_id, const char *event, int64_t *due,
+                       cf_error *err)
+{
+    static const char sql[] = "SELECT due_at FROM timers WHERE case_id=? AND event=?";
+    *due = 0;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, case_id);
+    bind_text(st, 2, event);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *due = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return CF_ENOTFOUND;
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read timer", err);
+}
+
 static int timer_rows(cf_store *s, sqlite3_stmt *st, json_t **out, cf_error *err)
 {
     json_t *a = json_array();
@@ -1246,11 +1784,30 @@ int cf_store_key_add(cf_store *s, const char *kind, const char *value,
     return done(s, st, "add key", err);
 }
 
+int cf_store_key_count(cf_store *s, const char *kind, const char *value,
+                       const char *except, int64_t *n, cf_error *err)
+{
+    /* Counted up to a cap: a key shared by a hundred thousand cases must
+     * not cost a hundred thousand steps on every referral that carries it. */
+    static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE kind=? AND"
+                              " value=? AND case_id<>? LIMIT 10001)";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, kind);
+    bind_text(st, 2, value);
+    bind_text(st, 3, except);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "count keys", err);
+}
+
 int cf_store_key_find(cf_store *s, const char *kind, const char *value,
                       const char *except, json_t **out, cf_error *err)
 {
     static const char sql[] =
-        "SELECT case_id FROM keys WHERE kind=? AND value=? AND case_id<>? LIMIT 64";
+        "SELECT case_id FROM keys WHERE kind=? AND value=? AND case_id<>? LIMIT 1000";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;

@@ -10,10 +10,11 @@
 #define CF_STORE_H
 
 #include <sqlite3.h>
+#include <sodium.h>
 
 #include "internal.h"
 
-#define CF_SCHEMA_VERSION 1
+#define CF_SCHEMA_VERSION 2
 #define CF_STORE_APPLICATION_ID 0x43464c57 /* "CFLW" */
 
 typedef struct cf_store cf_store;
@@ -40,10 +41,38 @@ typedef struct cf_case_row {
 void cf_case_row_clear(cf_case_row *r);
 
 /* Open (and with create, make) the store at path; ":memory:" is allowed.
- * Checks that the file is a caseflow store and migrates its schema. */
+ * Checks that the file is a caseflow store. A new file gets the whole
+ * current schema; a store of an older schema is left for its opener to
+ * migrate with cf_store_migrate (readonly: CF_EIO). With create, an existing
+ * file must be ours and loses group and other permissions. */
 int cf_store_open(const char *path, int create, int readonly, cf_store **out,
                   cf_error *err);
 void cf_store_close(cf_store *s);
+/* The store's schema version (PRAGMA user_version). */
+int cf_store_version(const cf_store *s);
+/* Migrate an older store to CF_SCHEMA_VERSION in one transaction; hook (may
+ * be NULL) runs inside it before (before=true: check what is there) and
+ * after each step to version `to` (> 1), so the step's audit record commits
+ * with it or not at all. */
+typedef int (*cf_store_migrate_hook)(void *ctx, cf_store *s, int to, bool before,
+                                     cf_error *err);
+int cf_store_migrate(cf_store *s, cf_store_migrate_hook hook, void *ctx, cf_error *err);
+/* *ok: the schema objects are exactly those of a fresh store of version. */
+int cf_store_schema_is(cf_store *s, int version, bool *ok, cf_error *err);
+/* SHA-256 of the schema as text (integrity.h: tied to the chain). */
+int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err);
+/* From now on, every transaction begins by checking that the schema still
+ * has this digest (recomputed only when PRAGMA schema_version moves from
+ * cookie, its value when the digest was taken; -1 to recompute at the next
+ * begin); a mismatch fails the begin with CF_EINVALID. NULL or "": no
+ * check. */
+void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie);
+/* PRAGMA schema_version: it changes with any change to the schema. */
+int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
+/* Hash the rows of st into h with their storage types (see store.c); st
+ * is reset. */
+int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
+                       cf_error *err);
 sqlite3 *cf_store_db(cf_store *s);
 /* The prepared statement for sql, cached by the address of the (static)
  * string; reset and with bindings cleared. NULL on error (err filled). */
@@ -51,10 +80,22 @@ sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err);
 /* Map the connection's last SQLite error to a CF_E code and message. */
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err);
 
-/* Called inside the transaction just before every outermost COMMIT (the
- * engine writes due audit checkpoints there). A failure rolls back. */
-typedef int (*cf_store_hook)(void *ctx, cf_error *err);
-void cf_store_set_commit_hook(cf_store *s, cf_store_hook fn, void *ctx);
+/* What the engine hangs on its store. before_append runs inside the
+ * transaction before audit record `seq` is appended (the engine writes due
+ * checkpoints there; a failure fails the append); after_commit and
+ * after_rollback run when an outermost transaction ends. Any may be NULL. */
+typedef struct cf_store_hooks {
+    int (*before_append)(void *ctx, int64_t seq, int64_t at, const char *action,
+                         cf_error *err);
+    void (*after_commit)(void *ctx);
+    void (*after_rollback)(void *ctx);
+    /* after a savepoint was rolled back, leaving `depth` (cf_store_depth) */
+    void (*after_rollback_to)(void *ctx, int depth);
+    void *ctx;
+} cf_store_hooks;
+void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h);
+/* Borrowed. */
+const cf_store_hooks *cf_store_get_hooks(const cf_store *s);
 
 /* Transactions. begin is BEGIN IMMEDIATE: it waits (busy timeout) for other
  * writers. savepoint/release/rollback_to nest a unit inside it. */
@@ -62,6 +103,8 @@ int cf_store_begin(cf_store *s, cf_error *err);
 int cf_store_commit(cf_store *s, cf_error *err);
 void cf_store_rollback(cf_store *s);
 bool cf_store_in_tx(const cf_store *s);
+/* 0: no transaction; 1: a transaction; more: savepoints inside it. */
+int cf_store_depth(const cf_store *s);
 /* A read transaction (deferred): one consistent snapshot, no write lock;
  * end it with cf_store_rollback. */
 int cf_store_begin_read(cf_store *s, cf_error *err);
@@ -73,15 +116,43 @@ void cf_store_rollback_to(cf_store *s);
 int cf_store_meta_get(cf_store *s, const char *key, char **value, cf_error *err);
 int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error *err);
 
-/* users: roles is a comma-separated list. *roles is new (free). */
-int cf_store_user_get(cf_store *s, const char *name, char **roles, int *disabled,
-                      cf_error *err);
-int cf_store_user_add(cf_store *s, const char *name, const char *roles,
-                      int64_t at, const char *by, int64_t audit_seq, cf_error *err);
+/* A user row. roles and os_users are comma-separated lists (os_users ""
+ * when unbound); audit_seq is the audit record of the user's latest change,
+ * whose digest is that of cf_integrity_user_payload(row). Strings owned by
+ * the struct (cf_user_row_clear). */
+typedef struct cf_user_row {
+    char *name, *roles, *created_by, *os_users;
+    int disabled;
+    int64_t created_at, audit_seq;
+} cf_user_row;
+void cf_user_row_clear(cf_user_row *u);
+
+/* CF_EDENIED (field "actor") for an unknown user. */
+int cf_store_user_get(cf_store *s, const char *name, cf_user_row *out, cf_error *err);
+/* Insert (insert=true; CF_EINVALID when the name exists) or update a row. */
+int cf_store_user_put(cf_store *s, const cf_user_row *u, bool insert, cf_error *err);
 int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *err);
-int cf_store_user_disable(cf_store *s, const char *name, cf_error *err);
 int cf_store_user_count(cf_store *s, int64_t *n, cf_error *err);
 int cf_store_user_list(cf_store *s, json_t **out, cf_error *err);
+/* Every user name (array of strings, new). */
+int cf_store_user_names(cf_store *s, json_t **out, cf_error *err);
+
+/* policies: one row per key set, tied to its latest policy.set record.
+ * *value NULL when the key was never set. */
+int cf_store_policy_get(cf_store *s, const char *key, char **value, int64_t *audit_seq,
+                        cf_error *err);
+int cf_store_policy_set(cf_store *s, const char *key, const char *value, int64_t audit_seq,
+                        cf_error *err);
+/* Array of [key, value, audit_seq] (new). */
+int cf_store_policy_list(cf_store *s, json_t **out, cf_error *err);
+
+/* The payload text of audit record seq, kept for records whose history
+ * verify replays (user and policy changes, migrations, alarms), with the
+ * subject it is about ("user:NAME", "policy:KEY"; NULL for none). */
+int cf_store_record_put(cf_store *s, int64_t seq, const char *subject, const char *payload,
+                        cf_error *err);
+/* The newest record about subject (0: none). */
+int cf_store_record_latest(cf_store *s, const char *subject, int64_t *seq, cf_error *err);
 
 /* workflows */
 int cf_store_workflow_latest(cf_store *s, const char *name, int64_t *version,
@@ -95,6 +166,10 @@ int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err);
 
 /* cases */
 int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err);
+/* The same, and the SHA-256 of the row as stored (the row part of the case
+ * digest, integrity.h) into row_part. */
+int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
+                             unsigned char row_part[32], cf_error *err);
 /* The state, workflow and version of a case (new strings). */
 int cf_store_case_state(cf_store *s, const char *id, char **state, char **workflow,
                         int64_t *version, cf_error *err);
@@ -136,6 +211,10 @@ int cf_store_timer_clear_state(cf_store *s, const char *case_id,
                                const char *state, cf_error *err);
 int cf_store_timer_delete(cf_store *s, const char *case_id, const char *event,
                           cf_error *err);
+/* The due time of a case's timer; CF_ENOTFOUND (err untouched) when it is
+ * not set. */
+int cf_store_timer_get(cf_store *s, const char *case_id, const char *event, int64_t *due,
+                       cf_error *err);
 /* Due timers (array of {case, event, state, due}), oldest first. */
 int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json_t **out,
                        cf_error *err);
@@ -150,7 +229,11 @@ int cf_store_task_list(cf_store *s, const char *case_id, json_t **out,
                        cf_error *err);
 int cf_store_key_add(cf_store *s, const char *kind, const char *value,
                      const char *case_id, cf_error *err);
-/* Case ids holding (kind, value), except `except`; array of strings. */
+/* How many cases other than `except` hold (kind, value), up to 10001. */
+int cf_store_key_count(cf_store *s, const char *kind, const char *value,
+                       const char *except, int64_t *n, cf_error *err);
+/* Case ids holding (kind, value), except `except` (at most 1000); array of
+ * strings. */
 int cf_store_key_find(cf_store *s, const char *kind, const char *value,
                       const char *except, json_t **out, cf_error *err);
 int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,

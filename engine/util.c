@@ -230,3 +230,16 @@ bool cf_utf8_valid(const char *s)
     }
     return true;
 }
+
+bool cf_list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, item, n) == 0)
+            return true;
+        p = c ? c + 1 : NULL;
+    }
+    return false;
+}

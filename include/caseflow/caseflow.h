@@ -87,8 +87,10 @@ typedef struct cf_open_options {
     /* Open read-only: commands that write fail with CF_EIO. */
     int readonly;
     /* The audit signing key (Ed25519 secret key file). NULL: the CASEFLOW_KEY
-     * environment variable, else "<store path>.key". `init` creates it (0600)
-     * with its public half beside it ("<key>.pub"). */
+     * environment variable, else the file `init` created (its path is
+     * recorded in the store), else "<store path>.key" (stores of caseflow
+     * 0.1). The key must be the store's: a secret key whose public half is
+     * not the one the store recorded at init is refused (CF_EDENIED). */
     const char *key_path;
     /* Reserved for later options; must be zero. */
     void *reserved[5];
@@ -111,16 +113,42 @@ CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
 /* Parse an RFC 3339 time that carries an explicit offset or Z (as referrals
  * and CASEFLOW_NOW must) into Unix seconds. 0, or CF_EINVALID. */
 CF_EXTERN int cf_time_from_rfc3339(const char *text, int64_t *utc);
-/* The engine clock: now < 0 uses the system clock. Unix seconds. */
-CF_EXTERN void cf_engine_set_clock(cf_engine *engine, int64_t now);
+/* The engine clock: now < 0 uses the system clock. Unix seconds. A set
+ * clock is honoured only on a store created with a test clock
+ * (cf_init_options.test_clock: tests, demos, simulations); on any other
+ * store it is CF_EUSAGE, here or (before init) at the first command. Time
+ * in the audit chain never goes backwards: a command whose clock is before
+ * the chain's last record is refused (CF_EINVALID, field "clock"). */
+CF_EXTERN int cf_engine_set_clock(cf_engine *engine, int64_t now);
 /* The engine clock's current time, Unix seconds. */
 CF_EXTERN int64_t cf_engine_now(const cf_engine *engine);
 
 /*
  * Make the store ready for use and make the current actor its first
  * administrator (idempotent: a second call changes nothing and returns 0).
+ * The Ed25519 key pair that signs audit checkpoints is created apart from
+ * the store: in key_dir (NULL: "<store path>.keys", made 0700), as
+ * "<store file name>.key" (0600) and ".key.pub"; or at
+ * cf_open_options.key_path when that is given. The store records the
+ * public key in its first audit record.
  */
+typedef struct cf_init_options {
+    /* Directory for the signing key pair; it must belong to the caller or
+     * root and not be writable by others. NULL: "<store path>.keys". */
+    const char *key_dir;
+    /* Honour cf_engine_set_clock on this store (tests, demos, simulations);
+     * recorded in the chain and shown by audit verify. */
+    int test_clock;
+    /* Bind the first administrator to this operating-system account (a
+     * login name or a numeric uid); NULL: none. */
+    const char *os_user;
+    /* Reserved for later options; must be zero. */
+    void *reserved[4];
+} cf_init_options;
 CF_EXTERN int cf_store_init(cf_engine *engine, cf_error *err);
+/* cf_store_init with options (opts may be NULL). */
+CF_EXTERN int cf_store_init_with(cf_engine *engine, const cf_init_options *opts,
+                                 cf_error *err);
 
 /* Add a user with roles (NULL-terminated array of role names from
  * "analyst", "officer", "supervisor", "authoriser", "administrator").
@@ -128,10 +156,29 @@ CF_EXTERN int cf_store_init(cf_engine *engine, cf_error *err);
  * user. */
 CF_EXTERN int cf_user_add(cf_engine *engine, const char *name,
                           const char *const *roles, cf_error *err);
-/* New reference: array of {name, roles[], disabled, created_at}. */
+/* cf_user_add that also binds the user to operating-system accounts
+ * (NULL-terminated array of login names or numeric uids; may be NULL). */
+CF_EXTERN int cf_user_add_with(cf_engine *engine, const char *name,
+                               const char *const *roles, const char *const *os_users,
+                               cf_error *err);
+/* New reference: array of {name, roles[], disabled, created_at, created_by,
+ * os_users[]}. */
 CF_EXTERN int cf_user_list(cf_engine *engine, json_t **out, cf_error *err);
 /* Disable a user; requires an administrator. */
 CF_EXTERN int cf_user_disable(cf_engine *engine, const char *name, cf_error *err);
+/*
+ * Bind a user to an operating-system account, or unbind it (administrator;
+ * audited). A user with bindings can be acted as only by a process running
+ * as one of its accounts (its real uid's login name, or the uid itself);
+ * when the store policy require_os_user is "true", every user needs one.
+ * Without an actor set, a process bound to exactly one user acts as that
+ * user. CF_EINVALID for a malformed account or a binding that exists (bind)
+ * or does not (unbind); CF_ENOTFOUND for no such user.
+ */
+CF_EXTERN int cf_user_bind(cf_engine *engine, const char *name, const char *os_user,
+                           cf_error *err);
+CF_EXTERN int cf_user_unbind(cf_engine *engine, const char *name, const char *os_user,
+                             cf_error *err);
 
 /*
  * Deploy the workflow in file path (and the modules it requires and the
@@ -225,11 +272,22 @@ CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
                         json_t **out, cf_error *err);
 
 /*
- * Store policy (administrator; audited). Keys: "require_reason" ("true" by
- * default: reading case data without a justification fails with CF_EUSAGE),
- * "checkpoint_interval" (audit records between automatic signed
- * checkpoints, default "1000"; "0" turns them off). CF_EINVALID for an
- * unknown key or a bad value.
+ * Store policy (administrator; audited). Keys:
+ *  - "require_reason" ("true" by default: reading case data without a
+ *    justification fails with CF_EUSAGE);
+ *  - "checkpoint_interval" (at most this many audit records between signed
+ *    checkpoints, default "1000"; "0" turns them off): the record after
+ *    them is preceded by a checkpoint the engine signs, which needs the
+ *    signing key (CF_EDENIED without it), and verify reports a missing one;
+ *  - "anchor" (a file every checkpoint's signed head is also appended to,
+ *    kept elsewhere; "" for none);
+ *  - "require_os_user" ("false" by default): every user must be bound to
+ *    operating-system accounts (cf_user_bind);
+ *  - "workflow_budget_ms" (wall time all the workflow calls of one command
+ *    may take, default "1000");
+ *  - "common_key_limit" (a correlation key held by more cases than this is
+ *    recorded as common and links nothing, default "25").
+ * CF_EINVALID for an unknown key or a bad value.
  */
 CF_EXTERN int cf_policy_set(cf_engine *engine, const char *key, const char *value,
                             cf_error *err);
@@ -241,7 +299,8 @@ CF_EXTERN int cf_policy_get(cf_engine *engine, json_t **out, cf_error *err);
  * recorded in the case's history and the audit chain). A case gets a review
  * date when it closes, from its outcome's retention class (workflow config
  * retention[outcome].review_years).
- *  - due: cases whose review date has come; *out array of {id, state,
+ *  - due: cases whose review date has come (a read: needs the actor's reason
+ *    and is audited); *out array of {id, state,
  *    outcome, review_at, legal_hold}.
  *  - keep: keep the case; the next review is `until` (Unix seconds) or, when
  *    0, now plus its class's period.
@@ -275,22 +334,43 @@ CF_EXTERN int cf_audit_verify(cf_engine *engine, json_t **out, cf_error *err);
 #define CF_VERIFY_CHAIN_ONLY 1
 CF_EXTERN int cf_audit_verify_with(cf_engine *engine, const char *public_key_file,
                                    int flags, json_t **out, cf_error *err);
-/* Sign the chain's head now (administrator). *out (new): {seq, signed_seq,
- * head, at}. CF_ENOTFOUND/CF_EDENIED when the signing key is missing or
- * readable by others. */
+/* Verify with every option. anchors_file: an anchor log (cf_audit_checkpoint_with):
+ * every signed head in it must be in the store's chain, which finds a
+ * store cut short or rolled back to an older copy. */
+typedef struct cf_verify_options {
+    const char *public_key_file; /* NULL: the key recorded in the store */
+    const char *anchors_file;    /* NULL: none */
+    int flags;                   /* CF_VERIFY_* */
+    void *reserved[4];           /* must be zero */
+} cf_verify_options;
+CF_EXTERN int cf_audit_verify_opts(cf_engine *engine, const cf_verify_options *opts,
+                                   json_t **out, cf_error *err);
+/* Sign the chain's head now (administrator), after verifying the records
+ * since the last checkpoint and the rows they touched: a broken chain is
+ * never signed (CF_EINVALID). *out (new): {seq, signed_seq, head, at}.
+ * CF_ENOTFOUND/CF_EDENIED when the signing key is missing, readable by
+ * others or not the store's. */
 CF_EXTERN int cf_audit_checkpoint_now(cf_engine *engine, json_t **out, cf_error *err);
+/* The same, and append the signed head to the anchor log anchor_file (a
+ * file kept elsewhere, appended to and synced; NULL: only the store's
+ * "anchor" policy, if any). */
+CF_EXTERN int cf_audit_checkpoint_with(cf_engine *engine, const char *anchor_file,
+                                       json_t **out, cf_error *err);
 
 /*
  * Export audit records from seq `since` (<= 1: all) as JSON lines (a header
- * with the store id and public key, one line per record, one per
- * checkpoint; docs/audit.md) to path (NULL or "-": stdout; a file is created
- * 0600 and never overwritten). Administrator; the export is itself audited
- * as a disclosure. *out (new): {since, records, head}.
+ * with the store id and public key, one line per record with its kept
+ * payload, one per checkpoint; docs/audit.md) to path (NULL or "-": stdout;
+ * a file is created 0600 and never overwritten). Administrator; the export
+ * is itself audited as a disclosure and ends with a checkpoint signed for
+ * it (so it needs the signing key). *out (new): {since, records, head}.
  */
 CF_EXTERN int cf_audit_export(cf_engine *engine, int64_t since, const char *path,
                               json_t **out, cf_error *err);
 /* Verify an export file without any store, pinning the public key in
- * public_key_file (NULL: checkpoints cannot be checked and make it fail).
+ * public_key_file (NULL: the export cannot be trusted and fails). An export
+ * must name that key, be signed to its last record, and (when it starts at
+ * record 1) keep every rule of the chain and its store's identity.
  * *out (new): {ok, records, first_seq, last_seq, head, checkpoints,
  * last_signed_seq, unsigned_tail, reason?}. CF_EINVALID when it does not
  * verify. */

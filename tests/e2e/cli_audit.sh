@@ -8,15 +8,18 @@
 
 export CASEFLOW_NOW=2026-11-02T10:00:00Z
 setup_store
-PUB="$CASEFLOW_STORE.key.pub"
+KEYS="$CASEFLOW_STORE.keys"
+PUB="$KEYS/caseflow.db.key.pub"
 
-# init made a private signing key and a public key beside the store.
-assert_eq 600 "$(stat -c %a "$CASEFLOW_STORE.key")" "secret key is 0600"
+# init made a private signing key and a public key apart from the store, in
+# a directory only its owner may enter.
+assert_eq 700 "$(stat -c %a "$KEYS")" "the key directory is 0700"
+assert_eq 600 "$(stat -c %a "$KEYS/caseflow.db.key")" "secret key is 0600"
 assert_eq 600 "$(stat -c %a "$CASEFLOW_STORE")" "store is 0600"
 assert_eq 64 "$(tr -d '\n' <"$PUB" | wc -c)" "public key is 64 hex characters"
 expect_exit 0 cf --actor admin init                          # idempotent
 # A new store never overwrites an existing key file.
-expect_exit 65 cf --actor admin --store "$E2E_TMP/second.db" --signing-key "$PUB" init
+expect_exit 65 cf --actor admin --store "$E2E_TMP/second.db" --signing-key "$PUB" init --test-clock
 assert_eq 64 "$(tr -d '\n' <"$PUB" | wc -c)" "the existing public key is untouched"
 if [ -e "$E2E_TMP/second.db" ]; then
     expect_exit 0 sqlite3 "$E2E_TMP/second.db" "SELECT count(*) FROM users"
@@ -46,22 +49,25 @@ assert_jq "$OUT" ".ok == true and .checkpoints == 1 and .last_signed_seq == $sig
 assert_jq "$OUT" ".tables.cases == 1 and .tables.users == 6" "verify checks the tables"
 
 # Another key pins nothing of ours.
-cf --actor admin init --store "$E2E_TMP/other.db" >/dev/null
-expect_exit 65 cf --actor admin audit verify --key "$E2E_TMP/other.db.key.pub"
+cf --actor admin init --test-clock --store "$E2E_TMP/other.db" >/dev/null
+expect_exit 65 cf --actor admin audit verify --key "$E2E_TMP/other.db.keys/other.db.key.pub"
 
 # Export: administrators only, private, never over a file, itself audited.
 expect_exit 77 cf --actor officer1 audit export --output "$E2E_TMP/x.jsonl"
 expect_exit 0 cf --actor admin audit export --output "$E2E_TMP/export.jsonl"
 assert_eq 600 "$(stat -c %a "$E2E_TMP/export.jsonl")" "export is 0600"
 expect_exit 65 cf --actor admin audit export --output "$E2E_TMP/export.jsonl"
-assert_eq disclosure "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
+assert_eq disclosure "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1 OFFSET 1")" \
     "the export is recorded as a disclosure"
+assert_eq checkpoint "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
+    "and then signed, so the export is covered to its end"
 
 # Verified elsewhere: no store, only the file and the public key.
 cp "$PUB" "$E2E_TMP/inspector.pub"
 expect_exit 0 env -u CASEFLOW_STORE "$CASEFLOW_BIN" --store /nonexistent.db --json \
     audit verify --file "$E2E_TMP/export.jsonl" --key "$E2E_TMP/inspector.pub"
-assert_jq "$OUT" '.ok == true and .checkpoints == 1' "the export verifies offline"
+assert_jq "$OUT" '.ok == true and .checkpoints == 2 and .unsigned_tail == 0' \
+    "the export verifies offline, signed to its end"
 expect_exit 65 cf audit verify --file "$E2E_TMP/export.jsonl"   # no key: checkpoint unchecked
 
 # ... and with ordinary tools, as docs/audit.md shows.
@@ -114,10 +120,11 @@ assert_jq "$OUT" '.require_reason == "true"' "policy show"
 
 # Retention: an authorisation refused closes the case with a review date.
 expect_exit 0 cf --actor authoriser1 act "$id" authorisation.refused --data '{"reason":"not necessary"}'
-expect_exit 0 cf --actor admin --json retention due
+expect_exit 64 cf --actor admin --json retention due                    # a read: no reason
+expect_exit 0 cf --actor admin --reason "MoPI review" --json retention due
 assert_jq "$OUT" 'length == 0' "not due yet"
 export CASEFLOW_NOW=2030-01-01T00:00:00Z
-expect_exit 0 cf --actor admin --json retention due
+expect_exit 0 cf --actor admin --reason "MoPI review" --json retention due
 assert_jq "$OUT" "length == 1 and .[0].id == \"$id\"" "due after its class's period"
 expect_exit 64 cf --actor admin retention keep "$id"                      # no reason
 expect_exit 0 cf --actor admin --reason "linked intelligence" retention keep "$id" --until 2031-01-01

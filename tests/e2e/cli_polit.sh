@@ -65,12 +65,15 @@ act_ok officer1 "$V" visit.completed \
     '{"advice_given":true,"letter_issued":true,"security_advice":true,"signposted":true}' monitoring
 expect_exit 0 cf --actor admin tick --json
 assert_jq "$OUT" '. == []' "monitoring: nothing due the same day"
-CASEFLOW_NOW=2027-11-04T10:00:00Z expect_exit 0 cf --actor admin tick --json
+# Time in the chain only moves forward: the rest of the test lives after this.
+export CASEFLOW_NOW=2027-11-04T10:00:00Z
+expect_exit 0 cf --actor admin tick --json
 assert_jq "$OUT" "map(select(.id == \"$V\")) | length == 1 and .[0].event == \"monitoring.expired\"" \
     "a year later the monitoring timer fires"
 assert_eq closed "$(state_of "$V")" "monitoring expired -> closed"
 assert_eq warned_no_further_reports "$(case_field "$V" .data.outcome)" "outcome after a letter"
-CASEFLOW_NOW=2027-11-05T10:00:00Z expect_exit 0 cf --actor admin tick --json
+export CASEFLOW_NOW=2027-11-05T10:00:00Z
+expect_exit 0 cf --actor admin tick --json
 assert_jq "$OUT" '. == []' "a second tick fires nothing"
 
 # ---- four eyes and refusal -----------------------------------------------------------
@@ -88,13 +91,14 @@ act_ok authoriser1 "$E" authorisation.granted "$granted" subscriber
 act_ok officer1 "$E" subscriber.resolved "$resolved" checks
 act_ok analyst1 "$E" checks.completed "$high_checks" assessment
 act_ok supervisor1 "$E" assessment.approved '{}' enforcement
-act_ok officer1 "$E" warrant.issued '{"court":"Exampleton Magistrates","issued_at":"2026-11-03T09:30:00Z"}' warrant
-CASEFLOW_NOW=2027-03-04T10:00:00Z expect_exit 0 cf --actor admin tick --json
+act_ok officer1 "$E" warrant.issued '{"court":"Exampleton Magistrates","issued_at":"2027-11-05T09:30:00Z"}' warrant
+export CASEFLOW_NOW=2028-03-06T10:00:00Z
+expect_exit 0 cf --actor admin tick --json
 assert_jq "$OUT" "map(select(.id == \"$E\" and .event == \"warrant.expired\")) | length == 1" \
     "an unexecuted warrant lapses after three months"
 assert_eq enforcement "$(state_of "$E")" "warrant.expired -> enforcement"
-export CASEFLOW_NOW=2027-03-05T10:00:00Z
-act_ok officer1 "$E" warrant.issued '{"court":"Exampleton Magistrates","issued_at":"2027-03-05T09:00:00Z"}' warrant
+export CASEFLOW_NOW=2028-03-07T10:00:00Z
+act_ok officer1 "$E" warrant.issued '{"court":"Exampleton Magistrates","issued_at":"2028-03-07T09:00:00Z"}' warrant
 act_ok officer1 "$E" warrant.executed \
     '{"arrested":true,"voluntary_interview":false,"devices":[{"exhibit":"EX-0001","type":"laptop"}]}' forensics
 act_ok officer1 "$E" forensics.completed '{"counts":{"A":0,"B":2,"C":14}}' charging

@@ -22,12 +22,23 @@ expect_exit 0 cf --actor analyst1 refer --json "$example"
 assert_jq "$OUT" ".id == \"$ID\" and .created == false" "the same referral again: same id, created false"
 expect_exit_in 0 "$example" cf --actor analyst1 refer --json -
 assert_jq "$OUT" ".id == \"$ID\" and .created == false" "again from standard input"
+assert_unchanged first "a repeated referral without a reason writes nothing"
 expect_exit_in 0 "$example" cf --actor analyst1 refer
-if grep -Eq "^$ID +authorisation +existing\$" "$OUT"; then
-    ok "human refer output: id, state, existing"
+# The state is case data: a caller who gave no reason is not told it.
+if grep -Eq "^$ID +- +existing\$" "$OUT"; then
+    ok "human refer output without a reason: id, no state, existing"
 else
-    not_ok "human refer output: $(cat "$OUT")"
+    not_ok "human refer output without a reason: $(cat "$OUT")"
 fi
+expect_exit_in 0 "$example" cf --actor analyst1 --reason "re-sent by the gateway" refer
+if grep -Eq "^$ID +authorisation +existing\$" "$OUT"; then
+    ok "human refer output with a reason: id, state, existing"
+else
+    not_ok "human refer output with a reason: $(cat "$OUT")"
+fi
+n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action='consultation'
+    AND case_id='$ID' AND justification='re-sent by the gateway'")
+assert_eq 1 "$n" "telling the state of a repeated referral is an audited read"
 cf --actor supervisor1 --reason e2e list --json >"$OUT"
 assert_jq "$OUT" 'length == 1' "a repeated referral makes no second case"
 

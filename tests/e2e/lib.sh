@@ -150,13 +150,25 @@ setup_users() {
         cf --actor admin user add authoriser1 --role authoriser
 }
 
+# The stores of the tests run on a test clock (init --test-clock): time is
+# whatever CASEFLOW_NOW says, from 1 October 2026 unless the test set it
+# earlier, and a test moves it forward only (time in the chain never goes
+# backwards). A test that needs a store on the system clock makes its own
+# with CASEFLOW_NOW unset.
+E2E_EPOCH=2026-10-01T08:00:00Z
+
+# remove_store PATH: the store, its log files and its keys.
+remove_store() {
+    rm -rf "$1" "$1-wal" "$1-shm" "$1.key" "$1.key.pub" "$1.keys"
+}
+
 # A fresh store: init by the administrator "admin", the team, and the polit
 # workflow deployed. Leaves CASEFLOW_STORE pointing at it.
 setup_store() {
     export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
-    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm" \
-        "$CASEFLOW_STORE.key" "$CASEFLOW_STORE.key.pub"
-    if ! cf --actor admin init >/dev/null ||
+    export CASEFLOW_NOW="${CASEFLOW_NOW:-$E2E_EPOCH}"
+    remove_store "$CASEFLOW_STORE"
+    if ! cf --actor admin init --test-clock >/dev/null ||
         ! setup_users >/dev/null ||
         ! cf --actor admin workflow deploy "$POLIT" >/dev/null; then
         echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
@@ -167,9 +179,9 @@ setup_store() {
 # A store with the team but no workflow yet.
 setup_bare_store() {
     export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
-    rm -f "$CASEFLOW_STORE" "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm" \
-        "$CASEFLOW_STORE.key" "$CASEFLOW_STORE.key.pub"
-    if ! cf --actor admin init >/dev/null || ! setup_users >/dev/null; then
+    export CASEFLOW_NOW="${CASEFLOW_NOW:-$E2E_EPOCH}"
+    remove_store "$CASEFLOW_STORE"
+    if ! cf --actor admin init --test-clock >/dev/null || ! setup_users >/dev/null; then
         echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
         exit 99
     fi

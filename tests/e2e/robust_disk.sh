@@ -82,6 +82,22 @@ expect_exit 0 cf --actor admin audit verify
 
 # ---- read-only ---------------------------------------------------------------------------
 applied='{"necessity":"identify the subscriber behind the upload","proportionality":"no less intrusive means"}'
+# An archive copied while a commit was still in the write-ahead log: the
+# store file and its -wal, taken while another connection held the store
+# open (so the log was not folded in).
+ARCH="$MNT/archive"
+mkdir -p "$ARCH"
+cat >"$E2E_TMP/archive.sh" <<EOF
+"$CASEFLOW_BIN" --store "$DB" --actor officer1 act "$BASE" authorisation.applied --data '$applied' >/dev/null &&
+    cp "$DB" "$ARCH/archived.db" && cp "$DB-wal" "$ARCH/archived.db-wal"
+EOF
+sqlite3 "$DB" "PRAGMA wal_autocheckpoint=0" "SELECT count(*) FROM meta" \
+    ".shell sh $E2E_TMP/archive.sh" >/dev/null
+if [ -s "$ARCH/archived.db-wal" ]; then
+    ok "an archive with a non-empty write-ahead log"
+else
+    not_ok "could not make an archive with a write-ahead log"
+fi
 # the file alone holds everything before the filesystem turns read-only
 sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 ro_dump() {
@@ -131,6 +147,12 @@ done
 # reads that write nothing work: an inspector verifies an archived store on
 # read-only media (cf_open_options.readonly exists for this)
 expect_exit 0 cf --actor admin audit verify
+# ... but an archive whose write-ahead log cannot be applied there is not
+# verified without it (it used to be ignored silently, and a tampered log
+# with it)
+ro_refused "verify of an archive with a write-ahead log" \
+    cf --store "$ARCH/archived.db" audit verify
+assert_contains "$ERR" "write-ahead log" "the refusal names the write-ahead log"
 "$CASEFLOW_BIN" --actor supervisor1 --reason "e2e read-only" show --json "$BASE" >"$OUT" 2>"$ERR"
 st=$?
 if [ "$st" = 0 ]; then

@@ -145,7 +145,7 @@ static inline cf_engine *fuzz_polit_engine(void)
         fuzz_die("cf_engine_open", rc, &err);
     cf_engine_set_clock(e, FUZZ_NOW);
     cf_engine_set_actor(e, "admin", "fuzz set-up");
-    if ((rc = cf_store_init(e, &err)) != 0)
+    if ((rc = cf_store_init_with(e, &(cf_init_options){.test_clock = 1}, &err)) != 0)
         fuzz_die("cf_store_init", rc, &err);
     for (size_t i = 0; i < sizeof team / sizeof team[0]; i++)
         if ((rc = cf_user_add(e, team[i].name, team[i].roles, &err)) != 0)

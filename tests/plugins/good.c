@@ -9,6 +9,9 @@
  *          config "emit" (string): emits that event.
  *  handle  input "fail" (string or true): fails with field "fail";
  *          input "set" (object): copies its members into the case data;
+ *          input "key" ({kind, value}): adds a correlation key;
+ *          input "task" ({role, kind}): opens a task;
+ *          input "notify" (string): queues a notification on that channel;
  *          input "emit" (string): emits that event.
  */
 #include <stdio.h>
@@ -45,13 +48,35 @@ static int copy_members(const cf_host *host, cf_step *step, const json_t *obj)
     return CF_PLUGIN_OK;
 }
 
-/* Apply the "set" and "emit" members of spec (config or input). */
+/* The "key", "task" and "notify" members of spec: the case's side rows. */
+static int side_rows(const cf_host *host, cf_step *step, const json_t *spec)
+{
+    const json_t *key = json_object_get(spec, "key");
+    const json_t *task = json_object_get(spec, "task");
+    const json_t *notify = json_object_get(spec, "notify");
+
+    if (key && host->key(step, json_string_value(json_object_get(key, "kind")),
+                         json_string_value(json_object_get(key, "value"))) != 0)
+        return host->fail(step, "key", "the key was refused");
+    if (task && host->task(step, json_string_value(json_object_get(task, "role")),
+                           json_string_value(json_object_get(task, "kind")),
+                           json_pack("{s:s}", "note", "test task")) != 0)
+        return host->fail(step, "task", "the task was refused");
+    if (json_is_string(notify) &&
+        host->notify(step, json_string_value(notify), json_pack("{s:s}", "note", "test")) != 0)
+        return host->fail(step, "notify", "the notification was refused");
+    return CF_PLUGIN_OK;
+}
+
+/* Apply the "set", side rows and "emit" members of spec (config or input). */
 static int apply(const cf_host *host, cf_step *step, const json_t *spec)
 {
     const json_t *set = json_object_get(spec, "set");
     const json_t *emit = json_object_get(spec, "emit");
 
     if (json_is_object(set) && copy_members(host, step, set) != 0)
+        return CF_PLUGIN_FAILED;
+    if (side_rows(host, step, spec) != 0)
         return CF_PLUGIN_FAILED;
     if (json_is_string(emit))
         host->emit(step, json_string_value(emit));

@@ -67,7 +67,7 @@ int pf_setup(void **state)
         fail_with("cf_engine_open", rc, &err);
     pf_clock(f, PF_NOW);
     cf_engine_set_actor(f->engine, PF_ADMIN, "test set-up");
-    if ((rc = cf_store_init(f->engine, &err)) != 0)
+    if ((rc = cf_store_init_with(f->engine, &(cf_init_options){.test_clock = 1}, &err)) != 0)
         fail_with("cf_store_init", rc, &err);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((rc = cf_user_add(f->engine, names[i], roles[i], &err)) != 0)

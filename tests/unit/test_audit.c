@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "integrity.h"
 
 static char dir[64];
 static char path[128];
@@ -138,9 +139,49 @@ static void truncated_tail_still_verifies_prefix(void **state)
     json_decref(out);
 }
 
+/* The history payload writer gives the bytes jansson's canonical text
+ * gives, for ordinary and awkward strings alike (the chain of every store
+ * made before it depends on that). */
+static void event_payload_is_canonical_json(void **state)
+{
+    (void)state;
+    static const char *const values[] = {
+        NULL, "", "officer.one", "with \"quotes\" and \\backslash\\", "tab\tnl\nret\r",
+        "\x01\x02\x1f controls \b\f", "slash / del \x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    };
+    const size_t nv = sizeof values / sizeof values[0];
+    for (size_t i = 0; i < nv * nv; i++) {
+        const char *a = values[i % nv], *b = values[i / nv];
+        cf_event_fields f = {.case_id = b ? b : "CF-000001", .at = (int64_t)i * 7919 - 40000,
+                             .actor = a ? a : "admin", .role = a, .event = b ? b : "submit",
+                             .outcome = b, .from = a, .to = a ? a : "waiting",
+                             .data_sha256 = b, .plugin = a, .plugin_version = b,
+                             .plugin_sha256 = a, .case_sha256 = b};
+        char *mine = cf_integrity_event_payload(&f);
+        json_t *o = json_pack(
+            "{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "case",
+            f.case_id, "at", (json_int_t)f.at, "actor", f.actor, "role", f.role, "event",
+            f.event, "outcome", f.outcome, "from", f.from, "to", f.to, "data_sha256",
+            f.data_sha256, "plugin", f.plugin, "plugin_version", f.plugin_version,
+            "plugin_sha256", f.plugin_sha256, "case_sha256", f.case_sha256);
+        assert_non_null(o);
+        char *theirs = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        json_decref(o);
+        assert_non_null(mine);
+        assert_string_equal(mine, theirs);
+        free(mine);
+        free(theirs);
+    }
+    /* Not UTF-8: refused, as jansson refuses it. */
+    cf_event_fields bad = {.case_id = "CF-1", .actor = "a\xff", .event = "e", .to = "t"};
+    assert_null(cf_integrity_event_payload(&bad));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(event_payload_is_canonical_json),
         cmocka_unit_test_setup_teardown(intact_chain_verifies, setup, teardown),
         cmocka_unit_test_setup_teardown(append_needs_a_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(every_column_edit_is_found, setup, teardown),

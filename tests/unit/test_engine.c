@@ -18,6 +18,7 @@
 
 #include "caseflow/caseflow.h"
 #include "internal.h"
+#include "audit.h"
 #include "sign.h"
 #include <sys/stat.h>
 
@@ -53,7 +54,7 @@ static int setup(void **state)
     }
     cf_engine_set_clock(e, T0);
     cf_engine_set_actor(e, "admin", NULL);
-    if (cf_store_init(e, &err))
+    if (cf_store_init_with(e, &(cf_init_options){.test_clock = 1}, &err))
         return -1;
     static const char *const officer[] = {"officer", NULL};
     static const char *const analyst[] = {"analyst", NULL};
@@ -239,11 +240,11 @@ static void refusals_change_nothing(void **state)
         int rc;
         const char *needle;
     } cases[] = {
-        {"officer1", "nosuch", NULL, CF_EINVALID, "does not accept"},
+        {"officer1", "nosuch", NULL, CF_EINVALID, "does not take event"},
         {"analyst1", "submit", NULL, CF_EDENIED, "needs role"},
         {"officer1", "update", NULL, CF_EDENIED, "needs role"},
         {"officer1", "expired", NULL, CF_EDENIED, "only the engine"},
-        {"sup1", "approve", NULL, CF_EDENIED, "needs submit first"},
+        {"sup1", "approve", NULL, CF_EDENIED, "must follow submit"},
         {"officer1", "submit", "{\"fail\":\"not today\",\"set\":{\"x\":1}}", CF_EINVALID,
          "submit rejected: fail: not today"},
         {"officer1", "submit", "{\"set\":{\"x\":1},\"emit\":\"done\"}", CF_ESCRIPT,
@@ -283,7 +284,7 @@ static void four_eyes_and_final_states(void **state)
     assert_string_equal(state_of(c), "done");
     json_decref(c);
     assert_int_equal(act("officer1", id, "submit", NULL, &err), CF_EINVALID);
-    assert_non_null(strstr(err.message, "accepts no more events"));
+    assert_non_null(strstr(err.message, "does not take event"));
     free(id);
 }
 
@@ -497,8 +498,9 @@ static void audit_covers_everything_and_verifies(void **state)
     json_decref(c);
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
     assert_true(json_is_true(json_object_get(v, "ok")));
-    /* init + its administrator, 5 users, deploy, received + next, submit, the read */
-    assert_int_equal(json_integer_value(json_object_get(v, "records")), 12);
+    /* init + its administrator + the schema, 5 users, deploy, received + next, submit,
+     * the read */
+    assert_int_equal(json_integer_value(json_object_get(v, "records")), 13);
     json_t *tables = json_object_get(v, "tables");
     assert_int_equal(json_integer_value(json_object_get(tables, "events")), 3);
     assert_int_equal(json_integer_value(json_object_get(tables, "cases")), 1);
@@ -562,103 +564,196 @@ static void report_and_graph(void **state)
     free(c);
 }
 
-/* Edits behind the engine's back, one column of one audited table at a
- * time: each is found by verify, and undoing it makes verify pass again. */
+/* A fresh copy of the store at path (online backup) at scratch. */
+static void copy_store(const char *scratch)
+{
+    sqlite3 *src, *db;
+    unlink(scratch);
+    assert_int_equal(sqlite3_open(path, &src), SQLITE_OK);
+    assert_int_equal(sqlite3_open(scratch, &db), SQLITE_OK);
+    sqlite3_backup *b = sqlite3_backup_init(db, "main", src, "main");
+    assert_non_null(b);
+    assert_int_equal(sqlite3_backup_step(b, -1), SQLITE_DONE);
+    sqlite3_backup_finish(b);
+    sqlite3_close(src);
+    sqlite3_close(db);
+}
+
+/* Apply sql to a fresh copy; NULL when it applied and changed something,
+ * else SQLite's message. */
+static char *edit_copy(const char *scratch, const char *sql)
+{
+    copy_store(scratch);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(scratch, &db), SQLITE_OK);
+    char *msg = NULL;
+    int total = sqlite3_total_changes(db);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK && sqlite3_total_changes(db) == total &&
+        !strstr(sql, "CREATE") && !strstr(sql, "DROP") && !strstr(sql, "writable_schema"))
+        msg = sqlite3_mprintf("changed nothing");
+    sqlite3_close(db);
+    return msg;
+}
+
+/* verify on the copy: CF_EINVALID expected. */
+static void assert_found(const char *scratch, const char *what)
+{
+    cf_engine *other;
+    cf_open_options o = {0};
+    cf_error err;
+    json_t *v = NULL;
+    int rc = cf_engine_open(scratch, &o, &other, &err);
+    if (rc == 0) {
+        rc = cf_audit_verify(other, &v, &err);
+        cf_engine_close(other);
+        json_decref(v);
+    }
+    if (rc != CF_EINVALID)
+        fail_msg("not detected (%s): %s", cf_err_name(rc), what);
+}
+
+/* Edits behind the engine's back: every column of every table, one at a
+ * time, changed in value (each is found by verify), changed in storage
+ * type only (refused by SQLite: every table is STRICT), and the schema
+ * changed to allow it (found); rows added and deleted; objects planted in
+ * the schema. The untouched store verifies after all of them. */
 static void table_edits_are_found(void **state)
 {
     (void)state;
     char *id = refer("R-30");
     cf_error err;
-    assert_int_equal(act("officer1", id, "submit", "{\"set\":{\"note\":\"n\"}}", &err), 0);
+    assert_int_equal(act("officer1", id, "submit",
+                         "{\"set\":{\"note\":\"n\"}, \"key\":{\"kind\":\"account\","
+                         " \"value\":\"p:1\"}, \"task\":{\"role\":\"officer\","
+                         " \"kind\":\"mash\"}, \"notify\":\"mash\"}",
+                         &err),
+                     0);
     json_t *out;
     as("admin");
+    assert_int_equal(cf_policy_set(e, "common_key_limit", "30", &err), 0);
+    static const char *const bind[] = {"4242", NULL}, *const off[] = {"officer", NULL};
+    assert_int_equal(cf_user_add_with(e, "bound1", off, bind, &err), 0);
     assert_int_equal(cf_audit_checkpoint_now(e, &out, &err), 0);
     json_decref(out);
-    static const char *const edits[] = {
-        "UPDATE cases SET state='done'",
-        "UPDATE cases SET data=replace(data, '\"n\"', '\"m\"')",
-        "UPDATE cases SET revision=revision+1",
-        "UPDATE cases SET deadline_at=1",
-        "UPDATE cases SET source='OTHER'",
-        "UPDATE cases SET reference='R-31'",
-        "UPDATE cases SET workflow='x'",
-        "UPDATE cases SET version=2",
-        "UPDATE cases SET created_at=1",
-        "UPDATE cases SET updated_at=1",
-        "UPDATE cases SET review_at=1",
-        "UPDATE cases SET legal_hold='x'",
-        "UPDATE cases SET disposed_at=1",
-        "UPDATE cases SET seq=77",
-        "UPDATE cases SET id='CF-999999'",
-        "DELETE FROM cases",
-        "UPDATE timers SET due_at=due_at+1",
-        "DELETE FROM timers",
-        "INSERT INTO keys VALUES('account', 'x:y', 'CF-000001')",
-        "UPDATE events SET data='{\"set\":{}}' WHERE event='submit'",
-        "UPDATE events SET actor='sup1' WHERE event='submit'",
-        "UPDATE events SET role='analyst' WHERE event='submit'",
-        "UPDATE events SET at=at+1 WHERE event='submit'",
-        "UPDATE events SET event='update' WHERE event='submit'",
-        "UPDATE events SET outcome='x' WHERE event='submit'",
-        "UPDATE events SET from_state='review' WHERE event='submit'",
-        "UPDATE events SET to_state='review' WHERE event='submit'",
-        "UPDATE events SET data_sha256=NULL WHERE event='submit'",
-        "UPDATE events SET plugin='other' WHERE event='submit'",
-        "UPDATE events SET plugin_version='9' WHERE event='submit'",
-        "UPDATE events SET plugin_sha256='00' WHERE event='submit'",
-        "UPDATE events SET case_sha256='00' WHERE event='submit'",
-        "UPDATE events SET audit_seq=audit_seq+1000 WHERE event='submit'",
-        "UPDATE events SET case_id='CF-000002' WHERE event='submit'",
-        "DELETE FROM events WHERE event='submit'",
-        "UPDATE users SET roles='officer,supervisor' WHERE name='officer1'",
-        "UPDATE users SET disabled=1 WHERE name='officer1'",
-        "UPDATE users SET created_by='x' WHERE name='officer1'",
-        "UPDATE users SET created_at=1 WHERE name='officer1'",
-        "UPDATE users SET name='officer9' WHERE name='officer1'",
-        "DELETE FROM users WHERE name='officer1'",
-        "INSERT INTO users VALUES('eve', 'administrator', 0, 1, 'eve', NULL)",
-        "UPDATE workflows SET bundle=replace(bundle, 'days = 2', 'days = 9')",
-        "UPDATE workflows SET hash='00'",
-        "UPDATE workflows SET deployed_by='eve'",
-        "UPDATE workflows SET declared_version=7",
-        "DELETE FROM workflows",
-        "UPDATE meta SET value='00' WHERE key='store_id'",
-        "UPDATE meta SET value='00' WHERE key='public_key'",
-        "UPDATE checkpoints SET signature='00' || substr(signature, 3)",
-        "UPDATE checkpoints SET head='00' || substr(head, 3)",
-        "DELETE FROM checkpoints",
-        "UPDATE audit SET justification='none' WHERE seq=3",
-    };
     json_t *v;
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
     assert_int_equal(json_integer_value(json_object_get(v, "checkpoints")), 1);
     json_decref(v);
     char scratch[160];
     snprintf(scratch, sizeof scratch, "%s/scratch.db", dir);
-    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
-        /* A pristine copy of the store for each edit (online backup). */
-        sqlite3 *src, *db;
-        unlink(scratch);
-        assert_int_equal(sqlite3_open(path, &src), SQLITE_OK);
-        assert_int_equal(sqlite3_open(scratch, &db), SQLITE_OK);
-        sqlite3_backup *b = sqlite3_backup_init(db, "main", src, "main");
-        assert_non_null(b);
-        assert_int_equal(sqlite3_backup_step(b, -1), SQLITE_DONE);
-        sqlite3_backup_finish(b);
-        sqlite3_close(src);
-        if (sqlite3_exec(db, edits[i], NULL, NULL, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", edits[i], sqlite3_errmsg(db));
-        if (sqlite3_changes(db) == 0)
-            fail_msg("%s changed nothing", edits[i]);
-        sqlite3_close(db);
-        cf_engine *other;
-        cf_open_options o = {0};
-        assert_int_equal(cf_engine_open(scratch, &o, &other, &err), 0);
-        int rc = cf_audit_verify(other, &v, &err);
-        cf_engine_close(other);
-        json_decref(v);
-        if (rc != CF_EINVALID)
-            fail_msg("not detected: %s", edits[i]);
+
+    /* Every column of every table with rows, in value. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *cols;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT m.name, p.name, p.type FROM sqlite_schema m,"
+                                        " pragma_table_info(m.name) p WHERE m.type='table'"
+                                        " ORDER BY m.name, p.cid",
+                                        -1, &cols, NULL),
+                     SQLITE_OK);
+    json_t *covered = json_object();
+    int edits = 0;
+    while (sqlite3_step(cols) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(cols, 0);
+        const char *c = (const char *)sqlite3_column_text(cols, 1);
+        const char *type = (const char *)sqlite3_column_text(cols, 2);
+        bool integer = strcmp(type, "INTEGER") == 0;
+        /* Integers move by one, text gains a character, NULL becomes a value. */
+        char change[256], full[640];
+        if (integer)
+            snprintf(change, sizeof change, "CASE WHEN \"%s\" IS NULL THEN 7 ELSE \"%s\" + 1 END",
+                     c, c);
+        else
+            snprintf(change, sizeof change,
+                     "CASE WHEN \"%s\" IS NULL THEN 'x' ELSE \"%s\" || 'x' END", c, c);
+        snprintf(full, sizeof full, "UPDATE \"%s\" SET \"%s\" = %s", t, c, change);
+        char *msg = edit_copy(scratch, full);
+        if (msg && strstr(msg, "changed nothing")) {
+            sqlite3_free(msg);
+            continue; /* an empty table */
+        }
+        if (msg && strstr(msg, "UNIQUE")) {
+            /* keys shifted onto each other: change one row instead */
+            sqlite3_free(msg);
+            snprintf(full, sizeof full,
+                     "UPDATE \"%s\" SET \"%s\" = %s WHERE rowid = (SELECT max(rowid) FROM \"%s\")",
+                     t, c, change, t);
+            msg = edit_copy(scratch, full);
+        }
+        if (msg)
+            fail_msg("%s.%s: %s", t, c, msg);
+        char what[160];
+        snprintf(what, sizeof what, "%s.%s changed", t, c);
+        assert_found(scratch, what);
+        json_object_set_new(covered, t, json_true());
+        edits++;
+        /* The same bytes as another storage type: SQLite refuses it. */
+        snprintf(full, sizeof full, "UPDATE \"%s\" SET \"%s\" = CAST(\"%s\" AS BLOB)"
+                                    " WHERE \"%s\" IS NOT NULL", t, c, c, c);
+        msg = edit_copy(scratch, full);
+        if (!msg || (!strstr(msg, "cannot store") && !strstr(msg, "changed nothing") &&
+                     !strstr(msg, "datatype")))
+            fail_msg("%s.%s as a BLOB: %s", t, c, msg ? msg : "accepted");
+        sqlite3_free(msg);
+    }
+    sqlite3_finalize(cols);
+    sqlite3_close(db);
+    static const char *const must[] = {"audit", "cases", "checkpoints", "events", "keys",
+                                       "meta", "notifications", "policies", "records",
+                                       "schema_version", "tasks", "timers", "users",
+                                       "workflows"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        if (!json_object_get(covered, must[i]))
+            fail_msg("no row of table %s was edited", must[i]);
+    json_decref(covered);
+    assert_true(edits > 80);
+
+    static const char *const structural[] = {
+        "DELETE FROM cases",
+        "DELETE FROM timers",
+        "INSERT INTO keys VALUES('account', 'x:y', 'CF-000001')",
+        "INSERT INTO tasks(case_id, role, kind, created_at) VALUES('CF-000001', 'officer', 'x', 1)",
+        "DELETE FROM events WHERE event='submit'",
+        "UPDATE events SET seq = seq + 100 WHERE seq = (SELECT max(seq) FROM events)",
+        "DELETE FROM users WHERE name='officer1'",
+        "INSERT INTO users(name, roles, created_at, created_by, audit_seq)"
+        " VALUES('eve', 'administrator', 1, 'eve', 2)",
+        "UPDATE users SET os_users='' WHERE name='bound1'",
+        "UPDATE users SET roles='officer,supervisor', audit_seq=2 WHERE name='officer1'",
+        "DELETE FROM workflows",
+        "DELETE FROM policies",
+        "INSERT INTO policies VALUES('require_reason', 'false', 0)",
+        "DELETE FROM records",
+        "INSERT INTO records VALUES(1, NULL, '{}')",
+        "DELETE FROM meta WHERE key='test_clock'",
+        "INSERT INTO meta VALUES('policy.require_reason', 'false')",
+        "DELETE FROM checkpoints",
+        "DELETE FROM schema_version WHERE version=2",
+        "DELETE FROM audit WHERE seq=(SELECT max(seq) FROM audit)",
+        /* Objects caseflow did not create. */
+        "CREATE TRIGGER t AFTER UPDATE ON cases BEGIN SELECT 1; END",
+        "CREATE TRIGGER t2 AFTER INSERT ON audit WHEN new.actor='officer1' BEGIN"
+        " DELETE FROM audit WHERE seq=new.seq; END",
+        "CREATE INDEX i ON keys(value)",
+        /* Names SQLite's own statistics tables use, or look like them. */
+        "CREATE TRIGGER sqliteXstatDrop BEFORE INSERT ON audit WHEN new.actor='sup1' BEGIN"
+        " SELECT RAISE(IGNORE); END",
+        "PRAGMA writable_schema=ON; INSERT INTO sqlite_schema VALUES('trigger',"
+        " 'sqlite_stat9', 'cases', 0, 'CREATE TRIGGER sqlite_stat9 AFTER UPDATE ON cases"
+        " BEGIN SELECT 1; END')",
+        "CREATE VIEW w AS SELECT 1",
+        "CREATE TABLE x(a)",
+        "DROP INDEX timers_due",
+        /* A table made non-STRICT to hold a BLOB where text was. */
+        "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql=replace(sql, ') STRICT',"
+        " ')') WHERE name='keys'",
+    };
+    for (size_t i = 0; i < sizeof structural / sizeof structural[0]; i++) {
+        char *msg = edit_copy(scratch, structural[i]);
+        if (msg)
+            fail_msg("%s: %s", structural[i], msg);
+        assert_found(scratch, structural[i]);
     }
     /* The untouched original still verifies: every failure above was the edit's. */
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
@@ -679,7 +774,7 @@ static void checkpoints_are_signed_and_pinned(void **state)
     assert_true(signed_seq > 0);
     json_decref(out);
     char pub[200], other_pub[240];
-    snprintf(pub, sizeof pub, "%s.key.pub", path);
+    snprintf(pub, sizeof pub, "%s.keys/e.db.key.pub", path);
     assert_int_equal(cf_audit_verify_with(e, pub, 0, &v, &err), 0);
     assert_int_equal(json_integer_value(json_object_get(v, "last_signed_seq")), signed_seq);
     json_decref(v);
@@ -698,7 +793,7 @@ static void checkpoints_are_signed_and_pinned(void **state)
     assert_int_equal(cf_sign_load_secret(other, sk, &err), CF_EDENIED);
     struct stat sb;
     char key[200];
-    snprintf(key, sizeof key, "%s.key", path);
+    snprintf(key, sizeof key, "%s.keys/e.db.key", path);
     assert_int_equal(stat(key, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
 }
@@ -714,7 +809,7 @@ static void export_verifies_offline(void **state)
     json_decref(out);
     char file[160], pub[200], other[200], otherpub[240];
     snprintf(file, sizeof file, "%s/export.jsonl", dir);
-    snprintf(pub, sizeof pub, "%s.key.pub", path);
+    snprintf(pub, sizeof pub, "%s.keys/e.db.key.pub", path);
     as("officer1");
     assert_int_equal(cf_audit_export(e, 0, file, &out, &err), CF_EDENIED);
     as("admin");
@@ -728,7 +823,9 @@ static void export_verifies_offline(void **state)
     assert_int_equal(cf_audit_export(e, 0, file, &out, &err), CF_EINVALID); /* never overwrite */
     assert_int_equal(cf_audit_verify_file(file, pub, &v, &err), 0);
     assert_int_equal(json_integer_value(json_object_get(v, "records")), records);
-    assert_int_equal(json_integer_value(json_object_get(v, "checkpoints")), 1);
+    /* the one above and the one that signs the export's end */
+    assert_int_equal(json_integer_value(json_object_get(v, "checkpoints")), 2);
+    assert_int_equal(json_integer_value(json_object_get(v, "unsigned_tail")), 0);
     json_decref(v);
     /* Without a key the checkpoint cannot be trusted; with another key it fails. */
     assert_int_equal(cf_audit_verify_file(file, NULL, &v, &err), CF_EINVALID);
@@ -795,7 +892,123 @@ static void automatic_checkpoints(void **state)
     json_t *v;
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
     assert_true(json_integer_value(json_object_get(v, "checkpoints")) >= 2);
-    assert_true(json_integer_value(json_object_get(v, "unsigned_tail")) < 6);
+    /* never more than the interval unsigned */
+    assert_true(json_integer_value(json_object_get(v, "unsigned_tail")) <= 5);
+    json_decref(v);
+}
+
+/* What a writer without the key would do to hide its checkpoints: delete
+ * them (all but the one that signed the interval), renumber the records and
+ * recompute every hash, so that the chain links again. The interval rule
+ * finds the unsigned stretch. (Deleting that one too leaves the interval
+ * unsigned, so the default of 1000 applies: tested by
+ * a_forged_interval_does_not_count.) */
+static void checkpoints_are_required(void **state)
+{
+    (void)state;
+    cf_error err;
+    as("admin");
+    assert_int_equal(cf_policy_set(e, "checkpoint_interval", "5", &err), 0);
+    for (int i = 0; i < 6; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "R-7%d", i);
+        free(refer(ref));
+    }
+    json_t *v;
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    cf_engine_close(e);
+    e = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  /* the first checkpoint signs the interval: the
+                                   * later ones go */
+                                  "DELETE FROM checkpoints WHERE seq > (SELECT min(seq) FROM"
+                                  " checkpoints); DELETE FROM audit WHERE action='checkpoint'"
+                                  " AND seq > (SELECT min(seq) FROM checkpoints);"
+                                  " CREATE TEMP TABLE m AS SELECT seq AS"
+                                  " old, row_number() OVER (ORDER BY seq) AS new FROM audit;"
+                                  " UPDATE audit SET seq = -(SELECT new FROM m WHERE"
+                                  " old = audit.seq); UPDATE audit SET seq = -seq;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *st, *up;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT seq, at, actor, role, action, case_id,"
+                                        " justification, digest FROM audit ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit SET prev=?, hash=? WHERE seq=?", -1,
+                                        &up, NULL),
+                     SQLITE_OK);
+    char prev[65] = CF_AUDIT_GENESIS, hash[65];
+    cf_buf b = {0};
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(st, i))
+        assert_int_equal(cf_audit_record_hash(&b, sqlite3_column_int64(st, 0),
+                                              sqlite3_column_int64(st, 1), T(2), T(3), T(4),
+                                              T(5), T(6), T(7), prev, hash),
+                         0);
+#undef T
+        sqlite3_bind_text(up, 1, prev, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(up, 2, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
+        assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+        sqlite3_reset(up);
+        memcpy(prev, hash, 65);
+    }
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    free(b.p);
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    sqlite3_close(db);
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(path, &o, &e, &err), 0);
+    v = NULL;
+    assert_int_equal(cf_audit_verify_with(e, NULL, CF_VERIFY_CHAIN_ONLY, &v, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "checkpoint missing"));
+    json_decref(v);
+}
+
+/* A writer without the key appends well-formed records, among them a
+ * policy record raising the checkpoint interval: unsigned, it never counts,
+ * and the records after it are a stretch without a checkpoint. */
+static void a_forged_interval_does_not_count(void **state)
+{
+    (void)state;
+    cf_error err;
+    as("admin");
+    assert_int_equal(cf_policy_set(e, "checkpoint_interval", "5", &err), 0);
+    free(refer("R-80"));
+    json_t *v;
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    cf_engine_close(e);
+    e = NULL;
+    cf_store *s;
+    assert_int_equal(cf_store_open(path, 0, 0, &s, &err), 0);
+    assert_int_equal(cf_store_begin(s, &err), 0);
+    int64_t head, at;
+    char hash[65];
+    assert_int_equal(cf_audit_head_at(s, &head, hash, &at, &err), 0);
+    assert_int_equal(cf_audit_append(s, at, "admin", "administrator",
+                                     "policy.set:checkpoint_interval", NULL, NULL,
+                                     "{\"key\":\"checkpoint_interval\",\"value\":\"1000000\"}",
+                                     NULL, &err),
+                     0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(cf_audit_append(s, at, "sup1", NULL, "consultation", NULL, "x",
+                                         "{\"read\":\"list\"}", NULL, &err),
+                         0);
+    assert_int_equal(cf_store_commit(s, &err), 0);
+    cf_store_close(s);
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(path, &o, &e, &err), 0);
+    v = NULL;
+    assert_int_equal(cf_audit_verify_with(e, NULL, CF_VERIFY_CHAIN_ONLY, &v, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "checkpoint missing"));
     json_decref(v);
 }
 
@@ -880,6 +1093,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(export_verifies_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_need_a_reason_unless_policy_says, setup, teardown),
         cmocka_unit_test_setup_teardown(automatic_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(checkpoints_are_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_forged_interval_does_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

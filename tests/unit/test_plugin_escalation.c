@@ -1,9 +1,10 @@
 /*
- * Tests of escalation: a new case whose account, file hash, resolved address
- * or occupant meets a case in monitoring (or awaiting a visit) sends that
- * case to enforcement through the escalation step, which records the link,
- * opens an officer task and sets a short deadline. The same IP address alone
- * never links two cases.
+ * Tests of escalation: a new case whose account, resolved address or
+ * occupant meets a case in monitoring (or awaiting a visit) sends that case
+ * to enforcement through the escalation step, which records the link, opens
+ * an officer task and sets a short deadline. The same IP address alone
+ * never links two cases; the same file hash alone links them for
+ * intelligence and never escalates (the same image, not the same person).
  */
 #include "polit_fixture.h"
 
@@ -52,6 +53,12 @@ static void escalated(pf *f, const char *a, const char *b, const char *from,
     json_decref(ca);
     json_decref(cb);
     assert_true(pf_has_task(f, a, "escalation"));
+    /* What the engine wrote to the other case keeps every rule of the chain. */
+    json_t *v = NULL;
+    cf_error err;
+    if (cf_audit_verify(f->engine, &v, &err) != 0)
+        fail_msg("audit verify after an escalation: %s", err.message);
+    json_decref(v);
 }
 
 static void test_account_escalates(void **state)
@@ -71,7 +78,10 @@ static void test_account_escalates(void **state)
     escalated(f, a, b, "monitoring", "account");
 }
 
-static void test_hash_escalates(void **state)
+/* Two unrelated low-risk referrals carrying one widely seen image: the
+ * second links the first for intelligence, and the warned case stays in
+ * monitoring (it escalated to enforcement before issue 7). */
+static void test_hash_links_but_never_escalates(void **state)
 {
     pf *f = *state;
     char a[64], b[64];
@@ -84,7 +94,12 @@ static void test_hash_escalates(void **state)
     monitored(f, "ESC-A2", a);
     pf_refer_ok(f, rb, b);
     json_decref(rb);
-    escalated(f, a, b, "monitoring", "hash");
+    pf_assert_state(f, a, "monitoring");
+    pf_assert_state(f, b, "authorisation");
+    json_t *cb = pf_case(f, b);
+    assert_true(linked(cb, a));
+    json_decref(cb);
+    assert_false(pf_has_task(f, a, "escalation"));
 }
 
 static void test_address_escalates(void **state)
@@ -176,7 +191,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         PF_TEST(test_account_escalates),
-        PF_TEST(test_hash_escalates),
+        PF_TEST(test_hash_links_but_never_escalates),
         PF_TEST(test_address_escalates),
         PF_TEST(test_occupant_escalates_visit),
         PF_TEST(test_same_ip_alone_never_links),

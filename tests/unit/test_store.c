@@ -202,8 +202,9 @@ static void read_only_store_refuses_writes(void **state)
     cf_store_close(s);
     assert_int_equal(cf_store_open(path, 0, 1, &s, &err), 0);
     int rc = cf_store_begin(s, &err);
+    cf_user_row u = {.name = "x", .roles = "analyst", .created_by = "x", .os_users = ""};
     if (rc == 0)
-        rc = cf_store_user_add(s, "x", "analyst", 1, "x", 0, &err);
+        rc = cf_store_user_put(s, &u, true, &err);
     assert_int_equal(rc, CF_EIO);
     assert_non_null(strstr(err.message, "read-only"));
     cf_store_rollback(s);

@@ -1,0 +1,298 @@
+/*
+ * Cases: referrals taken in (one at a time or in a batch), events acted on
+ * them, timers fired by tick, and the reads of case data, each audited as a
+ * consultation with the actor's reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+static const char *const intake[] = {"analyst", "officer"};
+
+/* ---- referrals ----------------------------------------------------------------------- */
+
+int cf_batch_begin(cf_engine *e, cf_error *err)
+{
+    cf_err_clear(err);
+    if (e->batch)
+        return cf_err_set(err, CF_EUSAGE, "batch", "a batch is already open");
+    int rc = cf_store_begin(e->store, err);
+    if (!rc)
+        e->batch = true;
+    return rc;
+}
+
+int cf_batch_commit(cf_engine *e, cf_error *err)
+{
+    cf_err_clear(err);
+    if (!e->batch)
+        return cf_err_set(err, CF_EUSAGE, "batch", "no batch is open");
+    e->batch = false;
+    return cf_store_commit(e->store, err);
+}
+
+void cf_batch_rollback(cf_engine *e)
+{
+    if (!e || !e->batch)
+        return;
+    e->batch = false;
+    cf_store_rollback(e->store);
+}
+
+int cf_refer(cf_engine *e, const char *workflow, const json_t *referral, json_t **out,
+             cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    const char *role;
+    int rc = cf_engine_require(e, intake, 2, "take in referrals", &role, err);
+    if (rc)
+        return rc;
+    const char *name = workflow ? workflow : "polit";
+    int64_t version;
+    cf_wf *wf;
+    if ((rc = cf_store_workflow_latest(e->store, name, &version, NULL, err)) ||
+        (rc = cf_engine_workflow(e, name, version, &wf, err))) {
+        cf_engine_flush_alarm(e);
+        return rc;
+    }
+    rc = e->batch ? cf_store_savepoint(e->store, err) : cf_store_begin(e->store, err);
+    if (rc)
+        return rc;
+    rc = cf_machine_refer(e, wf, referral, role, out, err);
+    if (e->batch) {
+        if (rc)
+            cf_store_rollback_to(e->store);
+        else
+            rc = cf_store_release(e->store, err);
+    } else {
+        rc = cf_engine_finish(e, rc, err);
+    }
+    if (rc)
+        cf_engine_flush_alarm(e);
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* ---- acting ------------------------------------------------------------------------- */
+
+static bool valid_event(const char *ev)
+{
+    size_t n = 0;
+    for (; ev[n]; n++) {
+        char c = ev[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0 && n <= 64;
+}
+
+int cf_act(cf_engine *e, const char *case_id, const char *event, const json_t *data,
+           int64_t expect_revision, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    if (out)
+        *out = NULL;
+    if (!event || !valid_event(event))
+        return cf_err_set(err, CF_EINVALID, "event",
+                          "event names are 1-64 characters of a-z 0-9 _ .");
+    if (data && !json_is_object(data))
+        return cf_err_set(err, CF_EINVALID, "data", "%s rejected: data must be a JSON object",
+                          event);
+    if (e->batch)
+        return cf_err_set(err, CF_EUSAGE, "batch", "cf_act cannot run inside a batch");
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc)
+        return rc;
+    return cf_machine_act(e, case_id, event, data, expect_revision, false, NULL, out, err);
+}
+
+/* A timer is stale when its case is gone or no longer takes its event (it
+ * left the state in a way that did not clear it). */
+static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale,
+                       cf_error *err)
+{
+    char *state = NULL, *wfname = NULL;
+    int64_t version = 0;
+    cf_error lerr;
+    int rc = cf_store_case_state(e->store, id, &state, &wfname, &version, &lerr);
+    if (rc == CF_ENOTFOUND) {
+        *stale = true;
+        return 0;
+    }
+    cf_wf *wf;
+    if (!rc)
+        rc = cf_engine_workflow(e, wfname, version, &wf, &lerr);
+    if (!rc) {
+        cf_wf_state *st = cf_wf_find_state(wf, state);
+        *stale = !st || st->final || !cf_wf_find_transition(st, ev);
+    } else {
+        cf_err_set(err, rc, lerr.field, "tick: %s %s: %s", id, ev, lerr.message);
+    }
+    free(state);
+    free(wfname);
+    return rc;
+}
+
+int cf_tick(cf_engine *e, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc)
+        return rc;
+    json_t *fired = json_array();
+    int failed = 0;
+    size_t kept = 0; /* due timers left in place (refused, or raced): skipped */
+    for (;;) {
+        json_t *due;
+        if ((rc = cf_store_timer_due(e->store, cf_engine_now(e), kept, 256, &due, err)))
+            break;
+        size_t n = json_array_size(due), i;
+        json_t *t;
+        json_array_foreach(due, i, t)
+        {
+            const char *id = json_string_value(json_object_get(t, "case"));
+            const char *ev = json_string_value(json_object_get(t, "event"));
+            bool stale = false;
+            if ((rc = timer_stale(e, id, ev, &stale, err)))
+                break;
+            json_t *res = NULL;
+            cf_error terr;
+            cf_err_clear(&terr);
+            int trc = stale ? cf_machine_drop_timer(e, id, ev, &terr)
+                            : cf_machine_act(e, id, ev, NULL, -1, true, ev, &res, &terr);
+            if (trc == CF_ENOTFOUND && strcmp(terr.field, "timer") == 0)
+                continue; /* another tick fired it meanwhile */
+            if (stale && !trc)
+                continue;
+            if (trc) {
+                /* Refused by a step, or a concurrent change: the timer stays
+                 * for the next tick, and a refusal is said, never lost. */
+                kept++;
+                if (trc != CF_ECONFLICT) {
+                    json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event",
+                                                           ev, "error", terr.message));
+                    if (!failed)
+                        failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
+                                            terr.message);
+                }
+                continue;
+            }
+            json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event", ev,
+                                                   "state", json_object_get(res, "state")));
+            json_decref(res);
+        }
+        json_decref(due);
+        if (rc || n < 256)
+            break;
+    }
+    if (rc) {
+        json_decref(fired);
+        return rc;
+    }
+    *out = fired;
+    return failed;
+}
+
+/* ---- reads ---------------------------------------------------------------------------- */
+
+/* A read of case data: audited as a consultation in its own transaction. */
+int cf_engine_consult(cf_engine *e, const char *case_id, const char *what, cf_error *err)
+{
+    int rc = cf_store_begin(e->store, err);
+    if (rc)
+        return rc;
+    json_t *p = json_pack("{s:s, s:s?}", "read", what, "case", case_id);
+    rc = cf_engine_audit(e, NULL, "consultation", case_id, p, err);
+    json_decref(p);
+    if (rc) {
+        cf_store_rollback(e->store);
+        return rc;
+    }
+    return cf_store_commit(e->store, err);
+}
+
+static json_t *time_or_null(int64_t t)
+{
+    char buf[32];
+    if (!t)
+        return json_null();
+    cf_time_format(t, buf);
+    return json_string(buf);
+}
+
+int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc || (rc = cf_engine_require_reason(e, err)))
+        return rc;
+    cf_case_row r;
+    if ((rc = cf_store_case_get(e->store, case_id, &r, err)))
+        return rc;
+    json_t *tasks = NULL, *timers = NULL;
+    if (!(rc = cf_store_task_list(e->store, case_id, &tasks, err)) &&
+        !(rc = cf_store_timer_list(e->store, case_id, &timers, err)))
+        rc = cf_engine_consult(e, case_id, "case", err);
+    if (!rc) {
+        *out = json_pack("{s:s, s:{s:s, s:I}, s:s, s:I, s:s, s:s, s:O, s:o, s:o, s:o, "
+                         "s:o, s:o}",
+                         "id", r.id, "workflow", "name", r.workflow, "version",
+                         (json_int_t)r.version, "state", r.state, "revision",
+                         (json_int_t)r.revision, "source", r.source, "reference",
+                         r.reference, "data", r.data, "created_at",
+                         time_or_null(r.created_at), "updated_at",
+                         time_or_null(r.updated_at), "deadline_at",
+                         time_or_null(r.deadline_at), "tasks", tasks, "timers", timers);
+        tasks = timers = NULL;
+        if (!*out)
+            rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    json_decref(tasks);
+    json_decref(timers);
+    cf_case_row_clear(&r);
+    return rc;
+}
+
+int cf_case_list(cf_engine *e, const char *state, size_t limit, json_t **out,
+                 cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc || (rc = cf_engine_require_reason(e, err)) ||
+        (rc = cf_store_case_list(e->store, state, limit, out, err)))
+        return rc;
+    if ((rc = cf_engine_consult(e, NULL, state ? state : "list", err))) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int cf_case_history(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc || (rc = cf_engine_require_reason(e, err)))
+        return rc;
+    cf_case_row r;
+    if ((rc = cf_store_case_get(e->store, case_id, &r, err)))
+        return rc;
+    cf_case_row_clear(&r);
+    if ((rc = cf_store_event_list(e->store, case_id, out, err)))
+        return rc;
+    if ((rc = cf_engine_consult(e, case_id, "history", err))) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,181 @@
+/*
+ * The caseflow command, shared declarations. The command is a client of the
+ * public embedding API (caseflow.h) and nothing else; its files are:
+ * main.c (main, options, environment, dispatch, help and the command
+ * table), output.c (every byte the command prints: messages, machine output,
+ * tables), input.c (what users hand the command: --data, counts, dates), and
+ * one cmd_<group>.c per command group with that group's handlers. A handler
+ * is a small function that opens the engine, calls the API, prints human
+ * text or --json machine output on stdout and returns a sysexits status;
+ * where it is cheap, the API call and the printing are separate functions,
+ * so that another client (caseflowd) can share the one and not the other.
+ * Handlers print only through output.c, which escapes what they print.
+ */
+#ifndef CASEFLOW_CLI_H
+#define CASEFLOW_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "caseflow/caseflow.h"
+
+/* sysexits.h statuses the command itself produces. */
+enum {
+    EXIT_USAGE = 64,
+    EXIT_DATAERR = 65,
+    EXIT_NOINPUT = 66,
+    EXIT_IOERR = 74,
+};
+
+/* Flags for json_loads of anything a user hands us. */
+#define JSON_IN_FLAGS JSON_REJECT_DUPLICATES
+
+/* Command-specific options; global ones have no bit. */
+enum {
+    OPT_ROLE = 1u << 0,
+    OPT_STATE = 1u << 1,
+    OPT_LIMIT = 1u << 2,
+    OPT_DATA = 1u << 3,
+    OPT_REVISION = 1u << 4,
+    OPT_WORKFLOW = 1u << 5,
+    OPT_SINCE = 1u << 6,
+    OPT_OUTPUT = 1u << 7,
+    OPT_FILE = 1u << 8,
+    OPT_KEY = 1u << 9,
+    OPT_CHAIN_ONLY = 1u << 10,
+    OPT_UNTIL = 1u << 11,
+    OPT_TEST_CLOCK = 1u << 12,
+    OPT_KEY_DIR = 1u << 13,
+    OPT_OS_USER = 1u << 14,
+    OPT_ANCHOR = 1u << 15,
+    OPT_ANCHORS = 1u << 16,
+};
+
+struct command;
+
+/* Everything one run of the command knows: options, words, the engine. */
+struct cli {
+    const char *store, *actor, *reason, *plugins;
+    bool json, help, version;
+    const char *state, *data, *workflow, *limit, *revision;
+    const char *signing_key, *since, *output, *file, *key, *until;
+    bool chain_only, test_clock;
+    const char *key_dir, *anchor, *anchors;
+    const char **roles; /* --role values as given (may hold commas) */
+    size_t nroles;
+    const char **os_users; /* --os-user values, NULL-terminated */
+    size_t nos_users;
+    unsigned used;      /* OPT_* bits seen */
+    const char **words; /* positional words, command words first */
+    size_t nwords;
+    const struct command *cmd;
+    const char **args; /* the command's own arguments (after its words) */
+    size_t nargs;
+    bool have_now;
+    int64_t now;
+    cf_engine *engine;
+};
+
+/* One entry of the command table (main.c). */
+struct command {
+    const char *name, *sub;
+    int (*run)(struct cli *);
+    size_t min_args, max_args; /* after the command words */
+    unsigned opts;             /* OPT_* it accepts */
+    const char *usage;         /* arguments, after "caseflow name [sub]" */
+    const char *summary;
+};
+
+/* ---- main.c: the engine, opened as the options say ---------------------- */
+
+int open_engine_mode(struct cli *c, bool create, bool readonly);
+int open_engine(struct cli *c, bool create);
+
+/* ---- output.c ------------------------------------------------------------ */
+
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int fail(int rc, const cf_error *err);
+int fail_line(unsigned long line, int rc, const cf_error *err);
+int check_stdout(void);
+
+void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void out_block(const char *text);
+void print_json(const json_t *v, bool compact);
+int print_result(const struct cli *c, json_t *out, bool compact,
+                 void (*print_human)(const json_t *));
+const char *jtext(const json_t *obj, const char *key, char *buf, size_t size);
+const char *workflow_text(const json_t *obj, char *buf, size_t size);
+const char *join_strings(const json_t *obj, const char *key, char *buf,
+                         size_t size);
+void print_pairs(const json_t *o);
+
+/*
+ * A small aligned table for human output: ncols columns per row, each cell
+ * a copy of its text, printed with two spaces between columns and the last
+ * column unpadded.
+ */
+struct table {
+    size_t ncols, nrows, cap;
+    char **cells;
+    size_t width[8];
+};
+
+void table_init(struct table *t, size_t ncols);
+void table_add(struct table *t, const char *const *row);
+void table_print_free(struct table *t);
+
+/* ---- input.c ------------------------------------------------------------- */
+
+bool parse_rfc3339(const char *s, int64_t *out);
+const char *parse_problem(const json_error_t *jerr);
+bool find_nul(const char *text, size_t len, unsigned long first_line,
+              unsigned long *line, size_t *column);
+int load_data(const char *text, json_t **out);
+bool parse_count(const char *opt, const char *text, int64_t *out);
+bool parse_since(const char *text, int64_t *out);
+
+/* ---- the handlers, one file per group ------------------------------------ */
+
+/* cmd_store.c */
+int cmd_init(struct cli *c);
+int cmd_user_add(struct cli *c);
+int cmd_user_list(struct cli *c);
+int cmd_user_disable(struct cli *c);
+int cmd_user_bind(struct cli *c);
+int cmd_user_unbind(struct cli *c);
+int cmd_policy_show(struct cli *c);
+int cmd_policy_set(struct cli *c);
+/* cmd_workflow.c */
+int cmd_workflow_deploy(struct cli *c);
+int cmd_workflow_list(struct cli *c);
+int cmd_workflow_check(struct cli *c);
+int cmd_workflow_graph(struct cli *c);
+/* cmd_case.c */
+int cmd_refer(struct cli *c);
+int cmd_show(struct cli *c);
+int cmd_list(struct cli *c);
+int cmd_history(struct cli *c);
+int cmd_act(struct cli *c);
+int cmd_tick(struct cli *c);
+/* cmd_audit.c */
+int cmd_audit_verify(struct cli *c);
+int cmd_audit_checkpoint(struct cli *c);
+int cmd_audit_export(struct cli *c);
+/* cmd_retention.c */
+int cmd_retention_due(struct cli *c);
+int cmd_retention_keep(struct cli *c);
+int cmd_retention_hold(struct cli *c);
+int cmd_retention_release(struct cli *c);
+int cmd_retention_dispose(struct cli *c);
+/* cmd_report.c */
+int cmd_report(struct cli *c);
+/* cmd_plugin.c */
+int cmd_plugin_list(struct cli *c);
+int cmd_plugin_info(struct cli *c);
+
+#endif

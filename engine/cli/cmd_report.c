@@ -1,0 +1,66 @@
+/*
+ * The management report: cases by state and outcome, routes taken and how
+ * many came back, escalations, flags, median days from referral, and
+ * response deadlines met and missed by grade (an audited read).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_counts(const char *title, const json_t *o)
+{
+    const char *k;
+    json_t *v;
+    outf("%s\n", title);
+    if (!json_object_size(o))
+        outf("  (none)\n");
+    json_object_foreach((json_t *)o, k, v) {
+        char b[64];
+        outf("  %-28s %s\n", k, jtext(o, k, b, sizeof b));
+    }
+}
+
+static void print_report(const json_t *r)
+{
+    const char *k;
+    json_t *v;
+    char b1[64], b2[64], b3[64];
+    outf("caseflow report: workflow %s, since %s\n", jtext(r, "workflow", b1, sizeof b1),
+         jtext(r, "since", b2, sizeof b2));
+    outf("\n");
+    print_counts("Cases by state", json_object_get(r, "by_state"));
+    print_counts("Closed cases by outcome", json_object_get(r, "by_outcome"));
+    outf("Routes entered (cases; of which came back with a repeat referral)\n");
+    json_object_foreach(json_object_get(r, "routes"), k, v)
+        outf("  %-28s %s  (came back: %s)\n", k, jtext(v, "cases", b1, sizeof b1),
+             jtext(v, "came_back", b2, sizeof b2));
+    print_counts("Escalations by the state they came from", json_object_get(r, "escalations"));
+    print_counts("Flags", json_object_get(r, "flags"));
+    outf("Days from referral (median)\n");
+    json_object_foreach(json_object_get(r, "days_from_referral"), k, v)
+        outf("  %-28s %s days over %s cases\n", k, jtext(v, "median_days", b1, sizeof b1),
+             jtext(v, "cases", b2, sizeof b2));
+    outf("Response deadlines by grade (met / missed / cases)\n");
+    json_object_foreach(json_object_get(r, "deadlines"), k, v)
+        outf("  %-28s %s / %s / %s\n", k, jtext(v, "met", b1, sizeof b1),
+             jtext(v, "missed", b2, sizeof b2), jtext(v, "cases", b3, sizeof b3));
+}
+
+int cmd_report(struct cli *c)
+{
+    cf_error err;
+    json_t *r = NULL;
+    int64_t since = 0;
+    if (c->since && !parse_since(c->since, &since))
+        return EXIT_USAGE;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_report(c->engine, c->workflow, since, &r, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    return print_result(c, r, false, print_report);
+}

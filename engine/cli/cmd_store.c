@@ -1,0 +1,241 @@
+/*
+ * The store and who may use it: init creates the store and makes the actor
+ * its first administrator; user add, list and disable manage the team and
+ * their roles; policy show and set read and change the store's policies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_init(struct cli *c)
+{
+    cf_error err;
+    if (!c->actor)
+        return usage_error("init needs --actor NAME (or CASEFLOW_ACTOR): "
+                           "the store's first administrator");
+    if (c->nos_users > 1)
+        return usage_error("init binds the administrator to one --os-user (add more "
+                           "with caseflow user bind)");
+    int rc = open_engine(c, true);
+    if (rc)
+        return rc;
+    cf_init_options opts = {.key_dir = c->key_dir, .test_clock = c->test_clock,
+                            .os_user = c->nos_users ? c->os_users[0] : NULL};
+    rc = cf_store_init_with(c->engine, &opts, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    const char *path = c->store ? c->store : "./caseflow.db";
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "store", path, "administrator",
+                              c->actor);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        outf("store %s ready; administrator %s\n", path, c->actor);
+    }
+    return 0;
+}
+
+/* Split the --role values at commas into a NULL-terminated array of new
+ * strings; NULL when there is none (or out of memory). */
+static char **collect_roles(const struct cli *c)
+{
+    size_t n = 0, cap = 8;
+    char **roles = calloc(cap, sizeof *roles);
+    for (size_t i = 0; roles && i < c->nroles; i++) {
+        char *copy = strdup(c->roles[i]), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            size_t len = strlen(tok);
+            while (len && tok[len - 1] == ' ')
+                tok[--len] = '\0';
+            if (!len)
+                continue;
+            if (n + 1 >= cap) {
+                char **more = realloc(roles, 2 * cap * sizeof *roles);
+                if (!more)
+                    break;
+                roles = more;
+                cap *= 2;
+            }
+            roles[n++] = strdup(tok);
+            roles[n] = NULL;
+        }
+        free(copy);
+    }
+    if (roles && n == 0) {
+        free(roles);
+        roles = NULL;
+    }
+    return roles;
+}
+
+static void free_roles(char **roles)
+{
+    for (size_t i = 0; roles && roles[i]; i++)
+        free(roles[i]);
+    free(roles);
+}
+
+int cmd_user_add(struct cli *c)
+{
+    cf_error err;
+    char **roles = collect_roles(c);
+    if (!roles)
+        return usage_error("user add needs at least one --role ROLE");
+    int rc = open_engine(c, false);
+    if (rc) {
+        free_roles(roles);
+        return rc;
+    }
+    rc = cf_user_add_with(c->engine, c->args[0], (const char *const *)roles,
+                          c->nos_users ? c->os_users : NULL, &err);
+    if (rc < 0) {
+        free_roles(roles);
+        return fail(rc, &err);
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; roles[i]; i++)
+        json_array_append_new(list, json_string(roles[i]));
+    json_t *accounts = json_array();
+    for (size_t i = 0; i < c->nos_users; i++)
+        json_array_append_new(accounts, json_string(c->os_users[i]));
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:o, s:o}", "name", c->args[0], "roles", list,
+                              "os_users", accounts);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        json_t *o = json_pack("{s:o, s:o}", "roles", list, "os_users", accounts);
+        char buf[512], buf2[512];
+        outf("added user %s (%s)%s%s\n", c->args[0], join_strings(o, "roles", buf, sizeof buf),
+             c->nos_users ? ", bound to " : "",
+             c->nos_users ? join_strings(o, "os_users", buf2, sizeof buf2) : "");
+        json_decref(o);
+    }
+    free_roles(roles);
+    return 0;
+}
+
+static void print_users(const json_t *users)
+{
+    const json_t *u;
+    size_t i;
+    struct table t;
+    table_init(&t, 5);
+    table_add(&t, (const char *[]){"NAME", "ROLES", "STATUS", "CREATED", "OS ACCOUNTS"});
+    json_array_foreach(users, i, u) {
+        char b1[64], b2[512], b3[64], b4[512];
+        const char *disabled = json_is_true(json_object_get(u, "disabled"))
+                                   ? "disabled"
+                                   : "active";
+        table_add(&t, (const char *[]){jtext(u, "name", b1, sizeof b1),
+                                       join_strings(u, "roles", b2, sizeof b2),
+                                       disabled,
+                                       jtext(u, "created_at", b3, sizeof b3),
+                                       join_strings(u, "os_users", b4, sizeof b4)});
+    }
+    table_print_free(&t);
+}
+
+int cmd_user_list(struct cli *c)
+{
+    cf_error err;
+    json_t *users = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_user_list(c->engine, &users, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    return print_result(c, users, false, print_users);
+}
+
+int cmd_user_disable(struct cli *c)
+{
+    cf_error err;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_user_disable(c->engine, c->args[0], &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:b}", "name", c->args[0], "disabled", 1);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        outf("disabled user %s\n", c->args[0]);
+    }
+    return 0;
+}
+
+/* bind or unbind NAME LOGIN */
+static int bind_or_unbind(struct cli *c, bool bind)
+{
+    cf_error err;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = bind ? cf_user_bind(c->engine, c->args[0], c->args[1], &err)
+              : cf_user_unbind(c->engine, c->args[0], c->args[1], &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s, s:b}", "name", c->args[0], "os_user", c->args[1],
+                              "bound", bind);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        outf("%s user %s %s %s\n", bind ? "bound" : "unbound", c->args[0],
+             bind ? "to" : "from", c->args[1]);
+    }
+    return 0;
+}
+
+int cmd_user_bind(struct cli *c)
+{
+    return bind_or_unbind(c, true);
+}
+
+int cmd_user_unbind(struct cli *c)
+{
+    return bind_or_unbind(c, false);
+}
+
+int cmd_policy_show(struct cli *c)
+{
+    cf_error err;
+    json_t *out = NULL;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_policy_get(c->engine, &out, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    return print_result(c, out, false, print_pairs);
+}
+
+int cmd_policy_set(struct cli *c)
+{
+    cf_error err;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_policy_set(c->engine, c->args[0], c->args[1], &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "key", c->args[0], "value", c->args[1]);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        outf("policy %s = %s\n", c->args[0], c->args[1]);
+    }
+    return 0;
+}
+

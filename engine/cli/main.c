@@ -1,0 +1,500 @@
+/*
+ * The caseflow command: the command-line contract of DESIGN.md on top of the
+ * public embedding API (caseflow.h) and nothing else. One table lists every
+ * command with its handler and usage; one option parser serves them all
+ * (global options may stand before or after the command words); the
+ * environment fills in what the options leave out; the command named by the
+ * first words runs with the engine opened as the options say. Its handlers
+ * live in cmd_*.c, one file per command group (see cli.h).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- options ----------------------------------------------------------- */
+
+enum opt_id {
+    O_STORE, O_ACTOR, O_REASON, O_PLUGINS, O_JSON, O_HELP, O_VERSION,
+    O_ROLE, O_STATE, O_LIMIT, O_DATA, O_REVISION, O_WORKFLOW,
+    O_SIGNING_KEY, O_SINCE, O_OUTPUT, O_FILE, O_KEY, O_CHAIN_ONLY, O_UNTIL,
+    O_TEST_CLOCK, O_KEY_DIR, O_OS_USER, O_ANCHOR, O_ANCHORS,
+};
+
+static const struct optspec {
+    const char *name;
+    enum opt_id id;
+    bool has_arg;
+    unsigned bit; /* 0 for global options */
+} optspecs[] = {
+    {"store", O_STORE, true, 0},
+    {"actor", O_ACTOR, true, 0},
+    {"reason", O_REASON, true, 0},
+    {"plugins", O_PLUGINS, true, 0},
+    {"json", O_JSON, false, 0},
+    {"help", O_HELP, false, 0},
+    {"version", O_VERSION, false, 0},
+    {"role", O_ROLE, true, OPT_ROLE},
+    {"state", O_STATE, true, OPT_STATE},
+    {"limit", O_LIMIT, true, OPT_LIMIT},
+    {"data", O_DATA, true, OPT_DATA},
+    {"revision", O_REVISION, true, OPT_REVISION},
+    {"workflow", O_WORKFLOW, true, OPT_WORKFLOW},
+    {"signing-key", O_SIGNING_KEY, true, 0},
+    {"since", O_SINCE, true, OPT_SINCE},
+    {"output", O_OUTPUT, true, OPT_OUTPUT},
+    {"file", O_FILE, true, OPT_FILE},
+    {"key", O_KEY, true, OPT_KEY},
+    {"chain-only", O_CHAIN_ONLY, false, OPT_CHAIN_ONLY},
+    {"until", O_UNTIL, true, OPT_UNTIL},
+    {"test-clock", O_TEST_CLOCK, false, OPT_TEST_CLOCK},
+    {"key-dir", O_KEY_DIR, true, OPT_KEY_DIR},
+    {"os-user", O_OS_USER, true, OPT_OS_USER},
+    {"anchor", O_ANCHOR, true, OPT_ANCHOR},
+    {"anchors", O_ANCHORS, true, OPT_ANCHORS},
+};
+
+/* ---- opening the store -------------------------------------------------- */
+
+/* Open the engine on --store with --plugins and --signing-key, set its
+ * clock (CASEFLOW_NOW) and actor; create the store when create. 0, or an
+ * exit status after a message. */
+int open_engine_mode(struct cli *c, bool create, bool readonly)
+{
+    cf_open_options opts;
+    cf_error err;
+    memset(&opts, 0, sizeof opts);
+    opts.plugin_path = c->plugins;
+    opts.key_path = c->signing_key;
+    opts.create = create;
+    opts.readonly = readonly;
+    int rc = cf_engine_open(c->store, &opts, &c->engine, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->have_now && cf_engine_set_clock(c->engine, c->now) != 0) {
+        say("CASEFLOW_NOW is honoured only on a store made with caseflow init "
+            "--test-clock; this store runs on the system clock (unset CASEFLOW_NOW)");
+        return EXIT_USAGE;
+    }
+    if (c->actor)
+        cf_engine_set_actor(c->engine, c->actor, c->reason);
+    return 0;
+}
+
+int open_engine(struct cli *c, bool create)
+{
+    return open_engine_mode(c, create, false);
+}
+
+/* ---- the command table -------------------------------------------------- */
+
+static const struct command commands[] = {
+    {"init", NULL, cmd_init, 0, 0, OPT_TEST_CLOCK | OPT_KEY_DIR | OPT_OS_USER,
+     "[--key-dir DIR] [--os-user LOGIN] [--test-clock]",
+     "Create the store (idempotent); --actor becomes its first administrator (bound to "
+     "the OS account LOGIN with --os-user). The audit signing key pair is made apart "
+     "from the store, in DIR (default <store>.keys/, 0700); in production keep it under "
+     "another account or a mounted secret. --test-clock makes a store whose clock "
+     "CASEFLOW_NOW may set (tests, demos, simulations; recorded in the chain)."},
+    {"user", "add", cmd_user_add, 1, 1, OPT_ROLE | OPT_OS_USER,
+     "NAME --role ROLE[,ROLE...]... [--os-user LOGIN]...",
+     "Add a user with roles: analyst, officer, supervisor, authoriser, "
+     "administrator; --os-user binds it to operating-system accounts."},
+    {"user", "list", cmd_user_list, 0, 0, 0, "",
+     "List users, their roles and the OS accounts they are bound to."},
+    {"user", "disable", cmd_user_disable, 1, 1, 0, "NAME", "Disable a user."},
+    {"user", "bind", cmd_user_bind, 2, 2, 0, "NAME LOGIN",
+     "Bind a user to an OS account (a login name or a uid): only processes running as "
+     "one of its accounts may act as it."},
+    {"user", "unbind", cmd_user_unbind, 2, 2, 0, "NAME LOGIN",
+     "Remove a user's binding to an OS account."},
+    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, 0, "FILE|NAME",
+     "Deploy the workflow in FILE (or the installed workflow NAME, e.g. polit) as a new "
+     "version (the same source again: the existing version)."},
+    {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
+     "List deployed workflow versions."},
+    {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
+     "Lint FILE without deploying it: prints file:line: rule: message for "
+     "each finding; exit 65 when there are any. Needs no store."},
+    {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW, "[--workflow NAME] [FILE|-]",
+     "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
+     "standard input; prints each case's id, state and whether it was created. "
+     "A rejected line is reported with its number and the others go on."},
+    {"show", NULL, cmd_show, 1, 1, 0, "ID", "Show a case. A read of case data: audited with its --reason."},
+    {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT,
+     "[--state STATE] [--limit N]",
+     "List cases, optionally in one state. Audited with its --reason."},
+    {"history", NULL, cmd_history, 1, 1, 0, "ID",
+     "Show a case's full history. Audited with its --reason."},
+    {"act", NULL, cmd_act, 2, 2, OPT_DATA | OPT_REVISION,
+     "ID EVENT [--data JSON|@FILE|@-] [--revision N]",
+     "Record an action or a result on a case; with --revision, only if the "
+     "case is still at revision N (else exit 75). --data @FILE reads a regular "
+     "file of your own of at most 1 MiB; @- reads standard input."},
+    {"tick", NULL, cmd_tick, 0, 0, 0, "",
+     "Fire every timer due by the engine clock (CASEFLOW_NOW in tests)."},
+    {"workflow", "graph", cmd_workflow_graph, 1, 1, 0, "NAME",
+     "Print the latest deployed version of workflow NAME as Graphviz DOT."},
+    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW,
+     "[--since DATE] [--workflow NAME]",
+     "Cases by state and outcome, routes taken and how many came back, escalations, "
+     "median days to visit and warrant, deadlines met and missed by grade. Audited with "
+     "its --reason."},
+    {"audit", "verify", cmd_audit_verify, 0, 0,
+     OPT_KEY | OPT_FILE | OPT_CHAIN_ONLY | OPT_ANCHORS,
+     "[--key PUB] [--file EXPORT] [--anchors LOG] [--chain-only]",
+     "Verify the audit chain, its rules (time, actors, checkpoints), its signed "
+     "checkpoints, the schema and every audited table against it (exit 65 at the first "
+     "break, naming it). --key pins the public key; --file verifies an export without "
+     "any store; --anchors checks that every head in the anchor log is still in the "
+     "store (none cut off, no older copy put back)."},
+    {"audit", "checkpoint", cmd_audit_checkpoint, 0, 0, OPT_ANCHOR, "[--anchor LOG]",
+     "Verify the records since the last checkpoint and sign the chain's head now "
+     "(administrator; needs the signing key); --anchor also appends the signed head to "
+     "the anchor log LOG, kept away from the store."},
+    {"audit", "export", cmd_audit_export, 0, 0, OPT_SINCE | OPT_OUTPUT,
+     "[--since SEQ] [--output FILE]",
+     "Write audit records (and checkpoints) as JSON lines with the public key, for an "
+     "inspector (administrator; audited as a disclosure)."},
+    {"retention", "due", cmd_retention_due, 0, 0, 0, "",
+     "List closed cases whose retention review date has come (administrator; a read "
+     "of case data: needs --reason and is audited)."},
+    {"retention", "keep", cmd_retention_keep, 1, 1, OPT_UNTIL, "ID [--until DATE]",
+     "Record a decision to keep a case and set its next review (needs --reason)."},
+    {"retention", "hold", cmd_retention_hold, 1, 1, 0, "ID",
+     "Place a legal hold on a case: it cannot be disposed of (needs --reason)."},
+    {"retention", "release", cmd_retention_release, 1, 1, 0, "ID",
+     "Lift a legal hold (needs --reason)."},
+    {"retention", "dispose", cmd_retention_dispose, 1, 1, 0, "ID",
+     "Erase a closed case's personal data and history payloads, keeping their digests "
+     "(needs --reason; not under legal hold; review due)."},
+    {"policy", "show", cmd_policy_show, 0, 0, 0, "", "Show the store's policies."},
+    {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
+     "Set a store policy (administrator; audited): require_reason true|false, "
+     "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
+     "true|false, workflow_budget_ms N, common_key_limit N."},
+    {"plugin", "list", cmd_plugin_list, 0, 0, 0, "",
+     "List the step plugins found on the search path."},
+    {"plugin", "info", cmd_plugin_info, 1, 1, 0, "FILE",
+     "Show the descriptor of the plugin module in FILE."},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char global_help[] =
+    "Global options (before or after the command words):\n"
+    "  --store PATH    the store (env CASEFLOW_STORE; default ./caseflow.db)\n"
+    "  --actor NAME    who acts (env CASEFLOW_ACTOR)\n"
+    "  --reason TEXT   justification logged with reads and changes "
+    "(env CASEFLOW_REASON)\n"
+    "  --plugins PATH  colon-separated plugin directories searched first "
+    "(env CASEFLOW_PLUGIN_PATH)\n"
+    "  --signing-key PATH  the audit signing key (env CASEFLOW_KEY; default <store>.key)\n"
+    "  --json          machine output\n"
+    "  --help          this help; after a command, that command's help\n"
+    "  --version       print the version\n"
+    "Environment: CASEFLOW_NOW (RFC 3339) sets the engine clock, on a store made\n"
+    "with init --test-clock only (exit 64 elsewhere).\n"
+    "Exit status: 0 ok, 64 usage, 65 invalid input, 66 no such case or file,\n"
+    "69 plugin or workflow missing, 70 internal, 74 store I/O, 75 conflict "
+    "(retry),\n77 not permitted.\n";
+
+static void print_synopsis(FILE *f, const struct command *cmd)
+{
+    fprintf(f, "caseflow %s%s%s%s%s\n", cmd->name, cmd->sub ? " " : "",
+            cmd->sub ? cmd->sub : "", cmd->usage[0] ? " " : "", cmd->usage);
+}
+
+static void help_all(void)
+{
+    fputs("usage: caseflow [OPTIONS] COMMAND [ARGS]\n"
+          "A case workflow engine: referrals in, decisions out, every change "
+          "audited.\n\nCommands:\n",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fputs("  ", stdout);
+        print_synopsis(stdout, &commands[i]);
+    }
+    fputc('\n', stdout);
+    fputs(global_help, stdout);
+}
+
+static void help_command(const struct command *cmd)
+{
+    fputs("usage: ", stdout);
+    print_synopsis(stdout, cmd);
+    printf("%s\n\n", cmd->summary);
+    fputs(global_help, stdout);
+}
+
+/* Help for a group ("caseflow user --help"): its subcommands. */
+static void help_group(const char *name)
+{
+    printf("usage: caseflow %s SUBCOMMAND [ARGS]\n\nSubcommands:\n", name);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) {
+            fputs("  ", stdout);
+            print_synopsis(stdout, &commands[i]);
+            printf("      %s\n", commands[i].summary);
+        }
+    fputc('\n', stdout);
+    fputs(global_help, stdout);
+}
+
+static bool is_group(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (commands[i].sub && strcmp(commands[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The command named by the first words; NULL after a usage message. */
+static const struct command *find_command(struct cli *c, int *status)
+{
+    const char *name = c->words[0];
+    const char *sub = c->nwords > 1 ? c->words[1] : NULL;
+    *status = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const struct command *cmd = &commands[i];
+        if (strcmp(cmd->name, name) != 0)
+            continue;
+        if (!cmd->sub)
+            return cmd;
+        if (sub && strcmp(cmd->sub, sub) == 0)
+            return cmd;
+    }
+    if (!is_group(name))
+        *status = usage_error("unknown command '%s'", name);
+    else if (c->help)
+        *status = -1; /* group help, printed by the caller */
+    else if (!sub)
+        *status = usage_error("'%s' needs a subcommand", name);
+    else
+        *status = usage_error("unknown command '%s %s'", name, sub);
+    return NULL;
+}
+
+/* ---- option parsing ------------------------------------------------------ */
+
+static const struct optspec *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof optspecs / sizeof optspecs[0]; i++)
+        if (strlen(optspecs[i].name) == len &&
+            strncmp(optspecs[i].name, name, len) == 0)
+            return &optspecs[i];
+    return NULL;
+}
+
+static void set_opt(struct cli *c, const struct optspec *o, const char *val)
+{
+    switch (o->id) {
+    case O_STORE: c->store = val; break;
+    case O_ACTOR: c->actor = val; break;
+    case O_REASON: c->reason = val; break;
+    case O_PLUGINS: c->plugins = val; break;
+    case O_JSON: c->json = true; break;
+    case O_HELP: c->help = true; break;
+    case O_VERSION: c->version = true; break;
+    case O_ROLE: c->roles[c->nroles++] = val; break;
+    case O_STATE: c->state = val; break;
+    case O_LIMIT: c->limit = val; break;
+    case O_DATA: c->data = val; break;
+    case O_REVISION: c->revision = val; break;
+    case O_WORKFLOW: c->workflow = val; break;
+    case O_SIGNING_KEY: c->signing_key = val; break;
+    case O_SINCE: c->since = val; break;
+    case O_OUTPUT: c->output = val; break;
+    case O_FILE: c->file = val; break;
+    case O_KEY: c->key = val; break;
+    case O_CHAIN_ONLY: c->chain_only = true; break;
+    case O_UNTIL: c->until = val; break;
+    case O_TEST_CLOCK: c->test_clock = true; break;
+    case O_KEY_DIR: c->key_dir = val; break;
+    case O_OS_USER: c->os_users[c->nos_users++] = val; break;
+    case O_ANCHOR: c->anchor = val; break;
+    case O_ANCHORS: c->anchors = val; break;
+    }
+    c->used |= o->bit;
+}
+
+/* Split argv into options and words. Returns 0 or a usage status. */
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+    bool words_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (words_only || a[0] != '-' || strcmp(a, "-") == 0) {
+            c->words[c->nwords++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            words_only = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0) {
+            c->help = true;
+            continue;
+        }
+        if (a[1] != '-')
+            return usage_error("unknown option '%s'", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct optspec *o = find_opt(name, len);
+        if (!o)
+            return usage_error("unknown option '--%.*s'", (int)len, name);
+        const char *val = NULL;
+        if (o->has_arg) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else
+                return usage_error("option --%s needs a value", o->name);
+        } else if (eq) {
+            return usage_error("option --%s takes no value", o->name);
+        }
+        set_opt(c, o, val);
+    }
+    return 0;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+static void apply_env(struct cli *c)
+{
+    if (!c->store)
+        c->store = env("CASEFLOW_STORE");
+    if (!c->actor)
+        c->actor = env("CASEFLOW_ACTOR");
+    if (!c->reason)
+        c->reason = env("CASEFLOW_REASON");
+    /* plugins: the library reads CASEFLOW_PLUGIN_PATH itself when NULL. */
+}
+
+/* The first command option not meant for cmd, or NULL. */
+static const char *stray_option(const struct cli *c, const struct command *cmd)
+{
+    for (size_t i = 0; i < sizeof optspecs / sizeof optspecs[0]; i++)
+        if (optspecs[i].bit && (c->used & optspecs[i].bit) &&
+            !(cmd->opts & optspecs[i].bit))
+            return optspecs[i].name;
+    return NULL;
+}
+
+static int print_version(const struct cli *c)
+{
+    if (c->json) {
+        json_t *o = json_pack("{s:s}", "version", cf_version());
+        print_json(o, true);
+        json_decref(o);
+    } else {
+        printf("caseflow %s\n", cf_version());
+    }
+    return 0;
+}
+
+/* A reason is a justification recorded with reads and changes: text with
+ * at least one character that is not white space. */
+static bool says_something(const char *text)
+{
+    for (; *text; text++)
+        if (!strchr(" \t\n\r\v\f", *text))
+            return true;
+    return false;
+}
+
+/* Pick the command, check its arguments, and run it. */
+static int dispatch(struct cli *c)
+{
+    int st;
+    if (c->version && !c->help) /* "caseflow anything --version" */
+        return print_version(c);
+    if (c->nwords == 0) {
+        if (c->help) {
+            help_all();
+            return 0;
+        }
+        return usage_error("no command given");
+    }
+    c->cmd = find_command(c, &st);
+    if (!c->cmd) {
+        if (st == -1) {
+            help_group(c->words[0]);
+            return 0;
+        }
+        return st;
+    }
+    if (c->help) {
+        help_command(c->cmd);
+        return 0;
+    }
+    size_t nw = c->cmd->sub ? 2 : 1;
+    c->args = c->words + nw;
+    c->nargs = c->nwords - nw;
+    const char *stray = stray_option(c, c->cmd);
+    if (stray)
+        return usage_error("option --%s does not apply to '%s%s%s'", stray,
+                           c->cmd->name, c->cmd->sub ? " " : "",
+                           c->cmd->sub ? c->cmd->sub : "");
+    if (c->nargs < c->cmd->min_args || c->nargs > c->cmd->max_args) {
+        fputs(c->nargs < c->cmd->min_args
+                  ? "caseflow: missing argument; usage: "
+                  : "caseflow: too many arguments; usage: ",
+              stderr);
+        print_synopsis(stderr, c->cmd);
+        return EXIT_USAGE;
+    }
+    if (c->reason && !says_something(c->reason)) {
+        say("--reason: must say why (it is empty or only spaces)");
+        return EXIT_USAGE;
+    }
+    const char *now = getenv("CASEFLOW_NOW");
+    if (now && now[0]) {
+        if (!parse_rfc3339(now, &c->now)) {
+            say("CASEFLOW_NOW: not an RFC 3339 time with a zone: '%s'", now);
+            return EXIT_USAGE;
+        }
+        c->have_now = true;
+    }
+    return c->cmd->run(c);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    memset(&c, 0, sizeof c);
+    c.words = calloc((size_t)argc + 1, sizeof *c.words);
+    c.roles = calloc((size_t)argc + 1, sizeof *c.roles);
+    c.os_users = calloc((size_t)argc + 1, sizeof *c.os_users);
+    if (!c.words || !c.roles || !c.os_users) {
+        say("out of memory");
+        return 70;
+    }
+    int st = parse_args(&c, argc, argv);
+    if (!st) {
+        apply_env(&c);
+        st = dispatch(&c);
+    }
+    cf_engine_close(c.engine);
+    free(c.words);
+    free(c.roles);
+    free(c.os_users);
+    /* Output that never arrived is a failure: a command that succeeded
+     * fails with 74 (one that failed has said why already). */
+    if (!st)
+        st = check_stdout();
+    if (fclose(stdout) != 0 && !st) {
+        say("cannot write output: %s", strerror(errno));
+        st = EXIT_IOERR;
+    }
+    return st;
+}
+

@@ -1,0 +1,403 @@
+/*
+ * The store's first administrator and its users: init (with the signing
+ * key pair made apart from the store), adding, disabling, binding users to
+ * operating-system accounts. Each change is a user record whose payload is
+ * the user's whole state after it, and the row points at that record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "integrity.h"
+#include "machine.h"
+#include "sign.h"
+
+static const char *const known_roles[] = {"analyst", "officer", "supervisor", "authoriser",
+                                          "administrator"};
+#define NROLES (sizeof known_roles / sizeof known_roles[0])
+
+static const char *const admin[] = {"administrator"};
+
+static bool valid_name(const char *s);
+
+/* A user record (action user.*) whose payload is the user's whole state
+ * after the change, and the row pointing at it. */
+static int put_user(cf_engine *e, const char *role, const char *action, cf_user_row *u,
+                    bool insert, cf_error *err)
+{
+    e->user_ok.data_version = -1;
+    int rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_user_payload(u), &u->audit_seq,
+                        err);
+    return rc ? rc : cf_store_user_put(e->store, u, insert, err);
+}
+
+static int add_user(cf_engine *e, const char *role, const char *name, const char *roles,
+                    const char *os_users, cf_error *err)
+{
+    bool exists;
+    int rc = cf_store_user_exists(e->store, name, &exists, err);
+    if (rc)
+        return rc;
+    if (exists)
+        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", name);
+    cf_user_row u = {.name = (char *)name, .roles = (char *)roles,
+                     .created_by = e->actor, .os_users = (char *)(os_users ? os_users : ""),
+                     .created_at = cf_engine_now(e)};
+    return put_user(e, role, "user.add", &u, true, err);
+}
+
+/* ---- store and users --------------------------------------------------------------- */
+
+/* An OS account as a binding names it: a login name or a numeric uid. */
+static bool valid_account(const char *s)
+{
+    size_t n = 0;
+    for (; s && s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || (c == '$' && !s[n + 1])))
+            return false;
+    }
+    return n > 0 && n <= 32 && s[0] != '-';
+}
+
+/* The key pair of a new store, apart from it. */
+static int make_key(cf_engine *e, const cf_init_options *o, char pk[65], cf_error *err)
+{
+    if (e->key_explicit)
+        return cf_sign_keygen(e->key_path, pk, err);
+    const char *base = strrchr(e->store_path, '/');
+    base = base ? base + 1 : e->store_path;
+    char dir[4200], path[4300];
+    if (o && o->key_dir)
+        snprintf(dir, sizeof dir, "%s", o->key_dir);
+    else
+        snprintf(dir, sizeof dir, "%s.keys", e->store_path);
+    snprintf(path, sizeof path, "%s/%s.key", dir, base);
+    int rc = cf_sign_keydir(dir, err);
+    if (rc)
+        return rc;
+    /* Recorded as an absolute path, so any working directory finds it. */
+    char *abs = realpath(dir, NULL);
+    if (abs) {
+        snprintf(path, sizeof path, "%s/%s.key", abs, base);
+        free(abs);
+    }
+    char *kp = strdup(path);
+    if (!kp)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    free(e->key_path);
+    e->key_path = kp;
+    return cf_sign_keygen(e->key_path, pk, err);
+}
+
+static void unlink_key(cf_engine *e)
+{
+    char pub[4200];
+    snprintf(pub, sizeof pub, "%s.pub", e->key_path);
+    unlink(e->key_path);
+    unlink(pub);
+}
+
+int cf_store_init(cf_engine *e, cf_error *err)
+{
+    return cf_store_init_with(e, NULL, err);
+}
+
+int cf_store_init_with(cf_engine *e, const cf_init_options *o, cf_error *err)
+{
+    cf_err_clear(err);
+    bool test_clock = o && o->test_clock;
+    if (!e->actor || !*e->actor)
+        return cf_err_set(err, CF_EUSAGE, "actor",
+                          "init needs the first administrator: give --actor NAME");
+    if (!valid_name(e->actor))
+        return cf_err_set(err, CF_EINVALID, "actor",
+                          "user name must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    if (e->reason && !cf_utf8_valid(e->reason))
+        return cf_err_set(err, CF_EINVALID, "reason", "reason: not valid UTF-8");
+    if (o && o->os_user && !valid_account(o->os_user))
+        return cf_err_set(err, CF_EINVALID, "os_user",
+                          "an OS account is a login name or a uid (1-32 characters of "
+                          "A-Z a-z 0-9 . _ -)");
+    if (e->store_id) /* already initialised: nothing to do */
+        return e->clock >= 0 && !e->test_clock ? cf_engine_clock_refused(err) : 0;
+    if (e->clock >= 0 && !test_clock)
+        return cf_engine_clock_refused(err);
+    int rc = cf_store_begin(e->store, err);
+    if (rc)
+        return rc;
+    int64_t n = 0;
+    rc = cf_store_user_count(e->store, &n, err);
+    if (rc || n > 0) {
+        cf_store_rollback(e->store);
+        return rc;
+    }
+    unsigned char raw[16];
+    char id[33], created[32], pk[65];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(id, sizeof id, raw, sizeof raw);
+    cf_time_format(cf_engine_now(e), created);
+    bool memory = strcmp(e->store_path, ":memory:") == 0;
+    /* The key pair is made before anything is committed; if the commit fails
+     * the new key files are removed again. */
+    if (!memory && (rc = make_key(e, o, pk, err))) {
+        cf_store_rollback(e->store);
+        return rc;
+    }
+    rc = cf_store_meta_set(e->store, "store_id", id, err);
+    if (!rc)
+        rc = cf_store_meta_set(e->store, "created_at", created, err);
+    if (!rc && !memory)
+        rc = cf_store_meta_set(e->store, "public_key", pk, err);
+    if (!rc && !memory)
+        rc = cf_store_meta_set(e->store, "key_path", e->key_path, err);
+    if (!rc && test_clock)
+        rc = cf_store_meta_set(e->store, "test_clock", "true", err);
+    if (!rc)
+        rc = cf_engine_audit_text(e, "administrator", "store.init", NULL,
+                        cf_integrity_init_payload(id, memory ? NULL : pk, created, test_clock,
+                                                  memory ? NULL : e->key_path),
+                        NULL, err);
+    if (!rc)
+        rc = add_user(e, "administrator", e->actor, "administrator",
+                      o && o->os_user ? o->os_user : NULL, err);
+    char digest[65];
+    int64_t seq = 0;
+    if (!rc)
+        rc = cf_store_schema_digest(e->store, digest, err);
+    if (!rc)
+        rc = cf_engine_audit_text(e, "administrator", "store.schema", NULL,
+                        cf_integrity_schema_payload(digest, cf_store_version(e->store)), &seq,
+                        err);
+    if (!rc) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)seq);
+        rc = cf_store_meta_set(e->store, "schema_seq", num, err);
+    }
+    if (!rc) {
+        free(e->store_id);
+        free(e->public_key);
+        e->store_id = strdup(id);
+        e->public_key = memory ? NULL : strdup(pk);
+        e->test_clock = test_clock;
+        rc = cf_store_commit(e->store, err);
+        if (!rc && (rc = cf_store_schema_digest(e->store, digest, err)) == 0)
+            cf_store_expect_schema(e->store, digest, -1);
+    } else {
+        cf_store_rollback(e->store);
+    }
+    if (rc && !memory)
+        unlink_key(e);
+    if (rc) {
+        free(e->store_id);
+        e->store_id = NULL;
+    }
+    return rc;
+}
+
+static bool known_role(const char *r)
+{
+    for (size_t i = 0; i < NROLES; i++)
+        if (strcmp(r, known_roles[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '@'))
+            return false;
+    }
+    return n > 0 && n <= 64;
+}
+
+/* items as a sorted, de-duplicated comma-separated list into out. */
+static int join_list(const char *const *items, bool (*valid)(const char *), const char *what,
+                     char *out, size_t size, cf_error *err)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    json_t *set = json_array();
+    for (size_t i = 0; items && items[i]; i++) {
+        if (!valid(items[i])) {
+            json_decref(set);
+            return cf_err_set(err, CF_EINVALID, what, "%s: \"%s\" is not valid", what,
+                              items[i]);
+        }
+        json_array_append_new(set, json_string(items[i]));
+    }
+    /* Insertion sort: a handful of items. */
+    for (size_t i = 1; i < json_array_size(set); i++)
+        for (size_t j = i; j > 0 && strcmp(json_string_value(json_array_get(set, j - 1)),
+                                           json_string_value(json_array_get(set, j))) > 0;
+             j--) {
+            json_t *a = json_incref(json_array_get(set, j - 1));
+            json_array_set(set, j - 1, json_array_get(set, j));
+            json_array_set_new(set, j, a);
+        }
+    for (size_t i = 0; i < json_array_size(set); i++) {
+        const char *v = json_string_value(json_array_get(set, i));
+        if (cf_list_has(out, v))
+            continue;
+        used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "," : "", v);
+        if (used >= size) {
+            json_decref(set);
+            return cf_err_set(err, CF_EINVALID, what, "%s: too many", what);
+        }
+    }
+    json_decref(set);
+    return 0;
+}
+
+int cf_user_add(cf_engine *e, const char *name, const char *const *roles, cf_error *err)
+{
+    return cf_user_add_with(e, name, roles, NULL, err);
+}
+
+int cf_user_add_with(cf_engine *e, const char *name, const char *const *roles,
+                     const char *const *os_users, cf_error *err)
+{
+    cf_err_clear(err);
+    if (!name || !valid_name(name))
+        return cf_err_set(err, CF_EINVALID, "name",
+                          "user name must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    char list[128] = "";
+    size_t used = 0;
+    for (size_t i = 0; roles && roles[i]; i++) {
+        if (!known_role(roles[i]))
+            return cf_err_set(err, CF_EINVALID, "role",
+                              "unknown role \"%s\" (analyst, officer, supervisor, "
+                              "authoriser, administrator)",
+                              roles[i]);
+        if (cf_list_has(list, roles[i]))
+            continue;
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? "," : "",
+                                 roles[i]);
+    }
+    if (!used)
+        return cf_err_set(err, CF_EINVALID, "role", "a user needs at least one --role");
+    char accounts[512];
+    int rc = join_list(os_users, valid_account, "os_user", accounts, sizeof accounts, err);
+    if (rc)
+        return rc;
+    const char *role;
+    if ((rc = cf_engine_require(e, admin, 1, "add users", &role, err)) || (rc = cf_engine_begin(e, err)))
+        return rc;
+    rc = add_user(e, role, name, list, accounts, err);
+    return cf_engine_finish(e, rc, err);
+}
+
+/* Change a user: fn edits the row; recorded as `action`. */
+static int change_user(cf_engine *e, const char *name, const char *action, const char *what,
+                       int (*fn)(cf_user_row *, const char *, cf_error *), const char *arg,
+                       cf_error *err)
+{
+    cf_err_clear(err);
+    const char *role;
+    int rc = cf_engine_require(e, admin, 1, what, &role, err);
+    if (rc || (rc = cf_engine_begin(e, err)))
+        return rc;
+    cf_user_row u;
+    rc = cf_store_user_get(e->store, name ? name : "", &u, err);
+    if (rc == CF_EDENIED)
+        rc = cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", name ? name : "");
+    else if (!rc && !(rc = cf_integrity_check_user(e->store, &u, err)) &&
+             !(rc = fn(&u, arg, err)))
+        rc = put_user(e, role, action, &u, false, err);
+    cf_user_row_clear(&u);
+    return cf_engine_finish(e, rc, err);
+}
+
+static int do_disable(cf_user_row *u, const char *arg, cf_error *err)
+{
+    CF_UNUSED(arg);
+    if (u->disabled)
+        return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" is disabled already", u->name);
+    u->disabled = 1;
+    return 0;
+}
+
+static int do_bind(cf_user_row *u, const char *arg, cf_error *err)
+{
+    if (!valid_account(arg))
+        return cf_err_set(err, CF_EINVALID, "os_user",
+                          "an OS account is a login name or a uid (1-32 characters of "
+                          "A-Z a-z 0-9 . _ -)");
+    if (cf_list_has(u->os_users, arg))
+        return cf_err_set(err, CF_EINVALID, "os_user", "user \"%s\" is bound to %s already",
+                          u->name, arg);
+    const char *items[34];
+    size_t n = 0;
+    char *copy = strdup(u->os_users), *save = NULL;
+    if (!copy)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    for (char *t = strtok_r(copy, ",", &save); t && n < 32; t = strtok_r(NULL, ",", &save))
+        items[n++] = t;
+    items[n++] = arg;
+    items[n] = NULL;
+    char out[512];
+    int rc = join_list(items, valid_account, "os_user", out, sizeof out, err);
+    free(copy);
+    if (rc)
+        return rc;
+    char *nu = strdup(out);
+    if (!nu)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    free(u->os_users);
+    u->os_users = nu;
+    return 0;
+}
+
+static int do_unbind(cf_user_row *u, const char *arg, cf_error *err)
+{
+    if (!arg || !cf_list_has(u->os_users, arg))
+        return cf_err_set(err, CF_EINVALID, "os_user", "user \"%s\" is not bound to %s",
+                          u->name, arg ? arg : "");
+    char out[512] = "";
+    size_t used = 0;
+    char *copy = strdup(u->os_users), *save = NULL;
+    if (!copy)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (strcmp(t, arg) != 0)
+            used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? "," : "", t);
+    free(copy);
+    char *nu = strdup(out);
+    if (!nu)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    free(u->os_users);
+    u->os_users = nu;
+    return 0;
+}
+
+int cf_user_disable(cf_engine *e, const char *name, cf_error *err)
+{
+    return change_user(e, name, "user.disable", "disable users", do_disable, NULL, err);
+}
+
+int cf_user_bind(cf_engine *e, const char *name, const char *os_user, cf_error *err)
+{
+    return change_user(e, name, "user.bind", "bind users to accounts", do_bind, os_user, err);
+}
+
+int cf_user_unbind(cf_engine *e, const char *name, const char *os_user, cf_error *err)
+{
+    return change_user(e, name, "user.unbind", "unbind users from accounts", do_unbind,
+                       os_user, err);
+}
+
+int cf_user_list(cf_engine *e, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    int rc = cf_engine_require(e, admin, 1, "list users", NULL, err);
+    return rc ? rc : cf_store_user_list(e->store, out, err);
+}
