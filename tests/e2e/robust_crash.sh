@@ -37,19 +37,22 @@ pause() {
 }
 
 # kill_tree PID: SIGKILL a background job and the caseflow it runs now
-# (children first: looked up by parent pid, never by name).
+# (looked up by parent pid, never by name). The job is stopped first, so it
+# cannot start another caseflow between the look-up and the kill (one left
+# running would hold the store while the checks below read it).
 kill_tree() {
     local pid=$1 kids
+    kill -STOP "$pid" 2>/dev/null
     kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
-    kill -9 "$pid" 2>/dev/null
     # shellcheck disable=SC2086 # a list of pids
     [ -n "$kids" ] && kill -9 $kids 2>/dev/null
+    kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     return 0
 }
 
 sql() {
-    sqlite3 -batch "$DB" "$@"
+    sqlite3 -batch -cmd ".timeout 10000" "$DB" "$@"
 }
 
 # The invariants every round must keep.
