@@ -34,7 +34,8 @@ struct cf_chain {
     int64_t rules_from;
     int64_t since_cp;      /* counted records since the last checkpoint record */
     int64_t interval;      /* in force */
-    int64_t pending;       /* set by a policy record, in force from the next checkpoint; -1 */
+    int64_t pending;       /* set by a policy record, in force if a checkpoint follows it; -1 */
+    int64_t pending_seq;   /* that policy record */
     bool migrating;        /* between store.migrate and store.schema */
     int64_t schema_version;
     int64_t payloads;
@@ -81,8 +82,9 @@ void cf_chain_start(cf_chain *w, int64_t seq, const char *prev, int64_t at, bool
     w->last_at = at;
     w->rules = rules_on;
     w->since_cp = 0;
-    /* A start is a signed checkpoint: what was pending is in force. */
-    if (w->pending >= 0)
+    /* A start is a signed checkpoint: what was pending just before it is
+     * in force. */
+    if (w->pending >= 0 && w->pending_seq == seq - 1)
         w->interval = w->pending;
     w->pending = -1;
 }
@@ -143,8 +145,10 @@ int cf_chain_replay(cf_chain *w, int64_t seq, const char *action, const char *pa
             rc = json_object_set_new(w->policies, key,
                                      json_pack("{s:s, s:I}", "value", value, "seq",
                                                (json_int_t)seq));
-            if (!rc && strcmp(key, "checkpoint_interval") == 0)
+            if (!rc && strcmp(key, "checkpoint_interval") == 0) {
                 w->pending = atoll(value);
+                w->pending_seq = seq;
+            }
         }
     } else {
         json_t *v = json_object_get(p, "version");
@@ -278,13 +282,18 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
                           "one (policy checkpoint_interval)",
                        (long long)w->interval);
     }
+    /* A new interval counts only if the checkpoint signing its record comes
+     * right after it, as the engine writes them: a forged policy record
+     * left pending for a later routine checkpoint to sign never does. */
     if (checkpoint) {
         w->since_cp = 0;
-        if (w->pending >= 0)
-            w->interval = w->pending; /* the checkpoint signs the policy record */
+        if (w->pending >= 0 && w->pending_seq == r->seq - 1)
+            w->interval = w->pending;
         w->pending = -1;
-    } else if (!alarm) {
-        w->since_cp++;
+    } else {
+        w->pending = -1;
+        if (!alarm)
+            w->since_cp++;
     }
     int64_t version = w->schema_version;
     if (r->payload && cf_chain_replay(w, r->seq, r->action, r->payload) != 0)
@@ -450,9 +459,10 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
 {
     static const char last_cp[] = "SELECT coalesce(max(seq), 0) FROM checkpoints";
     static const char replay[] =
-        "SELECT r.seq, a.action, r.payload, a.digest FROM records r"
-        " JOIN audit a ON a.seq = r.seq WHERE r.seq <= ? AND (a.action LIKE 'user.%'"
-        " OR a.action LIKE 'policy.set:%' OR a.action = 'store.schema') ORDER BY r.seq";
+        "SELECT r.seq, a.action, r.payload, a.digest, n.action FROM records r"
+        " JOIN audit a ON a.seq = r.seq LEFT JOIN audit n ON n.seq = r.seq + 1"
+        " WHERE r.seq <= ? AND (a.action LIKE 'user.%' OR a.action LIKE 'policy.set:%'"
+        " OR a.action = 'store.schema') ORDER BY r.seq";
     static const char tail[] = "SELECT " REC_COLUMNS ", r.payload, r.subject FROM audit a"
                                " LEFT JOIN records r ON r.seq = a.seq WHERE a.seq > ?"
                                " ORDER BY a.seq";
@@ -489,6 +499,15 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
             cf_sha256_hex(payload, strlen(payload), h);
         if (!digest || strcmp(h, digest) != 0 ||
             cf_chain_replay(w, seq, col(st, 1), payload) != 0) {
+            rc = -1;
+        } else if (w->pending >= 0) {
+            /* an interval change signed at once is in force from there */
+            const char *next = col(st, 4);
+            if (next && strcmp(next, "checkpoint") == 0 && seq + 1 <= from)
+                w->interval = w->pending;
+            w->pending = -1;
+        }
+        if (rc) {
             rc = cf_err_set(err, CF_EINVALID, "audit",
                             "audit record %lld: its kept payload is not the one it records; a "
                             "checkpoint will not sign it",

@@ -140,6 +140,12 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
                               e->store_path, to, verr.message);
         return 0;
     }
+    /* The migration is signed as it goes: only the key's owner moves it. */
+    if (e->public_key && cf_engine_ensure_key(e, NULL) != 0)
+        return cf_err_set(err, CF_EDENIED, "key",
+                          "this store must move to schema %d, which its signing key signs: "
+                          "%s; run it as the key's owner",
+                          to, e->sk_err.message);
     int64_t head, at = 0, seq;
     char hash[65];
     int rc = cf_audit_head_at(s, &head, hash, &at, err);
@@ -176,6 +182,16 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
     }
     if (!rc)
         rc = cf_store_policy_list(s, &pols, err);
+    /* The checkpoint interval last, signed at once (it counts only so,
+     * chain.c): one record, the schema's, follows it before the next. */
+    for (size_t n = json_array_size(pols), j = 0; j + 1 < n; j++) {
+        json_t *k = json_array_get(json_array_get(pols, j), 0);
+        if (strcmp(json_string_value(k), "checkpoint_interval") == 0) {
+            json_array_append(pols, json_array_get(pols, j));
+            json_array_remove(pols, j);
+            break;
+        }
+    }
     json_array_foreach(pols, i, v)
     {
         if (rc)
@@ -191,6 +207,8 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
         free(payload);
         if (!rc)
             rc = cf_store_policy_set(s, key, value, seq, err);
+        if (!rc && e->public_key && strcmp(key, "checkpoint_interval") == 0)
+            rc = cf_engine_sign_head(e, at, "engine", "system", NULL, NULL, err);
     }
     json_decref(names);
     json_decref(pols);
@@ -210,15 +228,8 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
         rc = cf_store_meta_set(s, "schema_seq", num, err);
     /* Signed at once: the migration's records (and the checkpoint interval
      * it carries over) count from this signature. */
-    if (!rc && e->public_key) {
-        if ((rc = cf_engine_ensure_key(e, err)))
-            rc = cf_err_set(err, CF_EDENIED, "key",
-                            "this store must move to schema %d, which its signing key signs: "
-                            "%s; run it as the key's owner",
-                            to, e->sk_err.message);
-        else
-            rc = cf_engine_sign_head(e, at, "engine", "system", NULL, NULL, err);
-    }
+    if (!rc && e->public_key)
+        rc = cf_engine_sign_head(e, at, "engine", "system", NULL, NULL, err);
     return rc;
 }
 
@@ -662,16 +673,30 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
     int rc = cf_engine_require(e, admin, 1, "set store policy", &role, err);
     if (rc || (rc = cf_engine_begin(e, err)))
         return rc;
+    /* A new checkpoint interval is signed at once (below): what that
+     * signature covers is walked first, as for any checkpoint. */
+    bool signs = e->public_key && strcmp(key, "checkpoint_interval") == 0;
+    if (signs && !(rc = cf_engine_ensure_key(e, err)) &&
+        (rc = cf_engine_walk_tail(e, true, err))) {
+        cf_error why = *err;
+        cf_engine_finish(e, rc, NULL);
+        json_t *d = json_pack("{s:s}", "refused", why.message);
+        cf_engine_alarm(e, NULL, "policy refused: the chain since the last checkpoint does not verify", d);
+        json_decref(d);
+        *err = why;
+        return rc;
+    }
     char action[64];
     int64_t seq = 0;
     snprintf(action, sizeof action, "policy.set:%s", key);
-    rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_policy_payload(key, value), &seq, err);
+    if (!rc)
+        rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_policy_payload(key, value),
+                                  &seq, err);
     if (!rc)
         rc = cf_store_policy_set(e->store, key, value, seq, err);
     /* A new checkpoint interval counts from the checkpoint that signs it
      * (chain.c): signed at once, so it is in force at once. */
-    if (!rc && e->public_key && strcmp(key, "checkpoint_interval") == 0 &&
-        !(rc = cf_engine_ensure_key(e, err)))
+    if (!rc && signs)
         rc = cf_engine_sign_head(e, cf_engine_now(e), e->actor, role, NULL, NULL, err);
     e->pol.data_version = -1; /* our own commit: reload */
     return cf_engine_finish(e, rc, err);

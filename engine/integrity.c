@@ -763,6 +763,14 @@ int cf_integrity_check_policy(cf_store *s, const char *key, const char *value,
     }
     if (!rc && ok)
         rc = newest(s, subject, audit_seq, &last, err);
+    /* An interval is in force only when signed at once (chain.c). */
+    if (!rc && ok && last && value && strcmp(key, "checkpoint_interval") == 0) {
+        char d[65], next[96];
+        rc = cf_audit_record(s, audit_seq + 1, d, next, err);
+        last = !rc && strcmp(next, "checkpoint") == 0;
+        if (rc == CF_ENOTFOUND)
+            rc = 0;
+    }
     if (rc)
         return rc;
     return ok && last ? 0 : altered(err, "policy", "store policy %s", key);

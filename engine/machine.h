@@ -153,6 +153,11 @@ int cf_engine_ensure_key(cf_engine *e, cf_error *err);
  * *out (new, may be NULL): the checkpoint. */
 int cf_engine_sign_head(cf_engine *e, int64_t at, const char *actor, const char *role,
                         const char *anchor_file, json_t **out, cf_error *err);
+/* Walk the records since the last checkpoint with every rule of the chain
+ * and check the tables they own (the cases too if cases_too) before
+ * anything signs them. Inside a transaction. 0, or CF_EINVALID naming the
+ * first fault. */
+int cf_engine_walk_tail(cf_engine *e, bool cases_too, cf_error *err);
 /* Hang the engine's checkpoint and anchor hooks on its store. */
 void cf_engine_trail_hooks(cf_engine *e);
 

@@ -133,6 +133,15 @@ int cf_engine_sign_head(cf_engine *e, int64_t at, const char *actor, const char 
     return rc;
 }
 
+int cf_engine_walk_tail(cf_engine *e, bool cases_too, cf_error *err)
+{
+    int64_t after = 0;
+    int rc = cf_chain_verify_tail(e->store, e->public_key, e->store_id, &after, err);
+    if (!rc && !e->migrating)
+        rc = cf_integrity_verify_tail(e->store, after, cases_too, err);
+    return rc;
+}
+
 /* Before each audit record: when checkpoint_interval records follow the
  * last checkpoint, this record is preceded by a new one, signed by the
  * engine after walking those records with every rule of the chain. So no
@@ -166,9 +175,7 @@ static int before_append(void *ctx, int64_t seq, int64_t at, const char *action,
                           "and this process cannot sign it: %s; run as the key's owner or "
                           "through caseflowd, or let them run caseflow audit checkpoint",
                           (long long)p->checkpoint_interval, e->sk_err.message);
-    int64_t after = 0;
-    if ((rc = cf_chain_verify_tail(e->store, e->public_key, e->store_id, &after, err)) ||
-        (!e->migrating && (rc = cf_integrity_verify_tail(e->store, after, false, err))))
+    if ((rc = cf_engine_walk_tail(e, false, err)))
         return rc;
     return cf_engine_sign_head(e, at, "engine", "system", NULL, NULL, err);
 }
@@ -276,11 +283,7 @@ static int checkpoint(cf_engine *e, const char *role, const char *anchor_file,
         cf_store_rollback(e->store);
         return rc;
     }
-    int64_t last = 0;
-    rc = cf_chain_verify_tail(e->store, e->public_key, e->store_id, &last, err);
-    if (!rc)
-        rc = cf_integrity_verify_tail(e->store, last, true, err);
-    if (rc) {
+    if ((rc = cf_engine_walk_tail(e, true, err))) {
         cf_store_rollback(e->store);
         json_t *d = json_pack("{s:s}", "refused", err ? err->message : "");
         cf_engine_alarm(e, NULL, "checkpoint refused: the chain since the last one does not verify",

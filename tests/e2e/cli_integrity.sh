@@ -148,6 +148,12 @@ assert_contains "$ERR" "mallory" "verify names the actor who was never a user"
 expect_exit 65 cf --actor admin audit checkpoint
 ok "audit checkpoint refuses to sign a chain with a forged record"
 assert_eq 0 "$(sql "SELECT count(*) FROM checkpoints WHERE signed_seq >= $seq")" "no checkpoint signs the forgery"
+# A new checkpoint interval is signed at once: that signature walks first.
+expect_exit 65 cf --actor admin policy set checkpoint_interval 50
+assert_contains "$ERR" "mallory" "a new interval is refused over a forged tail, naming it"
+assert_eq 0 "$(sql "SELECT count(*) FROM checkpoints WHERE signed_seq >= $seq")" \
+    "and its signature does not sign the forgery"
+assert_eq 40 "$(sql "SELECT value FROM policies WHERE key='checkpoint_interval'")" "nor is the interval changed"
 cp "$E2E_TMP/before-forgery.db" "$DB"
 rm -f "$DB-wal" "$DB-shm"
 # ... and by a real user in a role they never held.
