@@ -370,7 +370,7 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
         " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action,"
-        " (SELECT disposed_at FROM cases c WHERE c.id = e.case_id), e.audit_seq"
+        " (SELECT disposed_at FROM cases c WHERE c.id = e.case_id), e.audit_seq, a.role"
         " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
@@ -431,7 +431,8 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         }
         char *payload = cf_integrity_event_payload(&f);
         bool ok = digest_is(payload, col(st, 15)) && same(col(st, 16), f.case_id) &&
-                  sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor);
+                  sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
+                  same(col(st, 22), f.role);
         free(payload);
         if (!ok)
             rc = broken(err, "events", "%s: does not match its audit record", where);
@@ -962,8 +963,8 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_erro
     static const char events[] =
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
-        " e.case_sha256, a.digest FROM events e JOIN audit a ON a.seq = e.audit_seq"
-        " WHERE e.audit_seq > ? ORDER BY e.seq";
+        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.role FROM events e"
+        " JOIN audit a ON a.seq = e.audit_seq WHERE e.audit_seq > ? ORDER BY e.seq";
     static const char workflows[] = "SELECT name, version FROM workflows";
     sqlite3_stmt *st = cf_store_stmt(s, events, err);
     if (!st)
@@ -985,7 +986,12 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_erro
         char *payload = f.case_id && f.actor && f.event && f.to
                             ? cf_integrity_event_payload(&f)
                             : NULL;
-        if ((data && !same(h, dsha)) || !digest_is(payload, col(st, 15)))
+        /* The history row says what its audit record says: the chain's
+         * rules judged the record's actor and role, so the row's must be
+         * those. */
+        if ((data && !same(h, dsha)) || !digest_is(payload, col(st, 15)) ||
+            !same(col(st, 16), f.case_id) || sqlite3_column_int64(st, 17) != f.at ||
+            !same(col(st, 18), f.actor) || !same(col(st, 19), f.role))
             rc = broken(err, "events", "history record %lld: does not match its audit record",
                         (long long)sqlite3_column_int64(st, 0));
         else

@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "audit.h"
 #include "sign.h"
+#include "integrity.h"
 #include <sys/stat.h>
 
 #define T0 1793000000 /* 2026-10-28T... : the engine clock at intake */
@@ -1012,6 +1013,80 @@ static void a_forged_interval_does_not_count(void **state)
     json_decref(v);
 }
 
+/* A history row whose role differs from its audit record's, both forged to
+ * agree on the digest: the chain's rules judged the record's role (one its
+ * actor held), so the history must not name another. Verify and a
+ * checkpoint both refuse it. */
+static void a_history_role_is_its_records(void **state)
+{
+    (void)state;
+    cf_error err;
+    char *id = refer("R-90");
+    free(id);
+    cf_engine_close(e);
+    e = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT e.case_id, e.at, e.actor, e.event, e.outcome, e.from_state,"
+                           " e.to_state, e.data_sha256, e.plugin, e.plugin_version,"
+                           " e.plugin_sha256, e.case_sha256, a.seq, a.at, a.actor, a.role,"
+                           " a.action, a.case_id, a.justification, a.prev, e.seq"
+                           " FROM events e JOIN audit a ON a.seq = e.audit_seq"
+                           " ORDER BY e.seq DESC LIMIT 1",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+#define T(i) ((const char *)sqlite3_column_text(st, i))
+    /* the record is the newest: nothing after it links to its hash */
+    sqlite3_stmt *tail;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(seq) FROM audit", -1, &tail, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(tail), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(tail, 0), sqlite3_column_int64(st, 12));
+    sqlite3_finalize(tail);
+    assert_string_equal(T(15), "analyst");
+    cf_event_fields f = {.case_id = T(0), .at = sqlite3_column_int64(st, 1), .actor = T(2),
+                         .role = "supervisor", .event = T(3), .outcome = T(4), .from = T(5),
+                         .to = T(6), .data_sha256 = T(7), .plugin = T(8),
+                         .plugin_version = T(9), .plugin_sha256 = T(10),
+                         .case_sha256 = T(11)};
+    char *payload = cf_integrity_event_payload(&f);
+    assert_non_null(payload);
+    char digest[65], hash[65];
+    cf_sha256_hex(payload, strlen(payload), digest);
+    free(payload);
+    cf_buf b = {0};
+    assert_int_equal(cf_audit_record_hash(&b, sqlite3_column_int64(st, 12),
+                                          sqlite3_column_int64(st, 13), T(14), T(15), T(16),
+                                          T(17), T(18), digest, T(19), hash),
+                     0);
+    free(b.p);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE events SET role='supervisor' WHERE seq=%lld;"
+             " UPDATE audit SET digest='%s', hash='%s' WHERE seq=%lld",
+             (long long)sqlite3_column_int64(st, 20), digest, hash,
+             (long long)sqlite3_column_int64(st, 12));
+#undef T
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(path, &o, &e, &err), 0);
+    json_t *v = NULL;
+    assert_int_equal(cf_audit_verify(e, &v, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "does not match its audit record"));
+    json_decref(v);
+    as("admin");
+    v = NULL;
+    assert_int_equal(cf_audit_checkpoint_now(e, &v, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "does not match its audit record"));
+    json_decref(v);
+}
+
 static void retention_keep_hold_dispose(void **state)
 {
     (void)state;
@@ -1095,6 +1170,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(automatic_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoints_are_required, setup, teardown),
         cmocka_unit_test_setup_teardown(a_forged_interval_does_not_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_history_role_is_its_records, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
