@@ -18,7 +18,7 @@ int cf_batch_begin(cf_engine *e, cf_error *err)
     cf_err_clear(err);
     if (e->batch)
         return cf_err_set(err, CF_EUSAGE, "batch", "a batch is already open");
-    int rc = cf_store_begin(e->store, err);
+    int rc = cf_engine_begin_checked(e, err);
     if (!rc)
         e->batch = true;
     return rc;
@@ -58,7 +58,7 @@ int cf_refer(cf_engine *e, const char *workflow, const json_t *referral, json_t 
         cf_engine_flush_alarm(e);
         return rc;
     }
-    rc = e->batch ? cf_store_savepoint(e->store, err) : cf_store_begin(e->store, err);
+    rc = e->batch ? cf_store_savepoint(e->store, err) : cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     rc = cf_machine_refer(e, wf, referral, role, out, err);
@@ -205,7 +205,7 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 /* A read of case data: audited as a consultation in its own transaction. */
 int cf_engine_consult(cf_engine *e, const char *case_id, const char *what, cf_error *err)
 {
-    int rc = cf_store_begin(e->store, err);
+    int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     json_t *p = json_pack("{s:s, s:s?}", "read", what, "case", case_id);

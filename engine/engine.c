@@ -518,6 +518,55 @@ static int actor_by_binding(cf_engine *e, cf_error *err)
                                                     : 0;
 }
 
+/* May the user of row u act at all, under the policies pol? */
+static int may_act(const cf_engine *e, const cf_user_row *u, const cf_policies *pol,
+                   cf_error *err)
+{
+    if (u->disabled)
+        return cf_err_set(err, CF_EDENIED, "actor", "user \"%s\" is disabled", e->actor);
+    if (u->os_users[0] && !bound_to_me(e, u->os_users))
+        return cf_err_set(err, CF_EDENIED, "actor",
+                          "user \"%s\" is bound to other operating-system accounts; this "
+                          "process runs as %s",
+                          e->actor, e->os_login);
+    if (!u->os_users[0] && pol->require_os_user)
+        return cf_err_set(err, CF_EDENIED, "actor",
+                          "store policy require_os_user: user \"%s\" is bound to no "
+                          "operating-system account (caseflow user bind)",
+                          e->actor);
+    return 0;
+}
+
+int cf_engine_recheck(cf_engine *e, cf_error *err)
+{
+    if (!e->actor || !*e->actor || !e->store_id || e->user_ok.data_version < 0 ||
+        strcmp(e->user_ok.name, e->actor) != 0)
+        return 0;
+    /* Nothing committed by anyone since the check: it still holds. */
+    const cf_policies *pol = cf_engine_policies(e, err);
+    if (!pol)
+        return err ? err->code : CF_EINVALID;
+    if (pol->data_version == e->user_ok.data_version)
+        return 0;
+    cf_user_row u;
+    int rc = cf_store_user_get(e->store, e->actor, &u, err);
+    if (rc == CF_ENOTFOUND)
+        return cf_err_set(err, CF_EDENIED, "actor",
+                          "user \"%s\" was removed while this command ran", e->actor);
+    if (rc)
+        return rc;
+    if ((rc = cf_integrity_check_user(e->store, &u, err)) == 0 &&
+        (rc = may_act(e, &u, pol, err)) == 0 && strcmp(u.roles ? u.roles : "", e->roles ? e->roles : "") != 0)
+        rc = cf_err_set(err, CF_ECONFLICT, "actor",
+                        "the roles of user \"%s\" changed while this command ran; nothing "
+                        "was written; retry",
+                        e->actor);
+    cf_user_row_clear(&u);
+    if (!rc)
+        e->user_ok.data_version = pol->data_version;
+    return rc;
+}
+
 int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
                       const char *what, const char **role, cf_error *err)
 {
@@ -572,18 +621,7 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
     free(e->roles);
     e->roles = u.roles;
     u.roles = NULL;
-    if (u.disabled)
-        rc = cf_err_set(err, CF_EDENIED, "actor", "user \"%s\" is disabled", e->actor);
-    else if (u.os_users[0] && !bound_to_me(e, u.os_users))
-        rc = cf_err_set(err, CF_EDENIED, "actor",
-                        "user \"%s\" is bound to other operating-system accounts; this process "
-                        "runs as %s",
-                        e->actor, e->os_login);
-    else if (!u.os_users[0] && pol->require_os_user)
-        rc = cf_err_set(err, CF_EDENIED, "actor",
-                        "store policy require_os_user: user \"%s\" is bound to no "
-                        "operating-system account (caseflow user bind)",
-                        e->actor);
+    rc = may_act(e, &u, pol, err);
     cf_user_row_clear(&u);
     if (rc || !nany)
         return rc;
@@ -606,7 +644,15 @@ int cf_engine_begin(cf_engine *e, cf_error *err)
 {
     if (e->batch) /* a batch holds referrals only: nothing else may ride on it */
         return cf_err_set(err, CF_EUSAGE, "batch", "this command cannot run inside a batch");
-    return cf_store_begin(e->store, err);
+    return cf_engine_begin_checked(e, err);
+}
+
+int cf_engine_begin_checked(cf_engine *e, cf_error *err)
+{
+    int rc = cf_store_begin(e->store, err);
+    if (!rc && (rc = cf_engine_recheck(e, err)))
+        cf_store_rollback(e->store);
+    return rc;
 }
 
 int cf_engine_finish(cf_engine *e, int rc, cf_error *err)

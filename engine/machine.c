@@ -1107,8 +1107,8 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
      * reads of other cases' keys cannot change under it. A concurrent
      * writer waits (busy timeout); --revision still detects a stale read.
      * The clock is read once the lock is held, so records follow each other
-     * in time. */
-    int rc = cf_store_begin(e->store, err);
+     * in time. The actor is rechecked under the lock. */
+    int rc = system ? cf_store_begin(e->store, err) : cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
@@ -1207,7 +1207,7 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
 {
     if (out)
         *out = NULL;
-    int rc = cf_store_begin(e->store, err);
+    int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     unit u = {.e = e, .actor = e->actor, .role = role, .action = action, .what = event,

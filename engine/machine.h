@@ -126,8 +126,16 @@ int cf_engine_require_reason(cf_engine *e, cf_error *err);
 
 /* ---- what the engine's command files share (engine.c) ---------------------- */
 
-/* Begin a command's write transaction (CF_EUSAGE inside a batch). */
+/* Begin a command's write transaction (CF_EUSAGE inside a batch), with the
+ * actor rechecked in it (cf_engine_recheck). */
 int cf_engine_begin(cf_engine *e, cf_error *err);
+/* cf_store_begin, then cf_engine_recheck; rolled back if the recheck fails. */
+int cf_engine_begin_checked(cf_engine *e, cf_error *err);
+/* Inside a write transaction: the actor cf_engine_require admitted is still
+ * admitted, if anything was committed since (another process disabling
+ * them, binding them elsewhere, altering their row or changing their roles:
+ * CF_EDENIED, CF_EINVALID, CF_ECONFLICT). 0 for the engine acting alone. */
+int cf_engine_recheck(cf_engine *e, cf_error *err);
 /* Roll back on rc, else commit. Returns rc or the commit's error. */
 int cf_engine_finish(cf_engine *e, int rc, cf_error *err);
 /* Append an audit record by the actor with its reason; text (stolen, may

@@ -273,7 +273,7 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
 static int checkpoint(cf_engine *e, const char *role, const char *anchor_file,
                       const char *export_text, json_t **out, cf_error *err)
 {
-    int rc = cf_store_begin(e->store, err);
+    int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     /* An export's disclosure goes in with the checkpoint that signs it, so

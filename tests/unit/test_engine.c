@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "sign.h"
 #include "integrity.h"
+#include "machine.h"
 #include <sys/stat.h>
 
 #define T0 1793000000 /* 2026-10-28T... : the engine clock at intake */
@@ -1087,6 +1088,43 @@ static void a_history_role_is_its_records(void **state)
     json_decref(v);
 }
 
+/* An actor disabled (or bound elsewhere) by another process after this
+ * one admitted them is refused inside the write transaction: the check and
+ * the write see the same users. */
+static void the_actor_is_rechecked_under_the_lock(void **state)
+{
+    (void)state;
+    cf_error err;
+    char *id = refer("R-91");
+    cf_engine *other;
+    cf_open_options o = {0};
+    assert_int_equal(cf_engine_open(path, &o, &other, &err), 0);
+    cf_engine_set_clock(other, T0);
+    cf_engine_set_actor(other, "admin", "leaver");
+    as("officer1");
+    const char *role;
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), 0);
+    /* nothing changed: the recheck holds */
+    assert_int_equal(cf_engine_begin(e, &err), 0);
+    cf_store_rollback(e->store);
+    assert_int_equal(cf_user_disable(other, "officer1", &err), 0);
+    assert_int_equal(cf_engine_begin(e, &err), CF_EDENIED);
+    assert_non_null(strstr(err.message, "disabled"));
+    assert_false(cf_store_in_tx(e->store));
+    /* bound to another account meanwhile */
+    as("officer2");
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), 0);
+    assert_int_equal(cf_user_bind(other, "officer2", "4000000001", &err), 0);
+    assert_int_equal(cf_engine_begin(e, &err), CF_EDENIED);
+    assert_non_null(strstr(err.message, "bound to other"));
+    /* and through the public door: refused, nothing written */
+    as("officer1");
+    json_t *out;
+    assert_int_equal(cf_act(e, id, "submit", NULL, -1, &out, &err), CF_EDENIED);
+    cf_engine_close(other);
+    free(id);
+}
+
 static void retention_keep_hold_dispose(void **state)
 {
     (void)state;
@@ -1171,6 +1209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(checkpoints_are_required, setup, teardown),
         cmocka_unit_test_setup_teardown(a_forged_interval_does_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(a_history_role_is_its_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_actor_is_rechecked_under_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
