@@ -486,7 +486,7 @@ static bool blank_text(const char *s)
 }
 
 /* Is the calling account among the comma-separated bindings? */
-static bool bound_to_me(const cf_engine *e, const char *os_users)
+bool cf_engine_bound_to_me(const cf_engine *e, const char *os_users)
 {
     return cf_list_has(os_users, e->os_login) || cf_list_has(os_users, e->os_uid);
 }
@@ -502,7 +502,7 @@ static int actor_by_binding(cf_engine *e, cf_error *err)
     char found[80] = "";
     int n = 0, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        if (bound_to_me(e, (const char *)sqlite3_column_text(st, 1)) && n++ == 0)
+        if (cf_engine_bound_to_me(e, (const char *)sqlite3_column_text(st, 1)) && n++ == 0)
             snprintf(found, sizeof found, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     if (step != SQLITE_DONE)
@@ -524,7 +524,7 @@ static int may_act(const cf_engine *e, const cf_user_row *u, const cf_policies *
 {
     if (u->disabled)
         return cf_err_set(err, CF_EDENIED, "actor", "user \"%s\" is disabled", e->actor);
-    if (u->os_users[0] && !bound_to_me(e, u->os_users))
+    if (u->os_users[0] && !cf_engine_bound_to_me(e, u->os_users))
         return cf_err_set(err, CF_EDENIED, "actor",
                           "user \"%s\" is bound to other operating-system accounts; this "
                           "process runs as %s",
@@ -719,6 +719,21 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
     int rc = cf_engine_require(e, admin, 1, "set store policy", &role, err);
     if (rc || (rc = cf_engine_begin(e, err)))
         return rc;
+    /* Every user must then be bound: the one setting it first, or no one
+     * could act from here on (they would need to unset it). */
+    if (strcmp(key, "require_os_user") == 0 && strcmp(value, "true") == 0) {
+        cf_user_row u;
+        if (!(rc = cf_store_user_get(e->store, e->actor, &u, err))) {
+            if (!u.os_users[0] || !cf_engine_bound_to_me(e, u.os_users))
+                rc = cf_err_set(err, CF_EINVALID, key,
+                                "refused: %s would lock out \"%s\", who is not bound to this "
+                                "account (%s); caseflow user bind %s %s first",
+                                key, e->actor, e->os_login, e->actor, e->os_login);
+            cf_user_row_clear(&u);
+        }
+        if (rc)
+            return cf_engine_finish(e, rc, err);
+    }
     /* A new checkpoint interval is signed at once (below): what that
      * signature covers is walked first, as for any checkpoint. */
     bool signs = e->public_key && strcmp(key, "checkpoint_interval") == 0;

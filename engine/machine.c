@@ -1117,9 +1117,10 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
     if ((rc = load_case(&u, case_id, &c)))
         goto out;
     if (expect_revision >= 0 && c->row.revision != expect_revision) {
+        /* Which revision it is at is case data: read with show (audited). */
         rc = cf_err_set(err, CF_ECONFLICT, "revision",
-                        "case %s is at revision %lld, not %lld; re-read it and retry",
-                        case_id, (long long)c->row.revision, (long long)expect_revision);
+                        "case %s is not at revision %lld; re-read it and retry", case_id,
+                        (long long)expect_revision);
         goto out;
     }
     char *previous = strdup(c->row.state);

@@ -124,11 +124,18 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
  * otherwise. */
 int cf_engine_require_reason(cf_engine *e, cf_error *err);
 
+/* The engine's own name in the chain (checkpoints, alarms, timers,
+ * migrations): never a user's. */
+#define CF_ENGINE_ACTOR "engine"
+
 /* ---- what the engine's command files share (engine.c) ---------------------- */
 
 /* Begin a command's write transaction (CF_EUSAGE inside a batch), with the
  * actor rechecked in it (cf_engine_recheck). */
 int cf_engine_begin(cf_engine *e, cf_error *err);
+/* Is the process's account (its login or uid) among the comma-separated
+ * bindings os_users? */
+bool cf_engine_bound_to_me(const cf_engine *e, const char *os_users);
 /* cf_store_begin, then cf_engine_recheck; rolled back if the recheck fails. */
 int cf_engine_begin_checked(cf_engine *e, cf_error *err);
 /* Inside a write transaction: the actor cf_engine_require admitted is still

@@ -117,14 +117,33 @@ int cf_store_init_with(cf_engine *e, const cf_init_options *o, cf_error *err)
     if (!valid_name(e->actor))
         return cf_err_set(err, CF_EINVALID, "actor",
                           "user name must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    if (!e->store_id && strcmp(e->actor, CF_ENGINE_ACTOR) == 0)
+        return cf_err_set(err, CF_EINVALID, "actor",
+                          "user name \"%s\" is reserved for the engine's own records",
+                          e->actor);
     if (e->reason && !cf_utf8_valid(e->reason))
         return cf_err_set(err, CF_EINVALID, "reason", "reason: not valid UTF-8");
     if (o && o->os_user && !valid_account(o->os_user))
         return cf_err_set(err, CF_EINVALID, "os_user",
                           "an OS account is a login name or a uid (1-32 characters of "
                           "A-Z a-z 0-9 . _ -)");
-    if (e->store_id) /* already initialised: nothing to do */
+    if (e->store_id) { /* already initialised: nothing to do, and nothing to change */
+        if (o && (o->key_dir || o->test_clock || o->os_user))
+            return cf_err_set(err, CF_EUSAGE, "init",
+                              "the store is already initialised: a key directory, a test "
+                              "clock or an OS account apply only to a new store (user bind "
+                              "binds an account)");
+        bool exists = false;
+        int rc = cf_store_user_exists(e->store, e->actor, &exists, err);
+        if (rc)
+            return rc;
+        if (!exists)
+            return cf_err_set(err, CF_EDENIED, "actor",
+                              "the store is already initialised, and \"%s\" is not one of "
+                              "its users",
+                              e->actor);
         return e->clock >= 0 && !e->test_clock ? cf_engine_clock_refused(err) : 0;
+    }
     if (e->clock >= 0 && !test_clock)
         return cf_engine_clock_refused(err);
     int rc = cf_store_begin(e->store, err);
@@ -269,6 +288,9 @@ int cf_user_add_with(cf_engine *e, const char *name, const char *const *roles,
     if (!name || !valid_name(name))
         return cf_err_set(err, CF_EINVALID, "name",
                           "user name must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    if (strcmp(name, CF_ENGINE_ACTOR) == 0)
+        return cf_err_set(err, CF_EINVALID, "name",
+                          "user name \"%s\" is reserved for the engine's own records", name);
     char list[128] = "";
     size_t used = 0;
     for (size_t i = 0; roles && roles[i]; i++) {
@@ -295,6 +317,43 @@ int cf_user_add_with(cf_engine *e, const char *name, const char *const *roles,
     return cf_engine_finish(e, rc, err);
 }
 
+/* After u's change, can the store still be run? The administrator making
+ * the change can still act (no disabling or binding oneself out), and some
+ * enabled administrator remains. */
+static int still_governed(cf_engine *e, const cf_user_row *u, const char *what,
+                          cf_error *err)
+{
+    static const char others[] =
+        "SELECT count(*) FROM users WHERE disabled = 0 AND name <> ?"
+        " AND instr(',' || roles || ',', ',administrator,') > 0";
+    if (strcmp(u->name, e->actor) == 0) {
+        const cf_policies *pol = cf_engine_policies(e, err);
+        if (!pol)
+            return err ? err->code : CF_EINVALID;
+        if (u->disabled ||
+            (u->os_users[0] ? !cf_engine_bound_to_me(e, u->os_users) : pol->require_os_user))
+            return cf_err_set(err, CF_EINVALID, "name",
+                              "refused to %s: \"%s\" could no longer act from this account "
+                              "(%s); let another administrator do it",
+                              what, u->name, e->os_login);
+    }
+    if (!u->disabled || !cf_list_has(u->roles, "administrator"))
+        return 0;
+    sqlite3_stmt *st = cf_store_stmt(e->store, others, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int64_t n = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return cf_store_error(e->store, step, "read users", err);
+    return n ? 0
+             : cf_err_set(err, CF_EINVALID, "name",
+                          "refused to %s: \"%s\" is the last enabled administrator", what,
+                          u->name);
+}
+
 /* Change a user: fn edits the row; recorded as `action`. */
 static int change_user(cf_engine *e, const char *name, const char *action, const char *what,
                        int (*fn)(cf_user_row *, const char *, cf_error *), const char *arg,
@@ -310,7 +369,7 @@ static int change_user(cf_engine *e, const char *name, const char *action, const
     if (rc == CF_EDENIED)
         rc = cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", name ? name : "");
     else if (!rc && !(rc = cf_integrity_check_user(e->store, &u, err)) &&
-             !(rc = fn(&u, arg, err)))
+             !(rc = fn(&u, arg, err)) && !(rc = still_governed(e, &u, what, err)))
         rc = put_user(e, role, action, &u, false, err);
     cf_user_row_clear(&u);
     return cf_engine_finish(e, rc, err);

@@ -311,6 +311,29 @@ CASEFLOW_NOW=2020-01-01T00:00:00Z expect_exit 64 "$CASEFLOW_BIN" --store "$N" --
 assert_contains "$ERR" "--test-clock" "CASEFLOW_NOW on a normal store is refused and says why"
 CASEFLOW_NOW=2027-01-01T00:00:00Z expect_exit 64 "$CASEFLOW_BIN" --store "$N" --actor admin --reason r user list
 CASEFLOW_NOW=2020-01-01T00:00:00Z expect_exit 64 "$CASEFLOW_BIN" --store "$N" --actor admin init --test-clock
+# init again changes nothing, and changes nothing it was given.
+snapshot reinit "$N"
+expect_exit 0 cfn --actor admin init
+expect_exit 77 cfn --actor stranger init
+assert_contains "$ERR" "not one of its users" "init on an existing store by a stranger is refused"
+expect_exit 64 cfn --actor admin init --os-user nobody
+assert_contains "$ERR" "already initialised" "init cannot bind an account on an existing store"
+expect_exit 64 cfn --actor admin init --key-dir "$E2E_TMP/otherkeys"
+[ ! -e "$E2E_TMP/otherkeys" ] && ok "nor make a key elsewhere"
+assert_unchanged reinit "init on an initialised store" "$N"
+# The engine's name is its own.
+expect_exit 65 cfn --actor admin user add engine --role officer
+assert_contains "$ERR" "reserved" "no user can be called engine"
+expect_exit 65 env -u CASEFLOW_NOW "$CASEFLOW_BIN" --store "$E2E_TMP/engine.db" --actor engine init
+[ ! -e "$E2E_TMP/engine.db.keys" ] && ok "a store is not made with the engine as its administrator"
+# An administrator cannot lock themselves (and so the store) out.
+expect_exit 65 cfn --actor admin user disable admin
+assert_contains "$ERR" "could no longer act" "disabling oneself is refused"
+expect_exit 65 cfn --actor admin user bind admin 4999
+assert_contains "$ERR" "could no longer act" "binding oneself to another account is refused"
+expect_exit 65 cfn --actor admin policy set require_os_user true
+assert_contains "$ERR" "would lock out" "requiring bindings while unbound is refused"
+assert_unchanged reinit "refused changes to users and policies" "$N"
 expect_exit 0 cfn --actor admin --json audit verify
 assert_jq "$OUT" '.clock == "system"' "verify shows the store's clock"
 # A store cannot be switched to a test clock behind caseflow's back.
@@ -361,6 +384,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     expect_exit 0 cf --actor admin --store "$BDB" user bind nobody1 4004
     expect_exit 0 as_uid 4004 "$CASEFLOW_BIN" --store "$BDB" --actor nobody1 --reason r show "$C"
     expect_exit 0 cf --actor admin --store "$BDB" user unbind nobody1 4004
+    expect_exit 65 cf --actor admin --store "$BDB" user unbind admin root
+    assert_contains "$ERR" "could no longer act" "unbinding oneself under require_os_user is refused"
     expect_exit 77 as_uid 4004 "$CASEFLOW_BIN" --store "$BDB" --actor nobody1 --reason r show "$C"
     # The key directory is the owner's: another account cannot sign.
     expect_exit 77 as_uid 4001 "$CASEFLOW_BIN" --store "$BDB" --actor admin audit checkpoint
