@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -392,9 +393,13 @@ int cf_audit_verify_checkpoints(cf_store *s, const char *pk_hex, const char *sto
 
 /* ---- export and offline verification --------------------------------------------- */
 
+/* One line of an export. To a terminal, all ASCII: no control character
+ * from a record (a justification, a payload) reaches it raw; the escapes
+ * are the same JSON strings, so the export verifies either way. */
 static int put_line(FILE *f, json_t *v)
 {
-    char *t = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    size_t flags = JSON_COMPACT | JSON_SORT_KEYS | (isatty(fileno(f)) ? JSON_ENSURE_ASCII : 0);
+    char *t = v ? json_dumps(v, flags) : NULL;
     json_decref(v);
     int bad = !t || fputs(t, f) == EOF || fputc('\n', f) == EOF;
     free(t);

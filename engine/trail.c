@@ -92,8 +92,13 @@ static void after_commit(void *ctx)
     {
         cf_error aerr;
         if (cf_anchor_append(json_string_value(json_object_get(a, "file")),
-                             json_object_get(a, "line"), &aerr) != 0)
+                             json_object_get(a, "line"), &aerr) != 0) {
+            /* The message names a path: no control byte reaches the terminal. */
+            for (char *p = aerr.message; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                    *p = '?';
             fprintf(stderr, "caseflow: warning: %s\n", aerr.message);
+        }
     }
     json_decref(e->anchors);
     e->anchors = NULL;
