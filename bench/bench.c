@@ -22,7 +22,7 @@
  * ("10000 1000000"), BENCH_SPAWN (processes for refer_per_process, 200),
  * BENCH_SHOW_RUNS (51), BENCH_LIFECYCLE (cases driven through the lifecycle
  * per size, at most; 100000), BENCH_DIR (where stores go; TMPDIR or /tmp),
- * BENCH_KEEP=1 (keep the stores).
+ * BENCH_KEEP=1 (keep the stores), BENCH_ONLY (store | memory: one half).
  */
 #include <caseflow/caseflow.h>
 
@@ -612,9 +612,13 @@ int main(int argc, char **argv)
     configure(&cfg);
     fprintf(stderr, "caseflow-bench: caseflow %s, %s, stores in %s\n", cf_version(), cfg.bin,
             cfg.dir);
+    /* BENCH_ONLY=store or memory: one half (to measure one change). */
+    const char *only = getenv("BENCH_ONLY");
     for (int i = 0; i < cfg.nsizes; i++) {
-        bench_store(&cfg, cfg.sizes[i]);
-        bench_memory(&cfg, cfg.sizes[i]);
+        if (!only || strcmp(only, "memory") != 0)
+            bench_store(&cfg, cfg.sizes[i]);
+        if (!only || strcmp(only, "store") != 0)
+            bench_memory(&cfg, cfg.sizes[i]);
     }
     cleanup(&cfg);
     return 0;
