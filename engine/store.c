@@ -704,25 +704,27 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
         rc = pragma_int(s, "PRAGMA user_version", &uv, err);
     if (rc)
         return rc;
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
+    cf_sha256 h;
+    cf_sha256_init(&h);
     char head[96];
     int n = snprintf(head, sizeof head, "application_id=%lld;user_version=%lld;",
                      (long long)app, (long long)uv);
-    crypto_hash_sha256_update(&h, (const unsigned char *)head, (size_t)n);
+    cf_sha256_update(&h, (const unsigned char *)head, (size_t)n);
     const char *const sqls[] = {objects, versions};
     for (size_t q = 0; q < 2 && !rc; q++) {
         sqlite3_stmt *st;
         int prc = sqlite3_prepare_v2(s->db, sqls[q], -1, &st, NULL);
-        if (prc != SQLITE_OK)
-            return cf_store_error(s, prc, "read schema", err);
+        if (prc != SQLITE_OK) {
+            rc = cf_store_error(s, prc, "read schema", err);
+            break;
+        }
         rc = cf_store_hash_rows(s, st, &h, err);
         sqlite3_finalize(st);
     }
+    unsigned char bin[crypto_hash_sha256_BYTES];
+    cf_sha256_final(&h, bin);
     if (rc)
         return rc;
-    unsigned char bin[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&h, bin);
     sodium_bin2hex(out, 65, bin, sizeof bin);
     return 0;
 }
@@ -733,7 +735,7 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
  * changes type but not bytes changes the digest. st is reset, not
  * finalized. */
 /* The current row of st, as cf_store_hash_rows hashes each row. */
-static void hash_row(sqlite3_stmt *st, crypto_hash_sha256_state *h)
+static void hash_row(sqlite3_stmt *st, cf_sha256 *h)
 {
     char head[48];
     {
@@ -741,42 +743,41 @@ static void hash_row(sqlite3_stmt *st, crypto_hash_sha256_state *h)
             int n, type = sqlite3_column_type(st, i);
             switch (type) {
             case SQLITE_NULL:
-                crypto_hash_sha256_update(h, (const unsigned char *)"n0:", 3);
+                cf_sha256_update(h, (const unsigned char *)"n0:", 3);
                 break;
             case SQLITE_INTEGER:
-                n = snprintf(head, sizeof head, "i%lld:",
-                             (long long)sqlite3_column_int64(st, i));
-                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                n = (int)cf_hash_field_head(head, 'i', sqlite3_column_int64(st, i));
+                cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 break;
             case SQLITE_FLOAT:
                 n = snprintf(head, sizeof head, "r%.17g:", sqlite3_column_double(st, i));
-                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 break;
             default: {
                 const unsigned char *t = type == SQLITE_BLOB
                                              ? sqlite3_column_blob(st, i)
                                              : sqlite3_column_text(st, i);
                 size_t len = (size_t)sqlite3_column_bytes(st, i);
-                n = snprintf(head, sizeof head, "%c%zu:", type == SQLITE_BLOB ? 'b' : 't',
-                             len);
-                crypto_hash_sha256_update(h, (const unsigned char *)head, (size_t)n);
+                n = (int)cf_hash_field_head(head, type == SQLITE_BLOB ? 'b' : 't',
+                                            (int64_t)len);
+                cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 if (len)
-                    crypto_hash_sha256_update(h, t, len);
+                    cf_sha256_update(h, t, len);
             }
             }
         }
-        crypto_hash_sha256_update(h, (const unsigned char *)";", 1);
+        cf_sha256_update(h, (const unsigned char *)";", 1);
     }
 }
 
-int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
+int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
                        cf_error *err)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         hash_row(st, h);
     sqlite3_reset(st);
-    crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
+    cf_sha256_update(h, (const unsigned char *)"|", 1);
     return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
 }
 
@@ -1329,11 +1330,11 @@ int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
         /* The same columns in the same order as the digest's row part
          * (integrity.c), hashed from the row as stored, before any read
          * could convert a value. */
-        crypto_hash_sha256_state h;
-        crypto_hash_sha256_init(&h);
+        cf_sha256 h;
+        cf_sha256_init(&h);
         hash_row(st, &h);
-        crypto_hash_sha256_update(&h, (const unsigned char *)"|", 1);
-        crypto_hash_sha256_final(&h, row_part);
+        cf_sha256_update(&h, (const unsigned char *)"|", 1);
+        cf_sha256_final(&h, row_part);
     }
     if (rc == SQLITE_ROW) {
         json_error_t je;

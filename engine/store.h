@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <sodium.h>
 
+#include "hash.h"
 #include "internal.h"
 
 #define CF_SCHEMA_VERSION 2
@@ -71,7 +72,7 @@ void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie);
 int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
 /* Hash the rows of st into h with their storage types (see store.c); st
  * is reset. */
-int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, crypto_hash_sha256_state *h,
+int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
                        cf_error *err);
 sqlite3 *cf_store_db(cf_store *s);
 /* The prepared statement for sql, cached by the address of the (static)

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "hash.h"
 #include "internal.h"
 
 #define CF_PATH_MAX 512
@@ -131,7 +132,7 @@ char *cf_json_canonical(const json_t *v)
 void cf_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
+    cf_sha256_bytes(data, len, h);
     sodium_bin2hex(out, 65, h, sizeof h);
 }
 
@@ -140,17 +141,17 @@ int cf_sha256_file(const char *path, char out[65])
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
-    crypto_hash_sha256_state st;
+    cf_sha256 st;
     unsigned char buf[65536], h[crypto_hash_sha256_BYTES];
     size_t n;
-    crypto_hash_sha256_init(&st);
+    cf_sha256_init(&st);
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crypto_hash_sha256_update(&st, buf, n);
+        cf_sha256_update(&st, buf, n);
     int bad = ferror(f);
     fclose(f);
+    cf_sha256_final(&st, h);
     if (bad)
         return -1;
-    crypto_hash_sha256_final(&st, h);
     sodium_bin2hex(out, 65, h, sizeof h);
     return 0;
 }

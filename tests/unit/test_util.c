@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hash.h"
 #include "internal.h"
 
 static void path_get_and_set(void **state)
@@ -92,11 +93,66 @@ static void error_table(void **state)
     assert_non_null(cf_version());
 }
 
+/* The engine's SHA-256 (the processor's SHA extensions where it has them)
+ * against libsodium's, on every length to 1100 bytes, every split of a
+ * buffer across updates, byte-at-a-time updates and a large buffer, and
+ * against the standard's own examples. */
+static void sha256_matches_libsodium(void **state)
+{
+    (void)state;
+    enum { N = 1100 };
+    static unsigned char data[1 << 20];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof data; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    unsigned char a[32], b[32];
+    print_message("# SHA extensions in use: %s\n", cf_sha256_accelerated() ? "yes" : "no");
+    for (int pass = 0; pass < 2; pass++) {
+        cf_sha256_force_portable(pass == 1);
+        for (size_t len = 0; len <= N; len++) {
+            cf_sha256_bytes(data + len % 7, len, a);
+            crypto_hash_sha256(b, data + len % 7, len);
+            assert_memory_equal(a, b, 32);
+        }
+        crypto_hash_sha256(b, data, 300);
+        for (size_t cut = 0; cut <= 300; cut++) {
+            cf_sha256 h;
+            cf_sha256_init(&h);
+            cf_sha256_update(&h, data, cut);
+            cf_sha256_update(&h, data + cut, 300 - cut);
+            cf_sha256_final(&h, a);
+            assert_memory_equal(a, b, 32);
+        }
+        cf_sha256 h;
+        cf_sha256_init(&h);
+        for (size_t i = 0; i < 300; i++)
+            cf_sha256_update(&h, data + i, 1);
+        cf_sha256_final(&h, a);
+        assert_memory_equal(a, b, 32);
+        cf_sha256_bytes(data, sizeof data, a);
+        crypto_hash_sha256(b, data, sizeof data);
+        assert_memory_equal(a, b, 32);
+        char hex[65];
+        cf_sha256_hex("abc", 3, hex);
+        assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        cf_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+        assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+        cf_sha256_hex("", 0, hex);
+        assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+    cf_sha256_force_portable(false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(path_get_and_set),
         cmocka_unit_test(canonical_and_sha),
+        cmocka_unit_test(sha256_matches_libsodium),
         cmocka_unit_test(error_table),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
