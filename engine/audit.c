@@ -48,9 +48,9 @@ int cf_buf_put(cf_buf *b, const char *s, size_t n)
     return 0;
 }
 
-static int put_str(buf *b, const char *s)
+int cf_buf_put_json_str(cf_buf *b, const char *s, bool upper)
 {
-    static const char hex[] = "0123456789abcdef";
+    const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     if (!s)
         return cf_buf_put(b, "null", 4);
     size_t len = strlen(s);
@@ -85,6 +85,12 @@ static int put_str(buf *b, const char *s)
     *o++ = '"';
     b->n = (size_t)(o - b->p);
     return 0;
+}
+
+/* The chain's canonical line writes \u00XX in lower case (docs/audit.md). */
+static int put_str(buf *b, const char *s)
+{
+    return cf_buf_put_json_str(b, s, false);
 }
 
 /* The canonical line of a record, hashed into out. */

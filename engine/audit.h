@@ -22,6 +22,10 @@ typedef struct cf_buf {
 /* Make room for more bytes; append n bytes. 0 or -1 on OOM. */
 int cf_buf_grow(cf_buf *b, size_t more);
 int cf_buf_put(cf_buf *b, const char *s, size_t n);
+/* s as a JSON string, only '"', '\\' and control characters escaped (\b \f
+ * \n \r \t, else \u00XX, hex digits in upper case if upper); NULL as null.
+ * The bytes are not checked for UTF-8. 0, or -1 on OOM. */
+int cf_buf_put_json_str(cf_buf *b, const char *s, bool upper);
 
 /* The hash of a record: SHA-256 of its canonical line (see audit.c). b is
  * scratch space the caller frees (b->p). 0 or -1 on OOM. */

@@ -30,43 +30,7 @@ static char *canon(json_t *v)
  * null. false when s is not UTF-8 (jansson refuses those too). */
 static bool cj_str(cf_buf *b, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    if (!s)
-        return cf_buf_put(b, "null", 4) == 0;
-    if (!cf_utf8_valid(s))
-        return false;
-    size_t len = strlen(s);
-    if (cf_buf_grow(b, len * 6 + 2))
-        return false;
-    char *o = b->p + b->n;
-    *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            *o++ = '\\';
-            switch (c) {
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            default:
-                *o++ = 'u';
-                *o++ = '0';
-                *o++ = '0';
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
-            }
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    b->n = (size_t)(o - b->p);
-    return true;
+    return (!s || cf_utf8_valid(s)) && cf_buf_put_json_str(b, s, true) == 0;
 }
 
 /* The history record's payload, written straight into its canonical text

@@ -384,6 +384,17 @@ static int do_disable(cf_user_row *u, const char *arg, cf_error *err)
     return 0;
 }
 
+/* The user's bindings become list (copied). */
+static int set_os_users(cf_user_row *u, const char *list, cf_error *err)
+{
+    char *nu = strdup(list);
+    if (!nu)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    free(u->os_users);
+    u->os_users = nu;
+    return 0;
+}
+
 static int do_bind(cf_user_row *u, const char *arg, cf_error *err)
 {
     if (!valid_account(arg))
@@ -407,12 +418,7 @@ static int do_bind(cf_user_row *u, const char *arg, cf_error *err)
     free(copy);
     if (rc)
         return rc;
-    char *nu = strdup(out);
-    if (!nu)
-        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    free(u->os_users);
-    u->os_users = nu;
-    return 0;
+    return set_os_users(u, out, err);
 }
 
 static int do_unbind(cf_user_row *u, const char *arg, cf_error *err)
@@ -429,12 +435,7 @@ static int do_unbind(cf_user_row *u, const char *arg, cf_error *err)
         if (strcmp(t, arg) != 0)
             used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? "," : "", t);
     free(copy);
-    char *nu = strdup(out);
-    if (!nu)
-        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    free(u->os_users);
-    u->os_users = nu;
-    return 0;
+    return set_os_users(u, out, err);
 }
 
 int cf_user_disable(cf_engine *e, const char *name, cf_error *err)
