@@ -19,8 +19,10 @@ int cf_batch_begin(cf_engine *e, cf_error *err)
     if (e->batch)
         return cf_err_set(err, CF_EUSAGE, "batch", "a batch is already open");
     int rc = cf_engine_begin_checked(e, err);
-    if (!rc)
+    if (!rc) {
         e->batch = true;
+        cf_store_set_group(e->store, true);
+    }
     return rc;
 }
 
@@ -30,6 +32,11 @@ int cf_batch_commit(cf_engine *e, cf_error *err)
     if (!e->batch)
         return cf_err_set(err, CF_EUSAGE, "batch", "no batch is open");
     e->batch = false;
+    cf_store_set_group(e->store, false);
+    if (cf_store_depth(e->store) != 1) { /* a command left a savepoint open */
+        cf_store_rollback(e->store);
+        return cf_err_set(err, CF_EINTERNAL, "batch", "a command of the batch did not finish");
+    }
     return cf_store_commit(e->store, err);
 }
 
@@ -38,6 +45,7 @@ void cf_batch_rollback(cf_engine *e)
     if (!e || !e->batch)
         return;
     e->batch = false;
+    cf_store_set_group(e->store, false);
     cf_store_rollback(e->store);
 }
 
@@ -58,18 +66,11 @@ int cf_refer(cf_engine *e, const char *workflow, const json_t *referral, json_t 
         cf_engine_flush_alarm(e);
         return rc;
     }
-    rc = e->batch ? cf_store_savepoint(e->store, err) : cf_engine_begin_checked(e, err);
-    if (rc)
+    /* Inside a batch this is a savepoint (cf_store_set_group). */
+    if ((rc = cf_engine_begin_checked(e, err)))
         return rc;
     rc = cf_machine_refer(e, wf, referral, role, out, err);
-    if (e->batch) {
-        if (rc)
-            cf_store_rollback_to(e->store);
-        else
-            rc = cf_store_release(e->store, err);
-    } else {
-        rc = cf_engine_finish(e, rc, err);
-    }
+    rc = cf_engine_finish(e, rc, err);
     if (rc)
         cf_engine_flush_alarm(e);
     if (rc) {
@@ -104,10 +105,13 @@ int cf_act(cf_engine *e, const char *case_id, const char *event, const json_t *d
     if (data && !json_is_object(data))
         return cf_err_set(err, CF_EINVALID, "data", "%s rejected: data must be a JSON object",
                           event);
-    if (e->batch)
-        return cf_err_set(err, CF_EUSAGE, "batch", "cf_act cannot run inside a batch");
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
     if (rc)
+        return rc;
+    /* A viewer reads and never acts, whatever a transition's roles say. */
+    static const char *const actors[] = {"analyst", "officer", "supervisor", "authoriser",
+                                         "administrator"};
+    if ((rc = cf_engine_require(e, actors, 5, "act on cases", NULL, err)))
         return rc;
     return cf_machine_act(e, case_id, event, data, expect_revision, false, NULL, out, err);
 }
@@ -139,11 +143,77 @@ static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale
     return rc;
 }
 
+/* Raise deadline.missed, once per deadline, on every case whose response
+ * deadline passed with no response since it was set (query.c's overdue). */
+static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
+{
+    char *resp = NULL;
+    int rc = cf_engine_response_states(e, &resp, NULL, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st;
+    int prc = sqlite3_prepare_v2(
+        cf_store_db(e->store),
+        "SELECT c.id FROM cases c WHERE c.deadline_at IS NOT NULL AND c.deadline_at <= ?1"
+        " AND c.disposed_at IS NULL AND NOT EXISTS (SELECT 1 FROM notifications n"
+        "  WHERE n.case_id = c.id AND n.channel = 'deadline.missed'"
+        "  AND n.created_at >= c.deadline_at)"
+        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
+        "  AND e.to_state IN (SELECT value FROM json_each(?2))"
+        "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
+        "   WHERE n.case_id = c.id AND n.channel = 'case.deadline_set'))"
+        " ORDER BY c.deadline_at, c.seq LIMIT 256",
+        -1, &st, NULL);
+    if (prc != SQLITE_OK) {
+        free(resp);
+        return cf_store_error(e->store, prc, "find missed deadlines", err);
+    }
+    for (;;) {
+        sqlite3_bind_int64(st, 1, cf_engine_now(e));
+        sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+        json_t *ids = json_array();
+        while ((prc = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+        sqlite3_reset(st);
+        if (prc != SQLITE_DONE) {
+            json_decref(ids);
+            rc = cf_store_error(e->store, prc, "find missed deadlines", err);
+            break;
+        }
+        size_t i, n = json_array_size(ids), raised = 0;
+        json_t *v;
+        json_array_foreach(ids, i, v)
+        {
+            cf_error derr;
+            json_t *res = NULL;
+            const char *id = json_string_value(v);
+            if (cf_machine_deadline_missed(e, id, &res, &derr) == 0) {
+                raised++;
+                json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event",
+                                                       "deadline.missed", "state",
+                                                       json_object_get(res, "state")));
+            }
+            json_decref(res);
+        }
+        json_decref(ids);
+        if (n < 256 || raised == 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    free(resp);
+    return rc;
+}
+
 int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 {
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    /* No actor and no binding: the engine's own clock (a service, cron). */
+    if (rc == CF_EUSAGE && !e->actor && err && strcmp(err->field, "actor") == 0) {
+        cf_err_clear(err);
+        rc = 0;
+    }
     if (rc)
         return rc;
     json_t *fired = json_array();
@@ -192,6 +262,8 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
         if (rc || n < 256)
             break;
     }
+    if (!rc)
+        rc = deadlines_missed(e, fired, err);
     if (rc) {
         json_decref(fired);
         return rc;

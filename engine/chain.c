@@ -92,8 +92,9 @@ void cf_chain_start(cf_chain *w, int64_t seq, const char *prev, int64_t at, bool
 bool cf_chain_keeps_payload(const char *action)
 {
     return strncmp(action, "user.", 5) == 0 || strncmp(action, "policy.set:", 11) == 0 ||
-           strcmp(action, "store.migrate") == 0 || strcmp(action, "store.schema") == 0 ||
-           strcmp(action, "integrity.alarm") == 0;
+           strncmp(action, "token.", 6) == 0 || strncmp(action, "webhook.", 8) == 0 ||
+           strcmp(action, "store.migrate") == 0 ||
+           strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0;
 }
 
 const char *cf_chain_subject(const char *action, const char *payload, char *buf, size_t n)
@@ -102,12 +103,22 @@ const char *cf_chain_subject(const char *action, const char *payload, char *buf,
         snprintf(buf, n, "policy:%s", action + 11);
         return buf;
     }
-    if (strncmp(action, "user.", 5) != 0 || !payload)
+    if (strncmp(action, "webhook.", 8) == 0) { /* a webhook's id is a number */
+        json_t *p = payload ? json_loads(payload, 0, NULL) : NULL;
+        json_int_t id = json_integer_value(json_object_get(p, "id"));
+        json_decref(p);
+        if (id <= 0)
+            return NULL;
+        snprintf(buf, n, "webhook:%lld", (long long)id);
+        return buf;
+    }
+    bool user = strncmp(action, "user.", 5) == 0;
+    if ((!user && strncmp(action, "token.", 6) != 0) || !payload)
         return NULL;
     json_t *p = json_loads(payload, 0, NULL);
-    const char *name = json_string_value(json_object_get(p, "user"));
+    const char *name = json_string_value(json_object_get(p, user ? "user" : "id"));
     if (name)
-        snprintf(buf, n, "user:%s", name);
+        snprintf(buf, n, "%s:%s", user ? "user" : "token", name);
     json_decref(p);
     return name ? buf : NULL;
 }
@@ -184,7 +195,8 @@ static bool administrative(const char *action)
            prefix(action, "policy.set:") || strcmp(action, "workflow.deploy") == 0 ||
            strcmp(action, "disclosure") == 0 || strcmp(action, "retention") == 0 ||
            strcmp(action, "erasure") == 0 || strcmp(action, "checkpoint") == 0 ||
-           prefix(action, "store.");
+           prefix(action, "store.") || prefix(action, "token.") ||
+           prefix(action, "webhook.");
 }
 
 /* What the engine may record, and when. */
@@ -195,7 +207,8 @@ static const char *engine_may(cf_chain *w, const cf_chain_rec *r)
                    r->role ? r->role : "none");
     const char *a = r->action;
     if (strcmp(a, "checkpoint") == 0 || strcmp(a, "integrity.alarm") == 0 ||
-        strcmp(a, "change") == 0 || strcmp(a, "store.migrate") == 0)
+        strcmp(a, "change") == 0 || strcmp(a, "store.migrate") == 0 ||
+        strcmp(a, "auth.refused") == 0)
         return NULL;
     if (w->migrating && (strcmp(a, "user.migrate") == 0 || prefix(a, "policy.set:") ||
                          strcmp(a, "store.schema") == 0))

@@ -123,10 +123,48 @@ static char *default_key_path(cf_engine *e)
 /* Schema 1 to 2: the chain learns the whole state the new rules start
  * from. Every user and policy gets a record of its current state (their
  * payloads are kept from now on), then the schema is recorded. */
+static int record_schema(cf_engine *e, cf_store *s, int to, int64_t at, cf_error *err);
+
+/* Schema 2 to 3 adds tables and columns that hold nothing yet: the chain
+ * records the step and the new schema; the store must be schema 2 as
+ * caseflow made it. */
+static int migrate_to_3(cf_engine *e, cf_store *s, bool before, cf_error *err)
+{
+    if (before) {
+        bool ok = false;
+        int rc = cf_store_schema_is(s, 2, &ok, err);
+        if (!rc && !ok)
+            rc = cf_err_set(err, CF_EINVALID, "store",
+                            "cannot migrate %s to schema 3: its schema is not caseflow's "
+                            "schema 2; the store was left as it was",
+                            e->store_path);
+        return rc;
+    }
+    if (e->public_key && cf_engine_ensure_key(e, NULL) != 0)
+        return cf_err_set(err, CF_EDENIED, "key",
+                          "this store must move to schema 3, which its signing key signs: "
+                          "%s; run it as the key's owner",
+                          e->sk_err.message);
+    int64_t head, at = 0;
+    char hash[65];
+    int rc = cf_audit_head_at(s, &head, hash, &at, err);
+    int64_t now = cf_time_system();
+    if (now > at)
+        at = now;
+    if (!rc)
+        rc = cf_audit_append(s, at, "engine", "system", "store.migrate", NULL, NULL,
+                             "{\"from\":2,\"to\":3}", NULL, err);
+    return rc ? rc : record_schema(e, s, 3, at, err);
+}
+
 static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *err)
 {
     cf_engine *e = ctx;
-    if (to != 2 || !e->store_id)
+    if (!e->store_id)
+        return 0;
+    if (to == 3)
+        return migrate_to_3(e, s, before, err);
+    if (to != 2)
         return 0;
     if (before) {
         /* What is about to be recorded as the starting state must be what
@@ -212,9 +250,16 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
     }
     json_decref(names);
     json_decref(pols);
+    return rc ? rc : record_schema(e, s, to, at, err);
+}
+
+/* The schema the store now has, recorded in the chain (store.schema, its
+ * seq in meta) and signed at once. */
+static int record_schema(cf_engine *e, cf_store *s, int to, int64_t at, cf_error *err)
+{
+    int64_t seq = 0;
     char digest[65];
-    if (!rc)
-        rc = cf_store_schema_digest(s, digest, err);
+    int rc = cf_store_schema_digest(s, digest, err);
     if (!rc) {
         char *payload = cf_integrity_schema_payload(digest, to);
         rc = payload ? cf_audit_append(s, at, "engine", "system", "store.schema", NULL, NULL,
@@ -233,17 +278,35 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
     return rc;
 }
 
+void cf_engine_os_account(unsigned long uid, char login[64], char num[24])
+{
+    snprintf(num, 24, "%lu", uid);
+    struct passwd pw, *found = NULL;
+    char buf[2048];
+    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &found) == 0 && found && found->pw_name)
+        snprintf(login, 64, "%s", found->pw_name);
+    else
+        snprintf(login, 64, "%s", num);
+}
+
 /* The account the process runs as (its real uid), as bindings name it. */
 static void who_am_i(cf_engine *e)
 {
-    uid_t uid = getuid();
-    snprintf(e->os_uid, sizeof e->os_uid, "%lu", (unsigned long)uid);
-    struct passwd pw, *found = NULL;
-    char buf[2048];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found && found->pw_name)
-        snprintf(e->os_login, sizeof e->os_login, "%s", found->pw_name);
+    cf_engine_os_account((unsigned long)getuid(), e->os_login, e->os_uid);
+}
+
+int cf_engine_set_peer(cf_engine *e, long uid)
+{
+    e->peer_token = false;
+    if (uid == CF_PEER_TOKEN)
+        e->peer_token = true;
+    else if (uid >= 0)
+        cf_engine_os_account((unsigned long)uid, e->os_login, e->os_uid);
+    else if (uid == -1)
+        who_am_i(e);
     else
-        snprintf(e->os_login, sizeof e->os_login, "%s", e->os_uid);
+        return CF_EUSAGE;
+    return 0;
 }
 
 /* What a command may rely on: the store's identity (with its public key
@@ -488,25 +551,38 @@ static bool blank_text(const char *s)
 /* Is the calling account among the comma-separated bindings? */
 bool cf_engine_bound_to_me(const cf_engine *e, const char *os_users)
 {
-    return cf_list_has(os_users, e->os_login) || cf_list_has(os_users, e->os_uid);
+    return e->peer_token || cf_list_has(os_users, e->os_login) ||
+           cf_list_has(os_users, e->os_uid);
+}
+
+int cf_engine_bound_users(cf_engine *e, const char *login, const char *num, char found[80],
+                          int *n, cf_error *err)
+{
+    static const char sql[] = "SELECT name, os_users FROM users WHERE os_users <> ''";
+    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int step;
+    *n = 0;
+    found[0] = '\0';
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *b = (const char *)sqlite3_column_text(st, 1);
+        if ((cf_list_has(b, login) || cf_list_has(b, num)) && (*n)++ == 0)
+            snprintf(found, 80, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? 0 : cf_store_error(e->store, step, "read users", err);
 }
 
 /* No actor named: on a store of bound users, the one user bound to the
  * calling account. */
 static int actor_by_binding(cf_engine *e, cf_error *err)
 {
-    static const char sql[] = "SELECT name, os_users FROM users WHERE os_users <> ''";
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
-    if (!st)
-        return err ? err->code : CF_EIO;
-    char found[80] = "";
-    int n = 0, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        if (cf_engine_bound_to_me(e, (const char *)sqlite3_column_text(st, 1)) && n++ == 0)
-            snprintf(found, sizeof found, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        return cf_store_error(e->store, step, "read users", err);
+    char found[80];
+    int n = 0;
+    int rc = cf_engine_bound_users(e, e->os_login, e->os_uid, found, &n, err);
+    if (rc)
+        return rc;
     if (n != 1)
         return cf_err_set(err, CF_EUSAGE, "actor",
                           n ? "no actor: several users are bound to your account %s; give "
@@ -642,8 +718,6 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
 /* Run fn inside one transaction with its audit record. */
 int cf_engine_begin(cf_engine *e, cf_error *err)
 {
-    if (e->batch) /* a batch holds referrals only: nothing else may ride on it */
-        return cf_err_set(err, CF_EUSAGE, "batch", "this command cannot run inside a batch");
     return cf_engine_begin_checked(e, err);
 }
 

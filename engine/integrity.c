@@ -17,6 +17,9 @@
 #include "audit.h"
 #include "chain.h"
 #include "integrity.h"
+#include "machine.h"
+#include "tokens.h"
+#include "webhook.h"
 
 static char *canon(json_t *v)
 {
@@ -137,12 +140,27 @@ static const char *const part_sql[CF_CASE_PARTS] = {
     " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
     " FROM cases WHERE id=?",
     "SELECT event, state, due_at FROM timers WHERE case_id=? ORDER BY event",
-    "SELECT seq, role, kind, detail, status, created_at FROM tasks WHERE case_id=?"
+    /* Schema 3's claim and closure fold into the status only when set, so a
+     * task that never had them hashes as it did under schema 2. */
+    "SELECT seq, role, kind, detail, CASE WHEN assignee IS NULL AND closed_at IS NULL"
+    " AND result IS NULL THEN status ELSE json_array(status, assignee, closed_at, result)"
+    " END, created_at FROM tasks WHERE case_id=?"
     " ORDER BY seq",
     "SELECT kind, value FROM keys WHERE case_id=? ORDER BY kind, value",
     "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
     " ORDER BY seq",
 };
+
+/* The tasks part before schema 3 (no claim or closure columns): the same
+ * hash for every task that has neither. */
+static const char tasks_v2_sql[] =
+    "SELECT seq, role, kind, detail, status, created_at FROM tasks WHERE case_id=?"
+    " ORDER BY seq";
+
+static const char *part_query(cf_store *s, int i)
+{
+    return i == 2 && cf_store_version(s) < 3 ? tasks_v2_sql : part_sql[i];
+}
 
 int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
                             cf_case_parts *p, cf_error *err)
@@ -150,7 +168,7 @@ int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
     for (int i = 0; i < CF_CASE_PARTS; i++) {
         if (!(which & (1u << i)))
             continue;
-        sqlite3_stmt *st = cf_store_stmt(s, part_sql[i], err);
+        sqlite3_stmt *st = cf_store_stmt(s, part_query(s, i), err);
         if (!st)
             return err ? err->code : CF_EIO;
         sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
@@ -242,7 +260,7 @@ static int case_digest_v1(cf_store *s, const char *case_id, char out[65], cf_err
     int rc = 0;
     cf_sha256_init(&h);
     for (int i = 0; i < CF_CASE_PARTS && !rc; i++) {
-        sqlite3_stmt *st = cf_store_stmt(s, part_sql[i], err);
+        sqlite3_stmt *st = cf_store_stmt(s, part_query(s, i), err);
         if (!st)
             rc = err ? err->code : CF_EIO;
         else {
@@ -647,6 +665,13 @@ int cf_integrity_verify(cf_store *s, const cf_chain *w, json_t *report, cf_error
                         json_pack("{s:I, s:I, s:I, s:I}", "events", (json_int_t)events,
                                   "cases", (json_int_t)cases, "users", (json_int_t)users,
                                   "workflows", (json_int_t)workflows));
+    /* Schema 3's tables tied to their records: tokens, webhooks, keys. */
+    if (!rc)
+        rc = cf_tokens_verify(s, report, err);
+    if (!rc)
+        rc = cf_webhook_verify(s, report, err);
+    if (!rc)
+        rc = cf_idempotency_verify(s, json_object_get(report, "tables"), err);
     return rc;
 }
 
@@ -685,6 +710,12 @@ static int tied(cf_store *s, int64_t seq, const char *payload, const char *actio
                             : strcmp(act, action) == 0;
     *ok = action_ok && digest_is(payload, digest);
     return 0;
+}
+
+int cf_integrity_tied(cf_store *s, int64_t seq, const char *payload, const char *action,
+                      bool prefix, bool *ok, cf_error *err)
+{
+    return tied(s, seq, payload, action, prefix, ok, err);
 }
 
 /* Is seq the newest kept record about subject? A row put back to an

@@ -40,6 +40,13 @@ char *cf_integrity_init_payload(const char *store_id, const char *public_key,
                                 const char *created_at, bool test_clock,
                                 const char *key_path);
 
+/* Is payload (a canonical text, may be NULL: CF_ENOMEM) what audit record
+ * seq carries, and is its action `action` (or does it start with it, when
+ * prefix)? *ok tells; a missing record is *ok false, not an error. For rows
+ * tied to their latest record (tokens, webhooks, idempotency keys). */
+int cf_integrity_tied(cf_store *s, int64_t seq, const char *payload, const char *action,
+                      bool prefix, bool *ok, cf_error *err);
+
 /* A case's digest in parts: its row, and its timers, tasks, keys and
  * notifications; each the SHA-256 of those rows with their storage types. */
 #define CF_CASE_PARTS 5

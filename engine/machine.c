@@ -26,6 +26,9 @@ typedef struct mcase {
     bool touched;         /* changed by this unit: written back */
     cf_wf *wf;            /* borrowed from the engine's cache */
     cf_case_parts parts;  /* its digest's parts as read, then as written */
+    int64_t deadline0;    /* deadline_at as read (domain events tell a change) */
+    char grade0[32];      /* the grade as read ("" for none) */
+    bool emitted;         /* this unit appended domain events to it */
     struct mcase *next;
 } mcase;
 
@@ -38,6 +41,7 @@ typedef enum op_kind {
     OP_TASK,
     OP_NOTIFY,
     OP_ERASE,
+    OP_TASK_SET, /* n task id, a status, b assignee, j result */
 } op_kind;
 
 typedef struct op {
@@ -65,6 +69,7 @@ typedef struct unit {
     size_t nops, capops;
     cf_error *err;
     cf_wf_limits lim;   /* the one wall-time budget of this command's workflow calls */
+    const char *timer;  /* the timer this unit fires (tick), or NULL */
 } unit;
 
 struct cf_step {
@@ -634,6 +639,16 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
 
 /* ---- cases in a unit ----------------------------------------------------------------------- */
 
+/* The case's grade: the string at the workflow's config.report.grade data
+ * path (default "risk.grade"), or "" (borrowed). */
+static const char *grade_of(const mcase *c)
+{
+    const json_t *rep = c->wf ? json_object_get(c->wf->config, "report") : NULL;
+    const char *path = json_string_value(json_object_get(rep, "grade"));
+    const char *g = json_string_value(cf_json_path_get(c->row.data, path ? path : "risk.grade"));
+    return g ? g : "";
+}
+
 static int load_case(unit *u, const char *id, mcase **out)
 {
     for (mcase *c = u->cases; c; c = c->next)
@@ -662,6 +677,8 @@ static int load_case(unit *u, const char *id, mcase **out)
         free(c);
         return rc;
     }
+    c->deadline0 = c->row.deadline_at;
+    snprintf(c->grade0, sizeof c->grade0, "%s", grade_of(c));
     c->next = u->cases;
     u->cases = c;
     u->ncases++;
@@ -847,6 +864,7 @@ static int write_side_op(unit *u, op *o)
     case OP_TASK:
         text = o->j ? cf_json_canonical(o->j) : NULL;
         rc = cf_store_task_add(s, id, o->a, o->b, text, u->now, u->err);
+        o->n = rc ? 0 : sqlite3_last_insert_rowid(cf_store_db(s));
         break;
     case OP_NOTIFY:
         text = cf_json_canonical(o->j);
@@ -854,6 +872,11 @@ static int write_side_op(unit *u, op *o)
         break;
     case OP_ERASE:
         rc = cf_store_case_erase(s, id, u->err);
+        break;
+    case OP_TASK_SET:
+        text = o->j ? cf_json_canonical(o->j) : NULL;
+        rc = cf_store_task_set(s, o->n, o->a, o->b, strcmp(o->a, "done") == 0 ? u->now : 0,
+                               text, u->err);
         break;
     }
     free(text);
@@ -910,6 +933,8 @@ static bool last_event_of(unit *u, size_t i)
 static unsigned touched_parts(const unit *u, const mcase *c)
 {
     unsigned m = c->is_new ? CF_PART_ALL & ~CF_PART_ROW : 0;
+    if (c->emitted)
+        m |= CF_PART_NOTES;
     for (size_t k = 0; k < u->nops; k++) {
         const op *o = &u->ops[k];
         if (o->c != c)
@@ -921,6 +946,7 @@ static unsigned touched_parts(const unit *u, const mcase *c)
             m |= CF_PART_TIMERS;
             break;
         case OP_TASK:
+        case OP_TASK_SET:
             m |= CF_PART_TASKS;
             break;
         case OP_KEY:
@@ -950,6 +976,97 @@ static int case_digest_after(unit *u, mcase *c, char out[65])
     return rc;
 }
 
+/* ---- domain events ------------------------------------------------------------------------ */
+
+/* Domain events are rows of `notifications` (type in `channel`, data in
+ * `payload`), written with the change in its transaction and covered by the
+ * case's digest; the change feed (feed.c) reads them in commit order. */
+static int emit(unit *u, mcase *c, const char *type, json_t *data)
+{
+    if (!data)
+        return nomem(u);
+    char *text = cf_json_canonical(data);
+    json_decref(data);
+    int rc = text ? cf_store_notify_add(u->e->store, c->row.id, type, text, u->now, u->err)
+                  : nomem(u);
+    free(text);
+    c->emitted = true;
+    return rc;
+}
+
+static bool is_final(const mcase *c, const char *state)
+{
+    const cf_wf_state *st = state ? cf_wf_find_state(c->wf, state) : NULL;
+    return st && st->final;
+}
+
+/* What this unit did to each case, as domain events, in the order it did it. */
+static int emit_events(unit *u)
+{
+    int rc = 0;
+    for (size_t k = 0; k < u->nops && !rc; k++) {
+        op *o = &u->ops[k];
+        mcase *c = o->c;
+        switch (o->kind) {
+        case OP_EVENT:
+            if (!o->d)
+                rc = emit(u, c, "case.created",
+                          json_pack("{s:s, s:I, s:s, s:s, s:s}", "workflow", c->row.workflow,
+                                    "version", (json_int_t)c->row.version, "state", o->f,
+                                    "source", c->row.source, "reference", c->row.reference));
+            else if (strcmp(o->d, o->f) != 0)
+                rc = emit(u, c, "case.state_changed",
+                          json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "event", o->a, "from", o->d,
+                                    "to", o->f, "outcome", o->b, "role", o->role));
+            if (!rc && strcmp(o->a, "deadline.missed") == 0 && o->j)
+                rc = emit(u, c, "deadline.missed", json_deep_copy(o->j));
+            if (!rc && u->timer && strcmp(o->a, u->timer) == 0)
+                rc = emit(u, c, "timer.fired",
+                          json_pack("{s:s, s:s?}", "timer", o->a, "state", o->d));
+            if (!rc && strcmp(o->a, "repeat_referral") == 0 && o->d)
+                rc = emit(u, c, "case.escalated",
+                          json_pack("{s:s, s:s, s:O?}", "from", o->d, "to", o->f, "by",
+                                    json_object_get(o->j, "case")));
+            if (!rc && is_final(c, o->f) && !(o->d && is_final(c, o->d)))
+                rc = emit(u, c, "case.closed",
+                          json_pack("{s:s, s:s?}", "state", o->f, "outcome", o->b));
+            break;
+        case OP_TASK:
+            rc = emit(u, c, "task.opened",
+                      json_pack("{s:I, s:s, s:s}", "task", (json_int_t)o->n, "kind", o->b,
+                                "role", o->a));
+            break;
+        case OP_ERASE:
+            rc = emit(u, c, "retention.disposed", json_object());
+            break;
+        case OP_TASK_SET:
+            rc = emit(u, c, strcmp(o->a, "done") == 0 ? "task.closed" : "task.claimed",
+                      json_pack("{s:I, s:s, s:s, s:O?}", "task", (json_int_t)o->n, "status",
+                                o->a, "by", o->b, "result", o->j));
+            break;
+        default:
+            break;
+        }
+    }
+    for (mcase *c = u->cases; c && !rc; c = c->next) {
+        if (!c->touched)
+            continue;
+        const char *g = grade_of(c);
+        if (*g && strcmp(g, c->grade0) != 0)
+            rc = emit(u, c, "case.graded",
+                      json_pack("{s:s, s:s?}", "grade", g, "previous",
+                                c->grade0[0] ? c->grade0 : NULL));
+        if (!rc && c->row.deadline_at > 0 && c->row.deadline_at != c->deadline0) {
+            char when[32];
+            cf_time_format(c->row.deadline_at, when);
+            rc = emit(u, c, "case.deadline_set",
+                      json_pack("{s:s, s:I, s:s?}", "deadline", when, "deadline_at",
+                                (json_int_t)c->row.deadline_at, "grade", *g ? g : NULL));
+        }
+    }
+    return rc;
+}
+
 static int write_unit(unit *u)
 {
     int rc = 0;
@@ -969,6 +1086,8 @@ static int write_unit(unit *u)
     }
     for (size_t k = 0; k < u->nops && !rc; k++)
         rc = write_side_op(u, &u->ops[k]);
+    if (!rc)
+        rc = emit_events(u);
     for (size_t k = 0; k < u->nops && !rc; k++) {
         op *o = &u->ops[k];
         if (o->kind != OP_EVENT)
@@ -1108,11 +1227,13 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
      * writer waits (busy timeout); --revision still detects a stale read.
      * The clock is read once the lock is held, so records follow each other
      * in time. The actor is rechecked under the lock. */
+    const int depth0 = cf_store_depth(e->store);
     int rc = system ? cf_store_begin(e->store, err) : cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
     unit u = {.e = e, .actor = system ? "engine" : e->actor, .role = system ? "system" : NULL,
-              .action = "change", .what = event, .now = cf_engine_now(e), .err = err};
+              .action = "change", .what = event, .now = cf_engine_now(e), .err = err,
+              .timer = timer_event};
     mcase *c = NULL;
     if ((rc = load_case(&u, case_id, &c)))
         goto out;
@@ -1156,7 +1277,7 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
         rc = nomem(&u);
     free(previous);
 out:
-    if (cf_store_in_tx(e->store))
+    if (cf_store_depth(e->store) > depth0) /* not committed: undo it (a batch's savepoint) */
         cf_store_rollback(e->store);
     unit_free(&u);
     if (rc)
@@ -1167,6 +1288,7 @@ out:
 int cf_machine_drop_timer(cf_engine *e, const char *case_id, const char *event,
                           cf_error *err)
 {
+    const int depth0 = cf_store_depth(e->store);
     int rc = cf_store_begin(e->store, err);
     if (rc)
         return rc;
@@ -1192,7 +1314,105 @@ int cf_machine_drop_timer(cf_engine *e, const char *case_id, const char *event,
     if (!(rc = write_unit(&u)))
         rc = cf_store_commit(e->store, err);
 out:
-    if (cf_store_in_tx(e->store))
+    if (cf_store_depth(e->store) > depth0) /* not committed: undo it (a batch's savepoint) */
+        cf_store_rollback(e->store);
+    unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
+    return rc;
+}
+
+/* ---- deadlines ---------------------------------------------------------------------------- */
+
+int cf_machine_deadline_missed(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+{
+    if (out)
+        *out = NULL;
+    const int depth0 = cf_store_depth(e->store);
+    int rc = cf_store_begin(e->store, err);
+    if (rc)
+        return rc;
+    unit u = {.e = e, .actor = "engine", .role = "system", .action = "change",
+              .what = "deadline.missed", .now = cf_engine_now(e), .err = err};
+    mcase *c;
+    char when[32];
+    if ((rc = load_case(&u, case_id, &c)))
+        goto out;
+    cf_time_format(c->row.deadline_at, when);
+    op *o = push(&u, OP_EVENT, c);
+    if (!o || !(o->a = strdup("deadline.missed")) || !(o->d = strdup(c->row.state)) ||
+        !(o->f = strdup(c->row.state)) ||
+        !(o->j = json_pack("{s:s, s:I}", "deadline", when, "deadline_at",
+                           (json_int_t)c->row.deadline_at))) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (!(rc = write_unit(&u)))
+        rc = cf_store_commit(e->store, err);
+    if (!rc && out && !(*out = result_of(c, NULL)))
+        rc = nomem(&u);
+out:
+    if (cf_store_depth(e->store) > depth0)
+        cf_store_rollback(e->store);
+    unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
+    return rc;
+}
+
+/* ---- tasks ------------------------------------------------------------------------------ */
+
+int cf_machine_task(cf_engine *e, const char *case_id, int64_t task_id, const char *status,
+                    const json_t *result, const char *role, json_t **out, cf_error *err)
+{
+    const int depth0 = cf_store_depth(e->store);
+    int rc = cf_engine_begin_checked(e, err);
+    if (rc)
+        return rc;
+    const bool done = strcmp(status, "done") == 0;
+    unit u = {.e = e, .actor = e->actor, .role = role, .action = "change",
+              .what = done ? "task.completed" : "task.claimed", .now = cf_engine_now(e),
+              .err = err};
+    mcase *c;
+    char *cur = NULL, *holder = NULL;
+    /* Under the write lock: the task as it is now, not as it was listed. */
+    if ((rc = load_case(&u, case_id, &c)) ||
+        (rc = cf_store_task_status(e->store, task_id, &cur, &holder, err)))
+        goto out;
+    if (strcmp(cur, "done") == 0) {
+        rc = cf_err_set(err, CF_EINVALID, "task", "task %lld is closed already",
+                        (long long)task_id);
+        goto out;
+    }
+    if (holder && strcmp(holder, e->actor) != 0) {
+        rc = cf_err_set(err, CF_ECONFLICT, "assignee", "task %lld is claimed by %s",
+                        (long long)task_id, holder);
+        goto out;
+    }
+    if (!done && holder) { /* one's own claim again: nothing to do */
+        rc = 0;
+        goto out;
+    }
+    op *t = push(&u, OP_TASK_SET, c), *o = t ? push(&u, OP_EVENT, c) : NULL;
+    if (!o || !(t->a = strdup(status)) || !(t->b = strdup(e->actor)) ||
+        (result && !(t->j = json_deep_copy(result))) || !(o->a = strdup(u.what)) ||
+        !(o->d = strdup(c->row.state)) || !(o->f = strdup(c->row.state)) ||
+        !(o->j = json_pack("{s:I, s:O?}", "task", (json_int_t)task_id, "result", result))) {
+        rc = nomem(&u);
+        goto out;
+    }
+    t->n = task_id;
+    c->touched = true;
+    o->actor = e->actor;
+    o->role = role;
+    if (!(rc = write_unit(&u)))
+        rc = cf_store_commit(e->store, err);
+out:
+    if (!rc && out && !(*out = result_of(c, NULL)))
+        rc = nomem(&u);
+    free(cur);
+    free(holder);
+    if (cf_store_depth(e->store) > depth0)
         cf_store_rollback(e->store);
     unit_free(&u);
     if (rc)
@@ -1208,6 +1428,7 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
 {
     if (out)
         *out = NULL;
+    const int depth0 = cf_store_depth(e->store);
     int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;
@@ -1237,7 +1458,7 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
     if (!rc && out && !(*out = result_of(c, NULL)))
         rc = nomem(&u);
 out:
-    if (cf_store_in_tx(e->store))
+    if (cf_store_depth(e->store) > depth0) /* not committed: undo it (a batch's savepoint) */
         cf_store_rollback(e->store);
     unit_free(&u);
     if (rc)

@@ -39,6 +39,7 @@ struct cf_engine {
     char *roles;       /* the actor's roles, comma-separated, for this command */
     char os_login[64]; /* the calling process's account, and its uid */
     char os_uid[24];
+    bool peer_token;   /* a service authenticated the actor by a token (cf_engine_set_peer) */
     int64_t clock;     /* < 0: system clock */
     cf_policies pol;
     struct {           /* the actor's row, checked against the chain when the */
@@ -79,6 +80,30 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
 int cf_engine_consult(cf_engine *e, const char *case_id, const char *what,
                       cf_error *err);
 
+/* Audit one read that returned several cases: one consultation record
+ * naming each case of items (an array of objects) once, by its string
+ * member `member`. In its own transaction (a savepoint in a batch). */
+int cf_engine_consult_many(cf_engine *e, const char *what, const json_t *items,
+                           const char *member, cf_error *err);
+
+/* The response states (config.report.response) of every deployed
+ * workflow's latest version as a JSON array text (*states, new malloc'd)
+ * and, when gpaths is not NULL, each workflow's grade data path as an
+ * SQLite JSON path ({name: "$.risk.grade"} text, new malloc'd). */
+int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_error *err);
+
+/* Every kept idempotency key against its audit record (verify): CF_EINVALID
+ * names the first that differs; report (may be NULL) gains its count. */
+int cf_idempotency_verify(cf_store *s, json_t *report, cf_error *err);
+
+/* A domain event of the change feed as a CloudEvent (new reference, NULL on
+ * OOM) or as its compact JSON text (new malloc'd string): seq, case, type,
+ * data text (a JSON value) and time of its notifications row (feed.c). */
+json_t *cf_feed_event(cf_engine *e, int64_t seq, const char *case_id, const char *type,
+                      const char *data, int64_t at);
+char *cf_feed_event_text(cf_engine *e, int64_t seq, const char *case_id, const char *type,
+                         const char *data, int64_t at);
+
 /* A loaded workflow version (cached; plugins bound). Borrowed. */
 int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
                        cf_error *err);
@@ -113,6 +138,21 @@ void cf_engine_note_altered(cf_engine *e, const char *kind, const char *id,
  * own transaction, or inside the open batch. */
 void cf_engine_flush_alarm(cf_engine *e);
 
+/* Claim (status "claimed") or complete ("done", with result: borrowed, may
+ * be NULL) task task_id of case case_id as the actor in role: a history
+ * event task.claimed / task.completed that leaves the state as it is.
+ * Checked under the write lock: CF_EINVALID when it is closed, CF_ECONFLICT
+ * when another user holds it; claiming one's own claim again changes
+ * nothing. *out (new, may be NULL): the case result {id, state, revision}. */
+int cf_machine_task(cf_engine *e, const char *case_id, int64_t task_id, const char *status,
+                    const json_t *result, const char *role, json_t **out, cf_error *err);
+
+/* Record that case_id's response deadline passed without a response: a
+ * history event and a domain event deadline.missed, as the engine. *out
+ * (new, may be NULL): {id, state, revision}. */
+int cf_machine_deadline_missed(cf_engine *e, const char *case_id, json_t **out,
+                               cf_error *err);
+
 /* Record an administrative event on a case (retention decisions): fn may
  * change the row; erase wipes its personal data first. Audited as `action`. */
 typedef int (*cf_case_mutator)(cf_case_row *row, void *ctx, cf_error *err);
@@ -136,6 +176,13 @@ int cf_engine_begin(cf_engine *e, cf_error *err);
 /* Is the process's account (its login or uid) among the comma-separated
  * bindings os_users? */
 bool cf_engine_bound_to_me(const cf_engine *e, const char *os_users);
+/* The login name (or the number, when the account has no name) and the
+ * number of operating-system account uid, as bindings name them. */
+void cf_engine_os_account(unsigned long uid, char login[64], char num[24]);
+/* The users bound to the account login/num: *n of them, the first's name in
+ * found. */
+int cf_engine_bound_users(cf_engine *e, const char *login, const char *num, char found[80],
+                          int *n, cf_error *err);
 /* cf_store_begin, then cf_engine_recheck; rolled back if the recheck fails. */
 int cf_engine_begin_checked(cf_engine *e, cf_error *err);
 /* Inside a write transaction: the actor cf_engine_require admitted is still

@@ -29,6 +29,7 @@ struct cf_store {
         sqlite3_stmt *st;
     } stmts[STMT_SLOTS];
     int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
+    bool group; /* a batch: begin/commit/rollback inside it are savepoints */
     int64_t version;   /* schema version (user_version) */
     char schema[65];   /* expected schema digest ("" : not checked) */
     int64_t cookie;    /* PRAGMA schema_version when schema last matched */
@@ -199,8 +200,50 @@ static const char *const schema_v2 =
     "CREATE INDEX notifications_case ON notifications(case_id);"
     "CREATE INDEX audit_case ON audit(case_id, seq, action) WHERE case_id IS NOT NULL;";
 
+/*
+ * Schema 3: what caseflowd needs. Bearer tokens (only their SHA-256 kept)
+ * and webhooks, each tied to the audit record of its latest change;
+ * idempotency keys of acts, each tied to an audit record of its own; the
+ * webhook delivery queue (operational state, not audited: losing it can only
+ * make caseflowd deliver an event again); tasks gain who claimed them, when
+ * they closed and with what result (hashed into the case's tasks part only
+ * when set, so the digests of existing cases do not change). The domain
+ * events of the change feed are rows of `notifications`, part of each
+ * case's digest.
+ */
+static const char *const schema_v3 =
+    "CREATE TABLE tokens(id TEXT PRIMARY KEY, user TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE, note TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    "  expires_at INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_used_at INTEGER NOT NULL DEFAULT 0,"
+    "  audit_seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE idempotency(actor TEXT NOT NULL, key TEXT NOT NULL,"
+    "  case_id TEXT NOT NULL, request TEXT NOT NULL, result TEXT NOT NULL,"
+    "  at INTEGER NOT NULL, audit_seq INTEGER NOT NULL,"
+    "  PRIMARY KEY(actor, key)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE webhooks(id INTEGER PRIMARY KEY, url TEXT NOT NULL,"
+    "  events TEXT NOT NULL, secret TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL, removed_at INTEGER NOT NULL DEFAULT 0,"
+    "  audit_seq INTEGER NOT NULL, cursor INTEGER NOT NULL DEFAULT 0,"
+    "  failing INTEGER NOT NULL DEFAULT 0) STRICT;"
+    "CREATE TABLE deliveries(hook INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  case_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending', last_error TEXT,"
+    "  PRIMARY KEY(hook, seq)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX deliveries_due ON deliveries(state, next_at);"
+    "CREATE INDEX deliveries_case ON deliveries(hook, case_id, seq, state);"
+    "CREATE INDEX deliveries_next ON deliveries(hook, next_at) WHERE state <> 'dead';"
+    "ALTER TABLE tasks ADD COLUMN assignee TEXT;"
+    "ALTER TABLE tasks ADD COLUMN closed_at INTEGER;"
+    "ALTER TABLE tasks ADD COLUMN result TEXT;"
+    "CREATE INDEX tasks_open ON tasks(status, seq);"
+    "CREATE INDEX notifications_channel ON notifications(channel, case_id, created_at);"
+    "CREATE INDEX cases_deadline ON cases(deadline_at) WHERE deadline_at IS NOT NULL;"
+    "CREATE INDEX cases_updated ON cases(updated_at, seq);";
+
 /* Migrations from version i to i+1 live at index i. */
-static const char *const migrations[] = {schema_v1, schema_v2};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
 {
@@ -663,8 +706,15 @@ int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
     return pragma_int(s, "PRAGMA schema_version", cookie, err);
 }
 
+void cf_store_set_group(cf_store *s, bool on)
+{
+    s->group = on;
+}
+
 static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 {
+    if (s->depth && s->group)
+        return cf_store_savepoint(s, err);
     if (s->depth)
         return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
     int rc = exec(s, sql, err);
@@ -783,6 +833,8 @@ int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
 
 int cf_store_commit(cf_store *s, cf_error *err)
 {
+    if (s->group && s->depth > 1)
+        return cf_store_release(s, err);
     if (tx_lost(s))
         return cf_err_set(err, CF_EIO, "store",
                           "the store rolled the transaction back; nothing of it was saved");
@@ -799,6 +851,10 @@ int cf_store_commit(cf_store *s, cf_error *err)
 
 void cf_store_rollback(cf_store *s)
 {
+    if (s->group && s->depth > 1) {
+        cf_store_rollback_to(s);
+        return;
+    }
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->depth = 0;
@@ -1828,6 +1884,47 @@ int cf_store_key_find(cf_store *s, const char *kind, const char *value,
     return 0;
 }
 
+int cf_store_task_set(cf_store *s, int64_t id, const char *status, const char *assignee,
+                      int64_t closed_at, const char *result, cf_error *err)
+{
+    static const char sql[] =
+        "UPDATE tasks SET status=?, assignee=?, closed_at=?, result=? WHERE seq=?";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, status);
+    bind_text(st, 2, assignee);
+    if (closed_at)
+        sqlite3_bind_int64(st, 3, closed_at);
+    else
+        sqlite3_bind_null(st, 3);
+    bind_text(st, 4, result);
+    sqlite3_bind_int64(st, 5, id);
+    return done(s, st, "update task", err);
+}
+
+int cf_store_task_status(cf_store *s, int64_t id, char **status, char **assignee,
+                         cf_error *err)
+{
+    *status = *assignee = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, "SELECT status, assignee FROM tasks WHERE seq=?", err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *status = strdup((const char *)sqlite3_column_text(st, 0));
+        const unsigned char *a = sqlite3_column_text(st, 1);
+        *assignee = a ? strdup((const char *)a) : NULL;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return cf_err_set(err, CF_ENOTFOUND, "task", "no task %lld", (long long)id);
+    if (rc != SQLITE_ROW)
+        return cf_store_error(s, rc, "read task", err);
+    return *status ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+}
+
 int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
                         const char *payload, int64_t at, cf_error *err)
 {
@@ -1849,7 +1946,7 @@ int cf_store_case_erase(cf_store *s, const char *id, cf_error *err)
 {
     static const char *const sqls[] = {
         "UPDATE events SET data=NULL WHERE case_id=?",
-        "UPDATE tasks SET detail=NULL WHERE case_id=?",
+        "UPDATE tasks SET detail=NULL, result=NULL WHERE case_id=?",
         "UPDATE notifications SET payload='{\"erased\":true}' WHERE case_id=?",
         "DELETE FROM keys WHERE case_id=?",
         "DELETE FROM timers WHERE case_id=?",

@@ -15,7 +15,7 @@
 #include "hash.h"
 #include "internal.h"
 
-#define CF_SCHEMA_VERSION 2
+#define CF_SCHEMA_VERSION 3
 #define CF_STORE_APPLICATION_ID 0x43464c57 /* "CFLW" */
 
 typedef struct cf_store cf_store;
@@ -109,6 +109,10 @@ int cf_store_depth(const cf_store *s);
 /* A read transaction (deferred): one consistent snapshot, no write lock;
  * end it with cf_store_rollback. */
 int cf_store_begin_read(cf_store *s, cf_error *err);
+/* Group mode (a batch): while on and a transaction is open, cf_store_begin
+ * and cf_store_begin_read open a savepoint, cf_store_commit releases it and
+ * cf_store_rollback rolls back to it; only the outermost commit is durable. */
+void cf_store_set_group(cf_store *s, bool on);
 int cf_store_savepoint(cf_store *s, cf_error *err);
 int cf_store_release(cf_store *s, cf_error *err);
 void cf_store_rollback_to(cf_store *s);
@@ -237,6 +241,14 @@ int cf_store_key_count(cf_store *s, const char *kind, const char *value,
  * strings. */
 int cf_store_key_find(cf_store *s, const char *kind, const char *value,
                       const char *except, json_t **out, cf_error *err);
+/* Set a task's status ("claimed", "done"), assignee, closing time (0: none)
+ * and result text (may be NULL). */
+int cf_store_task_set(cf_store *s, int64_t id, const char *status, const char *assignee,
+                      int64_t closed_at, const char *result, cf_error *err);
+/* A task's status and assignee (new malloc'd strings; assignee NULL when
+ * none); CF_ENOTFOUND (field "task"). */
+int cf_store_task_status(cf_store *s, int64_t id, char **status, char **assignee,
+                         cf_error *err);
 int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
                         const char *payload, int64_t at, cf_error *err);
 

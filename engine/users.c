@@ -15,8 +15,9 @@
 #include "machine.h"
 #include "sign.h"
 
+/* "viewer": reads case data (a dashboard's service user) and never acts. */
 static const char *const known_roles[] = {"analyst", "officer", "supervisor", "authoriser",
-                                          "administrator"};
+                                          "administrator", "viewer"};
 #define NROLES (sizeof known_roles / sizeof known_roles[0])
 
 static const char *const admin[] = {"administrator"};

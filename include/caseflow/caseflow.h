@@ -110,6 +110,14 @@ CF_EXTERN void cf_engine_close(cf_engine *engine);
  * checked against the store's users at each command. */
 CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
                                   const char *reason);
+/* For a service that authenticated the actor itself (caseflowd): uid >= 0
+ * is the account of the peer it acts for (a local client's SO_PEERCRED),
+ * checked against the user's bindings as the process's own account is;
+ * CF_PEER_TOKEN: the actor proved itself with a bearer token, so bindings
+ * (which name the accounts a process may act from) do not apply; -1: the
+ * process's own account again. CF_EUSAGE for another value. */
+#define CF_PEER_TOKEN (-2L)
+CF_EXTERN int cf_engine_set_peer(cf_engine *engine, long uid);
 /* Parse an RFC 3339 time that carries an explicit offset or Z (as referrals
  * and CASEFLOW_NOW must) into Unix seconds. 0, or CF_EINVALID. */
 CF_EXTERN int cf_time_from_rfc3339(const char *text, int64_t *utc);
@@ -151,7 +159,8 @@ CF_EXTERN int cf_store_init_with(cf_engine *engine, const cf_init_options *opts,
                                  cf_error *err);
 
 /* Add a user with roles (NULL-terminated array of role names from
- * "analyst", "officer", "supervisor", "authoriser", "administrator").
+ * "analyst", "officer", "supervisor", "authoriser", "administrator" and
+ * "viewer": reads case data, never acts — a dashboard's service user).
  * Requires an administrator. CF_EINVALID for an unknown role or an existing
  * user. */
 CF_EXTERN int cf_user_add(cf_engine *engine, const char *name,
@@ -216,8 +225,13 @@ CF_EXTERN int cf_workflow_list(cf_engine *engine, json_t **out, cf_error *err);
 CF_EXTERN int cf_refer(cf_engine *engine, const char *workflow,
                        const json_t *referral, json_t **out, cf_error *err);
 
-/* Group many cf_refer calls in one store transaction (bulk intake). Each
- * cf_refer that fails leaves no trace; the others commit together. */
+/* Group many commands in one store transaction (bulk intake; a service's
+ * group commit). Inside a batch every command (cf_refer, cf_act, cf_tick,
+ * the reads, tokens, tasks...) runs under a savepoint of its own: one that
+ * fails leaves no trace and the others are untouched; all that succeeded
+ * become durable together at cf_batch_commit, and none of them if it fails
+ * or at cf_batch_rollback. The actor may change between commands
+ * (cf_engine_set_actor); each is checked at its own command. */
 CF_EXTERN int cf_batch_begin(cf_engine *engine, cf_error *err);
 CF_EXTERN int cf_batch_commit(cf_engine *engine, cf_error *err);
 CF_EXTERN void cf_batch_rollback(cf_engine *engine);
@@ -235,12 +249,42 @@ CF_EXTERN int cf_act(cf_engine *engine, const char *case_id, const char *event,
                      const json_t *data, int64_t expect_revision, json_t **out,
                      cf_error *err);
 
+/* Options of cf_act_with. Zero-initialise, then set what you need. */
+typedef struct cf_act_options {
+    /* >= 0: CF_ECONFLICT (field "revision") unless the case is at it.
+     * Zero-initialised options mean revision 0, which no case has: set -1
+     * for none. */
+    int64_t expect_revision;
+    /* A caller's key (1-128 printable ASCII characters) that makes a retry
+     * safe: the first call with a key records its result (kept at least 24
+     * hours, covered by the audit chain); a later call with the same key,
+     * actor, case, event and data returns that result again with
+     * "replayed": true and changes nothing; the same key with anything else
+     * different is CF_EINVALID (field "idempotency_key"). NULL: none. */
+    const char *idempotency_key;
+    void *reserved[4]; /* must be zero */
+} cf_act_options;
+/* cf_act with options (opts NULL: cf_act with no revision check). */
+CF_EXTERN int cf_act_with(cf_engine *engine, const char *case_id, const char *event,
+                          const json_t *data, const cf_act_options *opts, json_t **out,
+                          cf_error *err);
+
+/* Counts for a service's metrics, without case data (so no reason and no
+ * audit): *out (new) {cases: {state: n}, open_tasks, feed_head,
+ * audit_records, webhooks: {pending, dead}}. */
+CF_EXTERN int cf_stats(cf_engine *engine, json_t **out, cf_error *err);
+
 /* Fire every timer due by the engine clock, each in its own transaction.
  * *out (new reference): array of {id, event, state}, and {id, event, error}
  * for a timer whose step refused it: that timer stays for the next tick and
  * the call returns the first such error (with *out still set). A timer whose
  * case no longer takes its event is dropped. */
 CF_EXTERN int cf_tick(cf_engine *engine, json_t **out, cf_error *err);
+/* With no actor set, cf_tick runs as the engine itself (a service's clock):
+ * it also raises deadline.missed, once per deadline, for every case whose
+ * response deadline has passed without a response (workflow
+ * config.report.response), as a domain event and an alarm-free history
+ * record. */
 
 /* Reads of case data (cf_case_get, cf_case_list, cf_case_history, cf_report)
  * need the actor's reason (cf_engine_set_actor) unless the store's policy
@@ -254,6 +298,32 @@ CF_EXTERN int cf_case_get(cf_engine *engine, const char *case_id, json_t **out,
  * *out (new reference): array of {id, state, workflow, updated_at}. */
 CF_EXTERN int cf_case_list(cf_engine *engine, const char *state, size_t limit,
                            json_t **out, cf_error *err);
+/*
+ * Query cases for a dashboard or another system. Zero-initialise, then set
+ * the filters wanted (NULL / 0: not filtered). Cases come in a stable order
+ * (their intake order); `after` is the `next` cursor of the previous page, so
+ * paging while others write never skips or repeats a case. One audit
+ * record (a consultation with the actor's reason) names the cases returned.
+ */
+typedef struct cf_case_query {
+    const char *state, *workflow;
+    int64_t version;         /* > 0: on this workflow version */
+    const char *grade;       /* the workflow's report.grade data path */
+    int overdue;             /* 1: response deadline passed, no response yet */
+    int64_t deadline_before; /* > 0: deadline_at before this (Unix seconds) */
+    int64_t updated_since;   /* > 0: updated_at at or after this */
+    int task_open;           /* 1: with at least one open task */
+    const char *after;       /* cursor: NULL for the first page */
+    size_t limit;            /* 1-1000; 0: 100 */
+    void *reserved[4];       /* must be zero */
+} cf_case_query;
+/* *out (new reference): {items: [{id, state, workflow{name, version},
+ * grade, deadline_at, overdue, open_tasks, revision, created_at,
+ * updated_at}], next (a cursor, or null after the last page)}. CF_EINVALID
+ * names a bad filter or cursor. */
+CF_EXTERN int cf_case_query_run(cf_engine *engine, const cf_case_query *q, json_t **out,
+                                cf_error *err);
+
 /* The case's full history. *out (new reference): array of
  * {seq, at, actor, role, event, from, to, data, plugin{name,version,sha256}}. */
 CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
@@ -270,6 +340,118 @@ CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
  */
 CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
                         json_t **out, cf_error *err);
+
+/*
+ * Tasks: what a case asks of a role (a MASH referral, a supervisor's
+ * review). Listing is a read (reason, audited); claiming and completing are
+ * audited changes to the case (a history event "task.claimed" or
+ * "task.completed" that leaves its state as it is) by a user holding the
+ * task's role, or a supervisor. Completing a task closes it for good.
+ */
+typedef struct cf_task_query {
+    const char *status;   /* "open" (open or claimed), "done", NULL: all */
+    const char *kind;     /* NULL: any */
+    const char *case_id;  /* NULL: any */
+    const char *assignee; /* NULL: any */
+    int64_t after;        /* task id cursor: tasks after it; 0 from the start */
+    size_t limit;         /* 1-1000; 0: 100 */
+    void *reserved[4];    /* must be zero */
+} cf_task_query;
+/* *out (new reference): {items: [{id, case, kind, role, status, assignee,
+ * detail, result, created_at, closed_at}], next}. */
+CF_EXTERN int cf_task_list(cf_engine *engine, const cf_task_query *q, json_t **out,
+                           cf_error *err);
+/* Claim an open task for the actor (CF_ECONFLICT when another user holds
+ * it; claiming again one's own claim changes nothing). *out (new): the task. */
+CF_EXTERN int cf_task_claim(cf_engine *engine, int64_t task_id, json_t **out, cf_error *err);
+/* Complete a task with a result (borrowed object, may be NULL); CF_EINVALID
+ * when it is already done. *out (new): the task. */
+CF_EXTERN int cf_task_complete(cf_engine *engine, int64_t task_id, const json_t *result,
+                               json_t **out, cf_error *err);
+
+/*
+ * The change feed: the domain events of committed changes, in commit order,
+ * as CloudEvents 1.0 ({specversion, id, source, type, time, subject (the
+ * case id), datacontenttype, data, seq}). Every change to a case appends its
+ * events in the same transaction (covered by the case's digest in the
+ * chain): case.created, case.state_changed, case.graded,
+ * case.deadline_set, case.escalated, case.closed, task.opened,
+ * task.claimed, task.closed, timer.fired, deadline.missed,
+ * retention.disposed, and the workflow's own notifications (type: their
+ * channel). Events of a disposed case keep their type and time only.
+ * A read: needs the reason; one audit record names the cases returned.
+ * *out (new reference): {events: [...], next (the last seq returned, or
+ * `after` when none)}. limit 0: 100 (at most 1000).
+ */
+CF_EXTERN int cf_feed_read(cf_engine *engine, int64_t after, size_t limit, json_t **out,
+                           cf_error *err);
+/* The seq of the newest domain event (0: none); no audit, no reason: for a
+ * service that waits for the feed to move. */
+CF_EXTERN int cf_feed_head(cf_engine *engine, int64_t *seq, cf_error *err);
+
+/*
+ * Service identities: bearer tokens for caseflowd. A token acts as its user
+ * with that user's roles. The store keeps only the token's SHA-256.
+ * create (administrator; audited): *out (new) {id, user, token, note,
+ * created_at, expires_at}; `token` is shown this once. expires_at 0: never.
+ * list (administrator): array of {id, user, note, created_at, created_by,
+ * expires_at, revoked_at, last_used_at?} (never the token).
+ * revoke (administrator; audited): CF_ENOTFOUND for no such id.
+ */
+CF_EXTERN int cf_token_create(cf_engine *engine, const char *user, int64_t expires_at,
+                              const char *note, json_t **out, cf_error *err);
+CF_EXTERN int cf_token_list(cf_engine *engine, json_t **out, cf_error *err);
+CF_EXTERN int cf_token_revoke(cf_engine *engine, const char *token_id, cf_error *err);
+/* Who a bearer token acts as. 0 and the user's name in user (a buffer of
+ * 64 bytes); CF_EDENIED (field "token") for an unknown, malformed, revoked
+ * or expired token or a disabled user. A refusal for a known token is
+ * recorded in the audit chain (action "auth.refused"). The comparison runs
+ * in constant time. Inside a batch, the refusal rides on a savepoint. */
+CF_EXTERN int cf_token_authenticate(cf_engine *engine, const char *token, char user[64],
+                                    cf_error *err);
+/* The user bound to operating-system account uid (a local client's peer
+ * credentials): 0 and the name in user (64 bytes); CF_EDENIED when no user,
+ * or more than one, is bound to it, or it is disabled. */
+CF_EXTERN int cf_user_for_uid(cf_engine *engine, long uid, char user[64], cf_error *err);
+
+/*
+ * Webhooks: caseflowd posts each matching domain event (cf_feed_read's
+ * CloudEvents) to a URL, signed with HMAC-SHA256 under the webhook's
+ * secret, at least once and in order per case. add, remove and redeliver
+ * are administrators' audited changes; list is administrators'.
+ *  - add: url http:// or https://; events a comma-separated list of types
+ *    ("case.escalated,task.opened"), a prefix ending in '*' ("case.*"), or
+ *    "*"; secret at least 16 bytes. *out (new): {id, url, events,
+ *    created_at}. Delivery starts with events committed after it.
+ *  - list: array of {id, url, events, created_at, created_by, failing,
+ *    pending, dead, last_error}.
+ *  - remove: CF_ENOTFOUND for no such webhook.
+ *  - redeliver: the webhook's dead letters are queued again. *out (new):
+ *    {id, requeued}.
+ */
+CF_EXTERN int cf_webhook_add(cf_engine *engine, const char *url, const char *events,
+                             const char *secret, json_t **out, cf_error *err);
+CF_EXTERN int cf_webhook_list(cf_engine *engine, json_t **out, cf_error *err);
+CF_EXTERN int cf_webhook_remove(cf_engine *engine, int64_t id, cf_error *err);
+CF_EXTERN int cf_webhook_redeliver(cf_engine *engine, int64_t id, json_t **out,
+                                   cf_error *err);
+/*
+ * For the deliverer (caseflowd). These run as the engine itself: with no
+ * actor set (cf_engine_set_actor(e, NULL, NULL)), or as an administrator.
+ * next: queue the matching events committed since each webhook's cursor and
+ * return up to max deliveries due at `now`, at most one per (webhook, case)
+ * (the oldest: order per case) and never one whose earlier event of the
+ * same case is still pending. *out (new): array of {hook, seq, url,
+ * secret, attempt, body} where body is the CloudEvent JSON text to post.
+ * done: record the outcome of one delivery: ok removes it; otherwise it is
+ * retried at next_at (exponential backoff with jitter, computed by the
+ * engine) until `max_attempts`, then kept as a dead letter and the webhook
+ * marked failing (a later success clears the mark).
+ */
+CF_EXTERN int cf_webhook_next(cf_engine *engine, int64_t now, size_t max, json_t **out,
+                              cf_error *err);
+CF_EXTERN int cf_webhook_done(cf_engine *engine, int64_t hook, int64_t seq, int ok,
+                              const char *error, int max_attempts, cf_error *err);
 
 /*
  * Store policy (administrator; audited). Keys:
