@@ -6,9 +6,11 @@
  * tables), input.c (what users hand the command: --data, counts, dates), and
  * one cmd_<group>.c per command group with that group's handlers. A handler
  * is a small function that opens the engine, calls the API, prints human
- * text or --json machine output on stdout and returns a sysexits status;
- * where it is cheap, the API call and the printing are separate functions,
- * so that another client (caseflowd) can share the one and not the other.
+ * text or --json machine output on stdout and returns a sysexits status.
+ * Where an operation of the shared table (engine/ops/ops.h) exists, the
+ * handler runs it through ops_call.c rather than calling the API itself:
+ * caseflowd runs the same operation, and with --server (remote.c) the
+ * command sends it there and prints the answer with the same code.
  * Handlers print only through output.c, which escapes what they print.
  */
 #ifndef CASEFLOW_CLI_H
@@ -53,6 +55,14 @@ enum {
     OPT_OS_USER = 1u << 14,
     OPT_ANCHOR = 1u << 15,
     OPT_ANCHORS = 1u << 16,
+    OPT_SERVER = 1u << 17,  /* --server, --token-file: may run through caseflowd */
+    OPT_AFTER = 1u << 18,   /* a page from a cursor */
+    OPT_QUERY = 1u << 19,   /* list's filters: --grade --overdue --version N ... */
+    OPT_TASKQ = 1u << 20,   /* task list's filters: --open --done --kind ... */
+    OPT_TOKEN = 1u << 21,   /* --expires, --note */
+    OPT_RESULT = 1u << 22,  /* --result, --result-file */
+    OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
+    OPT_IDEM = 1u << 24,    /* --idempotency-key */
 };
 
 struct command;
@@ -65,6 +75,10 @@ struct cli {
     const char *signing_key, *since, *output, *file, *key, *until;
     bool chain_only, test_clock;
     const char *key_dir, *anchor, *anchors;
+    const char *server, *token_file, *after, *grade, *deadline_before, *updated_since;
+    const char *wf_version, *idempotency_key, *expires, *note, *task_status, *kind;
+    const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
+    bool overdue, open_tasks;
     const char **roles; /* --role values as given (may hold commas) */
     size_t nroles;
     const char **os_users; /* --os-user values, NULL-terminated */
@@ -78,6 +92,7 @@ struct cli {
     bool have_now;
     int64_t now;
     cf_engine *engine;
+    struct remote *remote; /* the connection to caseflowd (remote.c), or NULL */
 };
 
 /* One entry of the command table (main.c). */
@@ -94,6 +109,49 @@ struct command {
 
 int open_engine_mode(struct cli *c, bool create, bool readonly);
 int open_engine(struct cli *c, bool create);
+
+/* ---- ops_call.c: operations of the shared table, here or in caseflowd ---- */
+
+/* One call of an operation (engine/ops/ops.h). Zero-initialise with
+ * OP_REQ(name), then set what the operation takes. */
+struct op_req {
+    const char *name;        /* "case.get" */
+    const json_t *args;      /* borrowed object of parameters, or NULL */
+    const json_t *body;      /* borrowed, or NULL */
+    const char *body_text;   /* an NDJSON batch, or NULL */
+    size_t body_len;
+    const char *idempotency_key;
+    int64_t expect_revision; /* -1: none */
+};
+#define OP_REQ(op) ((struct op_req){.name = (op), .expect_revision = -1})
+
+/* Whether this run goes through caseflowd (--server or CASEFLOW_SERVER). */
+bool is_remote(const struct cli *c);
+/* Get ready to run operations: open the store, or check the --server
+ * settings. 0, or an exit status after a message. */
+int ops_open(struct cli *c);
+/* Run it. *out (new reference) on success; a CF_E* code with err filled
+ * otherwise. *status (may be NULL): the HTTP status of a success. */
+int op_call(struct cli *c, const struct op_req *r, json_t **out, int *status, cf_error *err);
+/* op_call that reports a failure: 0, or its exit status after a message. */
+int op_run(struct cli *c, const struct op_req *r, json_t **out);
+/* An object of parameters: name, value pairs of strings ending with NULL;
+ * a NULL value is left out. New reference. */
+json_t *op_args(const char *name, ...);
+
+/* ---- remote.c: the operations through caseflowd ------------------------- */
+
+struct remote;
+/* Run operation op through the server c->server (see op_call). */
+int remote_call(struct cli *c, const struct op_req *r, json_t **out, int *status,
+                cf_error *err);
+/* Check the --server and credential settings before any request: 0, or an
+ * exit status after a message. */
+int remote_check(struct cli *c);
+/* The CF_E* code a problem's "code" names, else the one for its HTTP
+ * status. */
+int remote_code(const char *name, long http_status);
+void remote_close(struct cli *c);
 
 /* ---- output.c ------------------------------------------------------------ */
 
@@ -136,8 +194,12 @@ const char *parse_problem(const json_error_t *jerr);
 bool find_nul(const char *text, size_t len, unsigned long first_line,
               unsigned long *line, size_t *column);
 int load_data(const char *text, json_t **out);
+int load_json_option(const char *opt, const char *text, json_t **out);
+int read_small_file(const char *opt, const char *path, size_t max, bool private_file,
+                    char **buf, size_t *len);
 bool parse_count(const char *opt, const char *text, int64_t *out);
 bool parse_since(const char *text, int64_t *out);
+bool positive_id(const char *text);
 
 /* ---- the handlers, one file per group ------------------------------------ */
 
@@ -156,12 +218,28 @@ int cmd_workflow_list(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
 /* cmd_case.c */
-int cmd_refer(struct cli *c);
 int cmd_show(struct cli *c);
 int cmd_list(struct cli *c);
 int cmd_history(struct cli *c);
 int cmd_act(struct cli *c);
 int cmd_tick(struct cli *c);
+/* cmd_refer.c */
+int cmd_refer(struct cli *c);
+/* cmd_token.c */
+int cmd_token_create(struct cli *c);
+int cmd_token_list(struct cli *c);
+int cmd_token_revoke(struct cli *c);
+/* cmd_task.c */
+int cmd_task_list(struct cli *c);
+int cmd_task_claim(struct cli *c);
+int cmd_task_complete(struct cli *c);
+/* cmd_feed.c */
+int cmd_feed(struct cli *c);
+/* cmd_webhook.c */
+int cmd_webhook_add(struct cli *c);
+int cmd_webhook_list(struct cli *c);
+int cmd_webhook_remove(struct cli *c);
+int cmd_webhook_redeliver(struct cli *c);
 /* cmd_audit.c */
 int cmd_audit_verify(struct cli *c);
 int cmd_audit_checkpoint(struct cli *c);

@@ -1,8 +1,9 @@
 /*
- * Cases: refer takes in one referral or many (bulk intake of JSON lines,
- * committed in batches, each line's result printed once its batch is
- * durable); show, list and history read cases (audited reads); act records a
+ * Cases: show, list and history read cases (audited reads); act records a
  * person's action or a system's result; tick fires the timers that are due.
+ * All but tick run the operations of the shared table (case.get,
+ * case.list, case.history, case.act), here or through caseflowd. list pages
+ * through the case query: every case by default, or one page from a cursor.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,325 +12,6 @@
 #include <sys/types.h>
 
 #include "cli.h"
-
-/* Referrals committed per store transaction in bulk intake. */
-#define REFER_BATCH 1000
-
-/* One referral's result line: "CF-000001  authorisation  created". */
-static void print_referral(const struct cli *c, const json_t *out)
-{
-    if (c->json) {
-        print_json(out, true);
-        return;
-    }
-    char b1[64], b2[64];
-    outf("%s  %-13s  %s\n", jtext(out, "id", b1, sizeof b1), jtext(out, "state", b2, sizeof b2),
-         json_is_false(json_object_get(out, "created")) ? "existing" : "created");
-}
-
-/* Bulk intake state: results wait here until their batch commits. */
-struct bulk {
-    struct cli *c;
-    json_t *pending; /* array of results not yet durable */
-    bool open;       /* a batch is open */
-    int status;      /* exit status of the first failure, 0 if none */
-};
-
-static void bulk_failed(struct bulk *b, int status)
-{
-    if (!b->status)
-        b->status = status;
-}
-
-/* Commit the open batch, then (and only then) print its results. Returns
- * 0, or an exit status when the run cannot go on. */
-static int bulk_commit(struct bulk *b)
-{
-    cf_error err;
-    size_t i;
-    json_t *r;
-    if (!b->open)
-        return 0;
-    b->open = false;
-    int rc = cf_batch_commit(b->c->engine, &err);
-    if (rc < 0) {
-        cf_batch_rollback(b->c->engine);
-        json_array_clear(b->pending);
-        return fail(rc, &err);
-    }
-    json_array_foreach(b->pending, i, r)
-        print_referral(b->c, r);
-    json_array_clear(b->pending);
-    return check_stdout();
-}
-
-/* One JSON line of bulk intake. Returns 0 to go on, or an exit status when
- * the run must stop (the store or the actor fails every line alike). */
-static int bulk_line(struct bulk *b, const char *text, size_t len,
-                     unsigned long lineno)
-{
-    cf_error err;
-    json_error_t jerr;
-    unsigned long nl;
-    size_t col;
-    if (find_nul(text, len, lineno, &nl, &col)) {
-        say("line %lu: invalid JSON: a NUL byte (column %zu)", lineno, col);
-        bulk_failed(b, EXIT_DATAERR);
-        return 0;
-    }
-    json_t *ref = json_loadb(text, len, JSON_IN_FLAGS, &jerr), *out = NULL;
-    if (!ref) {
-        say("line %lu: invalid JSON: %s (column %d)", lineno, parse_problem(&jerr),
-            jerr.column);
-        bulk_failed(b, EXIT_DATAERR);
-        return 0;
-    }
-    if (!json_is_object(ref)) {
-        json_decref(ref);
-        say("line %lu: referral is not a JSON object", lineno);
-        bulk_failed(b, EXIT_DATAERR);
-        return 0;
-    }
-    if (!b->open) {
-        int rc = cf_batch_begin(b->c->engine, &err);
-        if (rc < 0) {
-            json_decref(ref);
-            return fail(rc, &err);
-        }
-        b->open = true;
-    }
-    int rc = cf_refer(b->c->engine, b->c->workflow, ref, &out, &err);
-    json_decref(ref);
-    if (rc < 0) {
-        int status = fail_line(lineno, rc, &err);
-        bulk_failed(b, status);
-        /* A bad referral spoils only itself; anything else (store, actor,
-         * workflow) would fail every line: keep what is in, then stop. */
-        if (rc == CF_EINVALID || rc == CF_ECONFLICT)
-            return 0;
-        int st = bulk_commit(b);
-        return st ? st : status;
-    }
-    json_array_append_new(b->pending, out);
-    if (json_array_size(b->pending) >= REFER_BATCH)
-        return bulk_commit(b);
-    return 0;
-}
-
-static bool blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-            return false;
-    return true;
-}
-
-/* A line that is, on its own, one JSON object. */
-static bool object_line(const char *s, size_t len)
-{
-    json_t *v = json_loadb(s, len, JSON_IN_FLAGS, NULL);
-    bool ok = json_is_object(v);
-    json_decref(v);
-    return ok;
-}
-
-/* Input of refer: a line reader that remembers line numbers. */
-struct input {
-    FILE *f;
-    const char *name;
-    char *line;
-    size_t cap;
-    ssize_t len;
-    unsigned long lineno;
-};
-
-/* Next non-blank line into in->line, without its line end; false at the
- * end (or on a read error). */
-static bool next_line(struct input *in)
-{
-    while ((in->len = getline(&in->line, &in->cap, in->f)) >= 0) {
-        in->lineno++;
-        while (in->len > 0 && (in->line[in->len - 1] == '\n' ||
-                               in->line[in->len - 1] == '\r'))
-            in->line[--in->len] = '\0';
-        if (!blank(in->line, (size_t)in->len))
-            return true;
-    }
-    return false;
-}
-
-/* A single referral (the whole input is one object). */
-static int refer_one(struct cli *c, const char *text, size_t len,
-                     unsigned long first_line)
-{
-    cf_error err;
-    json_error_t jerr;
-    json_t *out = NULL;
-    unsigned long nl;
-    size_t col;
-    if (find_nul(text, len, first_line, &nl, &col)) {
-        say("invalid JSON: a NUL byte (line %lu, column %zu)", nl, col);
-        return EXIT_DATAERR;
-    }
-    json_t *ref = json_loadb(text, len, JSON_IN_FLAGS, &jerr);
-    if (!ref) {
-        say("invalid JSON: %s (line %lu, column %d)", parse_problem(&jerr),
-            first_line + (unsigned long)jerr.line - 1, jerr.column);
-        return EXIT_DATAERR;
-    }
-    if (!json_is_object(ref)) {
-        json_decref(ref);
-        say("referral is not a JSON object");
-        return EXIT_DATAERR;
-    }
-    int rc = cf_refer(c->engine, c->workflow, ref, &out, &err);
-    json_decref(ref);
-    if (rc < 0)
-        return fail(rc, &err);
-    print_referral(c, out);
-    json_decref(out);
-    return 0;
-}
-
-/*
- * The input after a first line that is the start of a JSON value: either one
- * object over many lines (pretty-printed), read whole; or JSON lines whose
- * first line is broken, which shows when the second line is an object on
- * its own. In that case *lines_mode is set, in->line holds that second line
- * and nothing is done yet; otherwise the return value is the exit status.
- */
-static int refer_document(struct cli *c, struct input *in, bool *lines_mode)
-{
-    char *doc = NULL;
-    size_t size = 0;
-    unsigned long first = in->lineno, at = in->lineno;
-    FILE *mem = open_memstream(&doc, &size);
-    if (!mem) {
-        say("out of memory");
-        return 70;
-    }
-    fwrite(in->line, 1, (size_t)in->len, mem);
-    while (next_line(in)) {
-        if (at == first && object_line(in->line, (size_t)in->len)) {
-            fclose(mem);
-            free(doc);
-            *lines_mode = true;
-            return 0;
-        }
-        /* blank lines kept, so that jansson's line numbers are the input's */
-        for (; at < in->lineno; at++)
-            fputc('\n', mem);
-        fwrite(in->line, 1, (size_t)in->len, mem);
-    }
-    if (ferror(in->f)) {
-        fclose(mem);
-        free(doc);
-        say("cannot read %s: %s", in->name, strerror(errno));
-        return EXIT_IOERR;
-    }
-    if (fclose(mem) != 0 || !doc) {
-        free(doc);
-        say("out of memory");
-        return 70;
-    }
-    int st = refer_one(c, doc, size, first);
-    free(doc);
-    return st;
-}
-
-/* JSON lines: first (line first_no) was read before the line in in->line;
- * both are taken, then the rest of the input. */
-static int refer_lines(struct cli *c, struct input *in, const char *first,
-                       size_t first_len, unsigned long first_no)
-{
-    struct bulk b = {.c = c, .pending = json_array()};
-    int st = bulk_line(&b, first, first_len, first_no);
-    if (!st)
-        st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
-    while (!st && next_line(in))
-        st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
-    if (!st && ferror(in->f)) {
-        say("cannot read %s: %s", in->name, strerror(errno));
-        st = EXIT_IOERR;
-        bulk_failed(&b, st);
-    }
-    if (!st)
-        st = bulk_commit(&b);
-    else if (b.open) /* stopping on an error: keep what was accepted */
-        bulk_commit(&b);
-    json_decref(b.pending);
-    return b.status ? b.status : st;
-}
-
-/*
- * Decide what the input is from its first lines: a first line that is the
- * start of a value but not a whole one begins a pretty-printed document;
- * a first line that stands alone is one referral when nothing follows it,
- * else the first of JSON lines.
- */
-static int refer_stream(struct cli *c, struct input *in)
-{
-    if (!next_line(in)) {
-        if (ferror(in->f)) {
-            say("cannot read %s: %s", in->name, strerror(errno));
-            return EXIT_IOERR;
-        }
-        say("no referral in %s", in->name);
-        return EXIT_DATAERR;
-    }
-    /* A copy with its length: a line may hold NUL bytes, which JSON
-     * refuses and which must not cut the line short. */
-    size_t first_len = (size_t)in->len;
-    unsigned long first_no = in->lineno;
-    char *first = malloc(first_len + 1);
-    if (!first) {
-        say("out of memory");
-        return 70;
-    }
-    memcpy(first, in->line, first_len + 1);
-    json_error_t jerr;
-    json_t *v = json_loadb(first, first_len, JSON_IN_FLAGS, &jerr);
-    bool partial = !v && json_error_code(&jerr) ==
-                             json_error_premature_end_of_input;
-    json_decref(v);
-    int st;
-    if (partial) {
-        bool lines_mode = false;
-        st = refer_document(c, in, &lines_mode);
-        if (lines_mode)
-            st = refer_lines(c, in, first, first_len, first_no);
-    } else if (next_line(in)) {
-        st = refer_lines(c, in, first, first_len, first_no);
-    } else if (ferror(in->f)) {
-        say("cannot read %s: %s", in->name, strerror(errno));
-        st = EXIT_IOERR;
-    } else {
-        st = refer_one(c, first, first_len, first_no);
-    }
-    free(first);
-    return st;
-}
-
-int cmd_refer(struct cli *c)
-{
-    struct input in = {.f = stdin, .name = "standard input"};
-    const char *file = c->nargs ? c->args[0] : "-";
-    if (strcmp(file, "-") != 0) {
-        in.f = fopen(file, "r");
-        in.name = file;
-        if (!in.f) {
-            say("cannot open %s: %s", file, strerror(errno));
-            return EXIT_NOINPUT;
-        }
-    }
-    int st = open_engine(c, false);
-    if (!st)
-        st = refer_stream(c, &in);
-    free(in.line);
-    if (in.f != stdin)
-        fclose(in.f);
-    return st;
-}
 
 static void print_case(const json_t *cs)
 {
@@ -363,17 +45,24 @@ static void print_case(const json_t *cs)
     free(data);
 }
 
+/* A read of one case by id (case.get, case.history), printed by print. */
+static int read_case(struct cli *c, const char *op, void (*print)(const json_t *))
+{
+    json_t *out = NULL;
+    int st = ops_open(c);
+    if (st)
+        return st;
+    json_t *args = op_args("id", c->args[0], NULL);
+    struct op_req r = OP_REQ(op);
+    r.args = args;
+    st = op_run(c, &r, &out);
+    json_decref(args);
+    return st ? st : print_result(c, out, false, print);
+}
+
 int cmd_show(struct cli *c)
 {
-    cf_error err;
-    json_t *cs = NULL;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_case_get(c->engine, c->args[0], &cs, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, cs, false, print_case);
+    return read_case(c, "case.get", print_case);
 }
 
 static void print_cases(const json_t *list)
@@ -393,20 +82,116 @@ static void print_cases(const json_t *list)
     table_print_free(&t);
 }
 
+/* A time option of list: RFC 3339, a date (UTC midnight) or Unix seconds,
+ * as the text the operation takes. false after a usage message. */
+static bool time_option(const char *opt, const char *text, char *buf, size_t size)
+{
+    int64_t t;
+    bool digits = text[0] != '\0' && strspn(text, "0123456789") == strlen(text);
+    if (digits && strlen(text) < 19) {
+        snprintf(buf, size, "%s", text);
+        return true;
+    }
+    if (strlen(text) == 10)
+        snprintf(buf, size, "%sT00:00:00Z", text);
+    else
+        snprintf(buf, size, "%s", text);
+    if (strlen(text) >= size || !parse_rfc3339(buf, &t)) {
+        usage_error("--%s: not an RFC 3339 time, a date (YYYY-MM-DD) or Unix seconds: '%s'",
+                    opt, text);
+        return false;
+    }
+    return true;
+}
+
+/* The parameters of case.list from list's options; NULL after a usage
+ * message. */
+static json_t *list_args(const struct cli *c)
+{
+    char before[64], since[64];
+    if ((c->deadline_before &&
+         !time_option("deadline-before", c->deadline_before, before, sizeof before)) ||
+        (c->updated_since &&
+         !time_option("updated-since", c->updated_since, since, sizeof since)))
+        return NULL;
+    json_t *args = op_args("state", c->state, "workflow", c->workflow, "version", c->wf_version,
+                           "grade", c->grade, "deadline_before",
+                           c->deadline_before ? before : NULL, "updated_since",
+                           c->updated_since ? since : NULL, "task",
+                           c->open_tasks ? "open" : NULL, NULL);
+    if (c->overdue)
+        json_object_set_new(args, "overdue", json_true());
+    return args;
+}
+
+/* Every case the filters select, up to limit (0: all), a page at a time,
+ * into one array (*out, new). 0, or an exit status after a message. */
+static int list_all(struct cli *c, json_t *args, int64_t limit, json_t **out)
+{
+    json_t *items = json_array(), *page = NULL;
+    struct op_req r = OP_REQ("case.list");
+    r.args = args;
+    for (;;) {
+        int64_t want = limit ? limit - (int64_t)json_array_size(items) : 1000;
+        json_object_set_new(args, "limit", json_integer(want < 1000 ? want : 1000));
+        int st = op_run(c, &r, &page);
+        if (st) {
+            json_decref(items);
+            return st;
+        }
+        json_array_extend(items, json_object_get(page, "items"));
+        const json_t *next = json_object_get(page, "next");
+        bool done = !json_is_string(next) ||
+                    (limit && (int64_t)json_array_size(items) >= limit) ||
+                    json_array_size(json_object_get(page, "items")) == 0;
+        if (!done)
+            json_object_set(args, "after", (json_t *)next);
+        json_decref(page);
+        if (done)
+            break;
+    }
+    *out = items;
+    return 0;
+}
+
+/* One page after the cursor: --json prints it whole ({items, next}); the
+ * table otherwise, and the next cursor on standard error. */
+static int list_page(struct cli *c, json_t *args, int64_t limit)
+{
+    json_t *page = NULL;
+    struct op_req r = OP_REQ("case.list");
+    if (limit)
+        json_object_set_new(args, "limit", json_integer(limit));
+    json_object_set_new(args, "after", json_string_nocheck(c->after));
+    r.args = args;
+    int st = op_run(c, &r, &page);
+    if (st)
+        return st;
+    if (c->json)
+        return print_result(c, page, false, print_cases);
+    print_cases(json_object_get(page, "items"));
+    const char *next = json_string_value(json_object_get(page, "next"));
+    if (next)
+        say("next page: --after %s", next);
+    json_decref(page);
+    return 0;
+}
+
 int cmd_list(struct cli *c)
 {
-    cf_error err;
-    json_t *list = NULL;
     int64_t limit = 0;
     if (c->limit && !parse_count("limit", c->limit, &limit))
         return EXIT_USAGE;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_case_list(c->engine, c->state, (size_t)limit, &list, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, list, false, print_cases);
+    json_t *args = list_args(c), *list = NULL;
+    if (!args)
+        return EXIT_USAGE;
+    int st = ops_open(c);
+    if (!st && c->after)
+        st = list_page(c, args, limit);
+    else if (!st && !(st = list_all(c, args, limit, &list)))
+        st = print_result(c, list, false, print_cases);
+    json_decref(args);
+    return st;
 }
 
 static void print_history(const json_t *hist)
@@ -431,28 +216,20 @@ static void print_history(const json_t *hist)
 
 int cmd_history(struct cli *c)
 {
-    cf_error err;
-    json_t *hist = NULL;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_case_history(c->engine, c->args[0], &hist, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, hist, false, print_history);
+    return read_case(c, "case.history", print_history);
 }
 
 static void print_acted(const json_t *out)
 {
     char b1[64], b2[64], b3[64], b4[32];
-    outf("%s  %s -> %s  (revision %s)\n", jtext(out, "id", b1, sizeof b1),
+    outf("%s  %s -> %s  (revision %s%s)\n", jtext(out, "id", b1, sizeof b1),
          jtext(out, "previous_state", b2, sizeof b2), jtext(out, "state", b3, sizeof b3),
-         jtext(out, "revision", b4, sizeof b4));
+         jtext(out, "revision", b4, sizeof b4),
+         json_is_true(json_object_get(out, "replayed")) ? ", replayed" : "");
 }
 
 int cmd_act(struct cli *c)
 {
-    cf_error err;
     json_t *data = NULL, *out = NULL;
     int64_t revision = -1;
     if (c->revision && !parse_count("revision", c->revision, &revision))
@@ -462,18 +239,23 @@ int cmd_act(struct cli *c)
         if (st)
             return st;
     }
-    int rc = open_engine(c, false);
-    if (rc) {
+    int st = ops_open(c);
+    if (st) {
         json_decref(data);
-        return rc;
+        return st;
     }
-    rc = cf_act(c->engine, c->args[0], c->args[1], data, revision, &out, &err);
+    json_t *args = op_args("id", c->args[0], "event", c->args[1], NULL);
+    struct op_req r = OP_REQ("case.act");
+    r.args = args;
+    r.body = data;
+    r.idempotency_key = c->idempotency_key;
+    r.expect_revision = revision;
+    st = op_run(c, &r, &out);
+    json_decref(args);
     json_decref(data);
-    if (rc < 0)
-        return fail(rc, &err);
-    if (!out && !c->json)
-        return 0;
-    return print_result(c, out ? out : json_object(), true, print_acted);
+    if (st)
+        return st;
+    return print_result(c, out, true, print_acted);
 }
 
 /* Each timer fired ("CF-000001  expired  closed", or "refused: " and why),

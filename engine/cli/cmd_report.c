@@ -49,18 +49,22 @@ static void print_report(const json_t *r)
              jtext(v, "missed", b2, sizeof b2), jtext(v, "cases", b3, sizeof b3));
 }
 
+/* The report.get operation, here or through caseflowd. */
 int cmd_report(struct cli *c)
 {
-    cf_error err;
     json_t *r = NULL;
     int64_t since = 0;
     if (c->since && !parse_since(c->since, &since))
         return EXIT_USAGE;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_report(c->engine, c->workflow, since, &r, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, r, false, print_report);
+    int st = ops_open(c);
+    if (st)
+        return st;
+    json_t *args = op_args("workflow", c->workflow, NULL);
+    if (since)
+        json_object_set_new(args, "since", json_integer(since));
+    struct op_req req = OP_REQ("report.get");
+    req.args = args;
+    st = op_run(c, &req, &r);
+    json_decref(args);
+    return st ? st : print_result(c, r, false, print_report);
 }

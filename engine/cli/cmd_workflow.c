@@ -82,17 +82,16 @@ static void print_workflows(const json_t *list)
     table_print_free(&t);
 }
 
+/* The workflow.list operation. */
 int cmd_workflow_list(struct cli *c)
 {
-    cf_error err;
     json_t *list = NULL;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_workflow_list(c->engine, &list, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, list, false, print_workflows);
+    int st = ops_open(c);
+    if (st)
+        return st;
+    struct op_req r = OP_REQ("workflow.list");
+    st = op_run(c, &r, &list);
+    return st ? st : print_result(c, list, false, print_workflows);
 }
 
 /* "file:line: rule: message" for each finding of a lint. */

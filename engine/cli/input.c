@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,35 +115,60 @@ static const char *file_kind(const struct stat *st)
     return "not a regular file";
 }
 
-/* The rules a --data @FILE must meet: a regular file of the user's own (so
- * that the command never reads out a file the user was not meant to see)
- * and no larger than DATA_MAX. 0, or an exit status after a message. */
-static int data_file_ok(const char *path, const struct stat *st)
+/* How a file handed to an option is read: the option's name (for
+ * messages), the most it may hold, and whether it holds a secret (then it
+ * must not be open to others) rather than data of the user's own (then it
+ * must be the user's, so that the command never reads out a file the user
+ * was not meant to see). */
+struct file_rules {
+    const char *opt;
+    size_t max;
+    bool secret;
+};
+
+static void say_size(const struct file_rules *r, const char *name)
+{
+    if (r->max == DATA_MAX)
+        say("--%s: %s is larger than 1 MiB", r->opt, name);
+    else
+        say("--%s: %s is larger than %zu bytes", r->opt, name, r->max);
+}
+
+/* The rules a file must meet: a regular file, of the user's own or (a
+ * secret) closed to others, no larger than the most. 0, or an exit status
+ * after a message. */
+static int file_ok(const struct file_rules *r, const char *path, const struct stat *st)
 {
     if (!S_ISREG(st->st_mode)) {
-        say("--data: %s is not a regular file (%s)", path, file_kind(st));
+        say("--%s: %s is not a regular file (%s)", r->opt, path, file_kind(st));
         return EXIT_DATAERR;
     }
-    if (st->st_uid != getuid()) {
-        say("--data: %s is not yours; pipe it instead: --data @- < %s", path, path);
+    if (r->secret && (st->st_mode & (S_IROTH | S_IWOTH))) {
+        say("--%s: %s is open to other users (chmod o-rw %s)", r->opt, path, path);
         return EXIT_DATAERR;
     }
-    if (st->st_size > DATA_MAX) {
-        say("--data: %s is larger than 1 MiB", path);
+    if (!r->secret && st->st_uid != getuid()) {
+        say("--%s: %s is not yours; pipe it instead: --%s @- < %s", r->opt, path, r->opt,
+            path);
+        return EXIT_DATAERR;
+    }
+    if ((uintmax_t)st->st_size > r->max) {
+        say_size(r, path);
         return EXIT_DATAERR;
     }
     return 0;
 }
 
-/* All of fd (at most DATA_MAX bytes) into a new buffer *buf of *len bytes.
- * 0, or an exit status after a message. */
-static int read_data(int fd, const char *name, char **buf, size_t *len)
+/* All of fd (at most r->max bytes) into a new buffer *buf of *len bytes
+ * (NUL-terminated besides). 0, or an exit status after a message. */
+static int read_fd(const struct file_rules *r, int fd, const char *name, char **buf,
+                   size_t *len)
 {
-    size_t cap = 65536, n = 0;
+    size_t cap = r->max < 65536 ? r->max + 2 : 65536, n = 0;
     char *b = malloc(cap);
     for (;;) {
-        if (b && n == cap) {
-            cap = cap * 2 > DATA_MAX + 1 ? DATA_MAX + 1 : cap * 2;
+        if (b && n + 1 >= cap) {
+            cap = cap * 2 > r->max + 2 ? r->max + 2 : cap * 2;
             char *more = realloc(b, cap);
             if (!more)
                 free(b);
@@ -152,83 +178,97 @@ static int read_data(int fd, const char *name, char **buf, size_t *len)
             say("out of memory");
             return 70;
         }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
+        ssize_t got = read(fd, b + n, cap - n - 1);
+        if (got < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
-            say("--data: cannot read %s: %s", name, strerror(errno));
+        if (got < 0) {
+            say("--%s: cannot read %s: %s", r->opt, name, strerror(errno));
             free(b);
             return EXIT_NOINPUT;
         }
-        if (r == 0)
+        if (got == 0)
             break;
-        n += (size_t)r;
-        if (n > DATA_MAX) {
-            say("--data: %s is larger than 1 MiB", name);
+        n += (size_t)got;
+        if (n > r->max) {
+            say_size(r, name);
             free(b);
             return EXIT_DATAERR;
         }
     }
+    b[n] = '\0';
     *buf = b;
     *len = n;
     return 0;
 }
 
-/* The open file fd of path, for --data: checked against the rules, then
- * read (and only then may a read wait). */
-static int read_open_file(int fd, const char *path, char **buf, size_t *len)
+/* The open file fd of path: checked against the rules, then read (and
+ * only then may a read wait). */
+static int read_open_file(const struct file_rules *r, int fd, const char *path, char **buf,
+                          size_t *len)
 {
     struct stat st;
     int flags;
     if (fstat(fd, &st) != 0) {
-        say("--data: cannot read %s: %s", path, strerror(errno));
+        say("--%s: cannot read %s: %s", r->opt, path, strerror(errno));
         return EXIT_NOINPUT;
     }
-    int status = data_file_ok(path, &st);
+    int status = file_ok(r, path, &st);
     if (status)
         return status;
     if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-        say("--data: cannot read %s: %s", path, strerror(errno));
+        say("--%s: cannot read %s: %s", r->opt, path, strerror(errno));
         return EXIT_NOINPUT;
     }
-    return read_data(fd, path, buf, len);
+    return read_fd(r, fd, path, buf, len);
 }
 
-/* --data @path: opened without blocking (on a FIFO) or becoming our
- * terminal, refused unless it meets the rules, then read. */
-static int read_data_file(const char *path, char **buf, size_t *len)
+/* A file for an option: opened without blocking (on a FIFO) or becoming
+ * our terminal, refused unless it meets the rules, then read. */
+static int read_file(const struct file_rules *r, const char *path, char **buf, size_t *len)
 {
     struct stat st;
     /* A first look, so that a device or a file of someone else's is refused
      * without even being opened; what counts is the open file's fstat. */
     if (stat(path, &st) == 0) {
-        int status = data_file_ok(path, &st);
+        int status = file_ok(r, path, &st);
         if (status)
             return status;
     }
     int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        say("--data: cannot open %s: %s", path, strerror(errno));
+        say("--%s: cannot open %s: %s", r->opt, path, strerror(errno));
         return EXIT_NOINPUT;
     }
-    int status = read_open_file(fd, path, buf, len);
+    int status = read_open_file(r, fd, path, buf, len);
     close(fd);
     return status;
 }
 
-/*
- * Parse --data: inline JSON, @FILE or @- (standard input); an object.
- * *out is a new reference. No message quotes the input.
- */
-int load_data(const char *text, json_t **out)
+/* A small file handed to option opt (a secret when private_file: then
+ * closed to others, else the user's own), at most max bytes, into a new
+ * NUL-terminated buffer *buf (free it) of *len bytes. 0, or an exit status
+ * after a message. */
+int read_small_file(const char *opt, const char *path, size_t max, bool private_file,
+                    char **buf, size_t *len)
 {
+    struct file_rules r = {opt, max, private_file};
+    return read_file(&r, path, buf, len);
+}
+
+/*
+ * Parse the JSON object of option opt: inline JSON, @FILE or @- (standard
+ * input). *out is a new reference. No message quotes the input.
+ */
+int load_json_option(const char *opt, const char *text, json_t **out)
+{
+    struct file_rules rules = {opt, DATA_MAX, false};
     json_error_t jerr;
     json_t *v;
     *out = NULL;
     if (text[0] != '@') {
         v = json_loads(text, JSON_IN_FLAGS, &jerr);
         if (!v) {
-            say("--data: invalid JSON: %s (line %d, column %d)", parse_problem(&jerr),
+            say("--%s: invalid JSON: %s (line %d, column %d)", opt, parse_problem(&jerr),
                 jerr.line, jerr.column);
             return EXIT_DATAERR;
         }
@@ -237,33 +277,39 @@ int load_data(const char *text, json_t **out)
         const char *name = from_stdin ? "standard input" : text + 1;
         char *buf = NULL;
         size_t len = 0;
-        int st = from_stdin ? read_data(STDIN_FILENO, name, &buf, &len)
-                            : read_data_file(name, &buf, &len);
+        int st = from_stdin ? read_fd(&rules, STDIN_FILENO, name, &buf, &len)
+                            : read_file(&rules, name, &buf, &len);
         if (st)
             return st;
         unsigned long line;
         size_t column;
         if (find_nul(buf, len, 1, &line, &column)) {
             free(buf);
-            say("--data: invalid JSON in %s: a NUL byte (line %lu, column %zu)", name, line,
+            say("--%s: invalid JSON in %s: a NUL byte (line %lu, column %zu)", opt, name, line,
                 column);
             return EXIT_DATAERR;
         }
         v = json_loadb(buf, len, JSON_IN_FLAGS, &jerr);
         free(buf);
         if (!v) {
-            say("--data: invalid JSON in %s: %s (line %d, column %d)", name,
+            say("--%s: invalid JSON in %s: %s (line %d, column %d)", opt, name,
                 parse_problem(&jerr), jerr.line, jerr.column);
             return EXIT_DATAERR;
         }
     }
     if (!json_is_object(v)) {
         json_decref(v);
-        say("--data: not a JSON object");
+        say("--%s: not a JSON object", opt);
         return EXIT_DATAERR;
     }
     *out = v;
     return 0;
+}
+
+/* --data of act: see load_json_option. */
+int load_data(const char *text, json_t **out)
+{
+    return load_json_option("data", text, out);
 }
 
 /* A non-negative integer option; false (after a usage message) otherwise. */
@@ -279,6 +325,17 @@ bool parse_count(const char *opt, const char *text, int64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* An id argument that is a positive integer (tasks, webhooks). */
+bool positive_id(const char *text)
+{
+    char *end;
+    if (text[0] < '1' || text[0] > '9')
+        return false;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    return !errno && !*end && v > 0;
 }
 
 /* --since for reports: a date (YYYY-MM-DD, UTC midnight) or an RFC 3339 time. */

@@ -22,6 +22,9 @@ enum opt_id {
     O_ROLE, O_STATE, O_LIMIT, O_DATA, O_REVISION, O_WORKFLOW,
     O_SIGNING_KEY, O_SINCE, O_OUTPUT, O_FILE, O_KEY, O_CHAIN_ONLY, O_UNTIL,
     O_TEST_CLOCK, O_KEY_DIR, O_OS_USER, O_ANCHOR, O_ANCHORS,
+    O_SERVER, O_TOKEN_FILE, O_AFTER, O_GRADE, O_OVERDUE, O_DEADLINE_BEFORE,
+    O_UPDATED_SINCE, O_OPEN_TASKS, O_IDEMPOTENCY_KEY, O_EXPIRES, O_NOTE, O_OPEN, O_DONE,
+    O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
 };
 
 static const struct optspec {
@@ -55,6 +58,26 @@ static const struct optspec {
     {"os-user", O_OS_USER, true, OPT_OS_USER},
     {"anchor", O_ANCHOR, true, OPT_ANCHOR},
     {"anchors", O_ANCHORS, true, OPT_ANCHORS},
+    {"server", O_SERVER, true, OPT_SERVER},
+    {"token-file", O_TOKEN_FILE, true, OPT_SERVER},
+    {"after", O_AFTER, true, OPT_AFTER},
+    {"grade", O_GRADE, true, OPT_QUERY},
+    {"overdue", O_OVERDUE, false, OPT_QUERY},
+    {"deadline-before", O_DEADLINE_BEFORE, true, OPT_QUERY},
+    {"updated-since", O_UPDATED_SINCE, true, OPT_QUERY},
+    {"open-tasks", O_OPEN_TASKS, false, OPT_QUERY},
+    {"idempotency-key", O_IDEMPOTENCY_KEY, true, OPT_IDEM},
+    {"expires", O_EXPIRES, true, OPT_TOKEN},
+    {"note", O_NOTE, true, OPT_TOKEN},
+    {"open", O_OPEN, false, OPT_TASKQ},
+    {"done", O_DONE, false, OPT_TASKQ},
+    {"kind", O_KIND, true, OPT_TASKQ},
+    {"case", O_CASE, true, OPT_TASKQ},
+    {"assignee", O_ASSIGNEE, true, OPT_TASKQ},
+    {"result", O_RESULT, true, OPT_RESULT},
+    {"result-file", O_RESULT_FILE, true, OPT_RESULT},
+    {"events", O_EVENTS, true, OPT_WEBHOOK},
+    {"secret-file", O_SECRET_FILE, true, OPT_WEBHOOK},
 };
 
 /* ---- opening the store -------------------------------------------------- */
@@ -119,26 +142,39 @@ static const struct command commands[] = {
     {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
      "Lint FILE without deploying it: prints file:line: rule: message for "
      "each finding; exit 65 when there are any. Needs no store."},
-    {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW, "[--workflow NAME] [FILE|-]",
+    {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW | OPT_SERVER, "[--workflow NAME] [FILE|-]",
      "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
      "standard input; prints each case's id, state and whether it was created. "
      "A rejected line is reported with its number and the others go on."},
-    {"show", NULL, cmd_show, 1, 1, 0, "ID", "Show a case. A read of case data: audited with its --reason."},
-    {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT,
-     "[--state STATE] [--limit N]",
-     "List cases, optionally in one state. Audited with its --reason."},
-    {"history", NULL, cmd_history, 1, 1, 0, "ID",
+    {"show", NULL, cmd_show, 1, 1, OPT_SERVER, "ID",
+     "Show a case. A read of case data: audited with its --reason."},
+    {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT | OPT_WORKFLOW | OPT_QUERY |
+     OPT_AFTER | OPT_SERVER,
+     "[--state STATE] [--workflow NAME] [--version N] [--grade GRADE] [--overdue] "
+     "[--deadline-before TIME] [--updated-since TIME] [--open-tasks] [--limit N] "
+     "[--after CURSOR]",
+     "List cases, in intake order, with filters: their state, workflow and version, "
+     "grade, response deadline passed (--overdue) or before a time, updated since a "
+     "time (TIME: RFC 3339, a date YYYY-MM-DD or Unix seconds), with open tasks. "
+     "Without --after, every case (or the first --limit N); with --after, one page "
+     "of --limit N (1-1000, default 100) after the cursor (\"\" for the first page): "
+     "--json prints {items, next}, else the table and, on standard error, the next "
+     "cursor. Audited with its --reason."},
+    {"history", NULL, cmd_history, 1, 1, OPT_SERVER, "ID",
      "Show a case's full history. Audited with its --reason."},
-    {"act", NULL, cmd_act, 2, 2, OPT_DATA | OPT_REVISION,
-     "ID EVENT [--data JSON|@FILE|@-] [--revision N]",
+    {"act", NULL, cmd_act, 2, 2, OPT_DATA | OPT_REVISION | OPT_IDEM | OPT_SERVER,
+     "ID EVENT [--data JSON|@FILE|@-] [--revision N] [--idempotency-key KEY]",
      "Record an action or a result on a case; with --revision, only if the "
      "case is still at revision N (else exit 75). --data @FILE reads a regular "
-     "file of your own of at most 1 MiB; @- reads standard input."},
+     "file of your own of at most 1 MiB; @- reads standard input. With "
+     "--idempotency-key (1-128 printable ASCII characters) a retry is safe: the same "
+     "key, event and data again prints the first result (replayed) and changes "
+     "nothing; the same key with anything else is exit 65."},
     {"tick", NULL, cmd_tick, 0, 0, 0, "",
      "Fire every timer due by the engine clock (CASEFLOW_NOW in tests)."},
     {"workflow", "graph", cmd_workflow_graph, 1, 1, 0, "NAME",
      "Print the latest deployed version of workflow NAME as Graphviz DOT."},
-    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW,
+    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW | OPT_SERVER,
      "[--since DATE] [--workflow NAME]",
      "Cases by state and outcome, routes taken and how many came back, escalations, "
      "median days to visit and warrant, deadlines met and missed by grade. Audited with "
@@ -176,6 +212,43 @@ static const struct command commands[] = {
      "Set a store policy (administrator; audited): require_reason true|false, "
      "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
      "true|false, workflow_budget_ms N, common_key_limit N."},
+    {"task", "list", cmd_task_list, 0, 0, OPT_TASKQ | OPT_LIMIT | OPT_AFTER | OPT_SERVER,
+     "[--open|--done] [--kind KIND] [--case ID] [--assignee USER] [--limit N] "
+     "[--after ID]",
+     "List tasks cases opened (a MASH referral...), oldest first. Without --after, "
+     "every task (or the first --limit N); with --after, one page after that task id. "
+     "A read: audited with its --reason."},
+    {"task", "claim", cmd_task_claim, 1, 1, OPT_SERVER, "ID",
+     "Claim an open task (a user holding its role, or a supervisor); audited."},
+    {"task", "complete", cmd_task_complete, 1, 1, OPT_RESULT | OPT_SERVER,
+     "ID [--result JSON|@FILE|@- | --result-file FILE]",
+     "Complete a task with a result (a JSON object); it is closed for good. Audited."},
+    {"feed", NULL, cmd_feed, 0, 0, OPT_AFTER | OPT_LIMIT | OPT_SERVER,
+     "[--after SEQ] [--limit N]",
+     "Domain events (CloudEvents) in commit order after SEQ, --limit N at a time (1-1000, "
+     "default 100): --json prints {events, next}, else one line per event and, after a "
+     "full page, the next --after on standard error. A read: audited with its --reason."},
+    {"token", "create", cmd_token_create, 1, 1, OPT_TOKEN,
+     "USER [--expires RFC3339|DAYSd] [--note TEXT]",
+     "Create a bearer token for caseflowd that acts as USER with USER's roles "
+     "(administrator; audited). The token is printed once, on the last line, and "
+     "never again: the store keeps only its hash."},
+    {"token", "list", cmd_token_list, 0, 0, 0, "",
+     "List tokens: id, user, note, expiry, revocation, last use (never the token)."},
+    {"token", "revoke", cmd_token_revoke, 1, 1, 0, "ID",
+     "Revoke a token (administrator; audited)."},
+    {"webhook", "add", cmd_webhook_add, 1, 1, OPT_WEBHOOK,
+     "URL --events TYPES --secret-file FILE",
+     "Post domain events of TYPES (comma-separated: case.escalated,task.opened; a "
+     "prefix case.*; or *) to URL (http or https), signed with HMAC-SHA256 under the "
+     "secret in FILE (at least 16 bytes, a file others cannot read). Administrator; "
+     "audited; caseflowd delivers."},
+    {"webhook", "list", cmd_webhook_list, 0, 0, 0, "",
+     "List webhooks and their delivery state (failing, pending, dead letters)."},
+    {"webhook", "remove", cmd_webhook_remove, 1, 1, 0, "ID",
+     "Remove a webhook (administrator; audited)."},
+    {"webhook", "redeliver", cmd_webhook_redeliver, 1, 1, 0, "ID",
+     "Queue a webhook's dead letters again (administrator; audited)."},
     {"plugin", "list", cmd_plugin_list, 0, 0, 0, "",
      "List the step plugins found on the search path."},
     {"plugin", "info", cmd_plugin_info, 1, 1, 0, "FILE",
@@ -194,6 +267,11 @@ static const char global_help[] =
     "(env CASEFLOW_PLUGIN_PATH)\n"
     "  --signing-key PATH  the audit signing key (env CASEFLOW_KEY; default\n"
     "                  <store>.keys/<store name>.key, or where init put it)\n"
+    "  --server SOCKET|URL  run refer, show, list, history, act, report, task and\n"
+    "                  feed through caseflowd: its Unix socket (you act as the user\n"
+    "                  bound to your OS account) or its http(s) URL (with a token\n"
+    "                  from CASEFLOW_TOKEN or --token-file FILE); the service, not\n"
+    "                  --actor, knows who acts; env CASEFLOW_SERVER\n"
     "  --json          machine output\n"
     "  --help          this help; after a command, that command's help\n"
     "  --version       print the version\n"
@@ -318,8 +396,38 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_OS_USER: c->os_users[c->nos_users++] = val; break;
     case O_ANCHOR: c->anchor = val; break;
     case O_ANCHORS: c->anchors = val; break;
+    case O_SERVER: c->server = val; break;
+    case O_TOKEN_FILE: c->token_file = val; break;
+    case O_AFTER: c->after = val; break;
+    case O_GRADE: c->grade = val; break;
+    case O_OVERDUE: c->overdue = true; break;
+    case O_DEADLINE_BEFORE: c->deadline_before = val; break;
+    case O_UPDATED_SINCE: c->updated_since = val; break;
+    case O_OPEN_TASKS: c->open_tasks = true; break;
+    case O_IDEMPOTENCY_KEY: c->idempotency_key = val; break;
+    case O_EXPIRES: c->expires = val; break;
+    case O_NOTE: c->note = val; break;
+    case O_OPEN: c->task_status = "open"; break;
+    case O_DONE: c->task_status = "done"; break;
+    case O_KIND: c->kind = val; break;
+    case O_CASE: c->case_id = val; break;
+    case O_ASSIGNEE: c->assignee = val; break;
+    case O_RESULT: c->result = val; break;
+    case O_RESULT_FILE: c->result_file = val; break;
+    case O_EVENTS: c->events = val; break;
+    case O_SECRET_FILE: c->secret_file = val; break;
     }
     c->used |= o->bit;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
 }
 
 /* Split argv into options and words. Returns 0 or a usage status. */
@@ -347,6 +455,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
         const struct optspec *o = find_opt(name, len);
         if (!o)
             return usage_error("unknown option '--%.*s'", (int)len, name);
+        /* "--version N" is list's workflow version filter; a bare
+         * --version prints the program's version, as everywhere. */
+        const char *wfv = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+        if (o->id == O_VERSION && wfv && all_digits(wfv)) {
+            c->wf_version = wfv;
+            c->used |= OPT_QUERY;
+            i += !eq;
+            continue;
+        }
         const char *val = NULL;
         if (o->has_arg) {
             if (eq)
@@ -377,6 +494,8 @@ static void apply_env(struct cli *c)
         c->actor = env("CASEFLOW_ACTOR");
     if (!c->reason)
         c->reason = env("CASEFLOW_REASON");
+    /* CASEFLOW_SERVER: for the commands that can run through caseflowd;
+     * set in dispatch, once the command is known. */
     /* plugins: the library reads CASEFLOW_PLUGIN_PATH itself when NULL. */
 }
 
@@ -440,6 +559,8 @@ static int dispatch(struct cli *c)
     size_t nw = c->cmd->sub ? 2 : 1;
     c->args = c->words + nw;
     c->nargs = c->nwords - nw;
+    if (!c->server && (c->cmd->opts & OPT_SERVER))
+        c->server = env("CASEFLOW_SERVER");
     const char *stray = stray_option(c, c->cmd);
     if (stray)
         return usage_error("option --%s does not apply to '%s%s%s'", stray,
@@ -485,6 +606,7 @@ int main(int argc, char **argv)
         st = dispatch(&c);
     }
     cf_engine_close(c.engine);
+    remote_close(&c);
     free(c.words);
     free(c.roles);
     free(c.os_users);
