@@ -299,7 +299,9 @@ static json_t *time_or_null(int64_t t)
     return json_string(buf);
 }
 
-int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+/* The case, and with_history its history too, read as one consultation. */
+static int case_read(cf_engine *e, const char *case_id, bool with_history, json_t **out,
+                     cf_error *err)
 {
     cf_err_clear(err);
     *out = NULL;
@@ -309,10 +311,11 @@ int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
     cf_case_row r;
     if ((rc = cf_store_case_get(e->store, case_id, &r, err)))
         return rc;
-    json_t *tasks = NULL, *timers = NULL;
+    json_t *tasks = NULL, *timers = NULL, *history = NULL;
     if (!(rc = cf_store_task_list(e->store, case_id, &tasks, err)) &&
-        !(rc = cf_store_timer_list(e->store, case_id, &timers, err)))
-        rc = cf_engine_consult(e, case_id, "case", err);
+        !(rc = cf_store_timer_list(e->store, case_id, &timers, err)) &&
+        !(with_history && (rc = cf_store_event_list(e->store, case_id, &history, err))))
+        rc = cf_engine_consult(e, case_id, with_history ? "dossier" : "case", err);
     if (!rc) {
         *out = json_pack("{s:s, s:{s:s, s:I}, s:s, s:I, s:s, s:s, s:O, s:o, s:o, s:o, "
                          "s:o, s:o}",
@@ -326,11 +329,26 @@ int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
         tasks = timers = NULL;
         if (!*out)
             rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        else if (history) {
+            json_object_set_new(*out, "history", history);
+            history = NULL;
+        }
     }
     json_decref(tasks);
     json_decref(timers);
+    json_decref(history);
     cf_case_row_clear(&r);
     return rc;
+}
+
+int cf_case_get(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+{
+    return case_read(e, case_id, false, out, err);
+}
+
+int cf_case_dossier(cf_engine *e, const char *case_id, json_t **out, cf_error *err)
+{
+    return case_read(e, case_id, true, out, err);
 }
 
 int cf_case_list(cf_engine *e, const char *state, size_t limit, json_t **out,

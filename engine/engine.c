@@ -655,7 +655,7 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
         return cf_engine_clock_refused(err);
     if (role)
         *role = NULL;
-    if ((!e->actor || !*e->actor) && e->store_id) {
+    if ((!e->actor || !*e->actor) && e->store_id && !e->peer_token) {
         int rc = actor_by_binding(e, err);
         if (rc)
             return rc;

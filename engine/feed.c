@@ -170,6 +170,8 @@ int cf_stats(cf_engine *e, json_t **out, cf_error *err)
     if (!rc)
         rc = count_into(s, "SELECT coalesce(max(seq), 0) FROM audit", r, "audit_records", err);
     if (!rc)
+        rc = count_into(s, "SELECT count(DISTINCT name) FROM workflows", r, "workflows", err);
+    if (!rc)
         rc = count_into(s, "SELECT count(*) FROM deliveries WHERE state <> 'dead'", wh,
                         "pending", err);
     if (!rc)

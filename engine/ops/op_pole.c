@@ -445,12 +445,11 @@ int cf_op_case_pole(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *e
     (void)status;
     *out = NULL;
     int rc = cf_op_arg_need(ctx->args, "id", &id, err);
-    if (rc < 0 || (rc = cf_case_get(ctx->engine, id, &kase, err)) < 0)
+    /* One read, one consultation record: the case with its history. */
+    if (rc < 0 || (rc = cf_case_dossier(ctx->engine, id, &kase, err)) < 0)
         return rc;
-    if ((rc = cf_case_history(ctx->engine, id, &history, err)) < 0) {
-        json_decref(kase);
-        return rc;
-    }
+    history = json_incref(json_object_get(kase, "history"));
+    json_object_del(kase, "history");
     if (!json_is_array(history))
         rc = cf_op_fail(err, CF_EINTERNAL, "history", "history: not an array");
     else if (!(*out = build(kase, history)))

@@ -271,7 +271,7 @@ CF_EXTERN int cf_act_with(cf_engine *engine, const char *case_id, const char *ev
 
 /* Counts for a service's metrics, without case data (so no reason and no
  * audit): *out (new) {cases: {state: n}, open_tasks, feed_head,
- * audit_records, webhooks: {pending, dead}}. */
+ * audit_records, workflows, webhooks: {pending, dead}}. */
 CF_EXTERN int cf_stats(cf_engine *engine, json_t **out, cf_error *err);
 
 /* Fire every timer due by the engine clock, each in its own transaction.
@@ -323,6 +323,12 @@ typedef struct cf_case_query {
  * names a bad filter or cursor. */
 CF_EXTERN int cf_case_query_run(cf_engine *engine, const cf_case_query *q, json_t **out,
                                 cf_error *err);
+
+/* cf_case_get with the case's history (as cf_case_history) in member
+ * "history", read and audited as one consultation ("dossier"): for a
+ * records system that takes the whole case at once. */
+CF_EXTERN int cf_case_dossier(cf_engine *engine, const char *case_id, json_t **out,
+                              cf_error *err);
 
 /* The case's full history. *out (new reference): array of
  * {seq, at, actor, role, event, from, to, data, plugin{name,version,sha256}}. */
