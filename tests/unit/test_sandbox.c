@@ -768,7 +768,7 @@ static void test_watchdog(void **state)
     cf_error err = {0};
     char prelude[512];
     snprintf(prelude, sizeof prelude, "%s"
-             "local Z, Z2 = big('\\0', 10240), big('\\0', 10240)\n", big_prelude);
+             "local Z, Z2 = big('\\0', 4096), big('\\0', 4096)\n", big_prelude);
     if (load_fns(prelude,
         "function() local n = 0\n"
         "  for i = 1, 200 do if Z < Z2 then n = n + 1 end end return 'b' end",
