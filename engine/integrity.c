@@ -142,10 +142,9 @@ static const char *const part_sql[CF_CASE_PARTS] = {
     "SELECT event, state, due_at FROM timers WHERE case_id=? ORDER BY event",
     /* Schema 3's claim and closure fold into the status only when set, so a
      * task that never had them hashes as it did under schema 2. */
-    "SELECT seq, role, kind, detail, CASE WHEN assignee IS NULL AND closed_at IS NULL"
-    " AND result IS NULL THEN status ELSE json_array(status, assignee, closed_at, result)"
-    " END, created_at FROM tasks WHERE case_id=?"
-    " ORDER BY seq",
+    ("SELECT seq, role, kind, detail, CASE WHEN assignee IS NULL AND closed_at IS NULL"
+     " AND result IS NULL THEN status ELSE json_array(status, assignee, closed_at, result)"
+     " END, created_at FROM tasks WHERE case_id=? ORDER BY seq"),
     "SELECT kind, value FROM keys WHERE case_id=? ORDER BY kind, value",
     "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
     " ORDER BY seq",

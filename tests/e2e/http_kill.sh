@@ -171,7 +171,7 @@ touch "$STOP"
 wait "$LOAD_PID"
 assert_eq 0 "$?" "the load ran to its end"
 LOAD_PID=
-jq -r '"# \(.answered) requests answered 2xx in \(.seconds) s; \(.acts) acts; \(.no_answer) without an answer, \(.retries) retries; statuses \(.statuses | tojson)"' "$STATS"
+jq -r '"# \(.answered) requests answered 2xx in \(.seconds) s; \(.acts) acts; \(.no_answer) without an answer, \(.retries) retries (\(.retry_replays) acts replayed by their key after a lost answer); statuses \(.statuses | tojson)"' "$STATS"
 assert_jq "$STATS" '.acts > 0 and .referrals > 0' "acts and referrals were acknowledged"
 assert_jq "$STATS" '.unexpected_count == 0' "no answer but a 2xx, a documented conflict or the stop's 503"
 jq -r '.unexpected[] | "#   unexpected: \(tojson)"' "$STATS"

@@ -131,6 +131,7 @@ class Run:
         self.stale_probes = 0
         self.no_answer = 0
         self.retries = 0
+        self.retry_replays = 0  # acts whose answer was lost, replayed on the retry
         self.acked = 0
         self.answered = 0  # 2xx answers, reads and replays included
         self.acts = 0
@@ -222,6 +223,7 @@ class Run:
                     "kinds": kinds, "statuses": self.statuses,
                     "conflicts": self.conflicts, "stale_probes": self.stale_probes,
                     "no_answer": self.no_answer, "retries": self.retries,
+                    "retry_replays": self.retry_replays,
                     "unexpected_count": self.unexpected_count,
                     "unexpected": self.unexpected, "cases_in_flight": len(self.pool),
                     "feed": self.feed}
@@ -389,6 +391,9 @@ def do_act(client, run):
         return True
     if status == 200:
         rev2 = result.get("revision")
+        if client.attempts > 1 and result.get("replayed"):
+            with run.lock:
+                run.retry_replays += 1
         run.ack({"kind": "act", "id": case_id, "event": event, "revision": rev2,
                  "replayed": bool(result.get("replayed")), "state": result.get("state")})
         with run.lock:
