@@ -20,6 +20,15 @@
  * otherwise finds the new deadline when it wakes. It is joined at exit, and
  * a fork child starts its own. One call is watched at a time; a call that
  * finds the watchdog in use by another thread's call runs without it.
+ *
+ * Late on the wall clock is not enough to end a process: on a busy machine
+ * (a load spike, a noisy neighbour) a call that was simply not scheduled
+ * would take the whole service down with it. So at its deadline the
+ * watchdog reads the call's thread's CPU clock too, and ends the process
+ * only when the call has itself used at least as much CPU time as it was
+ * allowed on the wall clock; a call that was starved is looked at again
+ * when it could have used up the rest. A runaway instruction burns CPU and
+ * meets both conditions.
  */
 #include "config.h"
 
@@ -45,6 +54,36 @@ static int64_t fire_at;       /* when the armed call is late; 0: none */
 static int64_t sleeping_until; /* what the thread waits for; 0: a wake-up */
 static int64_t late_ms;
 static const wf_label *label; /* the armed call's, valid while armed */
+static clockid_t cpu_clock;   /* the armed call's thread's CPU clock */
+static bool have_cpu_clock;
+static int64_t cpu_start_ms;  /* that clock when armed */
+static int64_t cpu_allowed_ms; /* from arming to fire_at, on the wall clock */
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under the lock, at or past fire_at: true when the call has used its
+ * allowance of CPU time (or its CPU time cannot be read); otherwise moves
+ * fire_at to when it could have. */
+static bool really_late(int64_t now)
+{
+    if (!have_cpu_clock)
+        return true;
+    int64_t used = clock_ms(cpu_clock);
+    if (used < 0)
+        return true;
+    used -= cpu_start_ms;
+    if (used >= cpu_allowed_ms)
+        return true;
+    int64_t rest = cpu_allowed_ms - used;
+    fire_at = now + (rest < 1 ? 1 : rest);
+    return false;
+}
 
 /* Under the lock, so the call cannot end (and its label go) meanwhile. */
 static void fire(void)
@@ -71,7 +110,8 @@ static void *watch(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     while (!quitting) {
-        if (fire_at != 0 && cf_time_monotonic_ms() >= fire_at)
+        int64_t now = cf_time_monotonic_ms();
+        if (fire_at != 0 && now >= fire_at && really_late(now))
             fire();
         sleeping_until = fire_at;
         if (fire_at == 0) {
@@ -156,6 +196,11 @@ bool wf_watchdog_arm(int64_t at_ms, int64_t late, const wf_label *what)
         return false;
     }
     in_use = true;
+    have_cpu_clock =
+        pthread_getcpuclockid(pthread_self(), &cpu_clock) == 0 &&
+        (cpu_start_ms = clock_ms(cpu_clock)) >= 0;
+    int64_t now = cf_time_monotonic_ms();
+    cpu_allowed_ms = at_ms > now ? at_ms - now : 0;
     fire_at = at_ms;
     late_ms = late;
     label = what;

@@ -142,7 +142,9 @@ void wf_open_patterns(lua_State *L, int strlib);
 
 /* End the process with exit status 70, after writing "caseflow: <label>:
  * still running <late_ms> ms past its time budget; ...", if it is still
- * armed at fire_at_ms (CLOCK_MONOTONIC). label (borrowed) must stay valid
+ * armed at fire_at_ms (CLOCK_MONOTONIC) and the calling thread has used as
+ * much CPU time since arming as the wall clock allowed it (a call starved
+ * of CPU is not ended for being late). label (borrowed) must stay valid
  * until disarmed. False when it could not be armed (no thread, or another
  * thread's call holds it). */
 bool wf_watchdog_arm(int64_t fire_at_ms, int64_t late_ms,
