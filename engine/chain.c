@@ -93,7 +93,7 @@ bool cf_chain_keeps_payload(const char *action)
 {
     return strncmp(action, "user.", 5) == 0 || strncmp(action, "policy.set:", 11) == 0 ||
            strncmp(action, "token.", 6) == 0 || strncmp(action, "webhook.", 8) == 0 ||
-           strcmp(action, "store.migrate") == 0 ||
+           strcmp(action, "store.migrate") == 0 || strcmp(action, "refused") == 0 ||
            strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0;
 }
 
@@ -231,7 +231,7 @@ static const char *check_actor(cf_chain *w, const cf_chain_rec *r)
         return bad(w, "actor %s is not a user at this point of the chain", r->actor);
     if (json_integer_value(json_object_get(u, "disabled")))
         return bad(w, "actor %s was disabled at this point of the chain", r->actor);
-    if (!r->role && strcmp(r->action, "consultation") != 0)
+    if (!r->role && strcmp(r->action, "consultation") != 0 && strcmp(r->action, "refused") != 0)
         return bad(w, "a %s record names no role", r->action);
     if (r->role && !cf_list_has(json_string_value(json_object_get(u, "roles")), r->role))
         return bad(w, "actor %s did not hold the role %s at this point of the chain",

@@ -755,6 +755,66 @@ int cf_engine_audit(cf_engine *e, const char *role, const char *action, const ch
     return cf_engine_audit_text(e, role, action, case_id, cf_json_canonical(payload), NULL, err);
 }
 
+/* A refused request's message as text the audit chain may keep: at most
+ * 300 bytes, cut on a character boundary; "(not UTF-8)" when it is not. */
+static void refusal_text(const char *msg, char *buf, size_t size)
+{
+    if (!msg || !*msg)
+        msg = "refused";
+    size_t n = strlen(msg);
+    if (n >= size) {
+        n = size - 1;
+        /* Cut before the character that does not fit whole. */
+        while (n > 0 && ((unsigned char)msg[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(buf, msg, n);
+    buf[n] = '\0';
+    if (!cf_utf8_valid(buf))
+        snprintf(buf, size, "(not UTF-8)");
+}
+
+int cf_engine_record_refusal(cf_engine *e, const char *operation, const char *case_id,
+                             const cf_error *why, cf_error *err)
+{
+    cf_err_clear(err);
+    if (!operation || !why || !why->code)
+        return cf_err_set(err, CF_EUSAGE, "refusal", "a refusal names its operation and error");
+    char *reason = e->reason;
+    int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    if (rc && err && strcmp(err->field, "reason") == 0) {
+        /* The refusal may be of the reason itself: recorded without it. */
+        e->reason = NULL;
+        rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
+    }
+    char message[301], field[64];
+    refusal_text(why->message, message, sizeof message);
+    refusal_text(why->field, field, sizeof field);
+    json_t *p = NULL;
+    cf_case_row row;
+    bool a_case = false;
+    if (!rc && (rc = cf_engine_begin_checked(e, err)) == 0) {
+        a_case = case_id && cf_utf8_valid(case_id) &&
+                 cf_store_case_get(e->store, case_id, &row, NULL) == 0;
+        if (a_case)
+            cf_case_row_clear(&row);
+        p = json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s?}", "refused", operation, "error",
+                      cf_strerror(why->code), "code", why->code, "field",
+                      why->field[0] ? field : NULL, "message", message, "case",
+                      case_id && !a_case && cf_utf8_valid(case_id) && strlen(case_id) <= 128
+                          ? case_id
+                          : NULL);
+        rc = p ? cf_engine_audit(e, NULL, "refused", a_case ? case_id : NULL, p, err)
+               : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        rc = cf_engine_finish(e, rc, err);
+    }
+    json_decref(p);
+    e->reason = reason;
+    if (!rc)
+        cf_err_clear(err);
+    return rc;
+}
+
 /* ---- policy ------------------------------------------------------------------------- */
 
 int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *err)

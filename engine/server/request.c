@@ -8,6 +8,7 @@
  * writer and sends its result or its problem. The feed's long poll waits
  * here, on the writer's feed condition, never holding the writer.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,87 @@ static int credentials(struct cfd_req *r, cf_error *err)
     return 0;
 }
 
+/* ---- refusals of a known caller ------------------------------------------------------ */
+
+/* Is a failure with this code the caller's request refused (recorded when
+ * the caller is known), rather than the service failing it? */
+static bool is_refusal(int code)
+{
+    return code == CF_EUSAGE || code == CF_EINVALID || code == CF_ENOTFOUND ||
+           code == CF_ECONFLICT || code == CF_EDENIED;
+}
+
+/* The case a request names, for its refusal's record: the {id} of the case
+ * routes. Borrowed from r->params, or NULL. */
+static const char *case_named(const struct cfd_req *r)
+{
+    if (!r->op || strncmp(r->op->route, "/v1/cases/", 10) != 0)
+        return NULL;
+    return json_string_value(json_object_get(r->params, "id"));
+}
+
+/* A refusal whose record could not be written: one log line (the error
+ * of the store, never case data). */
+static void log_unrecorded(const struct cfd_req *r, const cf_error *err)
+{
+    char now[40];
+    cfd_log_time(now, sizeof now);
+    fprintf(stderr, "%s caseflowd: the refusal of a %s request was not recorded: %s %s\n", now,
+            r->op->name, cf_err_name(err->code), err->field);
+}
+
+struct refusal_job {
+    struct cfd_req *r;
+    const char *reason;
+    const cf_error *why;
+};
+
+/* Resolve the caller if still needed, then record the refusal as them. A
+ * caller whose credentials are themselves refused is recorded by the token
+ * check (auth.refused) and not again here. */
+static int refusal_job(cf_engine *e, void *arg, cf_error *err)
+{
+    struct refusal_job *j = arg;
+    if (!j->r->cred.resolved) {
+        int rc = cfd_auth_resolve(e, &j->r->cred, err);
+        if (rc)
+            return rc;
+        cf_engine_set_actor(e, j->r->cred.user, j->reason);
+    }
+    return cf_engine_record_refusal(e, j->r->op->name, case_named(j->r), j->why, err);
+}
+
+/* Record, when the caller presented credentials, that their request was
+ * refused before it reached its operation; then answer with the problem.
+ * The refusal stands when the record cannot be written (the log says so). */
+static enum MHD_Result refuse_request(struct cfd_req *r, int status, int code,
+                                      const char *field, const char *fmt, ...)
+    CFD_PRINTF(5, 6);
+static enum MHD_Result refuse_request(struct cfd_req *r, int status, int code,
+                                      const char *field, const char *fmt, ...)
+{
+    cf_error why;
+    memset(&why, 0, sizeof why);
+    why.code = code;
+    snprintf(why.field, sizeof why.field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why.message, sizeof why.message, fmt, ap);
+    va_end(ap);
+    if (r->op && r->cred.kind != CFD_CRED_NONE) {
+        const char *reason = header(r, "X-Caseflow-Reason");
+        struct refusal_job j = {r, reason && one_line(r, "X-Caseflow-Reason") ? reason : NULL,
+                                &why};
+        cf_error err;
+        memset(&err, 0, sizeof err);
+        if (cfd_writer_run(r->http->writer, r->cred.resolved ? r->cred.user : NULL, j.reason,
+                           refusal_job, &j, &err) != 0 &&
+            !(err.code == CF_EDENIED && strcmp(err.field, "token") == 0))
+            log_unrecorded(r, &err);
+    }
+    return cfd_respond_problem(r, status, code, field, "%s", why.message);
+}
+
 /* A refused caller: 401, counted against its address. */
 static enum MHD_Result refuse(struct cfd_req *r, const cf_error *err)
 {
@@ -154,22 +236,22 @@ static int check_body_headers(struct cfd_req *r, enum MHD_Result *res)
     if (len == 0 && !chunked)
         return 0;
     if (len > (unsigned long long)r->http->cfg->max_body) {
-        *res = cfd_respond_problem(r, 413, CF_EINVALID, "body",
-                                   "body of %llu bytes; at most %lld are accepted", len,
+        *res = refuse_request(r, 413, CF_EINVALID, "body",
+                              "body of %llu bytes; at most %lld are accepted", len,
                                    r->http->cfg->max_body);
         return -1;
     }
     const char *type = header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
     unsigned flags = r->op->flags;
     if (!(flags & CF_OP_BODY)) {
-        *res = cfd_respond_problem(r, 415, CF_EINVALID, "body", "%s %s takes no body",
+        *res = refuse_request(r, 415, CF_EINVALID, "body", "%s %s takes no body",
                                    r->method, r->route);
         return -1;
     }
     if (type && (media_is(type, "application/json") ||
                  ((flags & CF_OP_NDJSON) && media_is(type, "application/x-ndjson"))))
         return 0;
-    *res = cfd_respond_problem(r, 415, CF_EINVALID, "Content-Type",
+    *res = refuse_request(r, 415, CF_EINVALID, "Content-Type",
                                "Content-Type must be application/json%s",
                                (flags & CF_OP_NDJSON) ? " or application/x-ndjson" : "");
     return -1;
@@ -236,7 +318,7 @@ static json_t *build_args(struct cfd_req *r, enum MHD_Result *res)
     MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &a);
     if (a.bad[0]) {
         json_decref(a.args);
-        *res = cfd_respond_problem(r, 400, CF_EUSAGE, "query", "%s", a.bad);
+        *res = refuse_request(r, 400, CF_EUSAGE, "query", "%s", a.bad);
         return NULL;
     }
     return a.args;
@@ -282,6 +364,8 @@ struct op_job {
     struct cfd_credentials *cred;
     const char *reason;
     bool refused; /* the credentials named no user */
+    const char *case_id; /* the case the request names, or NULL */
+    cf_error unrecorded; /* why a refusal was not recorded (code 0: it was) */
     json_t *out;
     int status;
 };
@@ -299,7 +383,16 @@ static int op_job(cf_engine *e, void *arg, cf_error *err)
     }
     j->ctx.engine = e;
     j->status = 0;
-    return j->op->run(&j->ctx, &j->out, &j->status, err);
+    int rc = j->op->run(&j->ctx, &j->out, &j->status, err);
+    if (rc && is_refusal(rc) && j->cred->resolved) {
+        /* The operation's own savepoint is gone with whatever it did; the
+         * refusal itself is recorded, in the same group. */
+        cf_error rerr;
+        memset(&rerr, 0, sizeof rerr);
+        if (cf_engine_record_refusal(e, j->op->name, j->case_id, err, &rerr) != 0)
+            j->unrecorded = rerr;
+    }
+    return rc;
 }
 
 /* Run the job on the writer; on failure *out is dropped (never saved). */
@@ -343,8 +436,8 @@ static int parse_body(struct cfd_req *r, struct op_job *j, enum MHD_Result *res)
     json_error_t jerr;
     json_t *body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
     if (!body) {
-        *res = cfd_respond_problem(r, 400, CF_EINVALID, "body",
-                                   "malformed JSON at line %d, column %d (byte %d): %s",
+        *res = refuse_request(r, 400, CF_EINVALID, "body",
+                              "malformed JSON at line %d, column %d (byte %d): %s",
                                    jerr.line, jerr.column, jerr.position, jerr.text);
         return -1;
     }
@@ -359,14 +452,15 @@ static enum MHD_Result finish_op(struct cfd_req *r, json_t *args)
     memset(&j, 0, sizeof j);
     j.op = r->op;
     j.cred = &r->cred;
+    j.case_id = case_named(r);
     j.ctx.args = args;
     if (if_match(r, &j.ctx.expect_revision) != 0)
-        return cfd_respond_problem(r, 400, CF_EUSAGE, "If-Match",
+        return refuse_request(r, 400, CF_EUSAGE, "If-Match",
                                    "If-Match: expected \"<revision>\" (a quoted number)");
     j.ctx.idempotency_key = header(r, "Idempotency-Key");
     j.reason = header(r, "X-Caseflow-Reason");
     if (j.reason && !one_line(r, "X-Caseflow-Reason"))
-        return cfd_respond_problem(r, 400, CF_EUSAGE, "X-Caseflow-Reason",
+        return refuse_request(r, 400, CF_EUSAGE, "X-Caseflow-Reason",
                                    "X-Caseflow-Reason: one line of text, without control "
                                    "characters (RFC 9110 5.5)");
     if (!j.reason)
@@ -375,7 +469,7 @@ static enum MHD_Result finish_op(struct cfd_req *r, json_t *args)
         json_object_set_new(args, "reason", json_string(j.reason));
     long wait = 0;
     if (strcmp(r->route, FEED_ROUTE) == 0 && feed_wait(r, args, &wait) != 0)
-        return cfd_respond_problem(r, 400, CF_EUSAGE, "wait",
+        return refuse_request(r, 400, CF_EUSAGE, "wait",
                                    "wait: a whole number of seconds (up to %lld are waited)",
                                    r->http->cfg->max_wait);
     if (parse_body(r, &j, &res) != 0)
@@ -388,6 +482,8 @@ static enum MHD_Result finish_op(struct cfd_req *r, json_t *args)
     json_decref((json_t *)j.ctx.body);
     if (rc && j.refused)
         return refuse(r, &err);
+    if (j.unrecorded.code)
+        log_unrecorded(r, &j.unrecorded);
     if (rc)
         return cfd_respond_error(r, &err);
     res = cfd_respond_json(r, j.status ? j.status : 200, j.out);
@@ -400,8 +496,8 @@ enum MHD_Result cfd_req_finish(struct cfd_req *r)
     if (r->builtin)
         return r->builtin(r);
     if (r->too_large)
-        return cfd_respond_problem(r, 413, CF_EINVALID, "body",
-                                   "body larger than %lld bytes", r->http->cfg->max_body);
+        return refuse_request(r, 413, CF_EINVALID, "body", "body larger than %lld bytes",
+                              r->http->cfg->max_body);
     enum MHD_Result res = MHD_YES;
     json_t *args = build_args(r, &res);
     if (!args)

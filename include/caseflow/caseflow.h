@@ -324,6 +324,23 @@ typedef struct cf_case_query {
 CF_EXTERN int cf_case_query_run(cf_engine *engine, const cf_case_query *q, json_t **out,
                                 cf_error *err);
 
+/*
+ * Record in the audit chain that a request of the engine's actor was
+ * refused (action "refused", no role): operation names what was asked
+ * ("case.act"), why is the refusal (its code, field and message; the
+ * message is kept up to 300 bytes). case_id (may be NULL) is the case the
+ * request named: the record belongs to that case's history when it exists,
+ * else the id is kept in the payload. In a transaction of its own (a
+ * savepoint inside a batch), with the actor's reason when it has a valid
+ * one. For a front end that refused a known user (caseflowd: every 4xx of
+ * an authenticated caller). 0; CF_EUSAGE without operation or error; the
+ * actor's own refusal (no actor, unknown or disabled user: CF_EUSAGE,
+ * CF_EDENIED); CF_EIO.
+ */
+CF_EXTERN int cf_engine_record_refusal(cf_engine *engine, const char *operation,
+                                       const char *case_id, const cf_error *why,
+                                       cf_error *err);
+
 /* cf_case_get with the case's history (as cf_case_history) in member
  * "history", read and audited as one consultation ("dossier"): for a
  * records system that takes the whole case at once. */

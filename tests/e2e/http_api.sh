@@ -308,8 +308,9 @@ assert_jq "$BODY" '(.items | length) == 1000 and (.next | type) == "string"' \
 ids_of "updated_since=$(date -u -d 2026-10-05T00:00:00Z +%s)"
 assert_jq "$BODY" "(.items | length) == 1000 and ([.items[].id] | index(\"$G\") == null)" \
     "updated_since (Unix seconds) leaves out what did not change"
-for bad in overdue=perhaps task=closed limit=5000 limit=0 version=-1 deadline_before=tomorrow \
-    after=x; do
+BAD_FILTERS=(overdue=perhaps task=closed limit=5000 limit=0 version=-1 deadline_before=tomorrow
+    after=x)
+for bad in "${BAD_FILTERS[@]}"; do
     expect_problem 422 CF_EINVALID "${bad%%=*}" "a bad filter: $bad" GET "/v1/cases?$bad" \
         supervisor1 -H "X-Caseflow-Reason: e2e-bad-filter"
 done
@@ -506,5 +507,9 @@ else
     sed 's/^/#   /' "$OUT"
 fi
 assert_eq 0 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit
-    WHERE justification = 'e2e-bad-filter'")" "a refused read is no consultation"
+    WHERE justification = 'e2e-bad-filter' AND action <> 'refused'")" \
+    "a refused read is no consultation"
+assert_eq "${#BAD_FILTERS[@]}" "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit
+    WHERE justification = 'e2e-bad-filter' AND action = 'refused'")" \
+    "but each is recorded as refused, with its reason"
 finish
