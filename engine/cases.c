@@ -277,6 +277,12 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 /* A read of case data: audited as a consultation in its own transaction. */
 int cf_engine_consult(cf_engine *e, const char *case_id, const char *what, cf_error *err)
 {
+    if (e->deferred) {
+        json_t *p = json_pack("{s:s, s:s?}", "read", what, "case", case_id);
+        int rc = cf_engine_defer_consultation(e, case_id, p, err);
+        json_decref(p);
+        return rc;
+    }
     int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;

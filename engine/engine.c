@@ -398,6 +398,7 @@ void cf_engine_close(cf_engine *e)
     cf_loader_free(e->loader);
     sodium_memzero(e->sk, sizeof e->sk);
     json_decref(e->anchors);
+    json_decref(e->deferred);
     free(e->store_path);
     free(e->key_path);
     free(e->store_id);

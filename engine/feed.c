@@ -73,6 +73,12 @@ static json_t *cases_of(const json_t *events, const char *member)
 int cf_engine_consult_many(cf_engine *e, const char *what, const json_t *items,
                            const char *member, cf_error *err)
 {
+    if (e->deferred) {
+        json_t *p = json_pack("{s:s, s:o}", "read", what, "cases", cases_of(items, member));
+        int rc = cf_engine_defer_consultation(e, NULL, p, err);
+        json_decref(p);
+        return rc;
+    }
     int rc = cf_engine_begin_checked(e, err);
     if (rc)
         return rc;

@@ -55,6 +55,7 @@ struct cf_engine {
     cf_wf **wfs;       /* loaded workflow versions, plugins bound */
     size_t nwfs, capwfs;
     bool batch;
+    json_t *deferred;  /* consultations kept for another engine to write, or NULL */
 };
 
 /* The policies in force (checked against the chain); NULL on error. */
@@ -74,6 +75,12 @@ int64_t cf_engine_alarm(cf_engine *e, const char *case_id, const char *what,
  * not honour. */
 int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
                       const char *what, const char **role, cf_error *err);
+
+/* Keep a consultation record (payload borrowed) for
+ * cf_engine_take_consultations instead of writing it: only while
+ * e->deferred. 0 or CF_ENOMEM. */
+int cf_engine_defer_consultation(cf_engine *e, const char *case_id, json_t *payload,
+                                 cf_error *err);
 
 /* Audit a read of case data (case_id may be NULL for lists and reports) as a
  * consultation with the actor's reason, in its own transaction. */

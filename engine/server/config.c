@@ -50,6 +50,8 @@ static const struct key {
      "the API document served at /v1/openapi.yaml"},
     {"workers", K_NUM, S(workers), 1, 10000, 64, "N",
      "connections served at once, each on its own thread"},
+    {"readers", K_NUM, S(readers), 0, 256, 4, "N",
+     "read-only store connections for reads at once (0: reads on the writer)"},
     {"max-body", K_NUM, S(max_body), 1, 1LL << 30, 4LL << 20, "BYTES",
      "largest request body (K, M, G suffixes)"},
     {"tick-interval", K_NUM, S(tick_interval), 0, 86400, 5, "SECONDS",

@@ -22,7 +22,7 @@ struct cfd_config {
     /* Strings are owned (malloc'd), NULL when unset. */
     char *store, *listen, *socket, *tls_cert, *tls_key, *tls_client_ca;
     char *plugins, *signing_key, *openapi, *config_file;
-    long long workers, max_body, tick_interval, max_wait, conn_timeout;
+    long long workers, readers, max_body, tick_interval, max_wait, conn_timeout;
     long long webhook_attempts, webhook_timeout, webhook_poll, webhook_concurrency;
     bool insecure;
     /* What the command line asked for besides running. */

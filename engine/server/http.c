@@ -175,6 +175,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)why;
     if (!r)
         return;
+    cfd_req_done(r);
     double secs = cfd_now_s() - r->start;
     int status = r->status ? r->status : 499; /* the client went before an answer */
     char now[40], code[8];
@@ -364,8 +365,8 @@ static void log_listening(cfd_http *h)
 
 /* ---- the service ---------------------------------------------------------------------- */
 
-int cfd_http_start(const struct cfd_config *cfg, cfd_writer *w, cfd_auth *a, cfd_metrics *m,
-                   cfd_http **out)
+int cfd_http_start(const struct cfd_config *cfg, cfd_writer *w, cfd_readers *rd, cfd_auth *a,
+                   cfd_metrics *m, cfd_http **out)
 {
     *out = NULL;
     cfd_http *h = calloc(1, sizeof *h);
@@ -373,6 +374,7 @@ int cfd_http_start(const struct cfd_config *cfg, cfd_writer *w, cfd_auth *a, cfd
         return fail(CFD_EXIT_SOFTWARE, "start", "out of memory");
     h->cfg = cfg;
     h->writer = w;
+    h->readers = rd;
     h->auth = a;
     h->metrics = m;
     h->tcp_fd = h->unix_fd = -1;

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "ops/ops.h"
 #include "util.h"
+#include "readers.h"
 #include "writer.h"
 
 typedef struct cfd_http cfd_http;
@@ -35,8 +36,8 @@ typedef struct cfd_http cfd_http;
  * metrics given (all borrowed; they must outlive the service). Returns 0
  * and *out, or an exit status after a one-line message on stderr.
  */
-int cfd_http_start(const struct cfd_config *cfg, cfd_writer *w, cfd_auth *a, cfd_metrics *m,
-                   cfd_http **out);
+int cfd_http_start(const struct cfd_config *cfg, cfd_writer *w, cfd_readers *rd, cfd_auth *a,
+                   cfd_metrics *m, cfd_http **out);
 /* Stop accepting connections; requests that arrive on open connections
  * from now on are answered 503 (shutting down). */
 void cfd_http_quiesce(cfd_http *h);
@@ -58,6 +59,7 @@ struct cfd_side {
 struct cfd_http {
     const struct cfd_config *cfg;
     cfd_writer *writer;
+    cfd_readers *readers; /* or NULL: reads run on the writer */
     cfd_auth *auth;
     cfd_metrics *metrics;
     struct cfd_side tcp_side, unix_side;
@@ -99,11 +101,19 @@ struct cfd_req {
     char allow[64];           /* 405 */
     int retry_after;          /* 429, 503 */
     bool www_authenticate;    /* 401 */
+    /* A refusal before the operation, of a caller with credentials: its
+     * audit record is written when the request completes. */
+    cf_error refusal;
+    bool refusal_due;
+    bool body_unread; /* refused before the body was read: record after answering */
 };
 
 /* request.c */
 enum MHD_Result cfd_req_begin(struct cfd_req *r, const char *url);
 enum MHD_Result cfd_req_finish(struct cfd_req *r);
+/* The request completed (answered, or its client gone): write the record
+ * of a refusal that is due. Blocks on the writer. */
+void cfd_req_done(struct cfd_req *r);
 
 /* builtin.c: the handler of a built-in route, or NULL. */
 cfd_builtin_fn cfd_builtin_find(const char *url, const char **route);

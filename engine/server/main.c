@@ -31,6 +31,7 @@ struct service {
     struct cfd_config cfg;
     cfd_metrics *metrics;
     cfd_writer *writer;
+    cfd_readers *readers;
     cfd_auth *auth;
     cfd_http *http;
     cfd_ticker *ticker;
@@ -104,7 +105,9 @@ static int open_writer(struct service *s)
         return rc;
     cf_error err;
     memset(&err, 0, sizeof err);
-    if ((rc = cfd_writer_open(&o, &s->writer, &err)) != 0) {
+    if ((rc = cfd_writer_open(&o, &s->writer, &err)) != 0 ||
+        /* After the writer: the store is initialised and migrated. */
+        (rc = cfd_readers_open(&o, (size_t)s->cfg.readers, &s->readers, &err)) != 0) {
         fprintf(stderr, "caseflowd: %s\n", err.message[0] ? err.message : cf_strerror(rc));
         return cf_exit_code(rc);
     }
@@ -144,7 +147,7 @@ static int start(struct service *s)
         fprintf(stderr, "caseflowd: out of memory\n");
         return CFD_EXIT_SOFTWARE;
     }
-    if ((rc = cfd_http_start(&s->cfg, s->writer, s->auth, s->metrics, &s->http)))
+    if ((rc = cfd_http_start(&s->cfg, s->writer, s->readers, s->auth, s->metrics, &s->http)))
         return rc;
     if (cfd_tick_start(s->writer, s->metrics, s->cfg.tick_interval, &s->ticker) != 0) {
         fprintf(stderr, "caseflowd: cannot start the tick thread\n");
@@ -168,6 +171,7 @@ static void stop(struct service *s)
         log_line("stopping with requests still under way");
     cfd_http_stop(s->http);
     cfd_auth_free(s->auth);
+    cfd_readers_close(s->readers);
     cfd_writer_close(s->writer);
     cfd_metrics_free(s->metrics);
     cfd_config_clear(&s->cfg);

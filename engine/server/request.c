@@ -149,9 +149,11 @@ static int refusal_job(cf_engine *e, void *arg, cf_error *err)
     return cf_engine_record_refusal(e, j->r->op->name, case_named(j->r), j->why, err);
 }
 
-/* Record, when the caller presented credentials, that their request was
- * refused before it reached its operation; then answer with the problem.
- * The refusal stands when the record cannot be written (the log says so). */
+/* Answer with the problem of a request refused before it reached its
+ * operation, after writing its record when the caller presented
+ * credentials; a body refused unread (413, 415: r->body_unread) is
+ * answered first and recorded when the request completes (cfd_req_done),
+ * before the client has sent much more of it. */
 static enum MHD_Result refuse_request(struct cfd_req *r, int status, int code,
                                       const char *field, const char *fmt, ...)
     CFD_PRINTF(5, 6);
@@ -167,17 +169,28 @@ static enum MHD_Result refuse_request(struct cfd_req *r, int status, int code,
     vsnprintf(why.message, sizeof why.message, fmt, ap);
     va_end(ap);
     if (r->op && r->cred.kind != CFD_CRED_NONE) {
-        const char *reason = header(r, "X-Caseflow-Reason");
-        struct refusal_job j = {r, reason && one_line(r, "X-Caseflow-Reason") ? reason : NULL,
-                                &why};
-        cf_error err;
-        memset(&err, 0, sizeof err);
-        if (cfd_writer_run(r->http->writer, r->cred.resolved ? r->cred.user : NULL, j.reason,
-                           refusal_job, &j, &err) != 0 &&
-            !(err.code == CF_EDENIED && strcmp(err.field, "token") == 0))
-            log_unrecorded(r, &err);
+        r->refusal = why;
+        r->refusal_due = true;
+        if (!r->body_unread)
+            cfd_req_done(r);
     }
     return cfd_respond_problem(r, status, code, field, "%s", why.message);
+}
+
+void cfd_req_done(struct cfd_req *r)
+{
+    if (!r->refusal_due)
+        return;
+    r->refusal_due = false;
+    const char *reason = header(r, "X-Caseflow-Reason");
+    struct refusal_job j = {r, reason && one_line(r, "X-Caseflow-Reason") ? reason : NULL,
+                            &r->refusal};
+    cf_error err;
+    memset(&err, 0, sizeof err);
+    if (cfd_writer_run(r->http->writer, r->cred.resolved ? r->cred.user : NULL, j.reason,
+                       refusal_job, &j, &err) != 0 &&
+        !(err.code == CF_EDENIED && strcmp(err.field, "token") == 0))
+        log_unrecorded(r, &err);
 }
 
 /* A refused caller: 401, counted against its address. */
@@ -230,6 +243,7 @@ static bool media_is(const char *value, const char *type)
 /* Check the announced body: size (413) and type (415). 0, or -1 queued. */
 static int check_body_headers(struct cfd_req *r, enum MHD_Result *res)
 {
+    r->body_unread = true; /* a refusal here is recorded after its answer */
     const char *length = header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *chunked = header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     unsigned long long len = length ? strtoull(length, NULL, 10) : 0;
@@ -275,6 +289,7 @@ enum MHD_Result cfd_req_begin(struct cfd_req *r, const char *url)
     r->route = r->op->route;
     if (authenticate(r, &res) || check_body_headers(r, &res))
         return res;
+    r->body_unread = false;
     return MHD_YES;
 }
 
@@ -395,11 +410,79 @@ static int op_job(cf_engine *e, void *arg, cf_error *err)
     return rc;
 }
 
-/* Run the job on the writer; on failure *out is dropped (never saved). */
+/* The consultations a read made on a reader, written on the writer as the
+ * caller (resolved there again: a token revoked meanwhile is refused, and
+ * its last use noted), before anything of the read is sent. */
+struct record_job {
+    struct op_job *j;
+    const json_t *reads;
+};
+
+static int record_job(cf_engine *e, void *arg, cf_error *err)
+{
+    struct record_job *rj = arg;
+    struct op_job *j = rj->j;
+    if (!j->cred->resolved && j->cred->kind != CFD_CRED_NONE) {
+        int rc = cfd_auth_resolve(e, j->cred, err);
+        if (rc) {
+            j->refused = rc == CF_EDENIED;
+            return rc;
+        }
+        cf_engine_set_actor(e, j->cred->user, j->reason);
+    }
+    return cf_engine_record_consultations(e, rj->reads, err);
+}
+
+/* A read on a reader of the pool: 0 with j->out and its consultations
+ * committed; 1 when the reader did not answer it (it failed there: the
+ * writer runs it again, and records a refusal or an alarm as only it can);
+ * else the error of writing its record (j->out dropped). */
+static int run_read(struct cfd_req *r, struct op_job *j, cf_error *err)
+{
+    cf_engine *e = cfd_readers_take(r->http->readers);
+    struct cfd_credentials cred = *j->cred; /* resolved on the writer again */
+    int rc = 0;
+    if (cred.kind != CFD_CRED_NONE && !cred.resolved)
+        rc = cfd_auth_resolve(e, &cred, err);
+    if (!rc) {
+        cf_engine_set_actor(e, cred.resolved ? cred.user : NULL, j->reason);
+        cf_op_ctx ctx = j->ctx;
+        ctx.engine = e;
+        j->status = 0;
+        rc = j->op->run(&ctx, &j->out, &j->status, err);
+    }
+    json_t *reads = cf_engine_take_consultations(e);
+    cfd_readers_give(r->http->readers, e);
+    if (rc || !reads) {
+        json_decref(j->out);
+        j->out = NULL;
+        json_decref(reads);
+        return 1;
+    }
+    struct record_job rj = {j, reads};
+    rc = cfd_writer_run(r->http->writer, j->cred->resolved ? j->cred->user : NULL, j->reason,
+                        record_job, &rj, err);
+    json_decref(reads);
+    if (rc) {
+        json_decref(j->out);
+        j->out = NULL;
+    }
+    return rc;
+}
+
+/* Run the job: a read on a reader when there are readers, else (or when
+ * the reader could not answer) on the writer. On failure *out is dropped
+ * (never saved, never sent). */
 static int run(struct cfd_req *r, struct op_job *j, cf_error *err)
 {
     json_decref(j->out);
     j->out = NULL;
+    if (r->http->readers && (j->op->flags & CF_OP_READ) && !(j->op->flags & CF_OP_WRITE)) {
+        int rc = run_read(r, j, err);
+        if (rc != 1)
+            return rc;
+        memset(err, 0, sizeof *err);
+    }
     const char *actor = r->cred.resolved ? r->cred.user : NULL;
     int rc = cfd_writer_run(r->http->writer, actor, j->reason, op_job, j, err);
     if (rc) {

@@ -1,7 +1,8 @@
 /*
  * The one writer (issue #8 item 8). SQLite has one writer at a time, so
- * caseflowd funnels every operation — reads too, since a read is audited
- * and so writes — through one thread that owns the one engine. The thread
+ * caseflowd funnels every write — and the audit records of reads, which
+ * run on the readers (readers.h) — through one thread that owns the one
+ * writing engine. The thread
  * takes every job queued (up to a group's maximum), runs them all in one
  * store transaction (cf_batch_begin: each command under a savepoint of its
  * own, so a refused one leaves no trace and touches no other), commits, and

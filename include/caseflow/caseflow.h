@@ -341,6 +341,29 @@ CF_EXTERN int cf_engine_record_refusal(cf_engine *engine, const char *operation,
                                        const char *case_id, const cf_error *why,
                                        cf_error *err);
 
+/*
+ * Reads on engines of their own. A service may answer reads on read-only
+ * engines (cf_open_options.readonly), one per concurrent read, while one
+ * engine writes. Such an engine cannot write the consultation record a read
+ * makes; with deferral on, it keeps each record instead (the read succeeds
+ * as if written), and the service writes them on its writing engine, as
+ * the same actor with the same reason, before it sends the answer.
+ *
+ * cf_engine_defer_consultations: on (1) starts keeping records (dropping
+ * any kept), off (0) stops and drops them. 0, or CF_ENOMEM.
+ * cf_engine_take_consultations: a new array of the records kept since
+ * deferral began or the last take ([] when none), or NULL when deferral is
+ * off; the engine keeps deferring.
+ * cf_engine_record_consultations: write list (borrowed, as taken) as the
+ * engine's actor with its reason, in one transaction (a savepoint in a
+ * batch); an empty list writes nothing. 0; CF_EUSAGE for a list not as
+ * taken; the actor's and the reason's refusals (as any read); CF_EIO.
+ */
+CF_EXTERN int cf_engine_defer_consultations(cf_engine *engine, int on);
+CF_EXTERN json_t *cf_engine_take_consultations(cf_engine *engine);
+CF_EXTERN int cf_engine_record_consultations(cf_engine *engine, const json_t *list,
+                                             cf_error *err);
+
 /* cf_case_get with the case's history (as cf_case_history) in member
  * "history", read and audited as one consultation ("dossier"): for a
  * records system that takes the whole case at once. */

@@ -319,6 +319,36 @@ PYEOF
 )
 assert_eq "READY=1 STOPPING=1 0" "$notify" "NOTIFY_SOCKET gets READY=1, then STOPPING=1; exit 0"
 
+# ---- reads on the readers, or (readers = 0) on the writer: audited alike -------------------
+# consultations WHY: the consultation records with reason WHY.
+consultations() {
+    sqlite3 "$STORE" "SELECT count(*) FROM audit WHERE action = 'consultation'
+        AND justification = '$1'"
+}
+for n in 0 3; do
+    RPORT=$(free_port)
+    R="http://127.0.0.1:$RPORT"
+    start_server "$E2E_TMP/readers-$n.log" "$R" --store "$STORE" --listen 127.0.0.1:"$RPORT" \
+        --tick-interval 0 --readers "$n"
+    pids=()
+    for i in 1 2 3 4 5; do
+        curl -s --max-time 20 -o /dev/null "${AUTH[@]}" \
+            "$R/v1/cases/$ID?reason=e2e-readers-$n" &
+        pids+=($!)
+        curl -s --max-time 20 -o /dev/null "${AUTH[@]}" \
+            "$R/v1/cases?reason=e2e-readers-$n&limit=5" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    assert_eq 10 "$(consultations "e2e-readers-$n")" \
+        "readers = $n: ten reads at once, ten consultations, each written before its answer"
+    expect_status 404 "readers = $n: a read of no case" GET "$R/v1/cases/CF-999999?reason=e2e" \
+        "${AUTH[@]}"
+    stop_server "$SERVER_PID"
+    assert_eq 0 "$?" "readers = $n: SIGTERM, exit 0"
+done
+expect_d 64 --store "$STORE" --listen 127.0.0.1:1 --readers 257 --check-config
+
 # ---- TLS with a self-signed certificate ---------------------------------------------
 if command -v openssl >/dev/null; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \

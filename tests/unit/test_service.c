@@ -367,6 +367,98 @@ static void test_viewer(void **state)
     free(id);
 }
 
+static int64_t audit_count(const char *where)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE %s", where);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A read on a read-only engine with deferral on writes nothing there and
+ * keeps its consultation; the writing engine records it as the same user,
+ * and the chain verifies. A list not as taken is refused. */
+static void test_deferred_consultations(void **state)
+{
+    (void)state;
+    cf_error err;
+    char *id = refer("D-1");
+    cf_engine *r;
+    cf_open_options o = {.readonly = 1};
+    assert_int_equal(cf_engine_open(path, &o, &r, &err), 0);
+    cf_engine_set_clock(r, T0);
+    assert_null(cf_engine_take_consultations(r)); /* deferral off */
+    assert_int_equal(cf_engine_defer_consultations(r, 1), 0);
+    assert_int_equal(cf_engine_set_actor(r, "sup1", "deferred read"), 0);
+    int64_t before = audit_count("action = 'consultation'");
+    json_t *out;
+    assert_int_equal(cf_case_get(r, id, &out, &err), 0);
+    json_decref(out);
+    cf_case_query q;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(cf_case_query_run(r, &q, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(audit_count("action = 'consultation'"), before);
+    json_t *reads = cf_engine_take_consultations(r);
+    assert_non_null(reads);
+    assert_int_equal(json_array_size(reads), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reads, 0), "case")), id);
+    json_t *again = cf_engine_take_consultations(r);
+    assert_int_equal(json_array_size(again), 0);
+    json_decref(again);
+    cf_engine_close(r);
+    assert_int_equal(cf_engine_set_actor(e, "sup1", "deferred read"), 0);
+    assert_int_equal(cf_engine_record_consultations(e, reads, &err), 0);
+    json_decref(reads);
+    assert_int_equal(audit_count("action = 'consultation'"), before + 2);
+    assert_int_equal(audit_count("action = 'consultation' AND actor = 'sup1' AND "
+                                 "justification = 'deferred read' AND case_id IS NOT NULL"),
+                     1);
+    json_t *bad = json_pack("[{s:s}]", "case", id);
+    assert_int_equal(cf_engine_record_consultations(e, bad, &err), CF_EUSAGE);
+    json_decref(bad);
+    verify_ok();
+    free(id);
+}
+
+/* A refusal of a known user is recorded in the chain, by them, in the
+ * case's history when the case exists; a long message is cut on a
+ * character boundary; an unknown actor's refusal is not recorded. */
+static void test_refusal_record(void **state)
+{
+    (void)state;
+    cf_error err, why;
+    char *id = refer("R-1");
+    memset(&why, 0, sizeof why);
+    why.code = CF_EDENIED;
+    snprintf(why.field, sizeof why.field, "role");
+    memset(why.message, 'x', 299);
+    snprintf(why.message + 299, sizeof why.message - 299, "\xc3\xa9 and more");
+    as("analyst1");
+    int64_t before = audit_count("action = 'refused'");
+    assert_int_equal(cf_engine_record_refusal(e, "case.act", id, &why, &err), 0);
+    assert_int_equal(cf_engine_record_refusal(e, "case.get", "CF-NOPE", &why, &err), 0);
+    assert_int_equal(audit_count("action = 'refused'"), before + 2);
+    assert_int_equal(audit_count("action = 'refused' AND actor = 'analyst1' AND role IS NULL"),
+                     before + 2);
+    char where[128];
+    snprintf(where, sizeof where, "action = 'refused' AND case_id = '%s'", id);
+    assert_int_equal(audit_count(where), 1);
+    assert_int_equal(cf_engine_record_refusal(e, NULL, id, &why, &err), CF_EUSAGE);
+    assert_int_equal(cf_engine_set_actor(e, "nobody", NULL), 0);
+    assert_int_not_equal(cf_engine_record_refusal(e, "case.get", id, &why, &err), 0);
+    assert_int_equal(audit_count("action = 'refused'"), before + 2);
+    verify_ok();
+    free(id);
+}
+
 static void test_deadline_missed(void **state)
 {
     (void)state;
@@ -407,6 +499,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idempotent_act, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_missed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_viewer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_consultations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_record, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
