@@ -33,8 +33,13 @@ int cf_batch_commit(cf_engine *e, cf_error *err)
         return cf_err_set(err, CF_EUSAGE, "batch", "no batch is open");
     e->batch = false;
     cf_store_set_group(e->store, false);
-    if (cf_store_depth(e->store) != 1) { /* a command left a savepoint open */
+    int depth = cf_store_depth(e->store);
+    if (depth != 1) {
         cf_store_rollback(e->store);
+        if (depth == 0) /* SQLite rolled the transaction back (a full disk) */
+            return cf_err_set(err, CF_EIO, "store",
+                              "the store rolled the batch back; nothing of it was saved");
+        /* a command left a savepoint open */
         return cf_err_set(err, CF_EINTERNAL, "batch", "a command of the batch did not finish");
     }
     return cf_store_commit(e->store, err);

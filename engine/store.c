@@ -30,6 +30,8 @@ struct cf_store {
     } stmts[STMT_SLOTS];
     int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
     bool group; /* a batch: begin/commit/rollback inside it are savepoints */
+    bool lost;  /* SQLite rolled the batch's transaction back: until the
+                 * batch ends, every command in it fails */
     int64_t version;   /* schema version (user_version) */
     char schema[65];   /* expected schema digest ("" : not checked) */
     int64_t cookie;    /* PRAGMA schema_version when schema last matched */
@@ -613,6 +615,7 @@ static bool tx_lost(cf_store *s)
 {
     if (s->depth > 0 && sqlite3_get_autocommit(s->db)) {
         s->depth = 0;
+        s->lost = s->group;
         return true;
     }
     return false;
@@ -709,10 +712,17 @@ int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
 void cf_store_set_group(cf_store *s, bool on)
 {
     s->group = on;
+    if (!on)
+        s->lost = false;
 }
 
 static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 {
+    /* Not a fresh transaction after the batch's was lost: it would commit
+     * this command alone, while the batch reports everything in it lost. */
+    if (s->group && s->lost)
+        return cf_err_set(err, CF_EIO, "store",
+                          "the store rolled the transaction back; nothing of it was saved");
     if (s->depth && s->group)
         return cf_store_savepoint(s, err);
     if (s->depth)

@@ -89,8 +89,10 @@ static int bulk_commit(struct bulk *b)
 }
 
 /* One line of a batch's answer through caseflowd: its result printed, or
- * its refusal reported with its line number in the input. */
-static void bulk_result(struct bulk *b, const json_t *res)
+ * its refusal reported with its line number in the input. Returns 0, or
+ * the exit status of a failure that was not the line's fault: the service
+ * stopped the batch at that line and took in none of the lines after it. */
+static int bulk_result(struct bulk *b, const json_t *res)
 {
     json_int_t line = json_integer_value(json_object_get(res, "line"));
     unsigned long lineno = line >= 1 && (size_t)line <= b->nlines ? b->lines[line - 1] : 0;
@@ -104,14 +106,16 @@ static void bulk_result(struct bulk *b, const json_t *res)
                  json_is_string(json_object_get(e, "message"))
                      ? json_string_value(json_object_get(e, "message"))
                      : cf_strerror(err.code));
-        bulk_failed(b, fail_line(lineno, err.code, &err));
-        return;
+        int status = fail_line(lineno, err.code, &err);
+        bulk_failed(b, status);
+        return err.code == CF_EINVALID || err.code == CF_ECONFLICT ? 0 : status;
     }
     json_t *r = json_pack("{s:O?, s:O?, s:O?}", "id", json_object_get(res, "id"), "state",
                           json_object_get(res, "state"), "created",
                           json_object_get(res, "created"));
     print_referral(b->c, r);
     json_decref(r);
+    return 0;
 }
 
 /* Send the lines waiting (through caseflowd) as one NDJSON request, then
@@ -138,11 +142,14 @@ static int bulk_send(struct bulk *b)
         bulk_failed(b, status);
         return status;
     }
+    int stop = 0;
     json_array_foreach(json_object_get(out, "results"), i, res)
-        bulk_result(b, res);
+        if ((stop = bulk_result(b, res)) != 0)
+            break; /* as in bulk intake here: the run stops at that line */
     json_decref(out);
     b->nlines = b->len = 0;
-    return check_stdout();
+    int st = check_stdout();
+    return stop ? stop : st;
 }
 
 /* Make what is pending durable and print it, here or through caseflowd. */
