@@ -400,8 +400,9 @@ static int op_job(cf_engine *e, void *arg, cf_error *err)
     j->status = 0;
     int rc = j->op->run(&j->ctx, &j->out, &j->status, err);
     if (rc && is_refusal(rc) && j->cred->resolved) {
-        /* The operation's own savepoint is gone with whatever it did; the
-         * refusal itself is recorded, in the same group. */
+        /* Each engine command the operation ran has its own savepoint: the
+         * refused one is gone with whatever it did. The refusal itself is
+         * recorded, in the same group. */
         cf_error rerr;
         memset(&rerr, 0, sizeof rerr);
         if (cf_engine_record_refusal(e, j->op->name, j->case_id, err, &rerr) != 0)

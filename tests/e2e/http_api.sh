@@ -124,7 +124,8 @@ referrals E2E-HTTP-BULK 10000 >"$E2E_TMP/bulk.ndjson"
 split -l 2500 -d "$E2E_TMP/bulk.ndjson" "$E2E_TMP/bulk."
 accepted=0
 for part in "$E2E_TMP"/bulk.0?; do
-    expect 200 "a batch of 2,500 referrals" POST /v1/referrals analyst1 "${NDJSON[@]}" \
+    # Seconds on a quiet machine; far more under ASan on a busy one.
+    HTTP_MAX_TIME=300 expect 200 "a batch of 2,500 referrals" POST /v1/referrals analyst1 "${NDJSON[@]}" \
         --data-binary @"$part"
     accepted=$((accepted + $(jq '.accepted' "$BODY")))
     jq -r '.results[].id' "$BODY" >>"$E2E_TMP/bulk.ids"

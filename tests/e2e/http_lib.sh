@@ -175,7 +175,7 @@ http() {
     if [ -n "${SRC_ADDR:-}" ]; then
         auth+=(--interface "$SRC_ADDR")
     fi
-    STATUS=$(curl -s --max-time 20 -X "$method" -o "$BODY" -D "$HDRS" -w '%{http_code}' \
+    STATUS=$(curl -s --max-time "${HTTP_MAX_TIME:-20}" -X "$method" -o "$BODY" -D "$HDRS" -w '%{http_code}' \
         "${auth[@]}" "$@" "$U$path")
     local line
     CTYPE=

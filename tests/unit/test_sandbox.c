@@ -320,12 +320,13 @@ static void test_memory_cap(void **state)
         "function() pcall(string.rep, 'x', 1 << 30) return 'b' end",
         "function() return 'b' end",
         &wf, &err), 0);
-    expect_script_error(wf, "f1", "memory cap exceeded");
-    expect_limit(wf, "f1", 0, "memory");
-    expect_script_error(wf, "f2", "memory cap exceeded");
+    /* Under a budget of 30 s: only the cap stops these, however slow the
+     * machine (valgrind, a loaded CI runner); the default budget too. */
+    expect_limit(wf, "f1", 30000, "memory");
+    expect_limit(wf, "f2", 30000, "memory");
     /* The memory is back and the state still works. */
     expect_b(wf, "f3");
-    expect_script_error(wf, "f1", "memory cap exceeded");
+    expect_limit(wf, "f1", 30000, "memory");
     expect_b(wf, "f3");
     cf_wf_free(wf);
 
