@@ -15,7 +15,7 @@
 #include "fuzz_common.h"
 
 #ifndef CF_FUZZ_TARGET
-#error "CF_FUZZ_TARGET (referral, act or workflow) must be defined"
+#error "CF_FUZZ_TARGET (referral, act, workflow or http) must be defined"
 #endif
 
 static int cmp(const void *a, const void *b)

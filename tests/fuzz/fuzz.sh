@@ -11,7 +11,7 @@ set -eu
 : "${FUZZ_CC:=clang}"
 : "${SRCDIR:?}" "${BUILDDIR:?}"
 : "${FUZZ_SECONDS:=0}"
-: "${FUZZ_TARGETS:=referral act workflow}"
+: "${FUZZ_TARGETS:=referral act workflow http}"
 : "${DEPS_CFLAGS:=}" "${DEPS_LIBS:=}"
 
 if ! command -v "$FUZZ_CC" >/dev/null 2>&1; then
@@ -48,9 +48,9 @@ compile() {
     $FUZZ_CC $CFLAGS "$@" -c "$src" -o "$obj"
 }
 
-# The engine, instrumented for coverage.
+# The engine and the operations table (fuzz_http), instrumented for coverage.
 engine_objs=
-for src in "$SRCDIR"/engine/*.c "$SRCDIR"/engine/workflow/*.c; do
+for src in "$SRCDIR"/engine/*.c "$SRCDIR"/engine/workflow/*.c "$SRCDIR"/engine/ops/*.c; do
     dir=$(basename "$(dirname "$src")")
     o="$OBJ/${dir}_$(basename "$src" .c).o"
     compile "$src" "$o" -fsanitize=fuzzer-no-link
