@@ -298,6 +298,7 @@ static void who_am_i(cf_engine *e)
 int cf_engine_set_peer(cf_engine *e, long uid)
 {
     e->peer_token = false;
+    e->served = uid != -1;
     if (uid == CF_PEER_TOKEN)
         e->peer_token = true;
     else if (uid >= 0)
@@ -928,6 +929,11 @@ int cf_engine_require_reason(cf_engine *e, cf_error *err)
         return err ? err->code : CF_EINVALID;
     if (!p->require_reason)
         return 0;
+    if (e->served)
+        return cf_err_set(err, CF_EUSAGE, "reason",
+                          "reading case data needs a justification: send it in the "
+                          "X-Caseflow-Reason header or the reason parameter (DPA 2018 s.62 "
+                          "logs it with the read)");
     return cf_err_set(err, CF_EUSAGE, "reason",
                       "reading case data needs a justification: give --reason TEXT or set "
                       "CASEFLOW_REASON (DPA 2018 s.62 logs it with the read)");

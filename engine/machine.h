@@ -40,6 +40,7 @@ struct cf_engine {
     char os_login[64]; /* the calling process's account, and its uid */
     char os_uid[24];
     bool peer_token;   /* a service authenticated the actor by a token (cf_engine_set_peer) */
+    bool served;       /* a service set the peer: its clients send requests, not options */
     int64_t clock;     /* < 0: system clock */
     cf_policies pol;
     struct {           /* the actor's row, checked against the chain when the */

@@ -289,6 +289,8 @@ for path in /v1/cases "/v1/cases/$C1" "/v1/cases/$C1/history" "/v1/cases/$C1/pol
     "/v1/feed?after=0" /v1/report; do
     expect_problem 400 CF_EUSAGE reason "a read without a reason: $path" GET "$path" supervisor1
 done
+assert_jq "$BODY" '.detail | test("X-Caseflow-Reason") and (test("--reason") | not)' \
+    "the refusal says how to give a reason over HTTP, not the command's options"
 expect_problem 400 CF_EUSAGE reason "a blank reason" GET "/v1/cases/$C1" supervisor1 \
     -H "X-Caseflow-Reason:   "
 expect_problem 400 CF_EUSAGE reason "a blank reason parameter" GET "/v1/cases/$C1?reason=%20%09" \
