@@ -385,20 +385,30 @@ struct op_job {
     int status;
 };
 
+/* On the writer: who the job's caller is, when a token or a peer still
+ * has to be looked up; the engine then acts as them. */
+static int resolve_caller(cf_engine *e, struct op_job *j, cf_error *err)
+{
+    if (j->cred->resolved || j->cred->kind == CFD_CRED_NONE)
+        return 0;
+    int rc = cfd_auth_resolve(e, j->cred, err);
+    if (rc) {
+        j->refused = rc == CF_EDENIED;
+        return rc;
+    }
+    cf_engine_set_actor(e, j->cred->user, j->reason);
+    return 0;
+}
+
 static int op_job(cf_engine *e, void *arg, cf_error *err)
 {
     struct op_job *j = arg;
-    if (!j->cred->resolved && j->cred->kind != CFD_CRED_NONE) {
-        int rc = cfd_auth_resolve(e, j->cred, err);
-        if (rc) {
-            j->refused = rc == CF_EDENIED;
-            return rc;
-        }
-        cf_engine_set_actor(e, j->cred->user, j->reason);
-    }
+    int rc = resolve_caller(e, j, err);
+    if (rc)
+        return rc;
     j->ctx.engine = e;
     j->status = 0;
-    int rc = j->op->run(&j->ctx, &j->out, &j->status, err);
+    rc = j->op->run(&j->ctx, &j->out, &j->status, err);
     if (rc && is_refusal(rc) && j->cred->resolved) {
         /* Each engine command the operation ran has its own savepoint: the
          * refused one is gone with whatever it did. The refusal itself is
@@ -422,16 +432,8 @@ struct record_job {
 static int record_job(cf_engine *e, void *arg, cf_error *err)
 {
     struct record_job *rj = arg;
-    struct op_job *j = rj->j;
-    if (!j->cred->resolved && j->cred->kind != CFD_CRED_NONE) {
-        int rc = cfd_auth_resolve(e, j->cred, err);
-        if (rc) {
-            j->refused = rc == CF_EDENIED;
-            return rc;
-        }
-        cf_engine_set_actor(e, j->cred->user, j->reason);
-    }
-    return cf_engine_record_consultations(e, rj->reads, err);
+    int rc = resolve_caller(e, rj->j, err);
+    return rc ? rc : cf_engine_record_consultations(e, rj->reads, err);
 }
 
 /* A read on a reader of the pool: 0 with j->out and its consultations
