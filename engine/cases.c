@@ -149,7 +149,11 @@ static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale
 }
 
 /* Raise deadline.missed, once per deadline, on every case whose response
- * deadline passed with no response since it was set (query.c's overdue). */
+ * deadline passed with no response since it was set (query.c's overdue).
+ * Cases come in (deadline, id) order, each batch after the last case of the
+ * one before, so none is looked at twice; every test reads the covering
+ * indexes cases_deadline, notifications_channel and events_case_at, never a
+ * case row. Most past deadlines were met: the response is looked for first. */
 static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
 {
     char *resp = NULL;
@@ -159,26 +163,34 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     sqlite3_stmt *st;
     int prc = sqlite3_prepare_v2(
         cf_store_db(e->store),
-        "SELECT c.id FROM cases c WHERE c.deadline_at IS NOT NULL AND c.deadline_at <= ?1"
-        " AND c.disposed_at IS NULL AND NOT EXISTS (SELECT 1 FROM notifications n"
-        "  WHERE n.case_id = c.id AND n.channel = 'deadline.missed'"
-        "  AND n.created_at >= c.deadline_at)"
+        "SELECT c.id, c.deadline_at FROM cases c WHERE c.deadline_at <= ?1"
+        " AND (c.deadline_at, c.id) > (?3, ?4) AND c.disposed_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
-        "  AND e.to_state IN (SELECT value FROM json_each(?2))"
         "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
-        "   WHERE n.case_id = c.id AND n.channel = 'case.deadline_set'))"
-        " ORDER BY c.deadline_at, c.seq LIMIT 256",
+        "   WHERE n.channel = 'case.deadline_set' AND n.case_id = c.id)"
+        "  AND e.to_state IN (SELECT value FROM json_each(?2)))"
+        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
+        "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
+        " ORDER BY c.deadline_at, c.id LIMIT 256",
         -1, &st, NULL);
     if (prc != SQLITE_OK) {
         free(resp);
         return cf_store_error(e->store, prc, "find missed deadlines", err);
     }
-    for (;;) {
+    int64_t last_at = INT64_MIN; /* the last case seen: (deadline, id) */
+    json_t *last_id = json_string("");
+    if (!last_id)
+        rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    while (!rc) {
         sqlite3_bind_int64(st, 1, cf_engine_now(e));
         sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, last_at);
+        sqlite3_bind_text(st, 4, json_string_value(last_id), -1, SQLITE_TRANSIENT);
         json_t *ids = json_array();
-        while ((prc = sqlite3_step(st)) == SQLITE_ROW)
+        while ((prc = sqlite3_step(st)) == SQLITE_ROW) {
             json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+            last_at = sqlite3_column_int64(st, 1);
+        }
         sqlite3_reset(st);
         if (prc != SQLITE_DONE) {
             json_decref(ids);
@@ -200,10 +212,15 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
             }
             json_decref(res);
         }
+        if (n) {
+            json_decref(last_id);
+            last_id = json_incref(json_array_get(ids, n - 1));
+        }
         json_decref(ids);
         if (n < 256 || raised == 0)
             break;
     }
+    json_decref(last_id);
     sqlite3_finalize(st);
     free(resp);
     return rc;

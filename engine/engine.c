@@ -125,36 +125,38 @@ static char *default_key_path(cf_engine *e)
  * payloads are kept from now on), then the schema is recorded. */
 static int record_schema(cf_engine *e, cf_store *s, int to, int64_t at, cf_error *err);
 
-/* Schema 2 to 3 adds tables and columns that hold nothing yet: the chain
- * records the step and the new schema; the store must be schema 2 as
- * caseflow made it. */
-static int migrate_to_3(cf_engine *e, cf_store *s, bool before, cf_error *err)
+/* Schema 2 to 3 adds tables and columns that hold nothing yet; 3 to 4 only
+ * indexes. Neither changes a row: the chain records the step and the new
+ * schema; the store must be the previous schema as caseflow made it. */
+static int migrate_schema_only(cf_engine *e, cf_store *s, int to, bool before, cf_error *err)
 {
     if (before) {
         bool ok = false;
-        int rc = cf_store_schema_is(s, 2, &ok, err);
+        int rc = cf_store_schema_is(s, to - 1, &ok, err);
         if (!rc && !ok)
             rc = cf_err_set(err, CF_EINVALID, "store",
-                            "cannot migrate %s to schema 3: its schema is not caseflow's "
-                            "schema 2; the store was left as it was",
-                            e->store_path);
+                            "cannot migrate %s to schema %d: its schema is not caseflow's "
+                            "schema %d; the store was left as it was",
+                            e->store_path, to, to - 1);
         return rc;
     }
     if (e->public_key && cf_engine_ensure_key(e, NULL) != 0)
         return cf_err_set(err, CF_EDENIED, "key",
-                          "this store must move to schema 3, which its signing key signs: "
+                          "this store must move to schema %d, which its signing key signs: "
                           "%s; run it as the key's owner",
-                          e->sk_err.message);
+                          to, e->sk_err.message);
     int64_t head, at = 0;
     char hash[65];
     int rc = cf_audit_head_at(s, &head, hash, &at, err);
     int64_t now = cf_time_system();
     if (now > at)
         at = now;
+    char step[48];
+    snprintf(step, sizeof step, "{\"from\":%d,\"to\":%d}", to - 1, to);
     if (!rc)
-        rc = cf_audit_append(s, at, "engine", "system", "store.migrate", NULL, NULL,
-                             "{\"from\":2,\"to\":3}", NULL, err);
-    return rc ? rc : record_schema(e, s, 3, at, err);
+        rc = cf_audit_append(s, at, "engine", "system", "store.migrate", NULL, NULL, step,
+                             NULL, err);
+    return rc ? rc : record_schema(e, s, to, at, err);
 }
 
 static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *err)
@@ -162,8 +164,8 @@ static int migrate_hook(void *ctx, cf_store *s, int to, bool before, cf_error *e
     cf_engine *e = ctx;
     if (!e->store_id)
         return 0;
-    if (to == 3)
-        return migrate_to_3(e, s, before, err);
+    if (to >= 3)
+        return migrate_schema_only(e, s, to, before, err);
     if (to != 2)
         return 0;
     if (before) {

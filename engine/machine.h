@@ -100,6 +100,11 @@ int cf_engine_consult_many(cf_engine *e, const char *what, const json_t *items,
  * SQLite JSON path ({name: "$.risk.grade"} text, new malloc'd). */
 int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_error *err);
 
+/* Tests only: with on false, every case-list page (cf_case_query_run) reads
+ * in intake order, no index driving it, so that a test can hold the two
+ * plans to the same answers. Process-wide; true by default. */
+void cf_case_query_use_drivers(bool on);
+
 /* Every kept idempotency key against its audit record (verify): CF_EINVALID
  * names the first that differs; report (may be NULL) gains its count. */
 int cf_idempotency_verify(cf_store *s, json_t *report, cf_error *err);

@@ -77,14 +77,151 @@ int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_err
     "json_extract(c.data, coalesce(json_extract(:gpaths, '$.\"' || c.workflow || '\"'),"  \
     " '$.risk.grade'))"
 
-/* Overdue: the deadline passed and no event entered a response state since
- * the deadline was set (its case.deadline_set event; before schema 3, ever). */
-#define OVERDUE_SQL                                                                      \
-    "(c.deadline_at IS NOT NULL AND c.deadline_at <= :now AND NOT EXISTS ("            \
-    "SELECT 1 FROM events e WHERE e.case_id = c.id"                                     \
-    " AND e.to_state IN (SELECT value FROM json_each(:resp))"                            \
+/* Case `c` entered a response state since its deadline was last set (its
+ * case.deadline_set event; before schema 3, ever). Two seeks, each in a
+ * covering index: notifications_channel, then events_case_at. */
+#define RESPONDED(c)                                                                     \
+    "EXISTS (SELECT 1 FROM events e WHERE e.case_id = " c ".id"                          \
     " AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"           \
-    "  WHERE n.case_id = c.id AND n.channel = 'case.deadline_set')))"
+    "  WHERE n.channel = 'case.deadline_set' AND n.case_id = " c ".id)"                  \
+    " AND e.to_state IN (SELECT value FROM json_each(:resp)))"
+
+/* Overdue: the deadline passed and no response since it was set. */
+#define OVERDUE_SQL \
+    "(c.deadline_at IS NOT NULL AND c.deadline_at <= :now AND NOT " RESPONDED("c") ")"
+
+/* The same as a filter. The unary + keeps the planner from reading the
+ * page's cases in deadline order (see pick_driver): they come in seq order. */
+#define OVERDUE_WHERE "+c.deadline_at <= :now AND NOT " RESPONDED("c")
+
+#define OPEN_TASK_SQL "FROM tasks t WHERE t.case_id = c.id AND t.status <> 'done'"
+
+/*
+ * Paging is in seq order, so a page reads cases from the cursor on until it
+ * has enough: quick when many cases match, a walk over the whole store when
+ * few do. A filter that few cases can pass has an index that lists those
+ * few in another order: the page then reads only them (their seqs after the
+ * cursor, gathered and sorted by SQLite), however large the store. Which
+ * way a page goes is told by counting candidates in those indexes, each up
+ * to the number worth reading that way (some tens of milliseconds of work):
+ * the fewest (by their cost) drive the page, unless the state filter names
+ * fewer cases still (cases_state is in seq order); with none within reach,
+ * the page reads in seq order, where that many candidates make matches
+ * likely to come soon.
+ */
+typedef struct driver {
+    const char *probe; /* candidates, ?1 the bound, counted up to ?2 (a cached statement) */
+    const char *seqs;  /* the seqs of the candidates after :after (a subquery) */
+    int64_t ns;        /* the work one candidate costs, in nanoseconds */
+    int64_t most;      /* the most candidates worth reading this way */
+} driver;
+
+/* Deadline filters: cases with a deadline up to :dmax, from cases_deadline,
+ * which holds the id and disposal too: no case row is read. */
+static const driver by_deadline = {
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE deadline_at <= ?1"
+    " AND disposed_at IS NULL LIMIT ?2)",
+    "SELECT d.seq FROM cases d WHERE d.deadline_at <= :dmax AND d.disposed_at IS NULL"
+    " AND +d.seq > :after",
+    700, 20000};
+/* Overdue checks each candidate's response there as well: a few seeks. In
+ * seq order that check is made on every case with a past deadline read
+ * before the page fills, so this is worth more candidates. */
+static const driver by_overdue = {
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE deadline_at <= ?1"
+    " AND disposed_at IS NULL LIMIT ?2)",
+    "SELECT d.seq FROM cases d WHERE d.deadline_at <= :dmax AND d.disposed_at IS NULL"
+    " AND +d.seq > :after AND NOT " RESPONDED("d"),
+    5000, 40000};
+/* Open tasks (tasks_open holds only those), and their cases by id. */
+static const driver by_task = {
+    "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status <> 'done' LIMIT ?2)",
+    "SELECT k.seq FROM tasks t JOIN cases k ON k.id = t.case_id WHERE t.status <> 'done'"
+    " AND +k.seq > :after",
+    3000, 10000};
+/* Cases updated since :since (cases_updated). */
+static const driver by_update = {
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE updated_at >= ?1 LIMIT ?2)",
+    "SELECT u.seq FROM cases u WHERE u.updated_at >= :since AND +u.seq > :after", 700, 20000};
+
+/* The cases in a state (cases_state), read in seq order; a case row costs
+ * about this much, with the filters' checks on top. */
+static const char state_probe[] =
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE state = ?1 LIMIT ?2)";
+#define ROW_NS 2000
+
+/* *n: how many rows sql (a probe) counts with ?1 bound to text, or else to
+ * bound, up to most + 1. */
+static int probe(cf_engine *e, const char *sql, const char *text, int64_t bound, int64_t most,
+                 int64_t *n, cf_error *err)
+{
+    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    if (text)
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, bound);
+    sqlite3_bind_int64(st, 2, most + 1);
+    int prc = sqlite3_step(st);
+    *n = prc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return prc == SQLITE_ROW ? 0 : cf_store_error(e->store, prc, "query cases", err);
+}
+
+static bool use_drivers = true;
+
+void cf_case_query_use_drivers(bool on)
+{
+    use_drivers = on;
+}
+
+/* The driver for q's page (*out NULL: none, the page reads in seq order).
+ * *dmax: the latest deadline q admits. */
+static int pick_driver(cf_engine *e, const cf_case_query *q, int64_t *dmax, const driver **out,
+                       cf_error *err)
+{
+    *out = NULL;
+    *dmax = INT64_MAX;
+    if (q->overdue)
+        *dmax = cf_engine_now(e);
+    if (q->deadline_before > 0 && q->deadline_before - 1 < *dmax)
+        *dmax = q->deadline_before - 1;
+    const driver *cand[3];
+    int64_t bound[3];
+    size_t k = 0;
+    if (q->overdue || q->deadline_before > 0) {
+        cand[k] = q->overdue ? &by_overdue : &by_deadline;
+        bound[k++] = *dmax;
+    }
+    if (q->task_open) {
+        cand[k] = &by_task;
+        bound[k++] = 0;
+    }
+    if (q->updated_since > 0) {
+        cand[k] = &by_update;
+        bound[k++] = q->updated_since;
+    }
+    if (!use_drivers)
+        k = 0;
+    int64_t best = INT64_MAX, n;
+    for (size_t i = 0; i < k; i++) {
+        int rc = probe(e, cand[i]->probe, NULL, bound[i], cand[i]->most, &n, err);
+        if (rc)
+            return rc;
+        if (n <= cand[i]->most && n * cand[i]->ns < best) {
+            best = n * cand[i]->ns;
+            *out = cand[i];
+        }
+    }
+    if (!*out || !q->state)
+        return 0;
+    int64_t per = ROW_NS + (q->overdue ? by_overdue.ns : 0) + (q->task_open ? by_task.ns : 0);
+    int rc = probe(e, state_probe, q->state, 0, best / per, &n, err);
+    if (!rc && n <= best / per)
+        *out = NULL;
+    return rc;
+}
 
 static int parse_cursor(const char *after, int64_t *seq, cf_error *err)
 {
@@ -109,6 +246,50 @@ static json_t *time_or_null(int64_t t, bool present)
     return json_string(when);
 }
 
+/* Append a then b to the text of length *len in buf (cap bytes); false
+ * when it does not fit. */
+static bool append(char *buf, size_t cap, size_t *len, const char *a, const char *b)
+{
+    int k = snprintf(buf + *len, cap - *len, "%s%s", a, b);
+    if (k < 0 || (size_t)k >= cap - *len)
+        return false;
+    *len += (size_t)k;
+    return true;
+}
+
+/* The page's statement for q into sql (cap bytes): its cases from the
+ * candidates of drv, or (drv NULL) in seq order from the cursor; false when
+ * it does not fit. */
+static bool query_sql(const cf_case_query *q, const driver *drv, char *sql, size_t cap)
+{
+    size_t n = 0;
+    bool ok = append(sql, cap, &n,
+                     "SELECT c.seq, c.id, c.state, c.workflow, c.version, " GRADE_SQL ","
+                     " c.deadline_at, c.revision, c.created_at, c.updated_at,"
+                     " (SELECT count(*) " OPEN_TASK_SQL "), " OVERDUE_SQL " FROM cases c WHERE ",
+                     "");
+    if (drv)
+        ok = ok && append(sql, cap, &n, "c.seq IN (", drv->seqs) &&
+             append(sql, cap, &n, ") AND +c.seq > :after", "");
+    else
+        ok = ok && append(sql, cap, &n, "c.seq > :after", "");
+    /* Filters on the columns before the case data first: the others are
+     * read from overflow pages when the data is large. */
+#define AND(cond, text) \
+    ok = ok && (!(cond) || append(sql, cap, &n, " AND ", text))
+    AND(q->state, "c.state = :state");
+    AND(q->workflow, "c.workflow = :workflow");
+    AND(q->version > 0, "c.version = :version");
+    AND(true, "c.disposed_at IS NULL");
+    AND(q->grade, GRADE_SQL " = :grade");
+    AND(q->deadline_before > 0, "+c.deadline_at < :before");
+    AND(q->updated_since > 0, "+c.updated_at >= :since");
+    AND(q->task_open, "EXISTS (SELECT 1 " OPEN_TASK_SQL ")");
+    AND(q->overdue, OVERDUE_WHERE);
+#undef AND
+    return ok && append(sql, cap, &n, " ORDER BY c.seq LIMIT :limit", "");
+}
+
 int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_error *err)
 {
     cf_err_clear(err);
@@ -130,26 +311,19 @@ int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_err
     char *resp = NULL, *gpaths = NULL;
     if ((rc = cf_engine_response_states(e, &resp, &gpaths, err)))
         return rc;
-    char sql[2048];
-    int n = snprintf(sql, sizeof sql,
-                     "SELECT c.seq, c.id, c.state, c.workflow, c.version,"
-                     " " GRADE_SQL ", c.deadline_at, c.revision, c.created_at,"
-                     " c.updated_at, (SELECT count(*) FROM tasks t WHERE t.case_id = c.id"
-                     " AND t.status <> 'done'), " OVERDUE_SQL
-                     " FROM cases c WHERE c.seq > :after AND c.disposed_at IS NULL");
-#define AND(cond, text) \
-    if (cond)           \
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND %s", text)
-    AND(q->state, "c.state = :state");
-    AND(q->workflow, "c.workflow = :workflow");
-    AND(q->version > 0, "c.version = :version");
-    AND(q->grade, GRADE_SQL " = :grade");
-    AND(q->overdue, OVERDUE_SQL);
-    AND(q->deadline_before > 0, "c.deadline_at < :before");
-    AND(q->updated_since > 0, "c.updated_at >= :since");
-    AND(q->task_open, "EXISTS (SELECT 1 FROM tasks t WHERE t.case_id = c.id AND t.status <> 'done')");
-#undef AND
-    snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY c.seq LIMIT :limit");
+    const driver *drv;
+    int64_t dmax;
+    if ((rc = pick_driver(e, q, &dmax, &drv, err))) {
+        free(resp);
+        free(gpaths);
+        return rc;
+    }
+    char sql[4096];
+    if (!query_sql(q, drv, sql, sizeof sql)) {
+        free(resp);
+        free(gpaths);
+        return cf_err_set(err, CF_EINTERNAL, NULL, "case query too long");
+    }
     sqlite3_stmt *st;
     int prc = sqlite3_prepare_v2(cf_store_db(e->store), sql, -1, &st, NULL);
     if (prc != SQLITE_OK) {
@@ -170,6 +344,7 @@ int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_err
     BIND_INT(":after", after);
     BIND_INT(":version", q->version);
     BIND_INT(":before", q->deadline_before);
+    BIND_INT(":dmax", dmax);
     BIND_INT(":since", q->updated_since);
     size_t limit = q->limit ? q->limit : PAGE;
     BIND_INT(":limit", (int64_t)limit + 1); /* one more tells whether a next page exists */

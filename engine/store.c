@@ -244,8 +244,22 @@ static const char *const schema_v3 =
     "CREATE INDEX cases_deadline ON cases(deadline_at) WHERE deadline_at IS NOT NULL;"
     "CREATE INDEX cases_updated ON cases(updated_at, seq);";
 
+/* Schema 4: indexes for the case list's filters and the engine clock's
+ * deadline scan (query.c, cases.c), each covering what its filter reads, so
+ * that neither opens a case row (whose data often spills onto overflow
+ * pages) to reject it: open tasks by case; deadlines with the case id and
+ * disposal; a case's events by time with the state entered. Indexes only:
+ * no row, and so no digest, changes. */
+static const char *const schema_v4 =
+    "DROP INDEX tasks_open;"
+    "CREATE INDEX tasks_open ON tasks(case_id, status) WHERE status <> 'done';"
+    "DROP INDEX cases_deadline;"
+    "CREATE INDEX cases_deadline ON cases(deadline_at, id, disposed_at)"
+    "  WHERE deadline_at IS NOT NULL;"
+    "CREATE INDEX events_case_at ON events(case_id, at, to_state);";
+
 /* Migrations from version i to i+1 live at index i. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
 {

@@ -15,7 +15,7 @@
 #include "hash.h"
 #include "internal.h"
 
-#define CF_SCHEMA_VERSION 3
+#define CF_SCHEMA_VERSION 4
 #define CF_STORE_APPLICATION_ID 0x43464c57 /* "CFLW" */
 
 typedef struct cf_store cf_store;

@@ -31,10 +31,10 @@ assert_eq 1 "$(sql "PRAGMA user_version")" "a read-only open migrates nothing"
 
 # The first command that writes migrates, and is then served.
 expect_exit 0 cf --actor admin --json user list
-assert_eq 3 "$(sql "PRAGMA user_version")" "migrated to schema 3 (through 2)"
+assert_eq 4 "$(sql "PRAGMA user_version")" "migrated to schema 4 (through 2 and 3)"
 assert_jq "$OUT" 'map(select(.name == "temp1"))[0].disabled == true and length == 6' \
     "users and their state survive the migration"
-assert_eq 2 "$(sql "SELECT count(*) FROM audit WHERE action='store.migrate'")" "one store.migrate record per step (1 to 2, 2 to 3)"
+assert_eq 3 "$(sql "SELECT count(*) FROM audit WHERE action='store.migrate'")" "one store.migrate record per step (1 to 2, 2 to 3, 3 to 4)"
 assert_eq 6 "$(sql "SELECT count(*) FROM audit WHERE action='user.migrate'")" \
     "every user's state recorded for the new rules"
 assert_eq "$events" "$(sql "SELECT group_concat(seq || ':' || event || ':' || to_state) FROM events")" \

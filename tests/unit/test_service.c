@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "caseflow/caseflow.h"
+#include "machine.h"
 
 #define T0 1793000000
 #define DAY 86400
@@ -489,12 +490,125 @@ static void test_deadline_missed(void **state)
     free(id);
 }
 
+/* Every page of q (limit 2) through the cursors: the ids, space-joined. */
+static void query_ids(const cf_case_query *base, char *buf, size_t n)
+{
+    cf_error err;
+    cf_case_query q = *base;
+    q.limit = 2;
+    char cursor[32] = "";
+    size_t used = 0;
+    buf[0] = '\0';
+    as("sup1");
+    for (int pages = 0; pages < 50; pages++) {
+        json_t *out, *it;
+        size_t i;
+        q.after = cursor[0] ? cursor : NULL;
+        if (cf_case_query_run(e, &q, &out, &err))
+            fail_msg("query: %s", err.message);
+        json_array_foreach(json_object_get(out, "items"), i, it)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? " " : "",
+                                     json_string_value(json_object_get(it, "id")));
+        const char *next = json_string_value(json_object_get(out, "next"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        json_decref(out);
+        if (!next)
+            return;
+    }
+    fail_msg("more than 50 pages");
+}
+
+/* The filters an index can drive (deadline, overdue, open tasks, updates)
+ * give the same cases, in the same order and pages, whether an index
+ * drives the page or it reads in intake order. */
+static void test_query_plans(void **state)
+{
+    (void)state;
+    cf_error err;
+    char *ids[10];
+    json_t *out;
+    for (int i = 0; i < 10; i++) {
+        char ref[16];
+        snprintf(ref, sizeof ref, "P-%d", i);
+        cf_engine_set_clock(e, T0 + i * 3600);
+        ids[i] = refer(ref);
+    }
+    /* Open tasks on 1, 4 and 7 (7's closed again); 2 and 5 respond
+     * (review); 8 is updated later. */
+    for (int i = 1; i < 8; i += 3) {
+        json_t *d = json_pack("{s:{s:s, s:s}}", "task", "role", "officer", "kind", "k");
+        as("officer1");
+        assert_int_equal(cf_act(e, ids[i], "submit", d, -1, &out, &err), 0);
+        json_decref(out);
+        json_decref(d);
+    }
+    cf_task_query tq = {.case_id = ids[7], .status = "open"};
+    as("sup1");
+    assert_int_equal(cf_task_list(e, &tq, &out, &err), 0);
+    json_int_t tid =
+        json_integer_value(json_object_get(json_array_get(json_object_get(out, "items"), 0), "id"));
+    json_decref(out);
+    as("officer1");
+    assert_int_equal(cf_task_claim(e, tid, &out, &err), 0);
+    json_decref(out);
+    assert_int_equal(cf_task_complete(e, tid, NULL, &out, &err), 0);
+    json_decref(out);
+    as("analyst1");
+    for (int i = 2; i < 6; i += 3) {
+        assert_int_equal(cf_act(e, ids[i], "update", NULL, -1, &out, &err), 0);
+        json_decref(out);
+    }
+    cf_engine_set_clock(e, T0 + DAY + 5 * 3600 + 60);
+    as("officer1");
+    assert_int_equal(cf_act(e, ids[8], "submit", NULL, -1, &out, &err), 0);
+    json_decref(out);
+    const cf_case_query qs[] = {
+        {.overdue = 1},
+        {.task_open = 1},
+        {.deadline_before = T0 + DAY + 3 * 3600},
+        {.updated_since = T0 + DAY},
+        {.overdue = 1, .task_open = 1},
+        {.overdue = 1, .state = "waiting"},
+        {.overdue = 1, .deadline_before = T0 + DAY + 2 * 3600},
+        {.task_open = 1, .updated_since = T0 + 3600},
+        {.deadline_before = T0 + 2 * DAY, .state = "review"},
+        {.overdue = 1, .task_open = 1, .updated_since = T0, .state = "waiting"},
+    };
+    char with[512], without[512];
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        cf_case_query_use_drivers(true);
+        query_ids(&qs[i], with, sizeof with);
+        cf_case_query_use_drivers(false);
+        query_ids(&qs[i], without, sizeof without);
+        cf_case_query_use_drivers(true);
+        if (strcmp(with, without) != 0)
+            fail_msg("query %zu: driven [%s], in intake order [%s]", i, with, without);
+    }
+    /* And the answers are the right ones, not merely the same. */
+    char want[512];
+    query_ids(&qs[0], with, sizeof with); /* overdue: 0-5 past, 2 and 5 responded, 8 reset */
+    snprintf(want, sizeof want, "%s %s %s %s", ids[0], ids[1], ids[3], ids[4]);
+    assert_string_equal(with, want);
+    query_ids(&qs[1], with, sizeof with);
+    snprintf(want, sizeof want, "%s %s", ids[1], ids[4]);
+    assert_string_equal(with, want);
+    query_ids(&qs[2], with, sizeof with);
+    snprintf(want, sizeof want, "%s %s %s", ids[0], ids[1], ids[2]);
+    assert_string_equal(with, want);
+    query_ids(&qs[3], with, sizeof with);
+    snprintf(want, sizeof want, "%s", ids[8]);
+    assert_string_equal(with, want);
+    for (int i = 0; i < 10; i++)
+        free(ids[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_act, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_missed, setup, teardown),
