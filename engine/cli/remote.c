@@ -11,15 +11,101 @@
  * kept for the run (a list's pages, a bulk intake's requests).
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* The functions themselves, not the type-checking macros: they are called
+ * through the pointers below. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
 #include "cli.h"
 #include "ops/ops.h"
+
+/*
+ * libcurl is loaded when the command first talks to caseflowd, not linked:
+ * with its TLS, HTTP/2, LDAP and Kerberos libraries it is some thirty
+ * shared objects, whose loading cost every command about 10 ms (two thirds
+ * of a `caseflow show`), used or not. The names below are the functions of
+ * libcurl's ABI 4 (libcurl.so.4, libcurl 7 and 8).
+ */
+static struct {
+    void *so;
+    CURLcode (*global_init)(long);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *);
+    void (*easy_reset)(CURL *);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    const char *(*easy_strerror)(CURLcode);
+    char *(*easy_escape)(CURL *, const char *, int);
+    void (*free)(void *);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+} lc;
+
+/* Resolve name in the loaded libcurl into *fn (a function pointer of any
+ * type, by its address and size); false when it is missing. */
+static bool curl_sym(const char *name, void *fn, size_t size)
+{
+    void *p = dlsym(lc.so, name);
+    if (!p || size != sizeof p)
+        return false;
+    memcpy(fn, &p, size);
+    return true;
+}
+
+/* Load libcurl once: 0, or exit status 69 after a message. */
+static int curl_load(void)
+{
+    static const char *const names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
+    if (lc.so)
+        return 0;
+    char why[256] = "";
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lc.so; i++)
+        if (!(lc.so = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)) && !why[0]) {
+            const char *d = dlerror();
+            snprintf(why, sizeof why, "%s", d ? d : "not found");
+        }
+#define SYM(field, name) curl_sym(name, &lc.field, sizeof lc.field)
+    if (lc.so && SYM(global_init, "curl_global_init") &&
+        SYM(global_cleanup, "curl_global_cleanup") && SYM(easy_init, "curl_easy_init") &&
+        SYM(easy_cleanup, "curl_easy_cleanup") && SYM(easy_reset, "curl_easy_reset") &&
+        SYM(easy_setopt, "curl_easy_setopt") && SYM(easy_perform, "curl_easy_perform") &&
+        SYM(easy_getinfo, "curl_easy_getinfo") && SYM(easy_strerror, "curl_easy_strerror") &&
+        SYM(easy_escape, "curl_easy_escape") && SYM(free, "curl_free") &&
+        SYM(slist_append, "curl_slist_append") && SYM(slist_free_all, "curl_slist_free_all"))
+        return 0;
+#undef SYM
+    if (lc.so) {
+        snprintf(why, sizeof why, "%s", "not a libcurl of ABI 4");
+        dlclose(lc.so);
+        lc.so = NULL;
+    }
+    say("--server needs libcurl (libcurl.so.4, Debian package libcurl4): %s", why);
+    return 69;
+}
+
+#define curl_global_init lc.global_init
+#define curl_global_cleanup lc.global_cleanup
+#define curl_easy_init lc.easy_init
+#define curl_easy_cleanup lc.easy_cleanup
+#define curl_easy_reset lc.easy_reset
+#undef curl_easy_setopt /* curl.h's pass-through macros */
+#undef curl_easy_getinfo
+#define curl_easy_setopt lc.easy_setopt
+#define curl_easy_perform lc.easy_perform
+#define curl_easy_getinfo lc.easy_getinfo
+#define curl_easy_strerror lc.easy_strerror
+#define curl_easy_escape lc.easy_escape
+#define curl_free lc.free
+#define curl_slist_append lc.slist_append
+#define curl_slist_free_all lc.slist_free_all
 
 /* The most an answer may hold. */
 #define REPLY_MAX (256u * 1024 * 1024)
@@ -103,6 +189,8 @@ static int settle(struct cli *c, struct remote *r)
     memcpy(r->base, base, n);
     r->base[n] = '\0';
     int st = load_token(c, r);
+    if (!st)
+        st = curl_load();
     if (st)
         return st;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
