@@ -168,10 +168,11 @@ static const struct command commands[] = {
      "Show a case. A read of case data: audited with its --reason."},
     {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT | OPT_WORKFLOW | OPT_QUERY |
      OPT_AFTER | OPT_SERVER,
-     "[--state STATE] [--workflow NAME] [--version N] [--grade GRADE] [--overdue] "
+     "[--state STATE] [--workflow NAME[@VERSION]] [--version N] [--grade GRADE] [--overdue] "
      "[--deadline-before TIME] [--updated-since TIME] [--open-tasks] [--limit N] "
      "[--after CURSOR]",
-     "List cases, in intake order, with filters: their state, workflow and version, "
+     "List cases, in intake order, with filters: their state, workflow and version "
+     "(--workflow NAME@VERSION or --version N), "
      "grade, response deadline passed (--overdue) or before a time, updated since a "
      "time (TIME: RFC 3339, a date YYYY-MM-DD or Unix seconds), with open tasks. "
      "Without --after, every case (or the first --limit N); with --after, one page "
