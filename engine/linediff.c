@@ -3,7 +3,8 @@
  * greedy shortest edit script on the lines between the common prefix and
  * suffix, then hunks with three lines of context. No external diff runs.
  * Past MAX_EDITS edits (huge rewrites) the middle is shown as removed whole
- * and added whole: still a correct diff, only not the shortest.
+ * and added whole: still a correct diff, only not the shortest. The search
+ * keeps about MAX_EDITS^2 positions (8 MB at most).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "audit.h"
 #include "internal.h"
 
-#define MAX_EDITS 2000
+#define MAX_EDITS 1000
 #define CONTEXT 3
 
 typedef struct line {
@@ -194,9 +195,11 @@ char *cf_line_diff(const char *a_text, const char *b_text, const char *a_label,
         result = strdup("");
         goto out;
     }
-    char head[600];
-    int hn = snprintf(head, sizeof head, "--- %s\n+++ %s\n", a_label, b_label);
-    if (cf_buf_put(&buf, head, (size_t)hn))
+    char head[128];
+    int hn;
+    if (cf_buf_put(&buf, "--- ", 4) || cf_buf_put(&buf, a_label, strlen(a_label)) ||
+        cf_buf_put(&buf, "\n+++ ", 5) || cf_buf_put(&buf, b_label, strlen(b_label)) ||
+        cf_buf_put(&buf, "\n", 1))
         goto fail;
     size_t i = 0;
     while (i < s.n) {

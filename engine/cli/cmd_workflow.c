@@ -280,9 +280,9 @@ static void print_activated(const json_t *out)
              jtext(out, "version", b2, sizeof b2));
 }
 
+/* The workflow.activate operation. */
 int cmd_workflow_activate(struct cli *c)
 {
-    cf_error err;
     json_t *out = NULL;
     if (!c->reason) {
         say("workflow activate: --reason is required: why new cases should start on this "
@@ -292,13 +292,17 @@ int cmd_workflow_activate(struct cli *c)
     int64_t v = version_arg("VERSION", c->args[1]);
     if (!v)
         return EXIT_USAGE;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_workflow_activate(c->engine, c->args[0], v, &out, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    return print_result(c, out, false, print_activated);
+    int st = ops_open(c);
+    if (st)
+        return st;
+    char version[24];
+    snprintf(version, sizeof version, "%lld", (long long)v);
+    struct op_req r = OP_REQ("workflow.activate");
+    json_t *args = op_args("name", c->args[0], "version", version, NULL);
+    r.args = args;
+    st = op_run(c, &r, &out);
+    json_decref(args);
+    return st ? st : print_result(c, out, false, print_activated);
 }
 
 /* Lints without a store: the plugins are looked up on --plugins (handed to

@@ -198,3 +198,17 @@ int cf_op_workflow_deploy(const cf_op_ctx *ctx, json_t **out, int *status, cf_er
         *status = json_is_false(json_object_get(*out, "created")) || dry ? 200 : 201;
     return 0;
 }
+
+/* workflow.activate: POST /v1/workflows/{name}/versions/{version}/activate,
+ * with a reason; no body. */
+int cf_op_workflow_activate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
+{
+    const char *name;
+    int64_t version;
+    (void)status;
+    *out = NULL;
+    int rc = cf_op_arg_need(ctx->args, "name", &name, err);
+    if (rc < 0 || (rc = cf_op_arg_id(ctx->args, "version", &version, err)) < 0)
+        return rc;
+    return cf_workflow_activate(ctx->engine, name, version, out, err);
+}

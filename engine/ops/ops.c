@@ -46,6 +46,10 @@ static const cf_op table[] = {
      "(X-Caseflow-Reason); it becomes the active version unless inactive=true; dry_run=true "
      "deploys nothing",
      cf_op_workflow_deploy},
+    {"workflow.activate", "POST", "/v1/workflows/{name}/versions/{version}/activate", W | A,
+     "Make a deployed version the one new referrals start on, with a reason (a rollback is "
+     "activating the earlier version)",
+     cf_op_workflow_activate},
     {"token.create", "POST", "/v1/tokens", W | A | B,
      "Create a bearer token for a user ({user, expires_at?, note?}); shown once",
      cf_op_token_create},

@@ -404,7 +404,24 @@ V2=$(jq -r .id "$BODY")
 filter_is "$V2" version=2 "version=2: the new case only"
 filter_is "$V2" workflow=polit@2 "workflow=polit@2: the new case only"
 expect_problem 400 CF_EUSAGE workflow "workflow=polit@x" GET "/v1/cases?workflow=polit@x" \
-    supervisor1 -H "X-Caseflow-Reason: e2e-bad-filter"
+    supervisor1 -H "X-Caseflow-Reason: e2e-bad-version-filter"
+
+# A rollback: version 1 active again, new referrals start on it; then forward.
+ACT=/v1/workflows/polit/versions
+expect_problem 400 CF_EUSAGE reason "an activation without a reason" POST "$ACT/1/activate" admin
+expect_problem 404 CF_ENOTFOUND version "an activation of a version not deployed" \
+    POST "$ACT/9/activate" admin -H "X-Caseflow-Reason: e2e rollback"
+expect 200 "activate version 1" POST "$ACT/1/activate" admin -H "X-Caseflow-Reason: e2e rollback"
+assert_jq "$BODY" '.version == 1 and .previous == 2 and .changed == true' "version 1 active"
+expect 201 "a referral after the rollback" POST /v1/referrals analyst1 "${JSON[@]}" \
+    --data-binary "$(referral E2E-HTTP-V1-AGAIN 192.0.2.78)"
+V1B=$(jq -r .id "$BODY")
+read_req case "$V1B" "the case referred after the rollback" supervisor1 "/v1/cases/$V1B"
+assert_jq "$BODY" '.workflow.version == 1' "the referral after the rollback is on version 1"
+expect 200 "the workflows after the rollback" GET /v1/workflows officer1
+assert_jq "$BODY" '[.[] | select(.name == "polit") | select(.active) | .version] == [1]' \
+    "the list marks version 1 active"
+expect 200 "activate version 2 again" POST "$ACT/2/activate" admin -H "X-Caseflow-Reason: e2e forward"
 
 # ---- the feed: cursor and long poll ----------------------------------------------------------
 read_req feed - "the feed from the start" supervisor1 "/v1/feed?after=0&limit=100"
