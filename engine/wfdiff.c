@@ -47,7 +47,7 @@ static const char *vtext(const json_t *v, char *buf, size_t n)
         snprintf(buf, n, "(none)");
         return buf;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
     snprintf(buf, n, "%s", s ? s : "?");
     if (s && strlen(s) >= n && n > 4)
         memcpy(buf + n - 4, "...", 4);

@@ -191,6 +191,27 @@ assert_jq "$OUT" '[.changes[] | [.kind, .state, .key, .from, .to]] ==
     "v2 -> v3: the deadline table, deep in the settings and the state's"
 expect_exit 0 cf --actor admin audit verify
 
+# ---- on a terminal: the question ----------------------------------------------------------
+if command -v script >/dev/null 2>&1; then
+    WF4="$E2E_TMP/wf4"
+    cp -r "$WF3" "$WF4"
+    sed -i 's/very_high = 1, high = 7/very_high = 1, high = 5/' "$WF4/polit.lua"
+    snapshot before_tty
+    printf 'n\n' | script -qec "'$CASEFLOW_BIN' --actor admin --reason 'e2e: on a terminal' \
+        workflow deploy '$WF4/polit.lua'" /dev/null >"$OUT" 2>&1
+    assert_eq 1 "$?" "answering n on a terminal: exit 1"
+    assert_contains "$OUT" "and make it active? [y/N]" "the question is asked on a terminal"
+    assert_contains "$OUT" "~ setting deadline_days.high: 7 -> 5" "the changes come before it"
+    assert_unchanged before_tty "answering n deploys nothing"
+    printf 'y\n' | script -qec "'$CASEFLOW_BIN' --actor admin --reason 'e2e: on a terminal' \
+        workflow deploy '$WF4/polit.lua'" /dev/null >"$OUT" 2>&1
+    assert_eq 0 "$?" "answering y on a terminal: exit 0"
+    assert_contains "$OUT" "deployed polit version 4" "answering y deploys version 4"
+    expect_exit 0 cf --actor admin audit verify
+else
+    echo "# script(1) missing: the terminal's question is not tested"
+fi
+
 # ---- an edit of the activation is found ------------------------------------------------
 cp "$CASEFLOW_STORE" "$E2E_TMP/edited.db"
 cp -r "$CASEFLOW_STORE.keys" "$E2E_TMP/edited.db.keys" 2>/dev/null
