@@ -68,6 +68,13 @@ assert_contains "$ERR" "--yes" "deploy off a terminal without --yes names --yes"
 expect_exit 64 cf --actor admin --reason "e2e" workflow deploy --dry-run
 expect_exit 77 cf --actor supervisor1 --reason "e2e" workflow deploy --yes "$WF2/polit.lua"
 assert_unchanged before_deploy "refused deploys"
+# --inactive on a workflow's first version: nothing else could be active
+cp -r "$CASEFLOW_SRCDIR/tests/data/engine" "$E2E_TMP/other"
+sed -i 's/name = "flow"/name = "other"/; s/step = "good", //' "$E2E_TMP/other/flow.lua"
+expect_exit 65 cf --actor admin --reason "e2e" workflow deploy --yes --inactive \
+    "$E2E_TMP/other/flow.lua"
+assert_contains "$ERR" "--inactive" "the refusal names --inactive"
+assert_unchanged before_deploy "--inactive on a first version"
 expect_exit 0 cf --actor admin --reason "e2e: rehearse" workflow deploy --dry-run "$WF2/polit.lua"
 assert_contains "$OUT" "4 changes" "the dry run prints the changes"
 assert_contains "$OUT" "~ timer monitoring: 365d monitoring.expired -> 180d monitoring.expired" \
