@@ -66,7 +66,7 @@ int cf_refer(cf_engine *e, const char *workflow, const json_t *referral, json_t 
     const char *name = workflow ? workflow : "polit";
     int64_t version;
     cf_wf *wf;
-    if ((rc = cf_store_workflow_latest(e->store, name, &version, NULL, err)) ||
+    if ((rc = cf_engine_workflow_active(e, name, &version, err)) ||
         (rc = cf_engine_workflow(e, name, version, &wf, err))) {
         cf_engine_flush_alarm(e);
         return rc;

@@ -885,20 +885,29 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
         *err = why;
         return rc;
     }
-    char action[64];
-    int64_t seq = 0;
-    snprintf(action, sizeof action, "policy.set:%s", key);
     if (!rc)
-        rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_policy_payload(key, value),
-                                  &seq, err);
-    if (!rc)
-        rc = cf_store_policy_set(e->store, key, value, seq, err);
+        rc = cf_engine_policy_record(e, role, key, value, err);
     /* A new checkpoint interval counts from the checkpoint that signs it
      * (chain.c): signed at once, so it is in force at once. */
     if (!rc && signs)
         rc = cf_engine_sign_head(e, cf_engine_now(e), e->actor, role, NULL, NULL, err);
     e->pol.data_version = -1; /* our own commit: reload */
     return cf_engine_finish(e, rc, err);
+}
+
+int cf_engine_policy_record(cf_engine *e, const char *role, const char *key,
+                            const char *value, cf_error *err)
+{
+    char action[96];
+    int64_t seq = 0;
+    if ((size_t)snprintf(action, sizeof action, "policy.set:%s", key) >= sizeof action)
+        return cf_err_set(err, CF_EINVALID, "policy", "policy key too long: %s", key);
+    int rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_policy_payload(key, value),
+                                  &seq, err);
+    if (!rc)
+        rc = cf_store_policy_set(e->store, key, value, seq, err);
+    e->pol.data_version = -1; /* our own commit: reload */
+    return rc;
 }
 
 int cf_policy_get(cf_engine *e, json_t **out, cf_error *err)

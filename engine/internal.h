@@ -68,6 +68,13 @@ bool cf_list_has(const char *list, const char *item);
 /* Read a whole file into a new NUL-terminated buffer; 0 or negative CF_E*. */
 int cf_read_file(const char *path, char **out, size_t *len, cf_error *err);
 
+/* ---- linediff.c ------------------------------------------------------- */
+
+/* The unified diff (three lines of context) of text a against text b (NULL:
+ * empty), headed "--- a_label" and "+++ b_label"; "" when they are the
+ * same. New malloc'd string, NULL on OOM. */
+char *cf_line_diff(const char *a, const char *b, const char *a_label, const char *b_label);
+
 /* ---- loader.c: step plugins on libltdl -------------------------------- */
 
 typedef struct cf_loader cf_loader;

@@ -120,6 +120,15 @@ char *cf_feed_event_text(cf_engine *e, int64_t seq, const char *case_id, const c
 /* A loaded workflow version (cached; plugins bound). Borrowed. */
 int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
                        cf_error *err);
+/* The version of workflow name new referrals start on: the one the store
+ * policy workflow.active:NAME names (cf_workflow_activate), else the latest
+ * deployed. CF_EMISSING when name is not deployed. */
+int cf_engine_workflow_active(cf_engine *e, const char *name, int64_t *version,
+                              cf_error *err);
+/* Set store policy key to value with its policy.set:KEY audit record, as
+ * cf_policy_set does (inside the caller's transaction; role the actor's). */
+int cf_engine_policy_record(cf_engine *e, const char *role, const char *key,
+                            const char *value, cf_error *err);
 /* Bind a freshly loaded workflow's states to their plugins (init each). */
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err);
 /* The same with an explicit loader (workflow check without a store). */

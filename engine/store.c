@@ -1372,6 +1372,30 @@ int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err)
     return 0;
 }
 
+int cf_store_case_version_counts(cf_store *s, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT workflow, version, state, count(*) FROM cases"
+                              " WHERE disposed_at IS NULL GROUP BY 1, 2, 3";
+    *out = NULL;
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("[o, I, o, I]", col_json_str(st, 0),
+                                           (json_int_t)sqlite3_column_int64(st, 1),
+                                           col_json_str(st, 2),
+                                           (json_int_t)sqlite3_column_int64(st, 3)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "count cases", err);
+    }
+    *out = a;
+    return 0;
+}
+
 /* ---- cases ------------------------------------------------------------------------------ */
 
 void cf_case_row_clear(cf_case_row *r)

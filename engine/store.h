@@ -168,6 +168,9 @@ int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
                           int64_t declared, const char *hash, const char *bundle,
                           int64_t at, const char *by, int64_t audit_seq, cf_error *err);
 int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err);
+/* The cases not disposed of, counted by workflow, version and state: a new
+ * array of [workflow, version, state, count]. */
+int cf_store_case_version_counts(cf_store *s, json_t **out, cf_error *err);
 
 /* cases */
 int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err);

@@ -63,6 +63,7 @@ enum {
     OPT_RESULT = 1u << 22,  /* --result, --result-file */
     OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
     OPT_IDEM = 1u << 24,    /* --idempotency-key */
+    OPT_DEPLOY = 1u << 25,  /* --yes, --dry-run, --inactive */
 };
 
 struct command;
@@ -79,6 +80,7 @@ struct cli {
     const char *wf_version, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
+    bool yes, dry_run, inactive;
     const char **roles; /* --role values as given (may hold commas) */
     size_t nroles;
     const char **os_users; /* --os-user values, NULL-terminated */
@@ -215,6 +217,8 @@ int cmd_policy_set(struct cli *c);
 /* cmd_workflow.c */
 int cmd_workflow_deploy(struct cli *c);
 int cmd_workflow_list(struct cli *c);
+int cmd_workflow_diff(struct cli *c);
+int cmd_workflow_activate(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
 /* cmd_case.c */

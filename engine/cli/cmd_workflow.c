@@ -1,7 +1,8 @@
 /*
  * Workflows: deploy a Lua workflow file (or an installed one, by name) as a
- * new version, list the versions, lint a file without a store, and draw the
- * latest version of a workflow as Graphviz DOT.
+ * new version, list the versions, compare two of them (or one and a file),
+ * choose the active one, lint a file without a store, and draw the latest
+ * version of a workflow as Graphviz DOT.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,33 +33,177 @@ static const char *workflow_file(const char *arg, char *buf, size_t size)
     return arg;
 }
 
+/* "file:line: rule: message" for each finding of a lint. */
+static void print_findings(const json_t *findings)
+{
+    const json_t *f;
+    size_t i;
+    json_array_foreach(findings, i, f) {
+        char b1[512], b2[32], b3[64], b4[512];
+        const json_t *line = json_object_get(f, "line");
+        if (json_integer_value(line) > 0)
+            outf("%s:%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
+                 jtext(f, "line", b2, sizeof b2), jtext(f, "rule", b3, sizeof b3),
+                 jtext(f, "message", b4, sizeof b4));
+        else
+            outf("%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
+                 jtext(f, "rule", b3, sizeof b3), jtext(f, "message", b4, sizeof b4));
+    }
+}
+
 static void print_deployed(const json_t *out)
 {
     char b1[64], b2[32], b3[80];
     bool created = !json_is_false(json_object_get(out, "created"));
-    outf("%s %s version %s (sha256 %s)\n",
+    bool active = json_is_true(json_object_get(out, "active"));
+    outf("%s %s version %s (sha256 %s)%s\n",
          created ? "deployed" : "already deployed:",
          jtext(out, "name", b1, sizeof b1), jtext(out, "version", b2, sizeof b2),
-         jtext(out, "hash", b3, sizeof b3));
+         jtext(out, "hash", b3, sizeof b3),
+         active ? ", active: new referrals start on it" : ", not active");
+}
+
+/* The structural changes of a diff, one line each. */
+static void print_changes(const json_t *d)
+{
+    const json_t *from = json_object_get(d, "from"), *to = json_object_get(d, "to");
+    const json_t *changes = json_object_get(d, "changes"), *ch;
+    char b1[64], b2[32], b3[4096];
+    size_t i;
+    if (json_is_object(from))
+        outf("from %s v%s", jtext(d, "name", b1, sizeof b1),
+             jtext(from, "version", b2, sizeof b2));
+    else
+        outf("from nothing deployed");
+    if (json_object_get(to, "file"))
+        outf(" to %s: ", jtext(to, "file", b3, sizeof b3));
+    else
+        outf(" to v%s: ", jtext(to, "version", b2, sizeof b2));
+    size_t n = json_array_size(changes);
+    if (json_is_true(json_object_get(d, "identical")))
+        outf("identical\n");
+    else
+        outf("%zu change%s\n", n, n == 1 ? "" : "s");
+    json_array_foreach(changes, i, ch) outf("  %s\n", jtext(ch, "text", b3, sizeof b3));
+}
+
+static void print_diff(const json_t *d)
+{
+    print_changes(d);
+    const char *src = json_string_value(json_object_get(d, "source"));
+    if (src && src[0]) {
+        outf("\n");
+        out_block(src);
+    }
+}
+
+/* A version number argument: 0 after a usage message. */
+static int64_t version_arg(const char *what, const char *text)
+{
+    char *end;
+    errno = 0;
+    long long v = text[0] >= '0' && text[0] <= '9' ? strtoll(text, &end, 10) : 0;
+    if (v < 1 || errno || *end) {
+        usage_error("%s: a version is a whole number from 1: '%s'", what, text);
+        return 0;
+    }
+    return v;
+}
+
+/* Ask on the terminal; true for y or yes. */
+static bool confirm(const char *question)
+{
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
+}
+
+/* Dry run: the check's findings, the changes against the active version and
+ * what a deploy would do; nothing written. */
+static int deploy_dry_run(struct cli *c, const char *path, json_t *d, unsigned flags)
+{
+    cf_error err, cerr;
+    json_t *findings = NULL, *out = NULL;
+    int crc = cf_workflow_check(c->engine, path, &findings, &cerr);
+    if (crc < 0 && !(crc == CF_EINVALID && json_array_size(findings) > 0)) {
+        json_decref(findings);
+        json_decref(d);
+        return fail(crc, &cerr);
+    }
+    int rc = cf_workflow_deploy_ex(c->engine, path, flags | CF_DEPLOY_DRY_RUN, &out, &err);
+    if (c->json) {
+        json_t *o = out ? out : json_pack("{s:b, s:s}", "dry_run", 1, "refused", err.message);
+        json_object_set_new(o, "findings", findings ? findings : json_array());
+        json_object_set_new(o, "diff", d);
+        print_json(o, false);
+        json_decref(o);
+    } else {
+        print_findings(findings);
+        json_decref(findings);
+        print_changes(d);
+        json_decref(d);
+        if (out) {
+            char b1[64], b2[32];
+            outf("dry run: would deploy %s as version %s%s%s; nothing deployed\n",
+                 jtext(out, "name", b1, sizeof b1), jtext(out, "version", b2, sizeof b2),
+                 json_is_false(json_object_get(out, "created")) ? " (already deployed)" : "",
+                 json_is_true(json_object_get(out, "active")) ? ", active" : ", not active");
+            outf("(a replay of recorded cases through it comes with `workflow simulate`)\n");
+        }
+        json_decref(out);
+    }
+    return rc < 0 ? fail(rc, &err) : 0;
 }
 
 int cmd_workflow_deploy(struct cli *c)
 {
     cf_error err;
-    json_t *out = NULL;
+    json_t *out = NULL, *d = NULL;
+    if (!c->reason) {
+        say("workflow deploy: --reason is required: why this version goes live (kept in "
+            "the audit chain)");
+        return EXIT_USAGE;
+    }
+    bool ask = !c->yes && !c->dry_run;
+    if (ask && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))) {
+        say("workflow deploy: not on a terminal, so nobody can confirm: add --yes to deploy "
+            "(or --dry-run to see the changes first)");
+        return EXIT_USAGE;
+    }
     int rc = open_engine(c, false);
     if (rc)
         return rc;
     char path[4096];
-    rc = cf_workflow_deploy(c->engine, workflow_file(c->args[0], path, sizeof path), &out,
-                            &err);
+    const char *file = workflow_file(c->args[0], path, sizeof path);
+    unsigned flags = CF_DEPLOY_NEED_REASON | (c->inactive ? CF_DEPLOY_INACTIVE : 0);
+    rc = cf_workflow_diff(c->engine, NULL, 0, 0, file, &d, &err);
     if (rc < 0)
         return fail(rc, &err);
-    if (!out && !c->json) {
-        outf("deployed %s\n", c->args[0]);
-        return 0;
+    if (c->dry_run)
+        return deploy_dry_run(c, file, d, flags);
+    if (!c->json)
+        print_changes(d);
+    if (ask) {
+        char q[300];
+        snprintf(q, sizeof q, "Deploy %s%s?", c->args[0],
+                 c->inactive ? " (the active version stays)" : " and make it active");
+        if (!confirm(q)) {
+            json_decref(d);
+            say("not deployed");
+            return 1;
+        }
     }
-    return print_result(c, out ? out : json_object(), false, print_deployed);
+    rc = cf_workflow_deploy_ex(c->engine, file, flags, &out, &err);
+    if (rc < 0) {
+        json_decref(d);
+        return fail(rc, &err);
+    }
+    json_object_set_new(out, "diff", d);
+    return print_result(c, out, false, print_deployed);
 }
 
 static void print_workflows(const json_t *list)
@@ -66,15 +211,18 @@ static void print_workflows(const json_t *list)
     const json_t *w;
     size_t i;
     struct table t;
-    table_init(&t, 5);
-    table_add(&t, (const char *[]){"NAME", "VERSION", "DEPLOYED", "BY", "HASH"});
+    table_init(&t, 7);
+    table_add(&t, (const char *[]){"NAME", "VERSION", "ACTIVE", "OPEN", "DEPLOYED", "BY",
+                                   "HASH"});
     json_array_foreach(list, i, w) {
-        char b1[64], b2[32], b3[64], b4[64], b5[80];
+        char b1[64], b2[32], b3[64], b4[64], b5[80], b6[32];
         const char *hash = jtext(w, "hash", b5, sizeof b5);
         char short_hash[13];
         snprintf(short_hash, sizeof short_hash, "%s", hash);
         table_add(&t, (const char *[]){jtext(w, "name", b1, sizeof b1),
                                        jtext(w, "version", b2, sizeof b2),
+                                       json_is_true(json_object_get(w, "active")) ? "*" : "",
+                                       jtext(w, "open_cases", b6, sizeof b6),
                                        jtext(w, "deployed_at", b3, sizeof b3),
                                        jtext(w, "deployed_by", b4, sizeof b4),
                                        short_hash});
@@ -94,22 +242,67 @@ int cmd_workflow_list(struct cli *c)
     return st ? st : print_result(c, list, false, print_workflows);
 }
 
-/* "file:line: rule: message" for each finding of a lint. */
-static void print_findings(const json_t *findings)
+/* diff NAME V1 V2 | diff NAME V FILE: a read of workflows (no reason). */
+int cmd_workflow_diff(struct cli *c)
 {
-    const json_t *f;
-    size_t i;
-    json_array_foreach(findings, i, f) {
-        char b1[512], b2[32], b3[64], b4[512];
-        const json_t *line = json_object_get(f, "line");
-        if (json_integer_value(line) > 0)
-            outf("%s:%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
-                 jtext(f, "line", b2, sizeof b2), jtext(f, "rule", b3, sizeof b3),
-                 jtext(f, "message", b4, sizeof b4));
-        else
-            outf("%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
-                 jtext(f, "rule", b3, sizeof b3), jtext(f, "message", b4, sizeof b4));
+    cf_error err;
+    json_t *out = NULL;
+    int64_t v1 = version_arg("V1", c->args[1]), v2 = 0;
+    if (!v1)
+        return EXIT_USAGE;
+    const char *file = NULL;
+    char path[4096];
+    const char *third = c->args[2];
+    if (third[0] >= '0' && third[0] <= '9' && strspn(third, "0123456789") == strlen(third)) {
+        if (!(v2 = version_arg("V2", third)))
+            return EXIT_USAGE;
+    } else {
+        file = workflow_file(third, path, sizeof path);
     }
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    rc = cf_workflow_diff(c->engine, c->args[0], v1, v2, file, &out, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    return print_result(c, out, false, print_diff);
+}
+
+static void print_activated(const json_t *out)
+{
+    char b1[64], b2[32], b3[32];
+    if (json_is_true(json_object_get(out, "changed")))
+        outf("activated %s version %s (was version %s): new referrals start on it\n",
+             jtext(out, "name", b1, sizeof b1), jtext(out, "version", b2, sizeof b2),
+             jtext(out, "previous", b3, sizeof b3));
+    else
+        outf("%s version %s is already the active version\n", jtext(out, "name", b1, sizeof b1),
+             jtext(out, "version", b2, sizeof b2));
+}
+
+/* The workflow.activate operation. */
+int cmd_workflow_activate(struct cli *c)
+{
+    json_t *out = NULL;
+    if (!c->reason) {
+        say("workflow activate: --reason is required: why new cases should start on this "
+            "version (kept in the audit chain)");
+        return EXIT_USAGE;
+    }
+    int64_t v = version_arg("VERSION", c->args[1]);
+    if (!v)
+        return EXIT_USAGE;
+    int st = ops_open(c);
+    if (st)
+        return st;
+    char version[24];
+    snprintf(version, sizeof version, "%lld", (long long)v);
+    struct op_req r = OP_REQ("workflow.activate");
+    json_t *args = op_args("name", c->args[0], "version", version, NULL);
+    r.args = args;
+    st = op_run(c, &r, &out);
+    json_decref(args);
+    return st ? st : print_result(c, out, false, print_activated);
 }
 
 /* Lints without a store: the plugins are looked up on --plugins (handed to

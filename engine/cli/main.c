@@ -25,6 +25,7 @@ enum opt_id {
     O_SERVER, O_TOKEN_FILE, O_AFTER, O_GRADE, O_OVERDUE, O_DEADLINE_BEFORE,
     O_UPDATED_SINCE, O_OPEN_TASKS, O_IDEMPOTENCY_KEY, O_EXPIRES, O_NOTE, O_OPEN, O_DONE,
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
+    O_YES, O_DRY_RUN, O_INACTIVE,
 };
 
 static const struct optspec {
@@ -78,6 +79,9 @@ static const struct optspec {
     {"result-file", O_RESULT_FILE, true, OPT_RESULT},
     {"events", O_EVENTS, true, OPT_WEBHOOK},
     {"secret-file", O_SECRET_FILE, true, OPT_WEBHOOK},
+    {"yes", O_YES, false, OPT_DEPLOY},
+    {"dry-run", O_DRY_RUN, false, OPT_DEPLOY},
+    {"inactive", O_INACTIVE, false, OPT_DEPLOY},
 };
 
 /* ---- opening the store -------------------------------------------------- */
@@ -134,11 +138,25 @@ static const struct command commands[] = {
      "one of its accounts may act as it."},
     {"user", "unbind", cmd_user_unbind, 2, 2, 0, "NAME LOGIN",
      "Remove a user's binding to an OS account."},
-    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, 0, "FILE|NAME",
+    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, OPT_DEPLOY,
+     "FILE|NAME --reason R [--yes] [--dry-run] [--inactive]",
      "Deploy the workflow in FILE (or the installed workflow NAME, e.g. polit) as a new "
-     "version (the same source again: the existing version)."},
+     "version (a source deployed before: that version again) and make it the active one "
+     "new referrals start on (--inactive: keep the active version). Needs --reason; prints "
+     "the changes against the active version and asks for confirmation on a terminal "
+     "(--yes: do not ask; not on a terminal --yes is required). --dry-run checks it and "
+     "prints the changes, deploying nothing (a replay of recorded cases comes with "
+     "workflow simulate)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
-     "List deployed workflow versions."},
+     "List deployed workflow versions: the active one (new referrals start on it) marked, "
+     "and each version's open cases."},
+    {"workflow", "diff", cmd_workflow_diff, 3, 3, 0, "NAME V1 V2|FILE",
+     "What changes from version V1 of workflow NAME to version V2, or to the workflow in "
+     "FILE (bundled as deploy would; nothing written): states, transitions, roles, timers, "
+     "deadlines, plugins and settings added, removed and changed, then the source diff."},
+    {"workflow", "activate", cmd_workflow_activate, 2, 2, 0, "NAME VERSION --reason R",
+     "Make deployed VERSION of workflow NAME the one new referrals start on (administrator; "
+     "audited). Rolling back is activating the earlier version: no new version is made."},
     {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
      "Lint FILE without deploying it: prints file:line: rule: message for "
      "each finding; exit 65 when there are any. Needs no store."},
@@ -150,10 +168,11 @@ static const struct command commands[] = {
      "Show a case. A read of case data: audited with its --reason."},
     {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT | OPT_WORKFLOW | OPT_QUERY |
      OPT_AFTER | OPT_SERVER,
-     "[--state STATE] [--workflow NAME] [--version N] [--grade GRADE] [--overdue] "
+     "[--state STATE] [--workflow NAME[@VERSION]] [--version N] [--grade GRADE] [--overdue] "
      "[--deadline-before TIME] [--updated-since TIME] [--open-tasks] [--limit N] "
      "[--after CURSOR]",
-     "List cases, in intake order, with filters: their state, workflow and version, "
+     "List cases, in intake order, with filters: their state, workflow and version "
+     "(--workflow NAME@VERSION or --version N), "
      "grade, response deadline passed (--overdue) or before a time, updated since a "
      "time (TIME: RFC 3339, a date YYYY-MM-DD or Unix seconds), with open tasks. "
      "Without --after, every case (or the first --limit N); with --after, one page "
@@ -416,6 +435,9 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_RESULT_FILE: c->result_file = val; break;
     case O_EVENTS: c->events = val; break;
     case O_SECRET_FILE: c->secret_file = val; break;
+    case O_YES: c->yes = true; break;
+    case O_DRY_RUN: c->dry_run = true; break;
+    case O_INACTIVE: c->inactive = true; break;
     }
     c->used |= o->bit;
 }

@@ -3,12 +3,41 @@
  * history, and an event recorded on it (case.act, with the caller's
  * expected revision and idempotency key from the context).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops_internal.h"
 
-/* The filters of case.list into q; strings borrowed from args. */
-static int case_query(const json_t *args, cf_case_query *q, cf_error *err)
+/* workflow=NAME@VERSION: the name into wf (q->workflow then points there)
+ * and the version into q->version, which a version parameter must agree
+ * with. */
+static int workflow_at(cf_case_query *q, char *wf, size_t size, cf_error *err)
+{
+    const char *at = q->workflow ? strchr(q->workflow, '@') : NULL;
+    if (!at)
+        return 0;
+    size_t n = (size_t)(at - q->workflow);
+    const char *v = at + 1;
+    char *end = NULL;
+    long long version = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : 0;
+    if (n == 0 || n >= size || version < 1 || !end || *end)
+        return cf_op_fail(err, CF_EUSAGE, "workflow",
+                          "workflow: NAME@VERSION needs a name and a version number from 1 "
+                          "after the @");
+    if (q->version > 0 && q->version != version)
+        return cf_op_fail(err, CF_EUSAGE, "version",
+                          "version: %lld disagrees with workflow %s", (long long)q->version,
+                          q->workflow);
+    memcpy(wf, q->workflow, n);
+    wf[n] = '\0';
+    q->workflow = wf;
+    q->version = version;
+    return 0;
+}
+
+/* The filters of case.list into q; strings borrowed from args (or wf). */
+static int case_query(const json_t *args, cf_case_query *q, char *wf, size_t size,
+                      cf_error *err)
 {
     const char *task;
     int64_t limit;
@@ -27,6 +56,8 @@ static int case_query(const json_t *args, cf_case_query *q, cf_error *err)
         return rc;
     if (q->version < 0) /* 0: any version */
         return cf_op_fail(err, CF_EINVALID, "version", "version: must be a positive integer");
+    if ((rc = workflow_at(q, wf, size, err)) < 0)
+        return rc;
     if (task && strcmp(task, "open") != 0)
         return cf_op_fail(err, CF_EINVALID, "task", "task: the only filter is task=open");
     q->task_open = task != NULL;
@@ -41,7 +72,8 @@ int cf_op_case_list(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *e
     cf_case_query q;
     (void)status;
     *out = NULL;
-    int rc = case_query(ctx->args, &q, err);
+    char wf[256];
+    int rc = case_query(ctx->args, &q, wf, sizeof wf, err);
     if (rc < 0)
         return rc;
     return cf_case_query_run(ctx->engine, &q, out, err);

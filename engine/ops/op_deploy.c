@@ -4,7 +4,9 @@
  * "..."}}. The engine deploys from files (a workflow requires its modules
  * and names its assets relative to its own file), so the files are written
  * into a fresh 0700 directory of our own, deployed from there, and removed
- * whatever happens. Names are checked before anything is written: relative,
+ * whatever happens. A deploy needs a reason (X-Caseflow-Reason); dry_run=true
+ * checks without deploying, inactive=true keeps the active version. Names
+ * are checked before anything is written: relative,
  * plain characters, no "..", at most MAX_FILES files and MAX_BYTES in all.
  */
 #include <errno.h>
@@ -160,9 +162,13 @@ int cf_op_workflow_deploy(const cf_op_ctx *ctx, json_t **out, int *status, cf_er
     json_t *text;
     struct tree t;
     *out = NULL;
+    int dry = 0, inactive = 0;
     int rc = check_body(ctx->body, &main_name, &files, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = cf_op_arg_bool(ctx->args, "dry_run", 0, &dry, err)) < 0 ||
+        (rc = cf_op_arg_bool(ctx->args, "inactive", 0, &inactive, err)) < 0)
         return rc;
+    unsigned flags = CF_DEPLOY_NEED_REASON | (dry ? CF_DEPLOY_DRY_RUN : 0) |
+                     (inactive ? CF_DEPLOY_INACTIVE : 0);
     const char *tmp = getenv("TMPDIR");
     if (!tmp || tmp[0] != '/' || strlen(tmp) > 150)
         tmp = "/tmp";
@@ -177,7 +183,7 @@ int cf_op_workflow_deploy(const cf_op_ctx *ctx, json_t **out, int *status, cf_er
     if (rc == 0) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", t.root, main_name);
-        rc = cf_workflow_deploy(ctx->engine, path, out, err);
+        rc = cf_workflow_deploy_ex(ctx->engine, path, flags, out, err);
         if (rc < 0 && err) {
             strip_root(err->message, t.root);
             strip_root(err->field, t.root);
@@ -189,6 +195,20 @@ int cf_op_workflow_deploy(const cf_op_ctx *ctx, json_t **out, int *status, cf_er
     if (!*out)
         *out = json_object();
     if (status)
-        *status = json_is_false(json_object_get(*out, "created")) ? 200 : 201;
+        *status = json_is_false(json_object_get(*out, "created")) || dry ? 200 : 201;
     return 0;
+}
+
+/* workflow.activate: POST /v1/workflows/{name}/versions/{version}/activate,
+ * with a reason; no body. */
+int cf_op_workflow_activate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
+{
+    const char *name;
+    int64_t version;
+    (void)status;
+    *out = NULL;
+    int rc = cf_op_arg_need(ctx->args, "name", &name, err);
+    if (rc < 0 || (rc = cf_op_arg_id(ctx->args, "version", &version, err)) < 0)
+        return rc;
+    return cf_workflow_activate(ctx->engine, name, version, out, err);
 }

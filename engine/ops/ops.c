@@ -42,7 +42,14 @@ static const cf_op table[] = {
     {"workflow.list", "GET", "/v1/workflows", 0, "Deployed workflow versions",
      cf_op_workflow_list},
     {"workflow.deploy", "POST", "/v1/workflows", W | A | B,
-     "Deploy a workflow: {\"main\": FILE, \"files\": {NAME: TEXT}}", cf_op_workflow_deploy},
+     "Deploy a workflow: {\"main\": FILE, \"files\": {NAME: TEXT}} with a reason "
+     "(X-Caseflow-Reason); it becomes the active version unless inactive=true; dry_run=true "
+     "deploys nothing",
+     cf_op_workflow_deploy},
+    {"workflow.activate", "POST", "/v1/workflows/{name}/versions/{version}/activate", W | A,
+     "Make a deployed version the one new referrals start on, with a reason (a rollback is "
+     "activating the earlier version)",
+     cf_op_workflow_activate},
     {"token.create", "POST", "/v1/tokens", W | A | B,
      "Create a bearer token for a user ({user, expires_at?, note?}); shown once",
      cf_op_token_create},

@@ -199,6 +199,47 @@ CF_EXTERN int cf_user_unbind(cf_engine *engine, const char *name, const char *os
  */
 CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
                                  json_t **out, cf_error *err);
+
+/* Flags of cf_workflow_deploy_ex. */
+#define CF_DEPLOY_DRY_RUN 1u     /* load, bind and check; write nothing */
+#define CF_DEPLOY_INACTIVE 2u    /* the active version stays the one new cases start on */
+#define CF_DEPLOY_NEED_REASON 4u /* refuse (CF_EUSAGE, field "reason") without a reason */
+/*
+ * cf_workflow_deploy with flags. A deploy makes its version the active one
+ * (the one new referrals start on, cf_workflow_activate) unless
+ * CF_DEPLOY_INACTIVE; a source already deployed under any version is that
+ * version again (no copy under a new number), made active the same way.
+ * *out (new reference, may be NULL): {name, version, declared_version, hash,
+ * created, active, previous_active, dry_run}. CF_EINVALID for
+ * CF_DEPLOY_INACTIVE on a workflow's first version.
+ */
+CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigned flags,
+                                    json_t **out, cf_error *err);
+/*
+ * Make deployed version `version` of workflow `name` the one new referrals
+ * start on, without a new version; recorded as store policy
+ * workflow.active:NAME (a policy.set audit record, checked by verify).
+ * Administrators only; needs a reason (CF_EUSAGE). Activating the active
+ * version changes nothing. *out (new reference, may be NULL): {name,
+ * version, previous, changed}. CF_ENOTFOUND when the name or version is
+ * not deployed; CF_EMISSING when a plugin of the version is missing.
+ */
+CF_EXTERN int cf_workflow_activate(cf_engine *engine, const char *name, int64_t version,
+                                   json_t **out, cf_error *err);
+/*
+ * What changes from version v1 of workflow `name` to version v2, or (file
+ * not NULL) to the workflow in file, bundled as deploy bundles it (v1 <= 0
+ * then: the active version; name NULL: the file's name). Writes nothing and
+ * needs no reason (a read of workflows, not of case data). *out (new
+ * reference): {name, from: {version, hash} or null (not deployed), to:
+ * {version or file, hash}, identical, changes: [{kind, change, text,
+ * state?, event?, key?, from?, to?}], source: unified diff text}. kind is
+ * one of name, initial, state, final, roles, plugin, timer, deadline,
+ * transition, config (a state's settings), setting (the workflow's); change
+ * added, removed or changed. CF_ENOTFOUND for a version not deployed.
+ */
+CF_EXTERN int cf_workflow_diff(cf_engine *engine, const char *name, int64_t v1, int64_t v2,
+                               const char *file, json_t **out, cf_error *err);
 /*
  * Lint the workflow in path without deploying it. engine may be NULL (then
  * plugins are looked up on opts' plugin path only). *out (new reference)
@@ -211,12 +252,16 @@ CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
  * latest). *out is a new malloc'd string (free it). */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
                                 char **out, cf_error *err);
-/* New reference: array of {name, version, hash, deployed_at, deployed_by}. */
+/* New reference: array of {name, version, declared_version, hash,
+ * deployed_at, deployed_by, active, open_cases}: active marks the version
+ * new referrals start on; open_cases counts its cases in no final state and
+ * not disposed of. */
 CF_EXTERN int cf_workflow_list(cf_engine *engine, json_t **out, cf_error *err);
 
 /*
  * Take in one referral (borrowed JSON object, contract version 1). The case
- * starts on the latest version of workflow `name` (NULL: "polit").
+ * starts on the active version of workflow `name` (NULL: "polit"): the
+ * latest deployed unless cf_workflow_activate chose another.
  * *out (new reference): {id, state, created}; created is false when
  * (source, reference) was already known, and the existing case is returned.
  * Inside a batch (cf_batch_begin), the referral is written under a savepoint

@@ -66,10 +66,10 @@ expect_exit 77 cf --actor officer2 act "$CASE" authorisation.applied --data "$ap
 assert_unchanged base "a disabled user"
 
 # ---- workflows: missing, broken -------------------------------------------------
-expect_exit 66 cf --actor admin workflow deploy "$E2E_TMP/none.lua"
+expect_exit 66 cf --actor admin --reason "e2e test" workflow deploy --yes "$E2E_TMP/none.lua"
 printf 'return workflow {\n  name = "broken",\n' >"$E2E_TMP/broken.lua"
-expect_exit 65 cf --actor admin workflow deploy "$E2E_TMP/broken.lua"
-expect_exit 77 cf --actor officer1 workflow deploy "$POLIT"
+expect_exit 65 cf --actor admin --reason "e2e test" workflow deploy --yes "$E2E_TMP/broken.lua"
+expect_exit 77 cf --actor officer1 --reason "e2e test" workflow deploy --yes "$POLIT"
 assert_unchanged base "refused deployments"
 
 # ---- plugin info on files that are not plugins -------------------------------

@@ -10,7 +10,7 @@
 
 # ---- --help and --version on every command, without a store ---------------
 commands=("" "init" "user add" "user list" "user disable" "workflow deploy"
-    "workflow list" "workflow check" "refer" "show" "list" "history" "act"
+    "workflow list" "workflow check" "workflow diff" "workflow activate" "refer" "show" "list" "history" "act"
     "tick" "audit verify" "plugin list" "plugin info"
     "user" "workflow" "audit" "plugin")
 for words in "${commands[@]}"; do

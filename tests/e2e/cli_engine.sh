@@ -39,9 +39,9 @@ return workflow {
 EOF
 for w in e2e_flip e2e_timer; do
     expect_exit 0 cf workflow check "$wf/$w.lua"
-    expect_exit 0 cf --actor admin workflow deploy "$wf/$w.lua"
+    expect_exit 0 cf --actor admin --reason "e2e test" workflow deploy --yes "$wf/$w.lua"
 done
-expect_exit 0 cf --actor admin workflow deploy --json "$wf/e2e_flip.lua"
+expect_exit 0 cf --actor admin --reason "e2e test" workflow deploy --yes --json "$wf/e2e_flip.lua"
 assert_jq "$OUT" '.created == false' "deploying the same source again: the existing version"
 expect_exit 0 cf --actor admin workflow list --json
 assert_jq "$OUT" 'map(select(.name == "e2e_flip")) | length == 1' "one version of e2e_flip"

@@ -362,7 +362,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         setpriv --reuid "$uid" --regid "$uid" --clear-groups "$@"
     }
     expect_exit 0 cf --actor admin --store "$BDB" init --test-clock --os-user root
-    cf --actor admin --store "$BDB" workflow deploy "$POLIT" >/dev/null
+    cf --actor admin --store "$BDB" --reason "e2e test" workflow deploy --yes "$POLIT" >/dev/null
     expect_exit 0 cf --actor admin --store "$BDB" user add off1 --role officer --os-user 4001
     expect_exit 0 cf --actor admin --store "$BDB" user add auth1 --role authoriser --os-user 4002
     expect_exit 0 cf --actor admin --store "$BDB" user add ana1 --role analyst --os-user 4001
@@ -461,7 +461,7 @@ EOF
 TNOW=2026-11-03T10:00:00Z
 CASEFLOW_STORE=$T CASEFLOW_NOW=$TNOW cf --actor admin init --test-clock >/dev/null
 CASEFLOW_STORE=$T CASEFLOW_NOW=$TNOW setup_users >/dev/null
-CASEFLOW_STORE=$T CASEFLOW_NOW=$TNOW cf --actor admin workflow deploy "$wf/int_timer.lua" >/dev/null
+CASEFLOW_STORE=$T CASEFLOW_NOW=$TNOW cf --actor admin --reason "e2e test" workflow deploy --yes "$wf/int_timer.lua" >/dev/null
 fails=0
 for round in $(seq 1 8); do
     TNOW=$(date -u -d "2026-11-03 10:00 UTC $((round * 3)) days" +%Y-%m-%dT%H:%M:%SZ)

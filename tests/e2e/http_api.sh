@@ -382,16 +382,46 @@ files = {p.relative_to(d).as_posix(): p.read_text()
 files["polit.lua"] += "\n-- e2e: the same workflow, deployed again as a new version\n"
 print(json.dumps({"main": "polit.lua", "files": files}))
 EOF
+expect_problem 400 CF_EUSAGE reason "a deploy without a reason" POST /v1/workflows admin \
+    "${JSON[@]}" --data-binary @"$E2E_TMP/bundle.json"
+assert_jq "$BODY" '.detail | test("X-Caseflow-Reason")' "the refusal names the header"
+expect 200 "a dry run" POST "/v1/workflows?dry_run=true" admin "${JSON[@]}" \
+    -H "X-Caseflow-Reason: e2e dry run" --data-binary @"$E2E_TMP/bundle.json"
+assert_jq "$BODY" '.dry_run == true and .version == 2 and .created == true' \
+    "the dry run says what a deploy would make"
+expect 200 "still one version after the dry run" GET /v1/workflows officer1
+assert_jq "$BODY" '[.[] | select(.name == "polit") | .version] == [1]' "polit version 1 only"
 expect 201 "deploy a new version" POST /v1/workflows admin "${JSON[@]}" \
-    --data-binary @"$E2E_TMP/bundle.json"
-assert_jq "$BODY" '.created == true and .version == 2' "version 2 created"
+    -H "X-Caseflow-Reason: e2e deploy" --data-binary @"$E2E_TMP/bundle.json"
+assert_jq "$BODY" '.created == true and .version == 2 and .active == true' \
+    "version 2 created, active"
 expect 200 "deploy the same again" POST /v1/workflows admin "${JSON[@]}" \
-    --data-binary @"$E2E_TMP/bundle.json"
+    -H "X-Caseflow-Reason: e2e deploy" --data-binary @"$E2E_TMP/bundle.json"
 assert_jq "$BODY" '.created == false and .version == 2' "the existing version"
 expect 201 "a referral on version 2" POST /v1/referrals analyst1 "${JSON[@]}" \
     --data-binary "$(referral E2E-HTTP-V2 192.0.2.77)"
 V2=$(jq -r .id "$BODY")
 filter_is "$V2" version=2 "version=2: the new case only"
+filter_is "$V2" workflow=polit@2 "workflow=polit@2: the new case only"
+expect_problem 400 CF_EUSAGE workflow "workflow=polit@x" GET "/v1/cases?workflow=polit@x" \
+    supervisor1 -H "X-Caseflow-Reason: e2e-bad-version-filter"
+
+# A rollback: version 1 active again, new referrals start on it; then forward.
+ACT=/v1/workflows/polit/versions
+expect_problem 400 CF_EUSAGE reason "an activation without a reason" POST "$ACT/1/activate" admin
+expect_problem 404 CF_ENOTFOUND version "an activation of a version not deployed" \
+    POST "$ACT/9/activate" admin -H "X-Caseflow-Reason: e2e rollback"
+expect 200 "activate version 1" POST "$ACT/1/activate" admin -H "X-Caseflow-Reason: e2e rollback"
+assert_jq "$BODY" '.version == 1 and .previous == 2 and .changed == true' "version 1 active"
+expect 201 "a referral after the rollback" POST /v1/referrals analyst1 "${JSON[@]}" \
+    --data-binary "$(referral E2E-HTTP-V1-AGAIN 192.0.2.78)"
+V1B=$(jq -r .id "$BODY")
+read_req case "$V1B" "the case referred after the rollback" supervisor1 "/v1/cases/$V1B"
+assert_jq "$BODY" '.workflow.version == 1' "the referral after the rollback is on version 1"
+expect 200 "the workflows after the rollback" GET /v1/workflows officer1
+assert_jq "$BODY" '[.[] | select(.name == "polit") | select(.active) | .version] == [1]' \
+    "the list marks version 1 active"
+expect 200 "activate version 2 again" POST "$ACT/2/activate" admin -H "X-Caseflow-Reason: e2e forward"
 
 # ---- the feed: cursor and long poll ----------------------------------------------------------
 read_req feed - "the feed from the start" supervisor1 "/v1/feed?after=0&limit=100"

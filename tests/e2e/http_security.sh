@@ -230,6 +230,8 @@ forbidden role "an officer makes a token" POST /v1/tokens officer1 "${JSON[@]}" 
 forbidden role "an officer revokes a token" DELETE "/v1/tokens/$REVOKED_ID" officer1
 forbidden role "an officer deploys a workflow" POST /v1/workflows officer1 "${JSON[@]}" \
     --data-binary @"$E2E_TMP/bundle.json"
+forbidden role "an officer activates a workflow version" \
+    POST /v1/workflows/polit/versions/1/activate officer1
 forbidden role "an officer adds a webhook" POST /v1/webhooks officer1 "${JSON[@]}" \
     --data-binary "$HOOK"
 forbidden role "an officer lists the webhooks" GET /v1/webhooks officer1

@@ -146,7 +146,7 @@ EOF
 unset CASEFLOW_NOW
 export CASEFLOW_STORE="$E2E_TMP/hooks.db"
 if ! cf --actor admin init >/dev/null || ! setup_users >/dev/null ||
-    ! cf --actor admin workflow deploy "$POLIT" >/dev/null; then
+    ! cf --actor admin --reason "e2e test" workflow deploy --yes "$POLIT" >/dev/null; then
     echo "Bail out! cannot set up a store"
     exit 99
 fi

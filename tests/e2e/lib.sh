@@ -170,7 +170,7 @@ setup_store() {
     remove_store "$CASEFLOW_STORE"
     if ! cf --actor admin init --test-clock >/dev/null ||
         ! setup_users >/dev/null ||
-        ! cf --actor admin workflow deploy "$POLIT" >/dev/null; then
+        ! cf --actor admin --reason "test store" workflow deploy --yes "$POLIT" >/dev/null; then
         echo "Bail out! cannot set up a store at $CASEFLOW_STORE"
         exit 99
     fi

@@ -129,11 +129,11 @@ ro_refused "bulk refer" cf --actor analyst1 refer "$E2E_TMP/bulk.jsonl"
 ro_refused "act" cf --actor officer1 act "$BASE" authorisation.applied --data "$applied"
 ro_refused "user add" cf --actor admin user add officer9 --role officer
 cp "$CASEFLOW_SRCDIR/tests/data/engine/flow.lua" "$E2E_TMP/flow.lua"
-ro_refused "workflow deploy" cf --actor admin workflow deploy "$E2E_TMP/flow.lua"
+ro_refused "workflow deploy" cf --actor admin --reason "e2e test" workflow deploy --yes "$E2E_TMP/flow.lua"
 ro_refused "user disable" cf --actor admin user disable officer2
 # commands with nothing to write (init of an initialised store, deploying
 # what is deployed, a tick with no timer due) may succeed or say 74
-for cmd in init "workflow deploy $POLIT" tick; do
+for cmd in init "workflow deploy --reason e2e --yes $POLIT" tick; do
     # shellcheck disable=SC2086 # the command's words
     "$CASEFLOW_BIN" --actor admin $cmd >"$OUT" 2>"$ERR"
     st=$?

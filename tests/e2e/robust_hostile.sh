@@ -82,13 +82,13 @@ for f in "$W"/*.lua; do
     done
     name=hostile_${base//-/_}
     if [ "$deploy" != 0 ]; then
-        refused "$deploy" "$base: deploy" cf --actor admin workflow deploy "$f"
+        refused "$deploy" "$base: deploy" cf --actor admin --reason "e2e test" workflow deploy --yes "$f"
         "$CASEFLOW_BIN" workflow check "$f" >"$OUT" 2>"$ERR"
         assert_eq "${check:-65}" "$?" "$base: workflow check exits ${check:-65}"
         assert_eq 1 "$(wc -l <"$ERR")" "$base: workflow check says one line on stderr"
         continue
     fi
-    expect_exit 0 cf --actor admin workflow deploy "$f" || continue
+    expect_exit 0 cf --actor admin --reason "e2e test" workflow deploy --yes "$f" || continue
     serial=$((serial + 1))
     id=$(new_case "HOSTILE-$serial" "$name")
     if [ -z "$id" ] || [ "$id" = null ]; then

@@ -147,6 +147,114 @@ static void sha256_matches_libsodium(void **state)
     cf_sha256_force_portable(false);
 }
 
+/* Apply a unified diff of cf_line_diff to a (lines ending in '\n'): the
+ * text it should give, new malloc'd, or NULL when a context or removed line
+ * does not match a. */
+static char *apply_diff(const char *a, const char *diff)
+{
+    size_t alen = strlen(a), out_cap = alen + strlen(diff) + 1, o = 0;
+    char *out = malloc(out_cap);
+    const char *ap = a, *d = diff;
+    size_t aline = 1;
+    /* skip the two header lines */
+    for (int i = 0; i < 2 && *d; i++)
+        d = strchr(d, '\n') + 1;
+    while (*d) {
+        unsigned long as, al, bs, bl;
+        if (sscanf(d, "@@ -%lu,%lu +%lu,%lu @@", &as, &al, &bs, &bl) != 4)
+            goto bad;
+        d = strchr(d, '\n') + 1;
+        unsigned long first = al ? as : as + 1; /* an insertion comes after line as */
+        while (aline < first) {
+            const char *nl = strchr(ap, '\n');
+            memcpy(out + o, ap, (size_t)(nl - ap) + 1);
+            o += (size_t)(nl - ap) + 1;
+            ap = nl + 1;
+            aline++;
+        }
+        while (*d && *d != '@') {
+            const char *nl = strchr(d, '\n');
+            size_t len = (size_t)(nl - d); /* with the mark */
+            if (*d == ' ' || *d == '-') {
+                const char *anl = strchr(ap, '\n');
+                if (!anl || (size_t)(anl - ap) != len - 1 || memcmp(ap, d + 1, len - 1) != 0)
+                    goto bad;
+                if (*d == ' ') {
+                    memcpy(out + o, ap, len);
+                    o += len;
+                }
+                ap = anl + 1;
+                aline++;
+            } else {
+                memcpy(out + o, d + 1, len);
+                o += len;
+            }
+            d = nl + 1;
+        }
+    }
+    memcpy(out + o, ap, strlen(ap) + 1);
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+static void line_diff(void **state)
+{
+    (void)state;
+    char *d = cf_line_diff("a\nb\nc\n", "a\nb\nc\n", "x", "y");
+    assert_string_equal(d, "");
+    free(d);
+    d = cf_line_diff("a\nb\nc\n", "a\nB\nc\n", "x", "y");
+    assert_string_equal(d, "--- x\n+++ y\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+    free(d);
+    d = cf_line_diff(NULL, "new\n", "/dev/null", "b/f");
+    assert_string_equal(d, "--- /dev/null\n+++ b/f\n@@ -0,0 +1,1 @@\n+new\n");
+    free(d);
+    /* far apart changes make two hunks with three lines of context */
+    d = cf_line_diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n", "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n",
+                     "x", "y");
+    assert_string_equal(d, "--- x\n+++ y\n@@ -1,3 +1,4 @@\n+0\n 1\n 2\n 3\n"
+                           "@@ -9,4 +10,3 @@\n 9\n 10\n 11\n-12\n");
+    free(d);
+    /* a rewrite past the edit limit: removed whole, added whole, still right */
+    char *big_a = malloc(6001), *big_b = malloc(6001);
+    for (int i = 0; i < 3000; i++) {
+        memcpy(big_a + 2 * i, i % 2 ? "x\n" : "y\n", 2);
+        memcpy(big_b + 2 * i, i % 3 ? "z\n" : "y\n", 2);
+    }
+    big_a[6000] = big_b[6000] = '\0';
+    d = cf_line_diff(big_a, big_b, "a", "b");
+    assert_non_null(d);
+    char *big = apply_diff(big_a, d);
+    assert_non_null(big);
+    assert_string_equal(big, big_b);
+    free(big);
+    free(d);
+    free(big_a);
+    free(big_b);
+    /* random texts: the diff applied to a gives b */
+    srand(9);
+    for (int round = 0; round < 2000; round++) {
+        char a[200], b[200];
+        size_t na = (size_t)(rand() % 25), nb = (size_t)(rand() % 25), k = 0;
+        for (size_t i = 0; i < na; i++, k += 2)
+            a[k] = (char)('a' + rand() % 3), a[k + 1] = '\n';
+        a[k] = '\0';
+        k = 0;
+        for (size_t i = 0; i < nb; i++, k += 2)
+            b[k] = (char)('a' + rand() % 3), b[k + 1] = '\n';
+        b[k] = '\0';
+        d = cf_line_diff(a, b, "a", "b");
+        assert_non_null(d);
+        char *got = d[0] ? apply_diff(a, d) : strdup(a);
+        assert_non_null(got);
+        assert_string_equal(got, b);
+        free(got);
+        free(d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +262,7 @@ int main(void)
         cmocka_unit_test(canonical_and_sha),
         cmocka_unit_test(sha256_matches_libsodium),
         cmocka_unit_test(error_table),
+        cmocka_unit_test(line_diff),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
