@@ -63,6 +63,7 @@ enum {
     OPT_RESULT = 1u << 22,  /* --result, --result-file */
     OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
     OPT_IDEM = 1u << 24,    /* --idempotency-key */
+    OPT_MIGRATE = 1u << 25, /* workflow migrate: --to --from --map --cases --all ... */
 };
 
 struct command;
@@ -79,6 +80,12 @@ struct cli {
     const char *wf_version, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
+    struct {            /* workflow migrate (cmd_migrate.c) */
+        const char *to, *from, *approve;
+        const char **maps, **cases; /* as given, NULL-terminated */
+        size_t nmaps, ncases;
+        bool all, dry_run, request;
+    } mig;
     const char **roles; /* --role values as given (may hold commas) */
     size_t nroles;
     const char **os_users; /* --os-user values, NULL-terminated */
@@ -217,6 +224,8 @@ int cmd_workflow_deploy(struct cli *c);
 int cmd_workflow_list(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
+/* cmd_migrate.c */
+int cmd_workflow_migrate(struct cli *c);
 /* cmd_case.c */
 int cmd_show(struct cli *c);
 int cmd_list(struct cli *c);

@@ -43,6 +43,10 @@ static const cf_op table[] = {
      cf_op_workflow_list},
     {"workflow.deploy", "POST", "/v1/workflows", W | A | B,
      "Deploy a workflow: {\"main\": FILE, \"files\": {NAME: TEXT}}", cf_op_workflow_deploy},
+    {"workflow.migrate", "POST", "/v1/workflows/{name}/migrate", W | A | B,
+     "Move open cases to another version: {\"to\": N, \"cases\": [ID...] | \"all\": true, "
+     "\"map\"?: [\"OLD=NEW\"...], \"from\"?, \"dry_run\"?, \"request\"?, \"approve\"?}",
+     cf_op_workflow_migrate},
     {"token.create", "POST", "/v1/tokens", W | A | B,
      "Create a bearer token for a user ({user, expires_at?, note?}); shown once",
      cf_op_token_create},
