@@ -831,7 +831,8 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
     if (i < 0)
         return cf_err_set(err, CF_EINVALID, "policy",
                           "unknown policy \"%s\" (require_reason, checkpoint_interval, anchor, "
-                          "require_os_user, workflow_budget_ms, common_key_limit, migrate_four_eyes)",
+                          "require_os_user, workflow_budget_ms, common_key_limit, "
+                          "migrate_four_eyes)",
                           key ? key : "");
     if (!value)
         return cf_err_set(err, CF_EINVALID, key, "%s needs a value", key);

@@ -229,7 +229,7 @@ static const struct command commands[] = {
     {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
      "Set a store policy (administrator; audited): require_reason true|false, "
      "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
-     "true|false, workflow_budget_ms N, common_key_limit N."},
+     "true|false, workflow_budget_ms N, common_key_limit N, migrate_four_eyes true|false."},
     {"task", "list", cmd_task_list, 0, 0, OPT_TASKQ | OPT_LIMIT | OPT_AFTER | OPT_SERVER,
      "[--open|--done] [--kind KIND] [--case ID] [--assignee USER] [--limit N] "
      "[--after ID]",
