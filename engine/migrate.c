@@ -199,10 +199,12 @@ static int plan_case(cf_engine *e, const req *q, const cf_case_row *r, bool name
     json_object_set_new(p, "to", json_pack("{s:I, s:s, s:b}", "version", (json_int_t)q->to,
                                            "state", target, "mapped", by_map));
     if (!ts)
-        return verdict(p, "refused", "state %s: version %lld has no such state (give --map %s=STATE)",
+        return verdict(p, "refused",
+                       "state %s: version %lld has no such state (give --map %s=STATE)",
                        r->state, (long long)q->to, r->state);
     if (ts->final)
-        return verdict(p, "refused", "state %s is final in version %lld: a migration closes no case",
+        return verdict(p, "refused",
+                       "state %s is final in version %lld: a migration closes no case",
                        target, (long long)q->to);
     const char *grade = grade_of_row(old, r);
     json_t *dd = json_object_get(q->target->config, "deadline_days");
@@ -341,7 +343,8 @@ static int need_reason(cf_engine *e, cf_error *err)
 {
     if (e->reason && *e->reason)
         return 0;
-    return cf_err_set(err, CF_EUSAGE, "reason", "workflow migrate needs a reason: give --reason TEXT");
+    return cf_err_set(err, CF_EUSAGE, "reason",
+                      "workflow migrate needs a reason: give --reason TEXT");
 }
 
 /* q from the options: the target loaded, the map checked against it. */
@@ -475,6 +478,12 @@ static json_t *ids_of(const cf_migrate_options *o)
     return a;
 }
 
+static void count(json_t *counts, const char *status)
+{
+    json_int_t n = json_integer_value(json_object_get(counts, status));
+    json_object_set_new(counts, status, json_integer(n + 1));
+}
+
 /* Move every planned case; count what happened into the result. */
 static int apply(cf_engine *e, const req *q, const char *role, json_t *plans, const json_t *data,
                  json_t *counts, cf_error *err)
@@ -486,8 +495,7 @@ static int apply(cf_engine *e, const req *q, const char *role, json_t *plans, co
     {
         const char *status = json_string_value(json_object_get(p, "status"));
         if (strcmp(status, "planned") != 0) {
-            json_object_set_new(counts, status,
-                                json_integer(json_integer_value(json_object_get(counts, status)) + 1));
+            count(counts, status);
             continue;
         }
         json_t *set = json_array();
@@ -527,9 +535,7 @@ static int apply(cf_engine *e, const req *q, const char *role, json_t *plans, co
         } else {
             json_object_set_new(p, "status", json_string("migrated"));
         }
-        status = json_string_value(json_object_get(p, "status"));
-        json_object_set_new(counts, status,
-                            json_integer(json_integer_value(json_object_get(counts, status)) + 1));
+        count(counts, json_string_value(json_object_get(p, "status")));
     }
     return first;
 }
@@ -612,7 +618,8 @@ int cf_workflow_migrate(cf_engine *e, const cf_migrate_options *o, json_t **out,
         if (!rc)
             json_object_set_new(result, "request", json_integer(id));
     } else if (!rc) {
-        json_t *data = json_pack("{s:I, s:O, s:s}", "to_version", (json_int_t)to, "map", q.map, "reason",
+        json_t *data = json_pack("{s:I, s:O, s:s}", "to_version", (json_int_t)to, "map", q.map,
+                                 "reason",
                                  request ? json_string_value(json_object_get(request, "reason"))
                                          : e->reason);
         if (request) {

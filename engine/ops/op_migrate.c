@@ -48,7 +48,8 @@ int cf_op_workflow_migrate(const cf_op_ctx *ctx, json_t **out, int *status, cf_e
     int all = 0, dry = 0, request = 0, rc;
     const char **map = NULL, **cases = NULL;
     if (!json_is_object(body))
-        return cf_op_fail(err, CF_EUSAGE, "body", "body: an object {\"to\": VERSION, ...} is needed");
+        return cf_op_fail(err, CF_EUSAGE, "body",
+                          "body: an object {\"to\": VERSION, ...} is needed");
     if ((rc = cf_op_arg_need(ctx->args, "name", &o.name, err)) < 0 ||
         (rc = cf_op_arg_int(body, "to", 0, &o.to, err)) < 0 ||
         (rc = cf_op_arg_int(body, "from", 0, &o.from, err)) < 0 ||
