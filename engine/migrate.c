@@ -320,6 +320,14 @@ static int make_plans(cf_engine *e, const req *q, const json_t *ids, json_t **pl
                 rc = cf_err_set(err, CF_ENOTFOUND, "cases", "no case %s", id);
             break;
         }
+        /* A plan is made from rows the chain holds, not from an edit. */
+        char found[65], recorded[65];
+        if ((rc = cf_integrity_check_case(e->store, id, found, recorded, err))) {
+            if (rc == CF_EINVALID)
+                cf_engine_note_altered(e, "case", id, found, recorded);
+            cf_case_row_clear(&r);
+            break;
+        }
         json_t *p = NULL;
         rc = plan_case(e, q, &r, ids != NULL, &p, err);
         cf_case_row_clear(&r);
@@ -653,6 +661,8 @@ int cf_workflow_migrate(cf_engine *e, const cf_migrate_options *o, json_t **out,
         json_decref(result);
         result = NULL;
     }
+    if (rc)
+        cf_engine_flush_alarm(e); /* a row found altered while planning */
     *out = result;
     return rc;
 }

@@ -174,4 +174,35 @@ assert_jq "$OUT" "map(select(.id == \"$M\" and .event == \"monitoring.expired\")
     "180 days after entering monitoring the timer fires"
 assert_eq closed "$(state_of "$M")" "monitoring expired -> closed"
 expect_exit 0 cf --actor admin audit verify
+
+# ---- an intruder's edits are found ---------------------------------------------------------------
+sql() { sqlite3 "$CASEFLOW_STORE" "$1"; }
+# forge ACTOR ROLE ACTION: a record with a correct hash at the tail (as
+# cli_integrity.sh does), as anyone who can write the file can.
+forge() {
+    local head hseq hhash hat seq digest line hash
+    head=$(sql "SELECT seq || ' ' || hash || ' ' || at FROM audit ORDER BY seq DESC LIMIT 1")
+    read -r hseq hhash hat <<<"$head"
+    seq=$((hseq + 1))
+    digest=$(printf 'forged %s' "$seq" | sha256sum | cut -d' ' -f1)
+    line=$(jq -cn --argjson s "$seq" --argjson a "$hat" --arg d "$digest" --arg p "$hhash" \
+        --arg actor "$1" --arg role "$2" --arg action "$3" '[$s,$a,$actor,$role,$action,null,null,$d,$p]')
+    hash=$(printf '%s' "$line" | sha256sum | cut -d' ' -f1)
+    sql "INSERT INTO audit VALUES($seq, $hat, '$1', '$2', '$3', NULL, NULL, '$digest', '$hhash', '$hash')"
+}
+cp "$CASEFLOW_STORE" "$E2E_TMP/clean.db"
+forge supervisor1 supervisor workflow.migrate
+expect_exit 65 cf --actor admin audit verify
+assert_contains "$ERR" "only administrators record it" "a migration record by a supervisor is found"
+cp "$E2E_TMP/clean.db" "$CASEFLOW_STORE"
+rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+sql "UPDATE cases SET version = 1 WHERE id = '$C'"
+expect_exit 65 cf --actor admin audit verify
+assert_contains "$ERR" "case $C" "a case's version edited by hand is found"
+expect_exit 65 cf --actor admin --reason r workflow migrate polit --to 2 --cases "$C" --dry-run
+assert_contains "$ERR" "altered" "a migration plans nothing on an edited case"
+assert_eq 1 "$(sql "SELECT count(*) FROM audit WHERE action = 'integrity.alarm'")" "and raises the alarm"
+cp "$E2E_TMP/clean.db" "$CASEFLOW_STORE"
+rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+expect_exit 0 cf --actor admin audit verify
 finish
