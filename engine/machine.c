@@ -1023,6 +1023,11 @@ static int emit_events(unit *u)
             if (!rc && u->timer && strcmp(o->a, u->timer) == 0)
                 rc = emit(u, c, "timer.fired",
                           json_pack("{s:s, s:s?}", "timer", o->a, "state", o->d));
+            if (!rc && strcmp(o->a, "workflow.migrated") == 0)
+                rc = emit(u, c, "case.migrated",
+                          json_pack("{s:s, s:s, s:O?, s:I}", "from", o->d, "to", o->f,
+                                    "from_version", json_object_get(o->j, "from_version"),
+                                    "to_version", (json_int_t)c->row.version));
             if (!rc && strcmp(o->a, "repeat_referral") == 0 && o->d)
                 rc = emit(u, c, "case.escalated",
                           json_pack("{s:s, s:s, s:O?}", "from", o->d, "to", o->f, "by",

@@ -120,6 +120,9 @@ assert_jq "$OUT" '.[-1].event == "workflow.migrated" and .[-1].actor == "admin" 
 assert_jq "$OUT" '.[-1].data.from_version == 1 and .[-1].data.to_version == 2 and .[-1].data.reason == "guidance 2026/7"' \
     "with from/to version and reason"
 expect_exit 0 cf --actor admin audit verify
+assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM notifications WHERE case_id = '$M'
+    AND channel = 'case.migrated' AND json_extract(payload, '$.to_version') = 2
+    AND json_extract(payload, '$.from_version') = 1")" "the feed carries case.migrated"
 # re-running is harmless
 snapshot rerun
 expect_exit 0 cf --actor admin --reason "guidance 2026/7" workflow migrate polit --to 2 --cases "$M" "$A"
