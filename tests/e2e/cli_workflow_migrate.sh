@@ -148,6 +148,20 @@ expect_exit 70 cf --actor supervisor1 act "$B" assessment.approved --data '{}'
 expect_exit 0 cf --actor admin --reason "free the broken case" workflow migrate polit --to 2 --cases "$B"
 act_ok supervisor1 "$B" assessment.approved '{}' visit
 
+# ---- a shorter low-grade deadline: the graded deadline moves ------------------------------------
+mkdir -p "$W/v5"
+cp -r "$W/v2/polit.lua" "$W/v2/policy.lua" "$W/v2/letters" "$W/v5/"
+sed -i 's/^local deadline_days = { very_high = 1, high = 7, medium = 14, low = 30 }/local deadline_days = { very_high = 1, high = 7, medium = 14, low = 21 }/' "$W/v5/polit.lua"
+grep -q 'low = 21' "$W/v5/polit.lua" || not_ok "v5 shortens the low-grade deadline"
+expect_exit 0 cf --actor admin workflow deploy "$W/v5/polit.lua"
+assert_eq "assessment 2026-12-03T10:00:00Z" "$(case_field "$C" '.state + " " + .deadline_at')" \
+    "graded low on v3: 30 days"
+expect_exit 0 cf --actor admin --reason "21-day low grade" workflow migrate polit --to 5 --cases "$C" --json
+assert_jq "$OUT" '.cases[0].deadline.was == "2026-12-03T10:00:00Z" and .cases[0].deadline.now == "2026-11-24T10:00:00Z"' \
+    "the plan moves the deadline to 21 days from grading"
+assert_eq "2026-11-24T10:00:00Z" "$(case_field "$C" .deadline_at)" "the case's deadline moved"
+expect_exit 0 cf --actor admin audit verify
+
 # ---- four eyes -------------------------------------------------------------------------------
 expect_exit 0 cf --actor admin policy set migrate_four_eyes true
 refused 77 "four eyes: no request" --actor admin --reason r workflow migrate polit --to 3 --cases "$A"
