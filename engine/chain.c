@@ -94,7 +94,8 @@ bool cf_chain_keeps_payload(const char *action)
     return strncmp(action, "user.", 5) == 0 || strncmp(action, "policy.set:", 11) == 0 ||
            strncmp(action, "token.", 6) == 0 || strncmp(action, "webhook.", 8) == 0 ||
            strcmp(action, "store.migrate") == 0 || strcmp(action, "refused") == 0 ||
-           strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0;
+           strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0 ||
+           strncmp(action, "workflow.migrate.", 17) == 0; /* four-eyes requests, approvals */
 }
 
 const char *cf_chain_subject(const char *action, const char *payload, char *buf, size_t n)
@@ -110,6 +111,15 @@ const char *cf_chain_subject(const char *action, const char *payload, char *buf,
         if (id <= 0)
             return NULL;
         snprintf(buf, n, "webhook:%lld", (long long)id);
+        return buf;
+    }
+    if (strcmp(action, "workflow.migrate.approve") == 0) { /* the request it answers */
+        json_t *p = payload ? json_loads(payload, 0, NULL) : NULL;
+        json_int_t id = json_integer_value(json_object_get(p, "request"));
+        json_decref(p);
+        if (id <= 0)
+            return NULL;
+        snprintf(buf, n, "migration:%lld", (long long)id);
         return buf;
     }
     bool user = strncmp(action, "user.", 5) == 0;
@@ -193,6 +203,7 @@ static bool administrative(const char *action)
 {
     return (prefix(action, "user.") && strcmp(action, "user.migrate") != 0) ||
            prefix(action, "policy.set:") || strcmp(action, "workflow.deploy") == 0 ||
+           prefix(action, "workflow.migrate") || /* a move, a request, an approval */
            strcmp(action, "disclosure") == 0 || strcmp(action, "retention") == 0 ||
            strcmp(action, "erasure") == 0 || strcmp(action, "checkpoint") == 0 ||
            prefix(action, "store.") || prefix(action, "token.") ||

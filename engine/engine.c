@@ -461,6 +461,7 @@ static const struct {
     {"require_os_user", "false", P_BOOL, 0, 0},
     {"workflow_budget_ms", "1000", P_COUNT, 10, 60000},
     {"common_key_limit", "25", P_COUNT, 1, 200},
+    {"migrate_four_eyes", "false", P_BOOL, 0, 0},
 };
 #define NPOLICIES (sizeof policies / sizeof policies[0])
 
@@ -486,6 +487,8 @@ static void policy_apply(cf_policies *p, const char *key, const char *v)
         p->workflow_budget_ms = atoll(v);
     else if (strcmp(key, "common_key_limit") == 0)
         p->common_key_limit = atoll(v);
+    else if (strcmp(key, "migrate_four_eyes") == 0)
+        p->migrate_four_eyes = strcmp(v, "true") == 0;
 }
 
 const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
@@ -828,7 +831,8 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
     if (i < 0)
         return cf_err_set(err, CF_EINVALID, "policy",
                           "unknown policy \"%s\" (require_reason, checkpoint_interval, anchor, "
-                          "require_os_user, workflow_budget_ms, common_key_limit)",
+                          "require_os_user, workflow_budget_ms, common_key_limit, "
+                          "migrate_four_eyes)",
                           key ? key : "");
     if (!value)
         return cf_err_set(err, CF_EINVALID, key, "%s needs a value", key);

@@ -355,7 +355,7 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
-        " 'erasure')";
+        " 'erasure', 'workflow.migrate')";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -383,7 +383,8 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         }
         last_audit = aseq;
         if (!action || (strcmp(action, "collection") && strcmp(action, "change") &&
-                        strcmp(action, "retention") && strcmp(action, "erasure"))) {
+                        strcmp(action, "retention") && strcmp(action, "erasure") &&
+                        strcmp(action, "workflow.migrate"))) {
             rc = broken(err, "events", "%s: its audit record is not a history record", where);
             break;
         }
@@ -902,7 +903,7 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *a = col(st, 1);
         if (a && (!strcmp(a, "change") || !strcmp(a, "collection") || !strcmp(a, "retention") ||
-                  !strcmp(a, "erasure"))) {
+                  !strcmp(a, "erasure") || !strcmp(a, "workflow.migrate"))) {
             seq = sqlite3_column_int64(st, 0);
             snprintf(digest, sizeof digest, "%s", col(st, 2) ? col(st, 2) : "");
             break;

@@ -1023,6 +1023,11 @@ static int emit_events(unit *u)
             if (!rc && u->timer && strcmp(o->a, u->timer) == 0)
                 rc = emit(u, c, "timer.fired",
                           json_pack("{s:s, s:s?}", "timer", o->a, "state", o->d));
+            if (!rc && strcmp(o->a, "workflow.migrated") == 0)
+                rc = emit(u, c, "case.migrated",
+                          json_pack("{s:s, s:s, s:O?, s:I}", "from", o->d, "to", o->f,
+                                    "from_version", json_object_get(o->j, "from_version"),
+                                    "to_version", (json_int_t)c->row.version));
             if (!rc && strcmp(o->a, "repeat_referral") == 0 && o->d)
                 rc = emit(u, c, "case.escalated",
                           json_pack("{s:s, s:s, s:O?}", "from", o->d, "to", o->f, "by",
@@ -1459,6 +1464,80 @@ int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
         rc = nomem(&u);
 out:
     if (cf_store_depth(e->store) > depth0) /* not committed: undo it (a batch's savepoint) */
+        cf_store_rollback(e->store);
+    unit_free(&u);
+    if (rc)
+        cf_engine_flush_alarm(e);
+    return rc;
+}
+
+/* ---- migration to another version ---------------------------------------------------- */
+
+int cf_machine_migrate(cf_engine *e, const char *case_id, const cf_migration *m, json_t **out,
+                       cf_error *err)
+{
+    if (out)
+        *out = NULL;
+    const int depth0 = cf_store_depth(e->store);
+    int rc = cf_engine_begin_checked(e, err);
+    if (rc)
+        return rc;
+    unit u = {.e = e, .actor = e->actor, .role = m->role, .action = "workflow.migrate",
+              .what = "workflow.migrated", .now = cf_engine_now(e), .err = err};
+    mcase *c;
+    json_t *timers = NULL;
+    char *previous = NULL;
+    /* No guard, step or timer of either version runs: the case is moved as
+     * the plan says, checked against the chain like any other write. */
+    if ((rc = load_case(&u, case_id, &c)))
+        goto out;
+    if (c->row.revision != m->revision) {
+        rc = cf_err_set(err, CF_ECONFLICT, "revision",
+                        "case %s changed since the migration was planned; run it again",
+                        case_id);
+        goto out;
+    }
+    if ((rc = cf_store_timer_list(e->store, case_id, &timers, err)))
+        goto out;
+    size_t i;
+    json_t *t;
+    json_array_foreach(timers, i, t)
+    {
+        op *x = push(&u, OP_TIMER_DEL, c);
+        if (!x || !(x->a = dup0(json_string_value(json_object_get(t, "event"))))) {
+            rc = nomem(&u);
+            goto out;
+        }
+    }
+    json_array_foreach(m->timers, i, t)
+    {
+        op *x = push(&u, OP_TIMER_SET, c);
+        if (!x || !(x->a = dup0(json_string_value(json_object_get(t, "event")))) ||
+            !(x->b = dup0(m->state))) {
+            rc = nomem(&u);
+            goto out;
+        }
+        x->n = json_integer_value(json_object_get(t, "due_at"));
+    }
+    previous = strdup(c->row.state);
+    op *o = previous ? push(&u, OP_EVENT, c) : NULL;
+    if (!o || !(o->a = strdup("workflow.migrated")) || !(o->d = strdup(c->row.state)) ||
+        !(o->f = strdup(m->state)) || (m->data && !(o->j = json_deep_copy(m->data))) ||
+        set_state(c, m->state)) {
+        rc = nomem(&u);
+        goto out;
+    }
+    c->wf = m->to;
+    c->row.version = m->to->version;
+    c->row.deadline_at = m->deadline_at;
+    if (!(rc = write_unit(&u)))
+        rc = cf_store_commit(e->store, err);
+    if (!rc && out && !(*out = result_of(c, previous)))
+        rc = nomem(&u);
+out:
+    json_decref(timers);
+    free(previous);
+    if (cf_store_depth(e->store) > depth0)
         cf_store_rollback(e->store);
     unit_free(&u);
     if (rc)

@@ -19,6 +19,7 @@ typedef struct cf_policies {
     bool require_os_user;
     int64_t workflow_budget_ms;
     int64_t common_key_limit;
+    bool migrate_four_eyes; /* a migration needs a second administrator's approval */
 } cf_policies;
 
 struct cf_engine {
@@ -181,6 +182,26 @@ typedef int (*cf_case_mutator)(cf_case_row *row, void *ctx, cf_error *err);
 int cf_machine_record(cf_engine *e, const char *case_id, const char *event,
                       const json_t *data, const char *action, const char *role, bool erase,
                       cf_case_mutator fn, void *ctx, json_t **out, cf_error *err);
+
+/* Move case_id to another version of its workflow (workflow migrate), as
+ * the actor in m->role: every timer of the case replaced by m->timers
+ * (array of {event, due_at}, borrowed), its state, version and deadline set,
+ * and a workflow.migrated history event carrying m->data (borrowed, may be
+ * NULL), audited as "workflow.migrate". Nothing of either version runs. In
+ * its own transaction: CF_ECONFLICT (field "revision") when the case is no
+ * longer at m->revision. *out (new, may be NULL): {id, state, revision,
+ * previous_state}. */
+typedef struct cf_migration {
+    int64_t revision;
+    cf_wf *to;          /* borrowed from the engine's cache */
+    const char *state;  /* a state of `to` */
+    int64_t deadline_at;
+    const json_t *timers;
+    const json_t *data;
+    const char *role;
+} cf_migration;
+int cf_machine_migrate(cf_engine *e, const char *case_id, const cf_migration *m, json_t **out,
+                       cf_error *err);
 
 /* Reading case data needs a justification unless the store's policy says
  * otherwise. */

@@ -1575,7 +1575,7 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
 {
     static const char sql[] =
         "UPDATE cases SET state=?, data=?, revision=revision+1, updated_at=?,"
-        " deadline_at=?, review_at=?, legal_hold=?, disposed_at=?"
+        " deadline_at=?, review_at=?, legal_hold=?, disposed_at=?, version=?"
         " WHERE id=? AND revision=?";
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -1587,8 +1587,9 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
     bind_deadline(st, 5, r->review_at);
     bind_text(st, 6, r->legal_hold);
     bind_deadline(st, 7, r->disposed_at);
-    bind_text(st, 8, r->id);
-    sqlite3_bind_int64(st, 9, r->revision);
+    sqlite3_bind_int64(st, 8, r->version); /* changed only by a migration */
+    bind_text(st, 9, r->id);
+    sqlite3_bind_int64(st, 10, r->revision);
     int rc = done(s, st, "update case", err);
     if (rc)
         return rc;

@@ -186,7 +186,7 @@ int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
 int cf_store_case_next_seq(cf_store *s, int64_t *seq, cf_error *err);
 int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
                          cf_error *err);
-/* Update state/data/deadline and bump the revision, only if the case is still
+/* Update state/data/deadline/version and bump the revision, only if the case is still
  * at `revision`: CF_ECONFLICT otherwise. */
 int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
                          cf_error *err);

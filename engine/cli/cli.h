@@ -63,7 +63,9 @@ enum {
     OPT_RESULT = 1u << 22,  /* --result, --result-file */
     OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
     OPT_IDEM = 1u << 24,    /* --idempotency-key */
-    OPT_DEPLOY = 1u << 25,  /* --yes, --dry-run, --inactive */
+    OPT_DEPLOY = 1u << 25,  /* --yes, --inactive */
+    OPT_MIGRATE = 1u << 26, /* workflow migrate: --to --from --map --cases --all ... */
+    OPT_DRY_RUN = 1u << 27, /* --dry-run (deploy, migrate) */
 };
 
 struct command;
@@ -81,6 +83,12 @@ struct cli {
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
     bool yes, dry_run, inactive;
+    struct {            /* workflow migrate (cmd_migrate.c) */
+        const char *to, *from, *approve;
+        const char **maps, **cases; /* as given, NULL-terminated */
+        size_t nmaps, ncases;
+        bool all, dry_run, request;
+    } mig;
     const char **roles; /* --role values as given (may hold commas) */
     size_t nroles;
     const char **os_users; /* --os-user values, NULL-terminated */
@@ -221,6 +229,8 @@ int cmd_workflow_diff(struct cli *c);
 int cmd_workflow_activate(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
+/* cmd_migrate.c */
+int cmd_workflow_migrate(struct cli *c);
 /* cmd_case.c */
 int cmd_show(struct cli *c);
 int cmd_list(struct cli *c);

@@ -26,6 +26,7 @@ enum opt_id {
     O_UPDATED_SINCE, O_OPEN_TASKS, O_IDEMPOTENCY_KEY, O_EXPIRES, O_NOTE, O_OPEN, O_DONE,
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
     O_YES, O_DRY_RUN, O_INACTIVE,
+    O_TO, O_FROM, O_MAP, O_CASES, O_ALL, O_REQUEST, O_APPROVE, /* migrate */
 };
 
 static const struct optspec {
@@ -80,8 +81,15 @@ static const struct optspec {
     {"events", O_EVENTS, true, OPT_WEBHOOK},
     {"secret-file", O_SECRET_FILE, true, OPT_WEBHOOK},
     {"yes", O_YES, false, OPT_DEPLOY},
-    {"dry-run", O_DRY_RUN, false, OPT_DEPLOY},
+    {"dry-run", O_DRY_RUN, false, OPT_DRY_RUN},
     {"inactive", O_INACTIVE, false, OPT_DEPLOY},
+    {"to", O_TO, true, OPT_MIGRATE},
+    {"from", O_FROM, true, OPT_MIGRATE},
+    {"map", O_MAP, true, OPT_MIGRATE},
+    {"cases", O_CASES, true, OPT_MIGRATE},
+    {"all", O_ALL, false, OPT_MIGRATE},
+    {"request", O_REQUEST, false, OPT_MIGRATE},
+    {"approve", O_APPROVE, true, OPT_MIGRATE},
 };
 
 /* ---- opening the store -------------------------------------------------- */
@@ -138,7 +146,7 @@ static const struct command commands[] = {
      "one of its accounts may act as it."},
     {"user", "unbind", cmd_user_unbind, 2, 2, 0, "NAME LOGIN",
      "Remove a user's binding to an OS account."},
-    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, OPT_DEPLOY,
+    {"workflow", "deploy", cmd_workflow_deploy, 1, 1, OPT_DEPLOY | OPT_DRY_RUN,
      "FILE|NAME --reason R [--yes] [--dry-run] [--inactive]",
      "Deploy the workflow in FILE (or the installed workflow NAME, e.g. polit) as a new "
      "version (a source deployed before: that version again) and make it the active one "
@@ -191,6 +199,16 @@ static const struct command commands[] = {
      "nothing; the same key with anything else is exit 65."},
     {"tick", NULL, cmd_tick, 0, 0, 0, "",
      "Fire every timer due by the engine clock (CASEFLOW_NOW in tests)."},
+    {"workflow", "migrate", cmd_workflow_migrate, 0, (size_t)-1,
+     OPT_MIGRATE | OPT_DRY_RUN | OPT_SERVER,
+     "NAME --to VERSION [--from V] [--map OLD=NEW]... (--cases ID... | --all) [--dry-run] "
+     "[--request] --reason TEXT | --approve ID --reason TEXT",
+     "Move open cases of workflow NAME to deployed version VERSION (administrator): each "
+     "keeps its state or the one --map gives, its timers recomputed under the new version "
+     "from when it entered its state, its deadline moved to the new deadline_days; no "
+     "guard or step runs. --dry-run prints the plan and moves nothing. With the policy "
+     "migrate_four_eyes=true, --request records the migration and another administrator "
+     "runs it with --approve ID."},
     {"workflow", "graph", cmd_workflow_graph, 1, 1, 0, "NAME",
      "Print the latest deployed version of workflow NAME as Graphviz DOT."},
     {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW | OPT_SERVER,
@@ -230,7 +248,7 @@ static const struct command commands[] = {
     {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
      "Set a store policy (administrator; audited): require_reason true|false, "
      "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
-     "true|false, workflow_budget_ms N, common_key_limit N."},
+     "true|false, workflow_budget_ms N, common_key_limit N, migrate_four_eyes true|false."},
     {"task", "list", cmd_task_list, 0, 0, OPT_TASKQ | OPT_LIMIT | OPT_AFTER | OPT_SERVER,
      "[--open|--done] [--kind KIND] [--case ID] [--assignee USER] [--limit N] "
      "[--after ID]",
@@ -436,8 +454,15 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_EVENTS: c->events = val; break;
     case O_SECRET_FILE: c->secret_file = val; break;
     case O_YES: c->yes = true; break;
-    case O_DRY_RUN: c->dry_run = true; break;
+    case O_DRY_RUN: c->dry_run = c->mig.dry_run = true; break;
     case O_INACTIVE: c->inactive = true; break;
+    case O_TO: c->mig.to = val; break;
+    case O_FROM: c->mig.from = val; break;
+    case O_MAP: c->mig.maps[c->mig.nmaps++] = val; break;
+    case O_CASES: c->mig.cases[c->mig.ncases++] = val; break;
+    case O_ALL: c->mig.all = true; break;
+    case O_REQUEST: c->mig.request = true; break;
+    case O_APPROVE: c->mig.approve = val; break;
     }
     c->used |= o->bit;
 }
@@ -618,7 +643,9 @@ int main(int argc, char **argv)
     c.words = calloc((size_t)argc + 1, sizeof *c.words);
     c.roles = calloc((size_t)argc + 1, sizeof *c.roles);
     c.os_users = calloc((size_t)argc + 1, sizeof *c.os_users);
-    if (!c.words || !c.roles || !c.os_users) {
+    c.mig.maps = calloc((size_t)argc + 1, sizeof *c.mig.maps);
+    c.mig.cases = calloc((size_t)argc + 1, sizeof *c.mig.cases);
+    if (!c.words || !c.roles || !c.os_users || !c.mig.maps || !c.mig.cases) {
         say("out of memory");
         return 70;
     }
@@ -632,6 +659,8 @@ int main(int argc, char **argv)
     free(c.words);
     free(c.roles);
     free(c.os_users);
+    free(c.mig.maps);
+    free(c.mig.cases);
     /* Output that never arrived is a failure: a command that succeeded
      * fails with 74 (one that failed has said why already). */
     if (!st)

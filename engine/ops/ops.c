@@ -50,6 +50,10 @@ static const cf_op table[] = {
      "Make a deployed version the one new referrals start on, with a reason (a rollback is "
      "activating the earlier version)",
      cf_op_workflow_activate},
+    {"workflow.migrate", "POST", "/v1/workflows/{name}/migrate", W | A | B,
+     "Move open cases to another version: {\"to\": N, \"cases\": [ID...] | \"all\": true, "
+     "\"map\"?: [\"OLD=NEW\"...], \"from\"?, \"dry_run\"?, \"request\"?, \"approve\"?}",
+     cf_op_workflow_migrate},
     {"token.create", "POST", "/v1/tokens", W | A | B,
      "Create a bearer token for a user ({user, expires_at?, note?}); shown once",
      cf_op_token_create},

@@ -258,6 +258,48 @@ CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t ver
  * not disposed of. */
 CF_EXTERN int cf_workflow_list(cf_engine *engine, json_t **out, cf_error *err);
 
+/* What cf_workflow_migrate moves, and how (strings borrowed). */
+typedef struct cf_migrate_options {
+    const char *name;          /* the workflow (not with approve) */
+    int64_t to;                /* the version to move to (not with approve) */
+    int64_t from;              /* only cases on this version (0: any other) */
+    const char *const *map;    /* nmap "OLD=NEW" state mappings */
+    size_t nmap;
+    const char *const *cases;  /* ncases case ids; or all (exactly one of them) */
+    size_t ncases;
+    int all;                   /* every open case of the workflow */
+    int dry_run;               /* plan only: writes its consultation record alone */
+    int request;               /* four eyes: record a pending request, move nothing */
+    int64_t approve;           /* > 0: approve request `approve` (another administrator's)
+                                * and run it; the other fields are ignored */
+} cf_migrate_options;
+
+/*
+ * Move open cases of a workflow to another deployed version (docs/workflows.md,
+ * "Migrating open cases"). Requires an administrator and a reason. Each case
+ * keeps its state (or the one --map gives); the timers of that state are
+ * recomputed under the new version from the time the case entered it, the
+ * response deadline moved to the new version's deadline_days for its grade,
+ * tasks kept. No guard or step of either version runs. Each case moves in its
+ * own transaction with a workflow.migrated history event; a case already on
+ * the target is skipped. With the store policy migrate_four_eyes=true a move
+ * needs request, then approve by a different administrator.
+ * *out (new reference): {workflow, to, from, dry_run, map, cases: [{id,
+ * revision, from: {version, state}, to: {version, state, mapped}, entered_at,
+ * timers: [{event, was, now}], deadline: {was, now}, tasks, status: planned |
+ * migrated | skipped | refused | failed, why?}], counts, request?, approved?}.
+ * Errors (the store unchanged): CF_EUSAGE (no reason, no --cases/--all, a
+ * malformed --map), CF_ENOTFOUND (no such version, case or request),
+ * CF_EINVALID (a --map target the version lacks; a named case closed, disposed
+ * or on another workflow; a case that cannot move, when applying), CF_EDENIED
+ * (not an administrator; four eyes: no request, or approving one's own),
+ * CF_ECONFLICT (a request approved already). When some cases fail while
+ * moving, each is left as it was, the first failure's code is returned and
+ * *out still holds the report (status "failed", why).
+ */
+CF_EXTERN int cf_workflow_migrate(cf_engine *engine, const cf_migrate_options *opts,
+                                  json_t **out, cf_error *err);
+
 /*
  * Take in one referral (borrowed JSON object, contract version 1). The case
  * starts on the active version of workflow `name` (NULL: "polit"): the

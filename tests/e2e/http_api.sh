@@ -423,6 +423,22 @@ assert_jq "$BODY" '[.[] | select(.name == "polit") | select(.active) | .version]
     "the list marks version 1 active"
 expect 200 "activate version 2 again" POST "$ACT/2/activate" admin -H "X-Caseflow-Reason: e2e forward"
 
+# Migration (workflow.migrate): a dry run, the move back to version 1, refusals.
+MIG=(-H "X-Caseflow-Reason: e2e migration")
+expect 200 "a migration's dry run" POST /v1/workflows/polit/migrate admin "${JSON[@]}" "${MIG[@]}" \
+    --data-binary "{\"to\":1,\"cases\":[\"$V2\"],\"dry_run\":true}"
+assert_jq "$BODY" '.dry_run == true and .cases[0].status == "planned" and .cases[0].to.version == 1' \
+    "the plan: version 2 -> 1"
+expect_problem 403 CF_EDENIED - "a migration by a supervisor" POST /v1/workflows/polit/migrate \
+    supervisor1 "${JSON[@]}" "${MIG[@]}" --data-binary "{\"to\":1,\"cases\":[\"$V2\"]}"
+expect_problem 404 CF_ENOTFOUND to "a migration to no such version" POST /v1/workflows/polit/migrate \
+    admin "${JSON[@]}" "${MIG[@]}" --data-binary "{\"to\":9,\"cases\":[\"$V2\"]}"
+expect 200 "a migration" POST /v1/workflows/polit/migrate admin "${JSON[@]}" "${MIG[@]}" \
+    --data-binary "{\"to\":1,\"cases\":[\"$V2\"]}"
+assert_jq "$BODY" '.counts.migrated == 1 and .cases[0].status == "migrated"' "the case moved"
+expect 200 "the migrated case" GET "/v1/cases/$V2" supervisor1 "${MIG[@]}"
+assert_jq "$BODY" '.workflow.version == 1' "the case is on version 1"
+
 # ---- the feed: cursor and long poll ----------------------------------------------------------
 read_req feed - "the feed from the start" supervisor1 "/v1/feed?after=0&limit=100"
 assert_jq "$BODY" '(.events | length) == 100 and .next == .events[-1].seq' "a page of 100 events"
