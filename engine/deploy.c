@@ -14,18 +14,11 @@ static const char *const admin[] = {"administrator"};
 
 /* ---- workflows ------------------------------------------------------------------- */
 
-/* Findings that make a workflow unfit to deploy (warnings do not). */
+/* Findings that make a workflow unfit to deploy: every one (a function
+ * without declared targets too, since issue 9). */
 static const json_t *first_error(const json_t *diags)
 {
-    size_t i;
-    json_t *d;
-    json_array_foreach(diags, i, d)
-    {
-        const char *rule = json_string_value(json_object_get(d, "rule"));
-        if (rule && strcmp(rule, "no-targets") != 0)
-            return d;
-    }
-    return NULL;
+    return json_array_get(diags, 0);
 }
 
 int cf_workflow_check(cf_engine *e, const char *path, json_t **out, cf_error *err)

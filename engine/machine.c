@@ -617,6 +617,10 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         if (rc)
             return rc;
     }
+    /* Declared event data is checked before any plugin or guard sees it. */
+    int drc = cf_wf_event_data_check(t, event, data, u->err);
+    if (drc)
+        return drc;
     json_t *none = NULL;
     if (!data) {
         data = none = json_object();
