@@ -217,6 +217,9 @@ int cf_wf_resolve_limited(cf_wf *wf, const cf_wf_transition *t,
                           const json_t *case_doc, const json_t *event_doc,
                           int64_t now, const cf_wf_limits *lim,
                           const char **target, cf_error *err);
+/* The Lua traceback ("stack traceback:\n\t...") of wf's last failed call,
+ * or NULL; borrowed until its next call. Error messages never carry it. */
+const char *cf_wf_error_trace(const cf_wf *wf);
 /* cf_wf_resolve_limited with lim NULL. */
 int cf_wf_resolve(cf_wf *wf, const cf_wf_transition *t, const json_t *case_doc,
                   const json_t *event_doc, int64_t now, const char **target,

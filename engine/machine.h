@@ -57,6 +57,7 @@ struct cf_engine {
     size_t nwfs, capwfs;
     bool batch;
     json_t *deferred;  /* consultations kept for another engine to write, or NULL */
+    char *trace;       /* the Lua traceback of the last failed guard, or NULL */
 };
 
 /* The policies in force (checked against the chain); NULL on error. */

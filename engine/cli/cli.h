@@ -70,7 +70,7 @@ struct command;
 /* Everything one run of the command knows: options, words, the engine. */
 struct cli {
     const char *store, *actor, *reason, *plugins;
-    bool json, help, version;
+    bool json, help, version, verbose;
     const char *state, *data, *workflow, *limit, *revision;
     const char *signing_key, *since, *output, *file, *key, *until;
     bool chain_only, test_clock;
@@ -156,6 +156,9 @@ void remote_close(struct cli *c);
 /* ---- output.c ------------------------------------------------------------ */
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A failure's detail (may be NULL: nothing), each line "caseflow: " and
+ * the line, escaped like every message. */
+void say_detail(const char *text);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fail(int rc, const cf_error *err);
 int fail_line(unsigned long line, int rc, const cf_error *err);

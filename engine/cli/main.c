@@ -25,6 +25,7 @@ enum opt_id {
     O_SERVER, O_TOKEN_FILE, O_AFTER, O_GRADE, O_OVERDUE, O_DEADLINE_BEFORE,
     O_UPDATED_SINCE, O_OPEN_TASKS, O_IDEMPOTENCY_KEY, O_EXPIRES, O_NOTE, O_OPEN, O_DONE,
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
+    O_VERBOSE,
 };
 
 static const struct optspec {
@@ -40,6 +41,7 @@ static const struct optspec {
     {"json", O_JSON, false, 0},
     {"help", O_HELP, false, 0},
     {"version", O_VERSION, false, 0},
+    {"verbose", O_VERBOSE, false, 0},
     {"role", O_ROLE, true, OPT_ROLE},
     {"state", O_STATE, true, OPT_STATE},
     {"limit", O_LIMIT, true, OPT_LIMIT},
@@ -273,6 +275,8 @@ static const char global_help[] =
     "                  from CASEFLOW_TOKEN or --token-file FILE); the service, not\n"
     "                  --actor, knows who acts; env CASEFLOW_SERVER\n"
     "  --json          machine output\n"
+    "  --verbose       after a failure, its detail too (a workflow function's Lua\n"
+    "                  traceback) on standard error\n"
     "  --help          this help; after a command, that command's help\n"
     "  --version       print the version\n"
     "Environment: CASEFLOW_NOW (RFC 3339) sets the engine clock, on a store made\n"
@@ -416,6 +420,7 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_RESULT_FILE: c->result_file = val; break;
     case O_EVENTS: c->events = val; break;
     case O_SECRET_FILE: c->secret_file = val; break;
+    case O_VERBOSE: c->verbose = true; break;
     }
     c->used |= o->bit;
 }
@@ -605,6 +610,8 @@ int main(int argc, char **argv)
         apply_env(&c);
         st = dispatch(&c);
     }
+    if (st && c.verbose)
+        say_detail(cf_engine_error_detail(c.engine));
     cf_engine_close(c.engine);
     remote_close(&c);
     free(c.words);

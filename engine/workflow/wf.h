@@ -67,6 +67,7 @@ typedef struct wf_ctx {
     int64_t now;
     unsigned gen;   /* views carry the generation of their call */
     char where[160];/* "file:line" where a limit stopped the script */
+    char *trace;    /* the Lua traceback of the last failed call, or NULL */
 
     const char *dir;   /* collect mode: directory modules are read from */
     json_t *modules;   /* module name -> source (owned reference) */

@@ -106,6 +106,13 @@ CF_EXTERN int cf_engine_open(const char *path, const cf_open_options *opts,
                              cf_engine **out, cf_error *err);
 CF_EXTERN void cf_engine_close(cf_engine *engine);
 
+/* The detail of the last workflow error of a command on engine: the Lua
+ * traceback of a transition function that failed (CF_ESCRIPT), whose
+ * one-line message says only "file:line: message". Borrowed, valid until
+ * the next command on engine; NULL when there is none. For --verbose and
+ * a service's log; it names workflow code, never case data. */
+CF_EXTERN const char *cf_engine_error_detail(const cf_engine *engine);
+
 /* Who acts and why. Strings are copied. actor NULL clears it. The actor is
  * checked against the store's users at each command. */
 CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
