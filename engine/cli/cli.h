@@ -63,6 +63,7 @@ enum {
     OPT_RESULT = 1u << 22,  /* --result, --result-file */
     OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
     OPT_IDEM = 1u << 24,    /* --idempotency-key */
+    OPT_LIVE = 1u << 25,    /* workflow check --live */
 };
 
 struct command;
@@ -70,7 +71,7 @@ struct command;
 /* Everything one run of the command knows: options, words, the engine. */
 struct cli {
     const char *store, *actor, *reason, *plugins;
-    bool json, help, version, verbose;
+    bool json, help, version, verbose, live;
     const char *state, *data, *workflow, *limit, *revision;
     const char *signing_key, *since, *output, *file, *key, *until;
     bool chain_only, test_clock;

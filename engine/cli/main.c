@@ -25,7 +25,7 @@ enum opt_id {
     O_SERVER, O_TOKEN_FILE, O_AFTER, O_GRADE, O_OVERDUE, O_DEADLINE_BEFORE,
     O_UPDATED_SINCE, O_OPEN_TASKS, O_IDEMPOTENCY_KEY, O_EXPIRES, O_NOTE, O_OPEN, O_DONE,
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
-    O_VERBOSE,
+    O_VERBOSE, O_LIVE,
 };
 
 static const struct optspec {
@@ -42,6 +42,7 @@ static const struct optspec {
     {"help", O_HELP, false, 0},
     {"version", O_VERSION, false, 0},
     {"verbose", O_VERBOSE, false, 0},
+    {"live", O_LIVE, false, OPT_LIVE},
     {"role", O_ROLE, true, OPT_ROLE},
     {"state", O_STATE, true, OPT_STATE},
     {"limit", O_LIMIT, true, OPT_LIMIT},
@@ -141,9 +142,11 @@ static const struct command commands[] = {
      "version (the same source again: the existing version)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions."},
-    {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
+    {"workflow", "check", cmd_workflow_check, 1, 1, OPT_LIVE, "FILE [--live]",
      "Lint FILE without deploying it: prints file:line: rule: message for "
-     "each finding; exit 65 when there are any. Needs no store."},
+     "each finding; exit 65 when there are any. Needs no store. With --live, "
+     "also the timers of open cases in the store (--store) that FILE's workflow "
+     "would not take (rule live-timer; an audited read, with --reason)."},
     {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW | OPT_SERVER, "[--workflow NAME] [FILE|-]",
      "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
      "standard input; prints each case's id, state and whether it was created. "
@@ -421,6 +424,7 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_EVENTS: c->events = val; break;
     case O_SECRET_FILE: c->secret_file = val; break;
     case O_VERBOSE: c->verbose = true; break;
+    case O_LIVE: c->live = true; break;
     }
     c->used |= o->bit;
 }

@@ -214,6 +214,18 @@ CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
  */
 CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
                                 json_t **out, cf_error *err);
+/*
+ * Check the workflow in path against the live timers of the store: every
+ * timer of an open case of that workflow's name (any version) in the state
+ * that set it whose event path's workflow would not take there appends a
+ * finding {file, line (its state's, 0 when the state is gone), rule
+ * "live-timer", message, timers: {workflow, version, state, event, timers,
+ * due, first_due, first_case}} to findings (borrowed array). An audited
+ * read: needs a known actor and a reason. CF_EINVALID, CF_ENOTFOUND when
+ * the file does not load; the store's errors.
+ */
+CF_EXTERN int cf_workflow_check_live(cf_engine *engine, const char *path, json_t *findings,
+                                     cf_error *err);
 /* Graphviz DOT text of deployed workflow `name` at `version` (<= 0: the
  * latest). *out is a new malloc'd string (free it). */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
