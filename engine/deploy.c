@@ -14,11 +14,20 @@ static const char *const admin[] = {"administrator"};
 
 /* ---- workflows ------------------------------------------------------------------- */
 
-/* Findings that make a workflow unfit to deploy: every one (a function
- * without declared targets too, since issue 9). */
+/* Findings that make a workflow unfit to deploy: all but the warning
+ * no-result (a guard that never returns a state may stay on purpose; a
+ * function without declared targets is an error since issue 9). */
 static const json_t *first_error(const json_t *diags)
 {
-    return json_array_get(diags, 0);
+    size_t i;
+    json_t *d;
+    json_array_foreach(diags, i, d)
+    {
+        const char *rule = json_string_value(json_object_get(d, "rule"));
+        if (rule && strcmp(rule, "no-result") != 0)
+            return d;
+    }
+    return NULL;
 }
 
 int cf_workflow_check(cf_engine *e, const char *path, json_t **out, cf_error *err)
