@@ -182,7 +182,9 @@ static int guard_findings(const cf_wf *wf, const cf_wf_state *st, const cf_wf_tr
         if (v == NULL)
             continue;
         some_state = true;
-        if (strstr(suggest, v) == NULL && used < sizeof suggest)
+        char quoted[WF_NAME_MAX + 3];
+        snprintf(quoted, sizeof quoted, "\"%s\"", v);
+        if (strstr(suggest, quoted) == NULL && used < sizeof suggest)
             used += (size_t)snprintf(suggest + used, sizeof suggest - used, "%s\"%s\"",
                                      used ? ", " : "", v);
         bool in = false;
