@@ -208,9 +208,10 @@ int cf_wf_event_data_check(const cf_wf_transition *t, const char *event,
         if (json_is_null(v) && !f->required)
             continue;
         if (!has_type(v, f->type))
-            return cf_err_set(err, CF_EINVALID, field, "%s rejected: data.%s: expected %s%s",
+            return cf_err_set(err, CF_EINVALID, field, "%s rejected: data.%s: expected %s%s%s",
                               event, key, strcmp(f->type, "time") == 0 ? "an RFC 3339 " : "",
-                              f->type);
+                              f->type,
+                              strcmp(f->type, "boolean") == 0 ? " (true or false)" : "");
     }
     for (size_t i = 0; i < t->nfields; i++) {
         const cf_wf_field *f = &t->fields[i];
