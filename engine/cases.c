@@ -121,17 +121,25 @@ int cf_act(cf_engine *e, const char *case_id, const char *event, const json_t *d
     return cf_machine_act(e, case_id, event, data, expect_revision, false, NULL, out, err);
 }
 
-/* A timer is stale when its case is gone or no longer takes its event (it
- * left the state in a way that did not clear it). */
-static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale,
-                       cf_error *err)
+/* What tick does with a due timer. */
+enum timer_fate { TIMER_FIRE, TIMER_DROP, TIMER_KEEP };
+
+/* A timer is stale, and dropped, when its case is gone or has left the
+ * state that set it (in a way that did not clear it). A timer of the state
+ * the case is in that the state cannot take (no transition, a final state:
+ * a misspelt timer event) is kept, never dropped: tick reports it each
+ * time, `workflow check --live` and `report` count it, and a fixed version
+ * (or a migration) can take it. why: the reason, for a kept one. */
+static int timer_fate(cf_engine *e, const char *id, const char *ev, const char *set_in,
+                      enum timer_fate *fate, char *why, size_t whylen, cf_error *err)
 {
     char *state = NULL, *wfname = NULL;
     int64_t version = 0;
     cf_error lerr;
+    *fate = TIMER_FIRE;
     int rc = cf_store_case_state(e->store, id, &state, &wfname, &version, &lerr);
     if (rc == CF_ENOTFOUND) {
-        *stale = true;
+        *fate = TIMER_DROP;
         return 0;
     }
     cf_wf *wf;
@@ -139,7 +147,14 @@ static int timer_stale(cf_engine *e, const char *id, const char *ev, bool *stale
         rc = cf_engine_workflow(e, wfname, version, &wf, &lerr);
     if (!rc) {
         cf_wf_state *st = cf_wf_find_state(wf, state);
-        *stale = !st || st->final || !cf_wf_find_transition(st, ev);
+        bool takes = st && !st->final && cf_wf_find_transition(st, ev);
+        if (!takes && set_in && *set_in && strcmp(set_in, state) != 0)
+            *fate = TIMER_DROP;
+        else if (!takes) {
+            *fate = TIMER_KEEP;
+            snprintf(why, whylen, "kept: workflow %s v%lld: state %s has no transition for %s",
+                     wf->name, (long long)version, state, ev);
+        }
     } else {
         cf_err_set(err, rc, lerr.field, "tick: %s %s: %s", id, ev, lerr.message);
     }
@@ -251,9 +266,24 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
         {
             const char *id = json_string_value(json_object_get(t, "case"));
             const char *ev = json_string_value(json_object_get(t, "event"));
-            bool stale = false;
-            if ((rc = timer_stale(e, id, ev, &stale, err)))
+            enum timer_fate fate;
+            char why[300] = "";
+            if ((rc = timer_fate(e, id, ev, json_string_value(json_object_get(t, "state")),
+                                 &fate, why, sizeof why, err)))
                 break;
+            if (fate == TIMER_KEEP) {
+                /* Said every time, never fired, never dropped. */
+                kept++;
+                json_array_append_new(fired, json_pack("{s:s, s:s, s:O, s:b, s:s}", "id", id,
+                                                       "event", ev, "due_at",
+                                                       json_object_get(t, "due_at"), "kept",
+                                                       1, "error", why));
+                if (!failed)
+                    failed = cf_err_set(err, CF_EINVALID, "timer", "tick: %s %s: %s", id, ev,
+                                        why);
+                continue;
+            }
+            bool stale = fate == TIMER_DROP;
             json_t *res = NULL;
             cf_error terr;
             cf_err_clear(&terr);

@@ -409,7 +409,13 @@ void cf_engine_close(cf_engine *e)
     free(e->actor);
     free(e->reason);
     free(e->roles);
+    free(e->trace);
     free(e);
+}
+
+const char *cf_engine_error_detail(const cf_engine *e)
+{
+    return e ? e->trace : NULL;
 }
 
 int cf_engine_set_actor(cf_engine *e, const char *actor, const char *reason)

@@ -129,6 +129,13 @@ typedef struct cf_wf_limits {
 typedef struct cf_wf cf_wf;
 typedef struct cf_wf_state cf_wf_state;
 
+/* One declared field of an event's data (a transition's `data` table). */
+typedef struct cf_wf_field {
+    char *name;
+    char *type;          /* string boolean number integer object array time any */
+    bool required;
+} cf_wf_field;
+
 typedef struct cf_wf_transition {
     char *event;
     char *target;        /* state name, or NULL when resolved by a function */
@@ -140,6 +147,9 @@ typedef struct cf_wf_transition {
     char *four_eyes;     /* event whose actor must not be this event's actor */
     bool system;         /* only the engine (timers, correlation) may raise it */
     int line;            /* source line, 0 when unknown */
+    bool has_data;       /* `data` declared: only these fields, of these types */
+    cf_wf_field *fields;
+    size_t nfields;
 } cf_wf_transition;
 
 struct cf_wf_state {
@@ -214,16 +224,29 @@ int cf_wf_resolve_limited(cf_wf *wf, const cf_wf_transition *t,
                           const json_t *case_doc, const json_t *event_doc,
                           int64_t now, const cf_wf_limits *lim,
                           const char **target, cf_error *err);
+/* The Lua traceback ("stack traceback:\n\t...") of wf's last failed call,
+ * or NULL; borrowed until its next call. Error messages never carry it. */
+const char *cf_wf_error_trace(const cf_wf *wf);
 /* cf_wf_resolve_limited with lim NULL. */
 int cf_wf_resolve(cf_wf *wf, const cf_wf_transition *t, const json_t *case_doc,
                   const json_t *event_doc, int64_t now, const char **target,
                   cf_error *err);
 
 /*
+ * Check an event's data (may be NULL: none) against what transition t
+ * declares, before any plugin or guard sees it. 0 when t declares nothing
+ * or the data fits; CF_EINVALID naming the field ("data.letter: expected
+ * boolean", field "data.letter") otherwise.
+ */
+int cf_wf_event_data_check(const cf_wf_transition *t, const char *event,
+                           const json_t *data, cf_error *err);
+
+/*
  * Lint the workflow in path. loader may be NULL (then plugin checks are
  * skipped). Appends findings {file, line, rule, message} to diags (borrowed
  * array). Rules: "syntax", "structure", "undefined-state", "unreachable",
- * "missing-plugin", "unaccepted-event", "no-targets". Returns 0 when it
+ * "missing-plugin", "unaccepted-event", "no-targets", "timer-event",
+ * "guard-target", "no-result", "undeclared-data". Returns 0 when it
  * could run (findings or not), negative on I/O errors.
  */
 int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,

@@ -464,8 +464,14 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
                           : nomem(u);
         json_decref(cd);
         json_decref(ed);
-        if (rc)
+        if (rc) {
+            /* The traceback stays out of the one-line message: for --verbose
+             * and a service's log (cf_engine_error_detail). */
+            const char *tb = rc == CF_ESCRIPT ? cf_wf_error_trace(c->wf) : NULL;
+            free(u->e->trace);
+            u->e->trace = tb ? strdup(tb) : NULL;
             return rc;
+        }
     }
     op *o = push(u, OP_EVENT, c);
     if (!o)
@@ -617,6 +623,10 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         if (rc)
             return rc;
     }
+    /* Declared event data is checked before any plugin or guard sees it. */
+    int drc = cf_wf_event_data_check(t, event, data, u->err);
+    if (drc)
+        return drc;
     json_t *none = NULL;
     if (!data) {
         data = none = json_object();
@@ -1227,6 +1237,8 @@ int cf_machine_act(cf_engine *e, const char *case_id, const char *event,
 {
     if (out)
         *out = NULL;
+    free(e->trace); /* the detail of this command's failure only */
+    e->trace = NULL;
     /* The whole act runs inside the write transaction: what correlation
      * reads of other cases' keys cannot change under it. A concurrent
      * writer waits (busy timeout); --revision still detects a stale read.

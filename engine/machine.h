@@ -58,6 +58,7 @@ struct cf_engine {
     size_t nwfs, capwfs;
     bool batch;
     json_t *deferred;  /* consultations kept for another engine to write, or NULL */
+    char *trace;       /* the Lua traceback of the last failed guard, or NULL */
 };
 
 /* The policies in force (checked against the chain); NULL on error. */
@@ -206,6 +207,13 @@ int cf_machine_migrate(cf_engine *e, const char *case_id, const cf_migration *m,
 /* Reading case data needs a justification unless the store's policy says
  * otherwise. */
 int cf_engine_require_reason(cf_engine *e, cf_error *err);
+
+/* kept.c: timers of open cases (of workflow, or all when NULL) in the state
+ * that set them whose event the state does not take: in candidate when
+ * given, else in the case's own version. *out: a new array of groups
+ * {workflow, version, state, event, timers, due, first_due, first_case}. */
+int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candidate,
+                          json_t **out, cf_error *err);
 
 /* The engine's own name in the chain (checkpoints, alarms, timers,
  * migrations): never a user's. */

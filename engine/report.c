@@ -287,6 +287,17 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
                         now, &dl, err)))
         goto fail;
     json_object_set_new(r, "deadlines", dl);
+    /* Timers tick keeps because their case's state cannot take them. */
+    json_t *kept = NULL;
+    if ((rc = cf_engine_kept_timers(e, name, NULL, &kept, err)))
+        goto fail;
+    json_int_t nkept = 0, ndue = 0;
+    json_array_foreach(kept, i, v) {
+        nkept += json_integer_value(json_object_get(v, "timers"));
+        ndue += json_integer_value(json_object_get(v, "due"));
+    }
+    json_object_set_new(r, "timers_kept",
+                        json_pack("{s:I, s:I, s:o}", "timers", nkept, "due", ndue, "by", kept));
     /* Aggregates still consult case data: the report is audited too. */
     if ((rc = cf_engine_consult(e, NULL, "report", err)))
         goto fail;

@@ -70,6 +70,10 @@ local retention = {
 
 -- ---------------------------------------------------------------------------
 
+-- Event data: a transition's `data` lists the fields people send with the
+-- event and their types; anything else is refused before the step runs.
+local optional_text = { type = "string", required = false }
+
 return workflow {
   name = "polit",
   version = 1,
@@ -109,13 +113,26 @@ return workflow {
       step = "authorisation",
       roles = { "officer", "authoriser" },
       on = {
-        ["authorisation.applied"] = { to = "authorisation", roles = { "officer" } },
+        ["authorisation.applied"] = {
+          to = "authorisation",
+          roles = { "officer" },
+          data = {
+            necessity = "string",
+            proportionality = "string",
+            legal_basis = optional_text,
+          },
+        },
         ["authorisation.granted"] = {
           to = "subscriber",
           roles = { "authoriser" },
           four_eyes = "authorisation.applied", -- never the applicant
+          data = { authority = "string", reference = "string", urgent = "boolean" },
         },
-        ["authorisation.refused"] = { to = "closed", roles = { "authoriser" } },
+        ["authorisation.refused"] = {
+          to = "closed",
+          roles = { "authoriser" },
+          data = { reason = "string" },
+        },
       },
     },
 
@@ -149,6 +166,7 @@ return workflow {
         ["assessment.approved"] = {
           to = policy.route,
           targets = policy.route_targets,
+          data = { override = optional_text, reason = optional_text },
         },
       },
     },
@@ -162,11 +180,13 @@ return workflow {
           to = policy.route,
           targets = policy.route_targets,
           roles = { "officer" },
+          data = { method = "string", notes = optional_text },
         },
         ["hold.override"] = {
           to = policy.route,
           targets = policy.route_targets,
           roles = { "supervisor" },
+          data = { reason = "string" },
         },
       },
     },
@@ -179,9 +199,16 @@ return workflow {
         ["visit.completed"] = {
           to = policy.after_visit,
           targets = { "warning", "monitoring" },
+          data = {
+            advice_given = "boolean",
+            letter_issued = "boolean",
+            security_advice = "boolean",
+            signposted = "boolean",
+            notes = optional_text,
+          },
         },
-        ["visit.no_answer"] = "visit",
-        ["visit.concern"] = "enforcement",
+        ["visit.no_answer"] = { to = "visit", data = { notes = optional_text } },
+        ["visit.concern"] = { to = "enforcement", data = { reason = "string" } },
         repeat_referral = { to = "escalation", system = true },
       },
     },
@@ -240,7 +267,12 @@ return workflow {
     charging = {
       step = "charging",
       roles = { "supervisor" },
-      on = { ["outcome.recorded"] = "closed" },
+      on = {
+        ["outcome.recorded"] = {
+          to = "closed",
+          data = { outcome = "string", notes = optional_text },
+        },
+      },
     },
 
     -- Every case that gets here carries data.outcome.

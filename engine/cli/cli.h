@@ -66,6 +66,7 @@ enum {
     OPT_DEPLOY = 1u << 25,  /* --yes, --inactive */
     OPT_MIGRATE = 1u << 26, /* workflow migrate: --to --from --map --cases --all ... */
     OPT_DRY_RUN = 1u << 27, /* --dry-run (deploy, migrate) */
+    OPT_LIVE = 1u << 28,    /* workflow check --live */
 };
 
 struct command;
@@ -73,7 +74,7 @@ struct command;
 /* Everything one run of the command knows: options, words, the engine. */
 struct cli {
     const char *store, *actor, *reason, *plugins;
-    bool json, help, version;
+    bool json, help, version, verbose, live;
     const char *state, *data, *workflow, *limit, *revision;
     const char *signing_key, *since, *output, *file, *key, *until;
     bool chain_only, test_clock;
@@ -166,6 +167,9 @@ void remote_close(struct cli *c);
 /* ---- output.c ------------------------------------------------------------ */
 
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A failure's detail (may be NULL: nothing), each line "caseflow: " and
+ * the line, escaped like every message. */
+void say_detail(const char *text);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fail(int rc, const cf_error *err);
 int fail_line(unsigned long line, int rc, const cf_error *err);

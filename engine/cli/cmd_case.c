@@ -258,8 +258,9 @@ int cmd_act(struct cli *c)
     return print_result(c, out, true, print_acted);
 }
 
-/* Each timer fired ("CF-000001  expired  closed", or "refused: " and why),
- * then how many fired. */
+/* Each timer fired ("CF-000001  expired  closed", or "refused: " and why,
+ * or "kept: " and why for a timer its case's state cannot take), then how
+ * many fired. */
 static void print_fired(const json_t *fired)
 {
     const json_t *f;
@@ -267,9 +268,10 @@ static void print_fired(const json_t *fired)
     json_array_foreach(fired, i, f) {
         char b1[64], b2[64], b3[512];
         bool failed = json_object_get(f, "error") != NULL;
+        bool kept = json_is_true(json_object_get(f, "kept"));
         n += !failed;
         outf("%s  %s  %s%s\n", jtext(f, "id", b1, sizeof b1), jtext(f, "event", b2, sizeof b2),
-             failed ? "refused: " : "",
+             failed && !kept ? "refused: " : "",
              failed ? jtext(f, "error", b3, sizeof b3) : jtext(f, "state", b3, sizeof b3));
     }
     outf("%zu timer%s fired\n", n, n == 1 ? "" : "s");

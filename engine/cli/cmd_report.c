@@ -47,6 +47,18 @@ static void print_report(const json_t *r)
     json_object_foreach(json_object_get(r, "deadlines"), k, v)
         outf("  %-28s %s / %s / %s\n", k, jtext(v, "met", b1, sizeof b1),
              jtext(v, "missed", b2, sizeof b2), jtext(v, "cases", b3, sizeof b3));
+    const json_t *kept = json_object_get(r, "timers_kept");
+    if (kept) {
+        size_t i;
+        outf("Timers no transition takes (kept by tick): %s, %s due\n",
+             jtext(kept, "timers", b1, sizeof b1), jtext(kept, "due", b2, sizeof b2));
+        json_array_foreach(json_object_get(kept, "by"), i, v) {
+            char b4[64], b5[64];
+            outf("  v%s %s %s: %s (%s due)\n", jtext(v, "version", b1, sizeof b1),
+                 jtext(v, "state", b2, sizeof b2), jtext(v, "event", b3, sizeof b3),
+                 jtext(v, "timers", b4, sizeof b4), jtext(v, "due", b5, sizeof b5));
+        }
+    }
 }
 
 /* The report.get operation, here or through caseflowd. */

@@ -316,11 +316,28 @@ int cmd_workflow_check(struct cli *c)
         return 70;
     }
     char path[4096];
-    int rc = cf_workflow_check(NULL, workflow_file(c->args[0], path, sizeof path), &findings,
-                               &err);
+    const char *file = workflow_file(c->args[0], path, sizeof path);
+    int rc = cf_workflow_check(NULL, file, &findings, &err);
     if (rc < 0 && !(rc == CF_EINVALID && json_array_size(findings) > 0)) {
         json_decref(findings);
         return fail(rc, &err);
+    }
+    /* --live: and the store's timers of open cases it would not take. */
+    if (c->live) {
+        int st = open_engine(c, false);
+        if (st) {
+            json_decref(findings);
+            return st;
+        }
+        if (!findings)
+            findings = json_array();
+        size_t linted = json_array_size(findings);
+        rc = cf_workflow_check_live(c->engine, file, findings, &err);
+        /* A file that does not load has said why in its findings. */
+        if (rc < 0 && !(rc == CF_EINVALID && linted > 0)) {
+            json_decref(findings);
+            return fail(rc, &err);
+        }
     }
     size_t n = json_array_size(findings);
     print_result(c, findings ? findings : json_array(), false, print_findings);

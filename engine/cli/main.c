@@ -27,6 +27,7 @@ enum opt_id {
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
     O_YES, O_DRY_RUN, O_INACTIVE,
     O_TO, O_FROM, O_MAP, O_CASES, O_ALL, O_REQUEST, O_APPROVE, /* migrate */
+    O_VERBOSE, O_LIVE,
 };
 
 static const struct optspec {
@@ -42,6 +43,8 @@ static const struct optspec {
     {"json", O_JSON, false, 0},
     {"help", O_HELP, false, 0},
     {"version", O_VERSION, false, 0},
+    {"verbose", O_VERBOSE, false, 0},
+    {"live", O_LIVE, false, OPT_LIVE},
     {"role", O_ROLE, true, OPT_ROLE},
     {"state", O_STATE, true, OPT_STATE},
     {"limit", O_LIMIT, true, OPT_LIMIT},
@@ -165,9 +168,11 @@ static const struct command commands[] = {
     {"workflow", "activate", cmd_workflow_activate, 2, 2, 0, "NAME VERSION --reason R",
      "Make deployed VERSION of workflow NAME the one new referrals start on (administrator; "
      "audited). Rolling back is activating the earlier version: no new version is made."},
-    {"workflow", "check", cmd_workflow_check, 1, 1, 0, "FILE",
+    {"workflow", "check", cmd_workflow_check, 1, 1, OPT_LIVE, "FILE [--live]",
      "Lint FILE without deploying it: prints file:line: rule: message for "
-     "each finding; exit 65 when there are any. Needs no store."},
+     "each finding; exit 65 when there are any. Needs no store. With --live, "
+     "also the timers of open cases in the store (--store) that FILE's workflow "
+     "would not take (rule live-timer; an audited read, with --reason)."},
     {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW | OPT_SERVER, "[--workflow NAME] [FILE|-]",
      "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
      "standard input; prints each case's id, state and whether it was created. "
@@ -310,6 +315,8 @@ static const char global_help[] =
     "                  from CASEFLOW_TOKEN or --token-file FILE); the service, not\n"
     "                  --actor, knows who acts; env CASEFLOW_SERVER\n"
     "  --json          machine output\n"
+    "  --verbose       after a failure, its detail too (a workflow function's Lua\n"
+    "                  traceback) on standard error\n"
     "  --help          this help; after a command, that command's help\n"
     "  --version       print the version\n"
     "Environment: CASEFLOW_NOW (RFC 3339) sets the engine clock, on a store made\n"
@@ -463,6 +470,8 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_ALL: c->mig.all = true; break;
     case O_REQUEST: c->mig.request = true; break;
     case O_APPROVE: c->mig.approve = val; break;
+    case O_VERBOSE: c->verbose = true; break;
+    case O_LIVE: c->live = true; break;
     }
     c->used |= o->bit;
 }
@@ -654,6 +663,8 @@ int main(int argc, char **argv)
         apply_env(&c);
         st = dispatch(&c);
     }
+    if (st && c.verbose)
+        say_detail(cf_engine_error_detail(c.engine));
     cf_engine_close(c.engine);
     remote_close(&c);
     free(c.words);

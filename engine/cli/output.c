@@ -199,6 +199,17 @@ void say(const char *fmt, ...)
     va_end(ap);
 }
 
+void say_detail(const char *text)
+{
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        int len = nl ? (int)(nl - text) : (int)strlen(text);
+        bool tab = text[0] == '\t'; /* traceback lines start with one */
+        say("%s%.*s", tab ? "  " : "", len - tab, text + tab);
+        text = nl ? nl + 1 : NULL;
+    }
+}
+
 int usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -400,6 +400,26 @@ static int resolve_caller(cf_engine *e, struct op_job *j, cf_error *err)
     return 0;
 }
 
+/* A workflow function's traceback, on one line of the log: it names
+ * workflow code only (the message, which may quote case data, is not
+ * logged; the caller has it). */
+static void log_trace(const char *op, const char *trace)
+{
+    char now[40], line[1024];
+    size_t o = 0;
+    if (!trace)
+        return;
+    for (const char *p = trace; *p && o + 2 < sizeof line; p++) {
+        if (*p == '\n')
+            line[o++] = ';';
+        else if (*p != '\t' && (unsigned char)*p >= 0x20)
+            line[o++] = *p;
+    }
+    line[o] = '\0';
+    cfd_log_time(now, sizeof now);
+    fprintf(stderr, "%s caseflowd: %s: workflow error, %s\n", now, op, line);
+}
+
 static int op_job(cf_engine *e, void *arg, cf_error *err)
 {
     struct op_job *j = arg;
@@ -409,6 +429,8 @@ static int op_job(cf_engine *e, void *arg, cf_error *err)
     j->ctx.engine = e;
     j->status = 0;
     rc = j->op->run(&j->ctx, &j->out, &j->status, err);
+    if (rc == CF_ESCRIPT)
+        log_trace(j->op->name, cf_engine_error_detail(e));
     if (rc && is_refusal(rc) && j->cred->resolved) {
         /* Each engine command the operation ran has its own savepoint: the
          * refused one is gone with whatever it did. The refusal itself is

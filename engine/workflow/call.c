@@ -481,6 +481,11 @@ int cf_wf_resolve_limited(cf_wf *wf, const cf_wf_transition *t,
     return check_result(wf, t, &a, target, err);
 }
 
+const char *cf_wf_error_trace(const cf_wf *wf)
+{
+    return wf && wf->lua ? wf_ctx_of(wf->lua)->trace : NULL;
+}
+
 int cf_wf_resolve(cf_wf *wf, const cf_wf_transition *t, const json_t *case_doc,
                   const json_t *event_doc, int64_t now, const char **target,
                   cf_error *err)

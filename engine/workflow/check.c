@@ -2,8 +2,9 @@
  * `workflow check`: lint a workflow file without a store. It runs like a
  * deploy (collect, build) but turns every error and structural problem into
  * a finding with file, line and rule, then adds what only a whole-graph
- * view shows (unreachable states, functions without targets) and, given a
- * loader, what the step plugins accept.
+ * view shows (unreachable states, timers no transition takes, what the
+ * source of each transition function returns and reads, functions without
+ * targets) and, given a loader, what the step plugins accept and emit.
  */
 #include "config.h"
 
@@ -67,8 +68,7 @@ static int syntax_finding(const wf_collected *k, const char *path,
 
 /* Every state reachable from initial through named targets; a function
  * without declared targets may reach any state. */
-static int reachability(const cf_wf *wf, const char *path, json_t *diags,
-                        lua_State *L, const wf_collected *k)
+static int reachability(const cf_wf *wf, const char *path, json_t *diags)
 {
     size_t n = wf->nstates, head = 0, tail = 0;
     int rc = 0;
@@ -108,26 +108,153 @@ static int reachability(const cf_wf *wf, const char *path, json_t *diags,
                  wf->states[s].name, wf->initial);
         rc = add_finding(diags, path, wf->states[s].line, "unreachable", msg);
     }
-    /* Functions without declared targets, wherever they are. */
-    for (size_t s = 0; s < n && rc == 0; s++)
-        for (size_t j = 0; j < wf->states[s].non && rc == 0; j++) {
-            const cf_wf_transition *t = &wf->states[s].on[j];
-            char msg[300], where[200], file[300];
-            if (t->fnref == LUA_NOREF || t->ntargets > 0)
-                continue;
-            wf_function_where(L, t, where, sizeof where);
-            char *colon = strrchr(where, ':');
-            if (colon)
-                *colon = '\0';
-            finding_path(k, path, where[0] ? where : NULL, file, sizeof file);
-            snprintf(msg, sizeof msg, "state '%s': transition '%s' is a "
-                     "function without declared targets (add targets = {...})",
-                     wf->states[s].name, t->event);
-            rc = add_finding(diags, file, t->line, "no-targets", msg);
-        }
 out:
     free(seen);
     free(queue);
+    return rc;
+}
+
+/* Timer events no transition of their state takes: tick could never fire
+ * them, and the case would wait in the state for ever. */
+static int timer_findings(const cf_wf *wf, const char *path, json_t *diags)
+{
+    int rc = 0;
+    for (size_t i = 0; i < wf->nstates && rc == 0; i++) {
+        const cf_wf_state *st = &wf->states[i];
+        char msg[600];
+        if (st->timer_event == NULL ||
+            (!st->final && cf_wf_find_transition(st, st->timer_event) != NULL))
+            continue;
+        snprintf(msg, sizeof msg, "state '%s': its timer raises '%s', which no transition "
+                 "of the state takes (tick would keep the timer and the case would wait "
+                 "there for ever)", st->name, st->timer_event);
+        rc = add_finding(diags, path, st->line, "timer-event", msg);
+    }
+    return rc;
+}
+
+/* "a, b, c" of a transition's targets. */
+static void targets_text(const cf_wf_transition *t, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < t->ntargets && used < size; k++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", k ? ", " : "",
+                                 t->targets[k]);
+}
+
+static bool declares_data(const cf_wf *wf)
+{
+    for (size_t s = 0; s < wf->nstates; s++)
+        for (size_t j = 0; j < wf->states[s].non; j++)
+            if (wf->states[s].on[j].has_data)
+                return true;
+    return false;
+}
+
+/* What the source of one transition function says: literal results outside
+ * its targets, no result at all, event data read but not declared; and
+ * the no-targets finding, with the targets its literals suggest. */
+static int guard_findings(const cf_wf *wf, const cf_wf_state *st, const cf_wf_transition *t,
+                          lua_State *L, const wf_collected *k, const char *path,
+                          bool any_data, json_t *diags)
+{
+    json_t *scan = wf_guard_scan(L, t);
+    char file[300], msg[600], tl[300];
+    int rc = 0;
+    size_t i;
+    json_t *r;
+    bool all_literal = scan != NULL, some_state = false;
+    char suggest[300] = "";
+    size_t used = 0;
+    if (scan)
+        finding_path(k, path, json_string_value(json_object_get(scan, "file")), file,
+                     sizeof file);
+    targets_text(t, tl, sizeof tl);
+    json_array_foreach(json_object_get(scan, "returns"), i, r) {
+        const char *v = json_string_value(json_object_get(r, "value"));
+        int line = (int)json_integer_value(json_object_get(r, "line"));
+        if (!json_is_true(json_object_get(r, "literal"))) {
+            all_literal = false;
+            some_state = true; /* it may */
+            continue;
+        }
+        if (v == NULL)
+            continue;
+        some_state = true;
+        char quoted[WF_NAME_MAX + 3];
+        snprintf(quoted, sizeof quoted, "\"%s\"", v);
+        if (strstr(suggest, quoted) == NULL && used < sizeof suggest)
+            used += (size_t)snprintf(suggest + used, sizeof suggest - used, "%s\"%s\"",
+                                     used ? ", " : "", v);
+        bool in = false;
+        for (size_t x = 0; x < t->ntargets && !in; x++)
+            in = strcmp(t->targets[x], v) == 0;
+        if (cf_wf_find_state(wf, v) == NULL)
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' returns '%s', which is "
+                     "not a state", st->name, t->event, v);
+        else if (t->ntargets > 0 && !in)
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' returns '%s', which is "
+                     "not among its targets (%s)", st->name, t->event, v, tl);
+        else
+            continue;
+        if ((rc = add_finding(diags, file, line, "guard-target", msg)))
+            goto out;
+    }
+    if (scan && !some_state) {
+        snprintf(msg, sizeof msg, "state '%s': transition '%s' never returns a state (the "
+                 "case would always stay in '%s')", st->name, t->event, st->name);
+        if ((rc = add_finding(diags, file, t->line, "no-result", msg)))
+            goto out;
+    }
+    json_array_foreach(json_object_get(scan, "reads"), i, r) {
+        const char *f = json_string_value(json_object_get(r, "field"));
+        int line = (int)json_integer_value(json_object_get(r, "line"));
+        if (t->has_data && wf_find_field(t, f) != NULL)
+            continue;
+        if (t->has_data)
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' reads event.data.%s, "
+                     "which its data does not declare", st->name, t->event, f);
+        else if (any_data)
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' reads event.data.%s but "
+                     "declares no data (add data = { %s = \"TYPE\" })", st->name, t->event,
+                     f, f);
+        else
+            continue;
+        if ((rc = add_finding(diags, file, line, "undeclared-data", msg)))
+            goto out;
+    }
+    if (t->ntargets == 0) {
+        char where[200];
+        wf_function_where(L, t, where, sizeof where);
+        char *colon = strrchr(where, ':');
+        if (colon)
+            *colon = '\0';
+        finding_path(k, path, where[0] ? where : NULL, file, sizeof file);
+        if (all_literal && suggest[0])
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' is a function without "
+                     "declared targets (add targets = { %s })", st->name, t->event, suggest);
+        else
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' is a function without "
+                     "declared targets (add targets = {...})", st->name, t->event);
+        rc = add_finding(diags, file, t->line, "no-targets", msg);
+    }
+out:
+    json_decref(scan);
+    return rc;
+}
+
+static int function_findings(const cf_wf *wf, lua_State *L, const wf_collected *k,
+                             const char *path, json_t *diags)
+{
+    bool any_data = declares_data(wf);
+    int rc = 0;
+    for (size_t s = 0; s < wf->nstates && rc == 0; s++)
+        for (size_t j = 0; j < wf->states[s].non && rc == 0; j++) {
+            const cf_wf_transition *t = &wf->states[s].on[j];
+            if (t->fnref != LUA_NOREF)
+                rc = guard_findings(wf, &wf->states[s], t, L, k, path, any_data, diags);
+        }
     return rc;
 }
 
@@ -159,6 +286,17 @@ static int plugin_findings(const cf_wf *wf, cf_loader *loader,
                      "accepts nor emits event '%s'", st->name, st->step,
                      t->event);
             rc = add_finding(diags, path, t->line, "unaccepted-event", msg);
+        }
+        /* An event a plugin both emits and accepts is one it sets a timer
+         * (a deadline) for, as the warrant's expiry: the state must take
+         * it. Outcomes it only emits may go unused. */
+        for (const char *const *ev = m->desc->emits; ev && *ev && rc == 0 && !st->final;
+             ev++) {
+            if (!cf_plugin_accepts(m->desc, *ev) || cf_wf_find_transition(st, *ev) != NULL)
+                continue;
+            snprintf(msg, sizeof msg, "state '%s': plugin '%s' sets a timer for event '%s', "
+                     "which no transition of the state takes", st->name, st->step, *ev);
+            rc = add_finding(diags, path, st->line, "timer-event", msg);
         }
     }
     return rc;
@@ -216,7 +354,11 @@ int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,
             rc = add_finding(diags, path, 0, "structure", e.message);
     }
     if (rc == 0 && wf->nstates > 0)
-        rc = reachability(wf, path, diags, k.L, &k);
+        rc = reachability(wf, path, diags);
+    if (rc == 0 && wf->nstates > 0)
+        rc = timer_findings(wf, path, diags);
+    if (rc == 0 && wf->nstates > 0)
+        rc = function_findings(wf, k.L, &k, path, diags);
     if (rc == 0 && loader != NULL)
         rc = plugin_findings(wf, loader, path, diags);
 out:

@@ -330,7 +330,7 @@ static void transition_table(lua_State *L, int v, cf_wf_transition *t,
                              const char *what, const char *field, int line)
 {
     static const char *const keys[] = {"to", "targets", "roles", "four_eyes",
-                                       "system", NULL};
+                                       "system", "data", NULL};
     check_keys(L, v, keys, what, field, line);
     wf_rawfield(L, v, "to");
     if (lua_type(L, -1) == LUA_TSTRING)
@@ -364,6 +364,10 @@ static void transition_table(lua_State *L, int v, cf_wf_transition *t,
     else if (!lua_isnil(L, -1))
         wf_problem(L, "structure", line, field, "%s: system must be a boolean",
                 what);
+    lua_pop(L, 1);
+    wf_rawfield(L, v, "data");
+    if (!lua_isnil(L, -1))
+        wf_parse_data(L, lua_gettop(L), t, what, field, line);
     lua_pop(L, 1);
 }
 
@@ -740,6 +744,7 @@ static void free_transition(const cf_wf *wf, cf_wf_transition *t)
     free(t->targets);
     free_strings(t->roles, t->nroles);
     free(t->four_eyes);
+    wf_free_fields(t);
 }
 
 void cf_wf_free(cf_wf *wf)

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,19 +223,47 @@ static void wf_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+/* Does msg start with "file:line:" (Lua's position of an error)? */
+static bool has_position(const char *msg)
+{
+    for (const char *q = strchr(msg, ':'); q; q = strchr(q + 1, ':')) {
+        const char *d = q + 1;
+        if (memchr(msg, ' ', (size_t)(q - msg)) != NULL)
+            return false;
+        while (isdigit((unsigned char)*d))
+            d++;
+        if (d > q + 1 && *d == ':')
+            return true;
+    }
+    return false;
+}
+
 /* Message handler: the message (never running a script's __tostring) plus
- * a traceback. */
+ * a traceback. Inside a transition call, a message without a position
+ * (error("...", 0), an error object that is not a string) gets the
+ * position of the Lua line that raised it, so the user always reads
+ * "file:line: message". */
 static int wf_msgh(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL)
         msg = lua_pushfstring(L, "(error object is a %s value)",
                               luaL_typename(L, 1));
+    if (wf_ctx_of(L)->in_call && !has_position(msg)) {
+        lua_Debug ar;
+        for (int level = 1; lua_getstack(L, level, &ar); level++)
+            if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+                msg = lua_pushfstring(L, "%s:%d: %s", ar.short_src,
+                                      ar.currentline, msg);
+                break;
+            }
+    }
     luaL_traceback(L, L, msg, 1);
     return 1;
 }
 
-/* One line from a Lua message with traceback: "msg [traceback: a; b]". */
+/* One line from a Lua message with traceback: the message, its newlines
+ * and tabs made spaces; the traceback is kept apart (wf_ctx.trace). */
 static void flatten(const char *in, char *out, size_t size)
 {
     size_t o = 0;
@@ -243,23 +272,6 @@ static void flatten(const char *in, char *out, size_t size)
 
     for (size_t i = 0; i < mlen && o + 1 < size; i++)
         out[o++] = (in[i] == '\n' || in[i] == '\t') ? ' ' : in[i];
-    if (tb != NULL) {
-        const char *p = tb + strlen("\nstack traceback:");
-        const char *pre = " [traceback:";
-        for (; *pre && o + 1 < size; pre++)
-            out[o++] = *pre;
-        for (; *p && o + 1 < size; p++) {
-            if (*p == '\n') {
-                if (o + 2 < size && o > 0 && out[o - 1] != ':') {
-                    out[o++] = ';';
-                }
-                continue;
-            }
-            out[o++] = (*p == '\t') ? ' ' : *p;
-        }
-        if (o + 1 < size)
-            out[o++] = ']';
-    }
     out[o] = '\0';
 }
 
@@ -351,7 +363,10 @@ int wf_protected(lua_State *L, lua_CFunction body, void *arg,
     bool memory = c->over_memory, oom = c->oom;
     if (st != LUA_OK) {
         const char *m = lua_tostring(L, -1);
+        const char *tb = m ? strstr(m, "stack traceback:") : NULL;
         flatten(m ? m : "(no message)", msg, sizeof msg);
+        free(c->trace);
+        c->trace = tb ? strdup(tb) : NULL; /* no trace on a failed strdup */
     }
     lua_settop(L, base);
     if (memory)
@@ -382,6 +397,7 @@ static void ctx_free(wf_ctx *c)
     json_decref(c->modules);
     json_decref(c->problems);
     free(c->snap_up);
+    free(c->trace);
     free(c);
 }
 

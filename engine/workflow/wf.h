@@ -67,6 +67,7 @@ typedef struct wf_ctx {
     int64_t now;
     unsigned gen;   /* views carry the generation of their call */
     char where[160];/* "file:line" where a limit stopped the script */
+    char *trace;    /* the Lua traceback of the last failed call, or NULL */
 
     const char *dir;   /* collect mode: directory modules are read from */
     json_t *modules;   /* module name -> source (owned reference) */
@@ -196,6 +197,28 @@ void wf_problem(lua_State *L, const char *rule, int line, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Protected body: build the context's cf_wf from the workflow table. */
 int wf_build_body(lua_State *L);
+
+/* ---- eventdata.c: declared event data ----------------------------------- */
+
+/* The `data` table at idx into t's fields (findings recorded). */
+void wf_parse_data(lua_State *L, int idx, cf_wf_transition *t, const char *what,
+                   const char *field, int line);
+void wf_free_fields(cf_wf_transition *t);
+/* The declared field name of t, or NULL. */
+const cf_wf_field *wf_find_field(const cf_wf_transition *t, const char *name);
+
+/* ---- guards.c: what a transition function's source says ----------------- */
+
+/*
+ * Scan the source of transition function t (its own lines, found through
+ * the debug info and the workflow's modules): every `return` of its own
+ * body, with the string it returns when that is a literal, and every
+ * `event.data.NAME` it reads (event being its second parameter). New
+ * object {file, line, returns: [{line, value: string|null, literal}],
+ * reads: [{line, field}], falls_off: bool}, or NULL when the source cannot
+ * be found.
+ */
+json_t *wf_guard_scan(lua_State *L, const cf_wf_transition *t);
 
 /* ---- call.c: freezing and calls ----------------------------------------- */
 

@@ -106,6 +106,13 @@ CF_EXTERN int cf_engine_open(const char *path, const cf_open_options *opts,
                              cf_engine **out, cf_error *err);
 CF_EXTERN void cf_engine_close(cf_engine *engine);
 
+/* The detail of the last workflow error of a command on engine: the Lua
+ * traceback of a transition function that failed (CF_ESCRIPT), whose
+ * one-line message says only "file:line: message". Borrowed, valid until
+ * the next command on engine; NULL when there is none. For --verbose and
+ * a service's log; it names workflow code, never case data. */
+CF_EXTERN const char *cf_engine_error_detail(const cf_engine *engine);
+
 /* Who acts and why. Strings are copied. actor NULL clears it. The actor is
  * checked against the store's users at each command. */
 CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
@@ -248,6 +255,18 @@ CF_EXTERN int cf_workflow_diff(cf_engine *engine, const char *name, int64_t v1, 
  */
 CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
                                 json_t **out, cf_error *err);
+/*
+ * Check the workflow in path against the live timers of the store: every
+ * timer of an open case of that workflow's name (any version) in the state
+ * that set it whose event path's workflow would not take there appends a
+ * finding {file, line (its state's, 0 when the state is gone), rule
+ * "live-timer", message, timers: {workflow, version, state, event, timers,
+ * due, first_due, first_case}} to findings (borrowed array). An audited
+ * read: needs a known actor and a reason. CF_EINVALID, CF_ENOTFOUND when
+ * the file does not load; the store's errors.
+ */
+CF_EXTERN int cf_workflow_check_live(cf_engine *engine, const char *path, json_t *findings,
+                                     cf_error *err);
 /* Graphviz DOT text of deployed workflow `name` at `version` (<= 0: the
  * latest). *out is a new malloc'd string (free it). */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,

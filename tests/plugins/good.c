@@ -12,7 +12,8 @@
  *          input "key" ({kind, value}): adds a correlation key;
  *          input "task" ({role, kind}): opens a task;
  *          input "notify" (string): queues a notification on that channel;
- *          input "emit" (string): emits that event.
+ *          input "emit" (string): emits that event;
+ *          input "timer" ({event, seconds}): sets a timer for that event.
  */
 #include <stdio.h>
 
@@ -65,6 +66,11 @@ static int side_rows(const cf_host *host, cf_step *step, const json_t *spec)
     if (json_is_string(notify) &&
         host->notify(step, json_string_value(notify), json_pack("{s:s}", "note", "test")) != 0)
         return host->fail(step, "notify", "the notification was refused");
+    const json_t *timer = json_object_get(spec, "timer");
+    if (timer && host->timer(step, json_string_value(json_object_get(timer, "event")),
+                             host->now(step) +
+                                 json_integer_value(json_object_get(timer, "seconds"))) != 0)
+        return host->fail(step, "timer", "the timer was refused");
     return CF_PLUGIN_OK;
 }
 

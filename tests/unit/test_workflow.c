@@ -396,8 +396,20 @@ static void test_resolve_results(void **state)
     assert_int_equal(cf_wf_resolve(wf, go_of(wf), c, NULL, 0, &to, &err),
                      CF_ESCRIPT);
     assert_non_null(strstr(err.message, "wf.lua:6: attempt to index"));
-    assert_non_null(strstr(err.message, "traceback"));
+    /* One line: the traceback is kept apart, for --verbose and the log. */
+    assert_null(strstr(err.message, "traceback"));
     assert_null(strchr(err.message, '\n'));
+    assert_non_null(cf_wf_error_trace(wf));
+    assert_non_null(strstr(cf_wf_error_trace(wf), "stack traceback:"));
+    assert_non_null(strstr(cf_wf_error_trace(wf), "wf.lua:6:"));
+    cf_wf_free(wf);
+
+    /* An error without a position gets the line that raised it. */
+    assert_int_equal(load_on("function(case)\n  if case.data.no then return \"b\" end\n"
+                             "  error({}, 0)\nend", &wf, &err), 0);
+    assert_int_equal(cf_wf_resolve(wf, go_of(wf), c, NULL, 0, &to, &err),
+                     CF_ESCRIPT);
+    assert_non_null(strstr(err.message, "wf.lua:6: (error object is a table value)"));
     cf_wf_free(wf);
 
     /* now() is the engine clock. */
@@ -783,6 +795,114 @@ static void test_check_unaccepted(void **state)
     cf_loader_free(loader);
 }
 
+/* Exactly these (rule, line) findings, in any order, for fixture rel. */
+static void expect_findings(const char *rel, const char *const *rules, const int *lines,
+                            size_t n)
+{
+    char path[512];
+    cf_error err = {0};
+    json_t *diags = json_array();
+    assert_int_equal(cf_wf_check(fixture(rel, path, sizeof path), NULL, diags, &err), 0);
+    if (json_array_size(diags) != n) {
+        char *s = json_dumps(diags, 0);
+        fail_msg("%s: unexpected findings %s", rel, s);
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = findings(diags, rules[i]);
+        bool seen = false;
+        for (size_t j = 0; j < json_array_size(f) && !seen; j++)
+            seen = line_of(json_array_get(f, j)) == lines[i];
+        if (!seen)
+            fail_msg("%s: no %s finding on line %d", rel, rules[i], lines[i]);
+        json_decref(f);
+    }
+    json_decref(diags);
+}
+
+/* The mistakes that break live cases (issue 9): one fixture per kind. */
+static void test_check_live_mistakes(void **state)
+{
+    (void)state;
+    expect_findings("check/timer.lua", (const char *[]){"timer-event"}, (int[]){7}, 1);
+    expect_findings("check/guard.lua",
+                    (const char *[]){"guard-target", "guard-target", "no-result",
+                                     "no-targets"},
+                    (int[]){4, 5, 18, 20}, 4);
+    expect_findings("check/data.lua", (const char *[]){"undeclared-data", "undeclared-data"},
+                    (int[]){3, 18}, 2);
+    /* The shipped workflow is clean. */
+    const char *src = getenv("CASEFLOW_SRCDIR");
+    char path[512];
+    cf_error err = {0};
+    json_t *diags = json_array();
+    snprintf(path, sizeof path, "%s/workflows/polit.lua", src ? src : ".");
+    assert_int_equal(cf_wf_check(path, NULL, diags, &err), 0);
+    if (json_array_size(diags) != 0) {
+        char *s = json_dumps(diags, 0);
+        fail_msg("polit.lua: unexpected findings %s", s);
+    }
+    json_decref(diags);
+}
+
+/* Declared event data: the declarations, and what the engine refuses. */
+static void test_event_data(void **state)
+{
+    (void)state;
+    cf_wf *wf = NULL;
+    cf_error err = {0};
+    assert_int_equal(load_on("{ to = \"b\", data = { letter = \"boolean\","
+                             " notes = { type = \"string\", required = false },"
+                             " at = \"time\" } }", &wf, &err), 0);
+    const cf_wf_transition *t = go_of(wf);
+    assert_true(t->has_data);
+    assert_int_equal(t->nfields, 3);
+    json_t *d = json_pack("{s:b, s:s}", "letter", 1, "at", "2026-11-03T10:00:00Z");
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), 0);
+    json_object_set_new(d, "notes", json_string("fine"));
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), 0);
+    json_object_set_new(d, "letter", json_string("yes"));
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), CF_EINVALID);
+    assert_string_equal(err.field, "data.letter");
+    assert_non_null(strstr(err.message, "data.letter: expected boolean"));
+    json_object_set_new(d, "letter", json_false());
+    json_object_set_new(d, "lettre", json_true());
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), CF_EINVALID);
+    assert_string_equal(err.field, "data.lettre");
+    json_object_del(d, "lettre");
+    json_object_set_new(d, "at", json_string("2026-11-03T10:00:00"));
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), CF_EINVALID);
+    assert_string_equal(err.field, "data.at");
+    json_object_del(d, "at");
+    assert_int_equal(cf_wf_event_data_check(t, "go", d, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "data.at: required"));
+    assert_int_equal(cf_wf_event_data_check(t, "go", NULL, &err), CF_EINVALID);
+    json_decref(d);
+    cf_wf_free(wf);
+
+    /* Nothing declared: any data, as before. */
+    assert_int_equal(load_on("\"b\"", &wf, &err), 0);
+    d = json_pack("{s:i}", "anything", 1);
+    assert_int_equal(cf_wf_event_data_check(go_of(wf), "go", d, &err), 0);
+    cf_wf_free(wf);
+    /* data = {}: no data at all. */
+    assert_int_equal(load_on("{ to = \"b\", data = {} }", &wf, &err), 0);
+    assert_int_equal(cf_wf_event_data_check(go_of(wf), "go", NULL, &err), 0);
+    assert_int_equal(cf_wf_event_data_check(go_of(wf), "go", d, &err), CF_EINVALID);
+    json_decref(d);
+    cf_wf_free(wf);
+
+    /* Bad declarations are structure errors. */
+    assert_int_equal(load_on("{ to = \"b\", data = { x = \"bool\" } }", &wf, &err),
+                     CF_EINVALID);
+    assert_non_null(strstr(err.message, "the type must be one of"));
+    assert_int_equal(load_on("{ to = \"b\", data = { x = { type = \"string\","
+                             " optional = true } } }", &wf, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "unknown key 'optional'"));
+    assert_int_equal(load_on("{ to = \"b\", data = \"x\" }", &wf, &err), CF_EINVALID);
+    assert_int_equal(load_on("{ to = \"b\", data = { [1] = \"string\" } }", &wf, &err),
+                     CF_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -799,6 +919,8 @@ int main(void)
         cmocka_unit_test(test_check_syntax),
         cmocka_unit_test(test_check_structure),
         cmocka_unit_test(test_check_unaccepted),
+        cmocka_unit_test(test_check_live_mistakes),
+        cmocka_unit_test(test_event_data),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
