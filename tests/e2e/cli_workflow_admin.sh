@@ -20,9 +20,11 @@ WF2="$E2E_TMP/wf2"
 cp -r "$CASEFLOW_SRCDIR/workflows" "$WF2"
 chmod -R u+w "$WF2"
 sed -i 's/^local monitoring_days = 365/local monitoring_days = 180/
-s/\["authorisation.refused"\] = { to = "closed", roles = { "authoriser" } }/["authorisation.refused"] = { to = "archived", roles = { "supervisor" } }/
 s/^    closed = { final = true },/    closed = { final = true },\n    archived = { final = true },/' \
     "$WF2/polit.lua"
+perl -0pi -e 's/(\["authorisation\.refused"\] = \{\s*)to = "closed",(\s*)roles = \{ "authoriser" \}/${1}to = "archived",${2}roles = { "supervisor" }/' \
+    "$WF2/polit.lua"
+grep -q 'to = "archived",' "$WF2/polit.lua" || echo "Bail out! cannot make version 2 of polit"
 # Version 3: the letter's deadline table changes only.
 WF3="$E2E_TMP/wf3"
 cp -r "$WF2" "$WF3"
