@@ -41,6 +41,8 @@ int cf_buf_grow(cf_buf *b, size_t more)
 
 int cf_buf_put(cf_buf *b, const char *s, size_t n)
 {
+    if (n == 0) /* an empty buffer has no memory yet: b->p + 0 would be NULL + 0 */
+        return 0;
     if (cf_buf_grow(b, n))
         return -1;
     memcpy(b->p + b->n, s, n);
