@@ -268,9 +268,16 @@ CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
 CF_EXTERN int cf_workflow_check_live(cf_engine *engine, const char *path, json_t *findings,
                                      cf_error *err);
 /* Graphviz DOT text of deployed workflow `name` at `version` (<= 0: the
- * latest). *out is a new malloc'd string (free it). */
+ * active version): states with their step, roles, timer and deadline,
+ * transitions with their event, roles and timer. The same version always
+ * gives the same text. *out is a new malloc'd string (free it).
+ * CF_ENOTFOUND when the workflow or version is not deployed. */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
                                 char **out, cf_error *err);
+/* The same for the workflow in file `path`, not deployed (no store needed).
+ * *out is a new malloc'd string (free it). CF_ENOTFOUND when the file does
+ * not exist, CF_EINVALID when it does not load. */
+CF_EXTERN int cf_workflow_graph_file(const char *path, char **out, cf_error *err);
 /* New reference: array of {name, version, declared_version, hash,
  * deployed_at, deployed_by, active, open_cases}: active marks the version
  * new referrals start on; open_cases counts its cases in no final state and
