@@ -25,12 +25,14 @@ to_assessment() {
         not_ok "case $1 reaches assessment"
 }
 
-# Version 2 of polit: entering assessment counts as the response.
+# Version 2 of polit: entering assessment counts as the response, and as a route.
 WF2="$E2E_TMP/wf2"
 cp -r "$CASEFLOW_SRCDIR/workflows" "$WF2"
 chmod -R u+w "$WF2"
 sed -i 's/response = { "warning", /response = { "assessment", "warning", /' "$WF2/polit.lua"
-grep -q 'response = { "assessment",' "$WF2/polit.lua" || echo "Bail out! cannot make version 2"
+sed -i 's/routes = { "visit", /routes = { "assessment", "visit", /' "$WF2/polit.lua"
+grep -q 'response = { "assessment",' "$WF2/polit.lua" &&
+    grep -q 'routes = { "assessment",' "$WF2/polit.lua" || echo "Bail out! cannot make version 2"
 
 V1=$(new_case VER-1)
 to_assessment "$V1"
@@ -113,5 +115,32 @@ expect_exit 66 cf --actor admin workflow graph nosuch
 expect_exit 66 cf workflow graph "$E2E_TMP/nosuch.lua"
 expect_exit 64 cf --actor admin workflow graph polit --grade high
 assert_unchanged graph "graph and its refusals write nothing"
+
+# ---- report: each case by its own version, counts and a filter by version --------
+# (after the rollback above: version 1 is active, version 2 the latest)
+expect_exit 0 cf --actor supervisor1 "${R[@]}" --json report
+assert_jq "$OUT" '.version == null and .routes.assessment.cases == 1' \
+    "report: assessment entered counts only the v2 case (v1 does not count it a route)"
+assert_jq "$OUT" '.routes | has("visit") and has("warrant")' "report: the routes of both versions"
+assert_jq "$OUT" '.by_version == {"1": {"cases": 1, "by_state": {"assessment": 1}},
+    "2": {"cases": 1, "by_state": {"assessment": 1}}}' "report: cases by version and state"
+assert_jq "$OUT" '.deadlines.very_high.missed == 1 and .deadlines.very_high.met == 1' \
+    "report: deadlines by each case's own response states"
+expect_exit 0 cf --actor supervisor1 "${R[@]}" --json report --workflow polit@1
+assert_jq "$OUT" '.version == 1 and (.routes | has("assessment") | not) and
+    (.by_version | keys) == ["1"] and .by_state == {"assessment": 1}' "report --workflow polit@1"
+expect_exit 0 cf --actor supervisor1 "${R[@]}" --json report --version 2
+assert_jq "$OUT" '.version == 2 and .routes.assessment.cases == 1 and
+    (.by_version | keys) == ["2"] and .deadlines.very_high.met == 1' "report --version 2"
+expect_exit 0 cf --actor supervisor1 "${R[@]}" report --version 2
+assert_contains "$OUT" "workflow polit, version 2," "report text: the version in the title"
+assert_contains "$OUT" "Cases by version (and state)" "report text: cases by version"
+assert_contains "$OUT" "  v2 " "report text: version 2's line"
+snapshot report
+expect_exit 66 cf --actor supervisor1 "${R[@]}" report --version 9
+expect_exit 64 cf --actor supervisor1 "${R[@]}" report --workflow polit@x
+expect_exit 64 cf --actor supervisor1 "${R[@]}" report --workflow polit@1 --version 2
+assert_unchanged report "refused reports"
+expect_exit 0 cf --actor admin audit verify
 
 finish
