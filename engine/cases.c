@@ -166,9 +166,10 @@ static int timer_fate(cf_engine *e, const char *id, const char *ev, const char *
 /* Raise deadline.missed, once per deadline, on every case whose response
  * deadline passed with no response since it was set (query.c's overdue).
  * Cases come in (deadline, id) order, each batch after the last case of the
- * one before, so none is looked at twice; every test reads the covering
- * indexes cases_deadline, notifications_channel and events_case_at, never a
- * case row. Most past deadlines were met: the response is looked for first. */
+ * one before, so none is looked at twice; the tests read the covering
+ * indexes cases_deadline, notifications_channel and events_case_at, and a
+ * past deadline's case row (by rowid) for its version's response states.
+ * Most past deadlines were met: the response is looked for first. */
 static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
 {
     char *resp = NULL;
@@ -183,7 +184,7 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
         " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
         "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
         "   WHERE n.channel = 'case.deadline_set' AND n.case_id = c.id)"
-        "  AND e.to_state IN (SELECT value FROM json_each(?2)))"
+        "  AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
         " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
         "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
         " ORDER BY c.deadline_at, c.id LIMIT 256",

@@ -96,10 +96,13 @@ int cf_engine_consult(cf_engine *e, const char *case_id, const char *what,
 int cf_engine_consult_many(cf_engine *e, const char *what, const json_t *items,
                            const char *member, cf_error *err);
 
-/* The response states (config.report.response) of every deployed
- * workflow's latest version as a JSON array text (*states, new malloc'd)
- * and, when gpaths is not NULL, each workflow's grade data path as an
- * SQLite JSON path ({name: "$.risk.grade"} text, new malloc'd). */
+/* The response states (config.report.response) of every deployed workflow
+ * version as a JSON object text keyed "name@version" (*states, new
+ * malloc'd) and, when gpaths is not NULL, each version's grade data path as
+ * an SQLite JSON path ({"name@version": "$.risk.grade"} text, new malloc'd):
+ * each case is judged by the version it runs on. SQL finds a case's entry
+ * with the JSON path CF_VERSION_KEY("c") (c the case table's alias). */
+#define CF_VERSION_KEY(c) "('$.\"' || " c ".workflow || '@' || " c ".version || '\"')"
 int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_error *err);
 
 /* Tests only: with on false, every case-list page (cf_case_query_run) reads

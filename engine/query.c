@@ -13,15 +13,13 @@
 #define PAGE 100
 #define PAGE_MAX 1000
 
-/* The report settings of workflow `name`'s latest version (borrowed from the
- * engine's cache), or NULL when it is not deployed. */
-static const json_t *report_config(cf_engine *e, const char *name)
+/* The report settings of workflow `name` version `version` (borrowed from
+ * the engine's cache), or NULL when it is not deployed. */
+static const json_t *report_config(cf_engine *e, const char *name, int64_t version)
 {
-    int64_t version;
     cf_wf *wf;
     cf_error ignored;
-    if (cf_store_workflow_latest(e->store, name, &version, NULL, &ignored) ||
-        cf_engine_workflow(e, name, version, &wf, &ignored))
+    if (cf_engine_workflow(e, name, version, &wf, &ignored))
         return NULL;
     return json_object_get(wf->config, "report");
 }
@@ -37,26 +35,32 @@ static int data_path(const char *path, char out[128], cf_error *err)
     return 0;
 }
 
-/* The response states of every deployed workflow's latest version (a JSON
- * array text, new malloc'd) and each one's grade path as SQLite JSON paths
- * ({workflow: "$.risk.grade"} text, new malloc'd; gpaths may be NULL). */
+/* The response states of every deployed workflow version, each case judged
+ * by the version it runs on: {"name@version": [state, ...]} (JSON text, new
+ * malloc'd), and each version's grade path as an SQLite JSON path
+ * ({"name@version": "$.risk.grade"} text, new malloc'd; gpaths may be NULL).
+ * SQL looks a case's entry up with VERSION_KEY. */
 int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_error *err)
 {
-    json_t *list = NULL, *resp = json_array(), *paths = json_object();
+    json_t *list = NULL, *resp = json_object(), *paths = json_object();
     int rc = cf_store_workflow_list(e->store, &list, err);
     size_t i;
     json_t *w;
     json_array_foreach(list, i, w)
     {
         const char *name = json_string_value(json_object_get(w, "name"));
-        const json_t *rep = name ? report_config(e, name) : NULL;
-        size_t k;
-        json_t *s;
-        json_array_foreach(json_object_get(rep, "response"), k, s) json_array_append(resp, s);
+        json_int_t version = json_integer_value(json_object_get(w, "version"));
+        if (rc || !name)
+            continue;
+        const json_t *rep = report_config(e, name, version);
+        char key[160];
+        snprintf(key, sizeof key, "%s@%lld", name, (long long)version);
+        json_t *r = json_object_get(rep, "response");
+        json_object_set_new(resp, key, json_is_array(r) ? json_copy(r) : json_array());
         const char *g = json_string_value(json_object_get(rep, "grade"));
         char path[128];
-        if (!rc && name && (rc = data_path(g ? g : "risk.grade", path, err)) == 0)
-            json_object_set_new(paths, name, json_string(path));
+        if ((rc = data_path(g ? g : "risk.grade", path, err)) == 0)
+            json_object_set_new(paths, key, json_string(path));
     }
     json_decref(list);
     *states = rc ? NULL : json_dumps(resp, JSON_COMPACT);
@@ -74,7 +78,7 @@ int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_err
 
 /* The grade of case c, by its workflow's grade path. */
 #define GRADE_SQL                                                                        \
-    "json_extract(c.data, coalesce(json_extract(:gpaths, '$.\"' || c.workflow || '\"'),"  \
+    "json_extract(c.data, coalesce(json_extract(:gpaths, " CF_VERSION_KEY("c") "),"        \
     " '$.risk.grade'))"
 
 /* Case `c` entered a response state since its deadline was last set (its
@@ -84,7 +88,7 @@ int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_err
     "EXISTS (SELECT 1 FROM events e WHERE e.case_id = " c ".id"                          \
     " AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"           \
     "  WHERE n.channel = 'case.deadline_set' AND n.case_id = " c ".id)"                  \
-    " AND e.to_state IN (SELECT value FROM json_each(:resp)))"
+    " AND e.to_state IN (SELECT value FROM json_each(:resp, " CF_VERSION_KEY(c) ")))"
 
 /* Overdue: the deadline passed and no response since it was set. */
 #define OVERDUE_SQL \

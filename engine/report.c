@@ -26,9 +26,22 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run sql (bound with since/now), returning its rows as arrays. */
-static int rows(cf_store *s, const char *sql, const char *wf, int64_t since, int64_t now,
-                const char *text, json_t **out, cf_error *err)
+/* What every query of the report is bound with. */
+typedef struct scope {
+    const char *wf;   /* :wf, the workflow */
+    int64_t ver;      /* :ver, its version, 0 for all */
+    int64_t since;    /* :since */
+    int64_t now;      /* :now */
+} scope;
+
+/* A case's own version's entry in a {"name@version": ...} text bound as
+ * :keyed, and the version filter. */
+#define KEYED(c) "json_each(:keyed, " CF_VERSION_KEY(c) ")"
+#define IN_VERSION(c) " AND (:ver = 0 OR " c ".version = :ver)"
+
+/* Run sql (bound with the scope, text and keyed), returning its rows as arrays. */
+static int rows(cf_store *s, const char *sql, const scope *sc, const char *text,
+                const char *keyed, json_t **out, cf_error *err)
 {
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -36,13 +49,17 @@ static int rows(cf_store *s, const char *sql, const char *wf, int64_t since, int
     for (int i = 1; i <= sqlite3_bind_parameter_count(st); i++) {
         const char *name = sqlite3_bind_parameter_name(st, i);
         if (name && strcmp(name, ":since") == 0)
-            sqlite3_bind_int64(st, i, since);
+            sqlite3_bind_int64(st, i, sc->since);
         else if (name && strcmp(name, ":now") == 0)
-            sqlite3_bind_int64(st, i, now);
+            sqlite3_bind_int64(st, i, sc->now);
+        else if (name && strcmp(name, ":ver") == 0)
+            sqlite3_bind_int64(st, i, sc->ver);
         else if (name && strcmp(name, ":text") == 0)
             sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+        else if (name && strcmp(name, ":keyed") == 0)
+            sqlite3_bind_text(st, i, keyed ? keyed : "{}", -1, SQLITE_STATIC);
         else if (name && strcmp(name, ":wf") == 0)
-            sqlite3_bind_text(st, i, wf, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, i, sc->wf, -1, SQLITE_STATIC);
     }
     json_t *a = json_array();
     int rc;
@@ -98,15 +115,18 @@ static void json_path(char *out, size_t n, const char *path)
     snprintf(out, n, "$.%s", path);
 }
 
-static int milestone(cf_store *s, const char *wf, const char *state, int64_t since,
+/* Median days from referral to entering `state`, over the cases whose own
+ * version counts it a milestone (keyed: {"name@version": [state...]}). */
+static int milestone(cf_store *s, const scope *sc, const char *state, const char *keyed,
                      json_t **out, cf_error *err)
 {
     static const char sql[] =
         "SELECT min(e.at) - c.created_at FROM events e JOIN cases c ON c.id = e.case_id"
         " WHERE c.workflow = :wf AND e.to_state = :text AND e.from_state IS NOT e.to_state"
-        " AND e.at >= :since GROUP BY e.case_id";
+        " AND e.at >= :since" IN_VERSION("c")
+        " AND EXISTS (SELECT 1 FROM " KEYED("c") " WHERE value = :text) GROUP BY e.case_id";
     json_t *a;
-    int rc = rows(s, sql, wf, since, 0, state, &a, err);
+    int rc = rows(s, sql, sc, state, keyed, &a, err);
     if (rc)
         return rc;
     size_t n = json_array_size(a);
@@ -128,33 +148,34 @@ static int milestone(cf_store *s, const char *wf, const char *state, int64_t sin
 }
 
 /* Deadlines by grade: met when the case entered a response state by its
- * deadline; missed when it did so late, or has not and the deadline passed. */
-static int deadlines(cf_store *s, const char *wf, const json_t *cfg, int64_t since,
-                     int64_t now, json_t **out, cf_error *err)
+ * deadline; missed when it did so late, or has not and the deadline passed.
+ * Each case's response states and grade path are its own version's. */
+static int deadlines(cf_engine *e, const scope *sc, json_t **out, cf_error *err)
 {
-    /* The response states are bound as a JSON array and read with json_each. */
-    json_t *resp = strings_of(cfg, "response");
-    char *resp_text = resp ? json_dumps(resp, JSON_COMPACT) : strdup("[]");
-    const char *grade = json_string_value(json_object_get(cfg, "grade"));
-    char gpath[160];
-    json_path(gpath, sizeof gpath, grade ? grade : "risk.grade");
+    char *resp = NULL, *gpaths = NULL;
+    int rc = cf_engine_response_states(e, &resp, &gpaths, err);
+    if (rc)
+        return rc;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(
-        cf_store_db(s),
-        "SELECT json_extract(c.data, ?1), c.deadline_at,"
+    rc = sqlite3_prepare_v2(
+        cf_store_db(e->store),
+        "SELECT json_extract(c.data, coalesce(json_extract(?1, " CF_VERSION_KEY("c") "),"
+        "  '$.risk.grade')), c.deadline_at,"
         " (SELECT min(e.at) FROM events e WHERE e.case_id = c.id"
-        "   AND e.to_state IN (SELECT value FROM json_each(?2)))"
+        "   AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
         " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3"
-        " AND c.workflow = ?4",
+        " AND c.workflow = ?4 AND (?5 = 0 OR c.version = ?5)",
         -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        free(resp_text);
-        return cf_store_error(s, rc, "report", err);
+        free(resp);
+        free(gpaths);
+        return cf_store_error(e->store, rc, "report", err);
     }
-    sqlite3_bind_text(st, 1, gpath, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, resp_text ? resp_text : "[]", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, since);
-    sqlite3_bind_text(st, 4, wf, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, gpaths, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, sc->since);
+    sqlite3_bind_text(st, 4, sc->wf, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, sc->ver);
     json_t *o = json_object();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *g = (const char *)sqlite3_column_text(st, 0);
@@ -168,7 +189,7 @@ static int deadlines(cf_store *s, const char *wf, const json_t *cfg, int64_t sin
             json_object_set_new(o, k, b);
         }
         const char *which = responded ? (at <= due ? "met" : "missed")
-                                      : (now > due ? "missed" : NULL);
+                                      : (sc->now > due ? "missed" : NULL);
         json_object_set_new(b, "cases",
                             json_integer(json_integer_value(json_object_get(b, "cases")) + 1));
         if (which)
@@ -176,75 +197,173 @@ static int deadlines(cf_store *s, const char *wf, const json_t *cfg, int64_t sin
                 b, which, json_integer(json_integer_value(json_object_get(b, which)) + 1));
     }
     sqlite3_finalize(st);
-    free(resp_text);
+    free(resp);
+    free(gpaths);
     if (rc != SQLITE_DONE) {
         json_decref(o);
-        return cf_store_error(s, rc, "report", err);
+        return cf_store_error(e->store, rc, "report", err);
     }
     *out = o;
     return 0;
 }
 
+/* The config.report of every deployed version of name (only `only` when
+ * > 0), as {"name@version": report} (new), newest version first. CF_ENOTFOUND
+ * when `only` is not deployed. */
+static int version_configs(cf_engine *e, const char *name, int64_t only, json_t **out,
+                           cf_error *err)
+{
+    json_t *list = NULL;
+    int rc = cf_store_workflow_list(e->store, &list, err);
+    if (rc)
+        return rc;
+    json_t *o = json_object();
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        json_t *w = json_array_get(list, i);
+        json_int_t v = json_integer_value(json_object_get(w, "version"));
+        if (strcmp(json_string_value(json_object_get(w, "name")), name) != 0 ||
+            (only > 0 && v != only))
+            continue;
+        cf_wf *wf;
+        cf_error ignored;
+        const json_t *rep = NULL;
+        if (cf_engine_workflow(e, name, v, &wf, &ignored) == 0)
+            rep = json_object_get(wf->config, "report");
+        char key[160];
+        snprintf(key, sizeof key, "%s@%lld", name, (long long)v);
+        json_object_set_new(o, key, json_is_object(rep) ? json_deep_copy(rep) : json_object());
+    }
+    json_decref(list);
+    if (only > 0 && json_object_size(o) == 0) {
+        json_decref(o);
+        return cf_err_set(err, CF_ENOTFOUND, "version", "workflow %s v%lld is not deployed",
+                          name, (long long)only);
+    }
+    *out = o;
+    return 0;
+}
+
+/* {"name@version": cfg[member]} of configs as JSON text (new malloc'd), and
+ * the union of the lists (appended to all, newest version's order first). */
+static char *keyed_list(const json_t *configs, const char *member, json_t *all)
+{
+    json_t *k = json_object(), *cfg, *v;
+    const char *key;
+    size_t i;
+    json_object_foreach((json_t *)configs, key, cfg)
+    {
+        json_t *list = strings_of(cfg, member);
+        json_object_set_new(k, key, list ? json_incref(list) : json_array());
+        json_array_foreach(list, i, v)
+        {
+            bool seen = false;
+            for (size_t j = 0; j < json_array_size(all) && !seen; j++)
+                seen = json_equal(json_array_get(all, j), v);
+            if (!seen && json_is_string(v))
+                json_array_append(all, v);
+        }
+    }
+    char *text = json_dumps(k, JSON_COMPACT);
+    json_decref(k);
+    return text;
+}
+
 int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, cf_error *err)
 {
+    return cf_report_version(e, workflow, 0, since, out, err);
+}
+
+int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64_t since,
+                      json_t **out, cf_error *err)
+{
     static const char by_state[] =
-        "SELECT state, count(*) FROM cases WHERE workflow = :wf AND created_at >= :since"
-        " GROUP BY state ORDER BY state";
+        "SELECT state, count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
+        IN_VERSION("c") " GROUP BY state ORDER BY state";
+    static const char by_version[] =
+        "SELECT version, state, count(*) FROM cases c WHERE workflow = :wf"
+        " AND created_at >= :since" IN_VERSION("c") " GROUP BY 1, 2 ORDER BY 1, 2";
     static const char by_outcome[] =
-        "SELECT json_extract(data, '$.outcome'), count(*) FROM cases"
-        " WHERE workflow = :wf AND created_at >= :since"
+        "SELECT json_extract(data, '$.outcome'), count(*) FROM cases c"
+        " WHERE workflow = :wf AND created_at >= :since" IN_VERSION("c")
         " AND json_extract(data, '$.outcome') IS NOT NULL"
         " GROUP BY 1 ORDER BY 1";
+    /* A route is one of the case's own version's routes. */
     static const char entered[] =
         "SELECT e.to_state, count(DISTINCT e.case_id),"
         " count(DISTINCT (SELECT r.case_id FROM events r WHERE r.case_id = e.case_id"
         "   AND r.event = 'repeat_referral' AND r.seq > e.seq))"
         " FROM events e JOIN cases c ON c.id = e.case_id"
         " WHERE c.workflow = :wf AND e.at >= :since AND e.from_state IS NOT e.to_state"
-        " AND e.to_state IN (SELECT value FROM json_each(:text)) GROUP BY e.to_state";
+        IN_VERSION("c") " AND e.to_state IN (SELECT value FROM " KEYED("c") ")"
+        " GROUP BY e.to_state";
     static const char escalations[] =
         "SELECT e.from_state, count(*) FROM events e JOIN cases c ON c.id = e.case_id"
         " WHERE c.workflow = :wf AND e.event = 'repeat_referral' AND e.at >= :since"
-        " GROUP BY e.from_state ORDER BY 1";
+        IN_VERSION("c") " GROUP BY e.from_state ORDER BY 1";
+    /* :keyed is {"name@version": "$.path"}: the flag's path in the case's version. */
     static const char flag[] =
-        "SELECT count(*) FROM cases WHERE workflow = :wf AND created_at >= :since"
-        " AND json_extract(data, :text) IS NOT NULL";
+        "SELECT count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
+        IN_VERSION("c") " AND json_extract(data, (SELECT value FROM json_each(:keyed)"
+        "  WHERE key = c.workflow || '@' || c.version)) IS NOT NULL";
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
     if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;
+    if (version < 0)
+        return cf_err_set(err, CF_EINVALID, "version", "version must be 1 or more");
     const char *name = workflow ? workflow : "polit";
-    int64_t version;
-    cf_wf *wf;
-    if ((rc = cf_store_workflow_latest(e->store, name, &version, NULL, err)) ||
-        (rc = cf_engine_workflow(e, name, version, &wf, err)))
+    int64_t latest;
+    if ((rc = cf_store_workflow_latest(e->store, name, &latest, NULL, err)))
         return rc;
-    const json_t *cfg = json_object_get(wf->config, "report");
-    int64_t now = cf_engine_now(e);
-    json_t *a = NULL, *r = json_object();
+    json_t *configs = NULL;
+    if ((rc = version_configs(e, name, version, &configs, err)))
+        return rc;
+    scope sc = {name, version, since, cf_engine_now(e)};
+    json_t *a = NULL, *r = json_object(), *routes = json_array(), *mstones = json_array();
+    char *rt = keyed_list(configs, "routes", routes);
+    char *mt = keyed_list(configs, "milestones", mstones);
     char sincebuf[32];
     cf_time_format(since, sincebuf);
     json_object_set_new(r, "workflow", json_string(name));
+    json_object_set_new(r, "version", version > 0 ? json_integer(version) : json_null());
     json_object_set_new(r, "since", since > 0 ? json_string(sincebuf) : json_null());
-    if ((rc = rows(e->store, by_state, name, since, now, NULL, &a, err)))
+    if (!rt || !mt) {
+        rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    if ((rc = rows(e->store, by_state, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_state", to_counts(a));
     json_decref(a);
-    if ((rc = rows(e->store, by_outcome, name, since, now, NULL, &a, err)))
+    if ((rc = rows(e->store, by_version, &sc, NULL, NULL, &a, err)))
+        goto fail;
+    json_t *bv = json_object(), *row, *v;
+    size_t i;
+    json_array_foreach(a, i, row)
+    {
+        char vk[24];
+        snprintf(vk, sizeof vk, "%lld", (long long)json_integer_value(json_array_get(row, 0)));
+        json_t *b = json_object_get(bv, vk);
+        if (!b) {
+            b = json_pack("{s:i, s:{}}", "cases", 0, "by_state");
+            json_object_set_new(bv, vk, b);
+        }
+        json_int_t n = json_integer_value(json_array_get(row, 2));
+        json_object_set_new(b, "cases",
+                            json_integer(json_integer_value(json_object_get(b, "cases")) + n));
+        json_object_set(json_object_get(b, "by_state"), json_string_value(json_array_get(row, 1)),
+                        json_array_get(row, 2));
+    }
+    json_decref(a);
+    json_object_set_new(r, "by_version", bv);
+    if ((rc = rows(e->store, by_outcome, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_outcome", to_counts(a));
     json_decref(a);
-    json_t *routes = strings_of(cfg, "routes");
-    char *rt = routes ? json_dumps(routes, JSON_COMPACT) : strdup("[]");
-    rc = rt ? rows(e->store, entered, name, since, now, rt, &a, err)
-            : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    free(rt);
-    if (rc)
+    if ((rc = rows(e->store, entered, &sc, NULL, rt, &a, err)))
         goto fail;
     json_t *ent = json_object();
-    size_t i;
-    json_t *row, *v;
     json_array_foreach(routes, i, v) json_object_set_new(
         ent, json_string_value(v), json_pack("{s:i, s:i}", "cases", 0, "came_back", 0));
     json_array_foreach(a, i, row) json_object_set_new(
@@ -253,29 +372,50 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
                   json_array_get(row, 2)));
     json_decref(a);
     json_object_set_new(r, "routes", ent);
-    if ((rc = rows(e->store, escalations, name, since, now, NULL, &a, err)))
+    if ((rc = rows(e->store, escalations, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "escalations", to_counts(a));
     json_decref(a);
-    json_t *flags = json_object_get(cfg, "flags"), *fo = json_object();
-    const char *fk;
-    json_object_foreach(flags, fk, v)
+    /* Each flag over the versions that declare it, by their own paths. */
+    json_t *fo = json_object(), *cfg;
+    const char *ck;
+    json_object_foreach(configs, ck, cfg)
     {
-        char p[160];
-        json_path(p, sizeof p, json_string_value(v) ? json_string_value(v) : fk);
-        if ((rc = rows(e->store, flag, name, since, now, p, &a, err))) {
-            json_decref(fo);
-            goto fail;
+        const char *fk;
+        json_object_foreach(json_object_get(cfg, "flags"), fk, v)
+        {
+            if (json_object_get(fo, fk))
+                continue;
+            json_t *paths = json_object(), *c2;
+            const char *k2;
+            json_object_foreach(configs, k2, c2)
+            {
+                json_t *fv = json_object_get(json_object_get(c2, "flags"), fk);
+                char p[160];
+                if (!fv)
+                    continue;
+                json_path(p, sizeof p, json_string_value(fv) ? json_string_value(fv) : fk);
+                json_object_set_new(paths, k2, json_string(p));
+            }
+            char *pt = json_dumps(paths, JSON_COMPACT);
+            json_decref(paths);
+            rc = pt ? rows(e->store, flag, &sc, NULL, pt, &a, err)
+                    : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+            free(pt);
+            if (rc) {
+                json_decref(fo);
+                goto fail;
+            }
+            json_object_set(fo, fk, json_array_get(json_array_get(a, 0), 0));
+            json_decref(a);
         }
-        json_object_set(fo, fk, json_array_get(json_array_get(a, 0), 0));
-        json_decref(a);
     }
     json_object_set_new(r, "flags", fo);
     json_t *ms = json_object();
-    json_array_foreach(strings_of(cfg, "milestones"), i, v)
+    json_array_foreach(mstones, i, v)
     {
         json_t *m = NULL;
-        if ((rc = milestone(e->store, name, json_string_value(v), since, &m, err))) {
+        if ((rc = milestone(e->store, &sc, json_string_value(v), mt, &m, err))) {
             json_decref(ms);
             goto fail;
         }
@@ -283,8 +423,7 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     }
     json_object_set_new(r, "days_from_referral", ms);
     json_t *dl = NULL;
-    if ((rc = deadlines(e->store, name, cfg ? cfg : json_object_get(wf->config, "report"), since,
-                        now, &dl, err)))
+    if ((rc = deadlines(e, &sc, &dl, err)))
         goto fail;
     json_object_set_new(r, "deadlines", dl);
     /* Timers tick keeps because their case's state cannot take them. */
@@ -292,7 +431,12 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     if ((rc = cf_engine_kept_timers(e, name, NULL, &kept, err)))
         goto fail;
     json_int_t nkept = 0, ndue = 0;
-    json_array_foreach(kept, i, v) {
+    for (i = json_array_size(kept); i-- > 0;) {
+        v = json_array_get(kept, i);
+        if (version > 0 && json_integer_value(json_object_get(v, "version")) != version) {
+            json_array_remove(kept, i);
+            continue;
+        }
         nkept += json_integer_value(json_object_get(v, "timers"));
         ndue += json_integer_value(json_object_get(v, "due"));
     }
@@ -302,8 +446,13 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
     if ((rc = cf_engine_consult(e, NULL, "report", err)))
         goto fail;
     *out = r;
-    return 0;
+    r = NULL;
 fail:
     json_decref(r);
+    json_decref(configs);
+    json_decref(routes);
+    json_decref(mstones);
+    free(rt);
+    free(mt);
     return rc;
 }

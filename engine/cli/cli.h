@@ -67,6 +67,8 @@ enum {
     OPT_MIGRATE = 1u << 26, /* workflow migrate: --to --from --map --cases --all ... */
     OPT_DRY_RUN = 1u << 27, /* --dry-run (deploy, migrate) */
     OPT_LIVE = 1u << 28,    /* workflow check --live */
+    OPT_WFVERSION = 1u << 29, /* --version N (a workflow version, not the program's) */
+    OPT_FORMAT = 1u << 30,  /* --format */
 };
 
 struct command;
@@ -80,7 +82,7 @@ struct cli {
     bool chain_only, test_clock;
     const char *key_dir, *anchor, *anchors;
     const char *server, *token_file, *after, *grade, *deadline_before, *updated_since;
-    const char *wf_version, *idempotency_key, *expires, *note, *task_status, *kind;
+    const char *wf_version, *format, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
     bool yes, dry_run, inactive;

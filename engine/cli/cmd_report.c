@@ -28,10 +28,23 @@ static void print_report(const json_t *r)
     const char *k;
     json_t *v;
     char b1[64], b2[64], b3[64];
-    outf("caseflow report: workflow %s, since %s\n", jtext(r, "workflow", b1, sizeof b1),
+    outf("caseflow report: workflow %s, %s%s, since %s\n", jtext(r, "workflow", b1, sizeof b1),
+         json_is_integer(json_object_get(r, "version")) ? "version " : "every version",
+         json_is_integer(json_object_get(r, "version")) ? jtext(r, "version", b3, sizeof b3)
+                                                          : "",
          jtext(r, "since", b2, sizeof b2));
     outf("\n");
     print_counts("Cases by state", json_object_get(r, "by_state"));
+    outf("Cases by version (and state)\n");
+    if (!json_object_size(json_object_get(r, "by_version")))
+        outf("  (none)\n");
+    json_object_foreach(json_object_get(r, "by_version"), k, v) {
+        const char *sk;
+        json_t *sv;
+        outf("  v%-27s %s\n", k, jtext(v, "cases", b1, sizeof b1));
+        json_object_foreach(json_object_get(v, "by_state"), sk, sv)
+            outf("    %-26s %s\n", sk, jtext(json_object_get(v, "by_state"), sk, b2, sizeof b2));
+    }
     print_counts("Closed cases by outcome", json_object_get(r, "by_outcome"));
     outf("Routes entered (cases; of which came back with a repeat referral)\n");
     json_object_foreach(json_object_get(r, "routes"), k, v)
@@ -71,7 +84,7 @@ int cmd_report(struct cli *c)
     int st = ops_open(c);
     if (st)
         return st;
-    json_t *args = op_args("workflow", c->workflow, NULL);
+    json_t *args = op_args("workflow", c->workflow, "version", c->wf_version, NULL);
     if (since)
         json_object_set_new(args, "since", json_integer(since));
     struct op_req req = OP_REQ("report.get");

@@ -1,8 +1,8 @@
 /*
  * Workflows: deploy a Lua workflow file (or an installed one, by name) as a
  * new version, list the versions, compare two of them (or one and a file),
- * choose the active one, lint a file without a store, and draw the latest
- * version of a workflow as Graphviz DOT.
+ * choose the active one and lint a file without a store (drawing one is
+ * cmd_graph.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -349,25 +349,3 @@ int cmd_workflow_check(struct cli *c)
         outf("%s: ok\n", c->args[0]);
     return 0;
 }
-
-int cmd_workflow_graph(struct cli *c)
-{
-    cf_error err;
-    char *dot = NULL;
-    int rc = open_engine(c, false);
-    if (rc)
-        return rc;
-    rc = cf_workflow_graph(c->engine, c->args[0], 0, &dot, &err);
-    if (rc < 0)
-        return fail(rc, &err);
-    if (c->json) {
-        json_t *o = json_pack("{s:s, s:s}", "name", c->args[0], "dot", dot);
-        print_json(o, false);
-        json_decref(o);
-    } else {
-        out_block(dot);
-    }
-    free(dot);
-    return 0;
-}
-

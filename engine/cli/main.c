@@ -27,7 +27,7 @@ enum opt_id {
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
     O_YES, O_DRY_RUN, O_INACTIVE,
     O_TO, O_FROM, O_MAP, O_CASES, O_ALL, O_REQUEST, O_APPROVE, /* migrate */
-    O_VERBOSE, O_LIVE,
+    O_VERBOSE, O_LIVE, O_FORMAT,
 };
 
 static const struct optspec {
@@ -54,6 +54,7 @@ static const struct optspec {
     {"signing-key", O_SIGNING_KEY, true, 0},
     {"since", O_SINCE, true, OPT_SINCE},
     {"output", O_OUTPUT, true, OPT_OUTPUT},
+    {"format", O_FORMAT, true, OPT_FORMAT},
     {"file", O_FILE, true, OPT_FILE},
     {"key", O_KEY, true, OPT_KEY},
     {"chain-only", O_CHAIN_ONLY, false, OPT_CHAIN_ONLY},
@@ -179,8 +180,8 @@ static const struct command commands[] = {
      "A rejected line is reported with its number and the others go on."},
     {"show", NULL, cmd_show, 1, 1, OPT_SERVER, "ID",
      "Show a case. A read of case data: audited with its --reason."},
-    {"list", NULL, cmd_list, 0, 0, OPT_STATE | OPT_LIMIT | OPT_WORKFLOW | OPT_QUERY |
-     OPT_AFTER | OPT_SERVER,
+    {"list", NULL, cmd_list, 0, 0,
+     OPT_STATE | OPT_LIMIT | OPT_WORKFLOW | OPT_QUERY | OPT_WFVERSION | OPT_AFTER | OPT_SERVER,
      "[--state STATE] [--workflow NAME[@VERSION]] [--version N] [--grade GRADE] [--overdue] "
      "[--deadline-before TIME] [--updated-since TIME] [--open-tasks] [--limit N] "
      "[--after CURSOR]",
@@ -214,13 +215,19 @@ static const struct command commands[] = {
      "guard or step runs. --dry-run prints the plan and moves nothing. With the policy "
      "migrate_four_eyes=true, --request records the migration and another administrator "
      "runs it with --approve ID."},
-    {"workflow", "graph", cmd_workflow_graph, 1, 1, 0, "NAME",
-     "Print the latest deployed version of workflow NAME as Graphviz DOT."},
-    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW | OPT_SERVER,
-     "[--since DATE] [--workflow NAME]",
-     "Cases by state and outcome, routes taken and how many came back, escalations, "
-     "median days to visit and warrant, deadlines met and missed by grade. Audited with "
-     "its --reason."},
+    {"workflow", "graph", cmd_workflow_graph, 1, 1, OPT_WFVERSION | OPT_FORMAT | OPT_OUTPUT,
+     "NAME [--version N] | FILE  [--format dot|svg|png] [--output FILE]",
+     "Draw deployed workflow NAME (its active version, or version N) or the workflow in "
+     "FILE (a path, or a name ending in .lua) before it is deployed: states with their "
+     "steps, roles, timers and deadlines, transitions with their events and roles. DOT "
+     "text by default; svg and png run Graphviz's dot (exit 69 when it is not installed). "
+     "--output writes to FILE instead of standard output."},
+    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW | OPT_WFVERSION | OPT_SERVER,
+     "[--since DATE] [--workflow NAME[@VERSION]] [--version N]",
+     "Cases by state, by version and outcome, routes taken and how many came back, "
+     "escalations, median days to visit and warrant, deadlines met and missed by grade; "
+     "each case counted by its own version's report settings. --workflow NAME@VERSION or "
+     "--version N: only that version's cases. Audited with its --reason."},
     {"audit", "verify", cmd_audit_verify, 0, 0,
      OPT_KEY | OPT_FILE | OPT_CHAIN_ONLY | OPT_ANCHORS,
      "[--key PUB] [--file EXPORT] [--anchors LOG] [--chain-only]",
@@ -431,6 +438,7 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_SIGNING_KEY: c->signing_key = val; break;
     case O_SINCE: c->since = val; break;
     case O_OUTPUT: c->output = val; break;
+    case O_FORMAT: c->format = val; break;
     case O_FILE: c->file = val; break;
     case O_KEY: c->key = val; break;
     case O_CHAIN_ONLY: c->chain_only = true; break;
@@ -516,7 +524,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         const char *wfv = eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
         if (o->id == O_VERSION && wfv && all_digits(wfv)) {
             c->wf_version = wfv;
-            c->used |= OPT_QUERY;
+            c->used |= OPT_WFVERSION;
             i += !eq;
             continue;
         }
@@ -558,6 +566,8 @@ static void apply_env(struct cli *c)
 /* The first command option not meant for cmd, or NULL. */
 static const char *stray_option(const struct cli *c, const struct command *cmd)
 {
+    if ((c->used & OPT_WFVERSION) && !(cmd->opts & OPT_WFVERSION))
+        return "version";
     for (size_t i = 0; i < sizeof optspecs / sizeof optspecs[0]; i++)
         if (optspecs[i].bit && (c->used & optspecs[i].bit) &&
             !(cmd->opts & optspecs[i].bit))

@@ -3,6 +3,9 @@
  * after a cursor; waiting for more is the service's business), the
  * management report, and the deployed workflow versions.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "ops_internal.h"
 
 int cf_op_feed_read(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
@@ -22,14 +25,37 @@ int cf_op_feed_read(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *e
 int cf_op_report_get(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
 {
     const char *workflow;
-    int64_t since;
+    int64_t since, version;
     int rc;
     (void)status;
     *out = NULL;
     if ((rc = cf_op_arg_str(ctx->args, "workflow", NULL, &workflow, err)) < 0 ||
+        (rc = cf_op_arg_int(ctx->args, "version", 0, &version, err)) < 0 ||
         (rc = cf_op_arg_time(ctx->args, "since", 0, &since, err)) < 0)
         return rc;
-    return cf_report(ctx->engine, workflow, since, out, err);
+    if (version < 0)
+        return cf_op_fail(err, CF_EINVALID, "version", "version: must be a positive integer");
+    /* workflow=NAME@VERSION, as case.list takes it */
+    char name[128];
+    const char *at = workflow ? strchr(workflow, '@') : NULL;
+    if (at) {
+        size_t n = (size_t)(at - workflow);
+        char *end = NULL;
+        long long v = at[1] >= '0' && at[1] <= '9' ? strtoll(at + 1, &end, 10) : 0;
+        if (n == 0 || n >= sizeof name || v < 1 || !end || *end)
+            return cf_op_fail(err, CF_EUSAGE, "workflow",
+                              "workflow: NAME@VERSION needs a name and a version number from "
+                              "1 after the @");
+        if (version > 0 && version != v)
+            return cf_op_fail(err, CF_EUSAGE, "version",
+                              "version: %lld disagrees with workflow %s", (long long)version,
+                              workflow);
+        memcpy(name, workflow, n);
+        name[n] = '\0';
+        workflow = name;
+        version = v;
+    }
+    return cf_report_version(ctx->engine, workflow, version, since, out, err);
 }
 
 int cf_op_workflow_list(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)

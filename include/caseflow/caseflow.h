@@ -268,9 +268,16 @@ CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
 CF_EXTERN int cf_workflow_check_live(cf_engine *engine, const char *path, json_t *findings,
                                      cf_error *err);
 /* Graphviz DOT text of deployed workflow `name` at `version` (<= 0: the
- * latest). *out is a new malloc'd string (free it). */
+ * active version): states with their step, roles, timer and deadline,
+ * transitions with their event, roles and timer. The same version always
+ * gives the same text. *out is a new malloc'd string (free it).
+ * CF_ENOTFOUND when the workflow or version is not deployed. */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
                                 char **out, cf_error *err);
+/* The same for the workflow in file `path`, not deployed (no store needed).
+ * *out is a new malloc'd string (free it). CF_ENOTFOUND when the file does
+ * not exist, CF_EINVALID when it does not load. */
+CF_EXTERN int cf_workflow_graph_file(const char *path, char **out, cf_error *err);
 /* New reference: array of {name, version, declared_version, hash,
  * deployed_at, deployed_by, active, open_cases}: active marks the version
  * new referrals start on; open_cases counts its cases in no final state and
@@ -487,11 +494,18 @@ CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
  * *out (new reference): {workflow, since, by_state{}, by_outcome{},
  * routes{state: {cases, came_back}}, escalations{from_state: n}, flags{},
  * days_from_referral{state: {cases, median_days}}, deadlines{grade: {cases,
- * met, missed}}}. What counts as a route, milestone, response and flag comes
- * from the workflow's config.report. Audited as a consultation.
+ * met, missed}}, version (null), by_version{"N": {cases, by_state{}}},
+ * timers_kept}. What counts as a route, milestone, response and flag comes
+ * from each case's own version's config.report (so a state of an older
+ * version a case is still in keeps its line). Audited as a consultation.
  */
 CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
                         json_t **out, cf_error *err);
+/* The same over the cases of one version (`version` > 0; 0: every
+ * version, as cf_report): *out's "version" names it. CF_ENOTFOUND when
+ * that version is not deployed, CF_EINVALID when version < 0. */
+CF_EXTERN int cf_report_version(cf_engine *engine, const char *name, int64_t version,
+                                int64_t since, json_t **out, cf_error *err);
 
 /*
  * Tasks: what a case asks of a role (a MASH referral, a supervisor's

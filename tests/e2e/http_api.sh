@@ -370,6 +370,12 @@ assert_jq "$BODY" '.links | type == "array"' "POLE: links"
 read_req report - "the report" supervisor1 "/v1/report"
 assert_jq "$BODY" '.workflow == "polit" and .by_state.assessment == 3
     and .by_state.authorisation > 10000' "the report counts cases by state"
+assert_jq "$BODY" '.version == null and .by_version["1"].by_state == .by_state' \
+    "the report counts cases by version and state"
+read_req report - "the report of version 1" supervisor1 "/v1/report?workflow=polit@1"
+assert_jq "$BODY" '.version == 1 and (.by_version | keys) == ["1"]' "report?workflow=NAME@VERSION"
+read_req report - "the report by version=1" supervisor1 "/v1/report?version=1"
+assert_jq "$BODY" '.version == 1' "report?version=N"
 expect 200 "the workflows" GET /v1/workflows officer1
 assert_jq "$BODY" '[.[] | select(.name == "polit") | .version] == [1]' "polit version 1"
 
