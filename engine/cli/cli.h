@@ -67,6 +67,7 @@ enum {
     OPT_MIGRATE = 1u << 26, /* workflow migrate: --to --from --map --cases --all ... */
     OPT_DRY_RUN = 1u << 27, /* --dry-run (deploy, migrate) */
     OPT_LIVE = 1u << 28,    /* workflow check --live */
+    OPT_DUE = 1u << 29,     /* retention dispose --due */
 };
 
 struct command;
@@ -83,7 +84,7 @@ struct cli {
     const char *wf_version, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
-    bool yes, dry_run, inactive;
+    bool yes, dry_run, inactive, due;
     struct {            /* workflow migrate (cmd_migrate.c) */
         const char *to, *from, *approve;
         const char **maps, **cases; /* as given, NULL-terminated */

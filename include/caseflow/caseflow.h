@@ -666,6 +666,14 @@ CF_EXTERN int cf_policy_get(cf_engine *engine, json_t **out, cf_error *err);
  *    passes; only for a closed case whose review is due (CF_EINVALID).
  */
 CF_EXTERN int cf_retention_due(cf_engine *engine, json_t **out, cf_error *err);
+/* Dispose of every case `due` lists (that read is audited as there), each
+ * in a transaction of its own, passing over those under legal hold; a case
+ * that fails is left as it was and the others go on. *out (new reference,
+ * set whenever the list was read) {disposed, held, failed, cases: [{id,
+ * status: "disposed"|"held"|"failed", state?, why?}]}. 0, the first
+ * failure's code (err is its message), or the list's own error (*out NULL).
+ * Reports progress (cf_engine_set_progress). */
+CF_EXTERN int cf_retention_dispose_due(cf_engine *engine, json_t **out, cf_error *err);
 CF_EXTERN int cf_retention_keep(cf_engine *engine, const char *case_id, int64_t until,
                                 json_t **out, cf_error *err);
 CF_EXTERN int cf_retention_hold(cf_engine *engine, const char *case_id, int hold,
