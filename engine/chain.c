@@ -411,6 +411,7 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
     /* Schema 1 kept no payloads (its migration checks it with this). */
     static const char legacy[] = "SELECT " REC_COLUMNS ", NULL FROM audit a ORDER BY a.seq";
     static const char rows[] = "SELECT count(*) FROM records";
+    static const char last_seq[] = "SELECT coalesce(max(seq), 0) FROM audit";
     *out = NULL;
     if (walker)
         *walker = NULL;
@@ -426,8 +427,14 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
         cf_chain_free(w);
         return cf_store_error(s, rc, "read audit", err);
     }
-    int64_t count = 0, bad_seq = 0;
+    int64_t count = 0, bad_seq = 0, total = -1;
     const char *why = NULL;
+    sqlite3_stmt *last = cf_store_stmt(s, last_seq, NULL);
+    if (last && sqlite3_step(last) == SQLITE_ROW)
+        total = sqlite3_column_int64(last, 0);
+    if (last)
+        sqlite3_reset(last);
+    cf_store_progress(s, "audit verify: records", 0, total);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cf_chain_rec r;
         rec_of(st, &r);
@@ -436,6 +443,7 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
             break;
         }
         count++;
+        cf_store_progress(s, "audit verify: records", count, total < count ? count : total);
     }
     sqlite3_finalize(st);
     if (!why && rc != SQLITE_DONE) {

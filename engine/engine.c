@@ -297,6 +297,18 @@ static void who_am_i(cf_engine *e)
     cf_engine_os_account((unsigned long)getuid(), e->os_login, e->os_uid);
 }
 
+void cf_engine_set_progress(cf_engine *e, cf_progress_fn fn, void *ctx)
+{
+    e->progress = fn;
+    e->progress_ctx = fn ? ctx : NULL;
+}
+
+void cf_engine_progress(cf_engine *e, const char *what, int64_t done, int64_t total)
+{
+    if (e->progress && (done == 0 || done == total || done % CF_PROGRESS_STEP == 0))
+        e->progress(e->progress_ctx, what, done, total);
+}
+
 int cf_engine_set_peer(cf_engine *e, long uid)
 {
     e->peer_token = false;

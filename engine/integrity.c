@@ -361,9 +361,14 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
     char where[64];
-    int64_t last_audit = 0;
+    int64_t last_audit = 0, total = -1;
     *n = 0;
+    cf_error ignore;
+    if (scalar(s, "SELECT coalesce(max(seq), 0) FROM events", NULL, &total, &ignore))
+        total = -1;
+    cf_store_progress(s, "audit verify: history", 0, total);
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        cf_store_progress(s, "audit verify: history", *n, total);
         snprintf(where, sizeof where, "history record %lld",
                  (long long)sqlite3_column_int64(st, 0));
         /* History is written in audit order: each record's audit seq is
@@ -450,7 +455,13 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         return cf_store_error(s, rc, "verify cases", err);
     rc = 0;
     *n = 0;
+    int64_t total = -1;
+    cf_error ignore;
+    if (scalar(s, "SELECT count(*) FROM cases", NULL, &total, &ignore))
+        total = -1;
+    cf_store_progress(s, "audit verify: cases", 0, total);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        cf_store_progress(s, "audit verify: cases", *n, total);
         const char *id = col(st, 0), *want = col(st, 1);
         char got[65], where[80];
         snprintf(where, sizeof where, "case %s", id ? id : "?");

@@ -59,6 +59,8 @@ struct cf_engine {
     bool batch;
     json_t *deferred;  /* consultations kept for another engine to write, or NULL */
     char *trace;       /* the Lua traceback of the last failed guard, or NULL */
+    cf_progress_fn progress; /* cf_engine_set_progress, or NULL */
+    void *progress_ctx;
 };
 
 /* The policies in force (checked against the chain); NULL on error. */
@@ -276,5 +278,11 @@ int cf_engine_sign_head(cf_engine *e, int64_t at, const char *actor, const char 
 int cf_engine_walk_tail(cf_engine *e, bool cases_too, cf_error *err);
 /* Hang the engine's checkpoint and anchor hooks on its store. */
 void cf_engine_trail_hooks(cf_engine *e);
+/* Tell the caller's progress callback (if any) that `done` of `total`
+ * items (-1: not known) of `what` are done. Calls for done 0 and
+ * done == total always reach it; the others every CF_PROGRESS_STEP items
+ * (see cf_engine_set_progress). */
+#define CF_PROGRESS_STEP 64
+void cf_engine_progress(cf_engine *e, const char *what, int64_t done, int64_t total);
 
 #endif

@@ -499,6 +499,10 @@ static int apply(cf_engine *e, const req *q, const char *role, json_t *plans, co
     int first = 0;
     size_t i;
     json_t *p;
+    int64_t total = 0, done = 0;
+    json_array_foreach(plans, i, p)
+        total += strcmp(json_string_value(json_object_get(p, "status")), "planned") == 0;
+    cf_engine_progress(e, "workflow migrate", 0, total);
     json_array_foreach(plans, i, p)
     {
         const char *status = json_string_value(json_object_get(p, "status"));
@@ -544,6 +548,7 @@ static int apply(cf_engine *e, const req *q, const char *role, json_t *plans, co
             json_object_set_new(p, "status", json_string("migrated"));
         }
         count(counts, json_string_value(json_object_get(p, "status")));
+        cf_engine_progress(e, "workflow migrate", ++done, total);
     }
     return first;
 }

@@ -176,3 +176,57 @@ int cf_retention_dispose(cf_engine *e, const char *id, json_t **out, cf_error *e
     decision d = {.e = e};
     return decide(e, id, "retention.disposed", "erasure", true, do_dispose, &d, out, err);
 }
+
+/* Every case due, one by one, each in a transaction of its own: the list
+ * is cf_retention_due's (an audited read), a held case is passed over. */
+int cf_retention_dispose_due(cf_engine *e, json_t **out, cf_error *err)
+{
+    json_t *due = NULL;
+    *out = NULL;
+    int rc = cf_retention_due(e, &due, err);
+    if (rc)
+        return rc;
+    json_t *cases = json_array();
+    int64_t total = (int64_t)json_array_size(due), done = 0, disposed = 0, held = 0, failed = 0;
+    int first = 0;
+    size_t i;
+    json_t *r;
+    cf_engine_progress(e, "retention dispose", 0, total);
+    json_array_foreach(due, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        json_t *one = json_pack("{s:s?}", "id", id);
+        if (json_is_string(json_object_get(r, "legal_hold"))) {
+            json_object_set_new(one, "status", json_string("held"));
+            held++;
+        } else {
+            json_t *got = NULL;
+            cf_error cerr;
+            cf_err_clear(&cerr);
+            int drc = cf_retention_dispose(e, id, &got, &cerr);
+            if (drc) {
+                json_object_set_new(one, "status", json_string("failed"));
+                json_object_set_new(one, "why", json_string(cerr.message));
+                failed++;
+                if (!first) {
+                    first = drc;
+                    if (err)
+                        *err = cerr;
+                }
+            } else {
+                json_object_set_new(one, "status", json_string("disposed"));
+                json_object_set(one, "state", json_object_get(got, "state"));
+                disposed++;
+            }
+            json_decref(got);
+        }
+        json_array_append_new(cases, one);
+        cf_engine_progress(e, "retention dispose", ++done, total);
+    }
+    json_decref(due);
+    *out = json_pack("{s:I, s:I, s:I, s:o}", "disposed", (json_int_t)disposed, "held",
+                     (json_int_t)held, "failed", (json_int_t)failed, "cases", cases);
+    if (!*out)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    return first;
+}

@@ -52,6 +52,12 @@ const cf_store_hooks *cf_store_get_hooks(const cf_store *s)
     return &s->hooks;
 }
 
+void cf_store_progress(cf_store *s, const char *what, int64_t done, int64_t total)
+{
+    if (s->hooks.progress)
+        s->hooks.progress(s->hooks.ctx, what, done, total);
+}
+
 /* ---- schema ------------------------------------------------------------ */
 
 static const char *const schema_v1 =

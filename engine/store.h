@@ -92,11 +92,16 @@ typedef struct cf_store_hooks {
     void (*after_rollback)(void *ctx);
     /* after a savepoint was rolled back, leaving `depth` (cf_store_depth) */
     void (*after_rollback_to)(void *ctx, int depth);
+    /* a long loop over the store (the chain's verify) has done `done` of
+     * `total` items (-1: not known); see cf_engine_set_progress */
+    void (*progress)(void *ctx, const char *what, int64_t done, int64_t total);
     void *ctx;
 } cf_store_hooks;
 void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h);
 /* Borrowed. */
 const cf_store_hooks *cf_store_get_hooks(const cf_store *s);
+/* Report progress through the progress hook, if any. */
+void cf_store_progress(cf_store *s, const char *what, int64_t done, int64_t total);
 
 /* Transactions. begin is BEGIN IMMEDIATE: it waits (busy timeout) for other
  * writers. savepoint/release/rollback_to nest a unit inside it. */

@@ -420,10 +420,16 @@ int cf_audit_checkpoint_with(cf_engine *e, const char *anchor_file, json_t **out
     return checkpoint(e, role, anchor_file, NULL, out, err);
 }
 
+static void store_progress(void *ctx, const char *what, int64_t done, int64_t total)
+{
+    cf_engine_progress(ctx, what, done, total);
+}
+
 void cf_engine_trail_hooks(cf_engine *e)
 {
     cf_store_hooks hooks = {.before_append = before_append, .after_commit = after_commit,
                             .after_rollback = after_rollback,
-                            .after_rollback_to = after_rollback_to, .ctx = e};
+                            .after_rollback_to = after_rollback_to,
+                            .progress = store_progress, .ctx = e};
     cf_store_set_hooks(e->store, &hooks);
 }

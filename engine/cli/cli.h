@@ -69,6 +69,7 @@ enum {
     OPT_LIVE = 1u << 28,    /* workflow check --live */
     OPT_WFVERSION = 1u << 29, /* --version N (a workflow version, not the program's) */
     OPT_FORMAT = 1u << 30,  /* --format */
+    OPT_DUE = 1u << 31,     /* retention dispose --due */
 };
 
 struct command;
@@ -85,7 +86,7 @@ struct cli {
     const char *wf_version, *format, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
-    bool yes, dry_run, inactive;
+    bool yes, dry_run, inactive, due;
     struct {            /* workflow migrate (cmd_migrate.c) */
         const char *to, *from, *approve;
         const char **maps, **cases; /* as given, NULL-terminated */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* The result of a verification that passed; what is "chain" or "export". */
 static void print_verified(const json_t *out, const char *what)
@@ -58,7 +59,9 @@ int cmd_audit_verify(struct cli *c)
             return rc;
         cf_verify_options o = {.public_key_file = c->key, .anchors_file = c->anchors,
                                .flags = c->chain_only ? CF_VERIFY_CHAIN_ONLY : 0};
+        cf_engine_set_progress(c->engine, progress_engine, NULL);
         rc = cf_audit_verify_opts(c->engine, &o, &out, &err);
+        progress_end();
     }
     if (c->json && out)
         print_json(out, false);

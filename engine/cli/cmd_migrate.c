@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* "event was -> now" of each timer the plan changes, into buf. */
 static void timer_text(const json_t *plan, char *buf, size_t size)
@@ -144,7 +145,10 @@ int cmd_workflow_migrate(struct cli *c)
         struct op_req r = OP_REQ("workflow.migrate");
         r.args = args;
         r.body = body;
+        if (c->engine) /* here, not through caseflowd */
+            cf_engine_set_progress(c->engine, progress_engine, NULL);
         st = op_run(c, &r, &out);
+        progress_end();
     }
     json_decref(args);
     json_decref(body);

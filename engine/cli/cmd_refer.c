@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* Referrals committed per store transaction in bulk intake, or sent per
  * request through caseflowd; and the most text one request carries (well
@@ -364,17 +366,36 @@ static int refer_document(struct cli *c, struct input *in, bool *lines_mode)
     return st;
 }
 
+/* The lines of a file of size bytes (0: not a file), estimated from the
+ * done lines before the current position; -1 when not known. */
+static int64_t estimate(FILE *f, off_t size, int64_t done)
+{
+    off_t pos = size > 0 ? ftello(f) : -1;
+    if (pos <= 0)
+        return -1;
+    int64_t total = (int64_t)((double)done * (double)size / (double)pos + 0.5);
+    return total < done ? done : total;
+}
+
 /* JSON lines: first (line first_no) was read before the line in in->line;
  * both are taken, then the rest of the input. */
 static int refer_lines(struct cli *c, struct input *in, const char *first,
                        size_t first_len, unsigned long first_no)
 {
     struct bulk b = {.c = c, .pending = json_array()};
+    struct stat sb;
+    off_t size = fstat(fileno(in->f), &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
+    int64_t done = 2; /* first and the line after it */
+    progress_begin("refer");
     int st = bulk_line(&b, first, first_len, first_no);
     if (!st)
         st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
-    while (!st && next_line(in))
+    while (!st && next_line(in)) {
+        done++;
+        progress_update(done, estimate(in->f, size, done));
         st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
+    }
+    progress_end();
     if (!st && ferror(in->f)) {
         say("cannot read %s: %s", in->name, strerror(errno));
         st = EXIT_IOERR;

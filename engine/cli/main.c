@@ -27,7 +27,7 @@ enum opt_id {
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
     O_YES, O_DRY_RUN, O_INACTIVE,
     O_TO, O_FROM, O_MAP, O_CASES, O_ALL, O_REQUEST, O_APPROVE, /* migrate */
-    O_VERBOSE, O_LIVE, O_FORMAT,
+    O_VERBOSE, O_LIVE, O_FORMAT, O_DUE,
 };
 
 static const struct optspec {
@@ -45,6 +45,7 @@ static const struct optspec {
     {"version", O_VERSION, false, 0},
     {"verbose", O_VERBOSE, false, 0},
     {"live", O_LIVE, false, OPT_LIVE},
+    {"due", O_DUE, false, OPT_DUE},
     {"role", O_ROLE, true, OPT_ROLE},
     {"state", O_STATE, true, OPT_STATE},
     {"limit", O_LIMIT, true, OPT_LIMIT},
@@ -253,9 +254,10 @@ static const struct command commands[] = {
      "Place a legal hold on a case: it cannot be disposed of (needs --reason)."},
     {"retention", "release", cmd_retention_release, 1, 1, 0, "ID",
      "Lift a legal hold (needs --reason)."},
-    {"retention", "dispose", cmd_retention_dispose, 1, 1, 0, "ID",
+    {"retention", "dispose", cmd_retention_dispose, 0, 1, OPT_DUE, "ID | --due",
      "Erase a closed case's personal data and history payloads, keeping their digests "
-     "(needs --reason; not under legal hold; review due)."},
+     "(needs --reason; not under legal hold; review due); --due: every case `retention "
+     "due` lists, passing over those under legal hold."},
     {"policy", "show", cmd_policy_show, 0, 0, 0, "", "Show the store's policies."},
     {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
      "Set a store policy (administrator; audited): require_reason true|false, "
@@ -480,6 +482,7 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_APPROVE: c->mig.approve = val; break;
     case O_VERBOSE: c->verbose = true; break;
     case O_LIVE: c->live = true; break;
+    case O_DUE: c->due = true; break;
     }
     c->used |= o->bit;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* ---- escaping ------------------------------------------------------------ */
 
@@ -127,6 +128,7 @@ static char *escape_dup(const char *s, size_t len, bool keep_newlines)
  * every byte that is not printable ASCII is written as '?'. */
 static void put_escaped(FILE *f, const char *s, size_t len, bool keep_newlines)
 {
+    progress_hide(); /* a progress line on the terminal goes first */
     char *e = escape_dup(s, len, keep_newlines);
     if (e) {
         fputs(e, f);
@@ -182,6 +184,7 @@ static void vsay(const char *tail, const char *fmt, va_list ap)
     char stack[512], *heap;
     size_t len;
     const char *text = vformat(stack, sizeof stack, &heap, &len, fmt, ap);
+    progress_hide();
     fputs("caseflow: ", stderr);
     put_escaped(stderr, text, len, false);
     fputs(tail, stderr);
@@ -289,6 +292,7 @@ static int dump_tty(const char *buf, size_t size, void *data)
  * of it ASCII, so that no control character reaches the terminal raw. */
 void print_json(const json_t *v, bool compact)
 {
+    progress_hide();
     size_t flags = JSON_ENCODE_ANY | (compact ? JSON_COMPACT : JSON_INDENT(2));
     if (isatty(STDOUT_FILENO))
         json_dump_callback(v, dump_tty, stdout, flags | JSON_ENSURE_ASCII);
@@ -407,6 +411,7 @@ void table_add(struct table *t, const char *const *row)
 
 void table_print_free(struct table *t)
 {
+    progress_hide();
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cells[r * t->ncols + c];

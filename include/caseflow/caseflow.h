@@ -125,6 +125,27 @@ CF_EXTERN int cf_engine_set_actor(cf_engine *engine, const char *actor,
  * process's own account again. CF_EUSAGE for another value. */
 #define CF_PEER_TOKEN (-2L)
 CF_EXTERN int cf_engine_set_peer(cf_engine *engine, long uid);
+/*
+ * Progress of a long command. fn (NULL: none, the default) is called by the
+ * engine's long loops: cf_audit_verify* (what is "audit verify: records",
+ * then "audit verify: history" and "audit verify: cases", one loop after
+ * the other), cf_workflow_migrate ("workflow migrate": the cases moved) and
+ * cf_retention_dispose_due ("retention dispose": the cases due). Each call
+ * says that `done` of `total` items of that loop are finished (total -1
+ * when it is not known); a loop calls it with done 0 before its first item
+ * and then every 64 items or so (CF_PROGRESS_STEP), not necessarily at its
+ * end: the caller clears whatever it shows when the engine function
+ * returns. `what` is a static string (borrowed).
+ *
+ * fn runs synchronously on the thread that called the engine function,
+ * inside it (perhaps inside a store transaction): it must return quickly,
+ * must not call any cf_* function on this engine, and cannot stop the work.
+ * ctx is borrowed: the caller keeps it valid while it is set. Setting is
+ * not thread-safe (like every call on one engine); it lasts until changed
+ * or cf_engine_close. Nothing the engine records depends on it.
+ */
+typedef void (*cf_progress_fn)(void *ctx, const char *what, int64_t done, int64_t total);
+CF_EXTERN void cf_engine_set_progress(cf_engine *engine, cf_progress_fn fn, void *ctx);
 /* Parse an RFC 3339 time that carries an explicit offset or Z (as referrals
  * and CASEFLOW_NOW must) into Unix seconds. 0, or CF_EINVALID. */
 CF_EXTERN int cf_time_from_rfc3339(const char *text, int64_t *utc);
@@ -659,6 +680,14 @@ CF_EXTERN int cf_policy_get(cf_engine *engine, json_t **out, cf_error *err);
  *    passes; only for a closed case whose review is due (CF_EINVALID).
  */
 CF_EXTERN int cf_retention_due(cf_engine *engine, json_t **out, cf_error *err);
+/* Dispose of every case `due` lists (that read is audited as there), each
+ * in a transaction of its own, passing over those under legal hold; a case
+ * that fails is left as it was and the others go on. *out (new reference,
+ * set whenever the list was read) {disposed, held, failed, cases: [{id,
+ * status: "disposed"|"held"|"failed", state?, why?}]}. 0, the first
+ * failure's code (err is its message), or the list's own error (*out NULL).
+ * Reports progress (cf_engine_set_progress). */
+CF_EXTERN int cf_retention_dispose_due(cf_engine *engine, json_t **out, cf_error *err);
 CF_EXTERN int cf_retention_keep(cf_engine *engine, const char *case_id, int64_t until,
                                 json_t **out, cf_error *err);
 CF_EXTERN int cf_retention_hold(cf_engine *engine, const char *case_id, int hold,

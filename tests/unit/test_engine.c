@@ -493,6 +493,60 @@ static void bulk_intake_keeps_good_and_drops_bad(void **state)
     json_decref(list);
 }
 
+/* What a progress callback saw: calls per loop, the last done and total. */
+struct seen {
+    int calls, loops;
+    const char *what;
+    int64_t first_done, done, total;
+};
+
+static void note_progress(void *ctx, const char *what, int64_t done, int64_t total)
+{
+    struct seen *p = ctx;
+    if (!p->what || strcmp(p->what, what) != 0) {
+        p->loops++;
+        p->first_done = done;
+    }
+    p->what = what;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
+static void progress_reaches_the_callback(void **state)
+{
+    (void)state;
+    free(refer("P-1"));
+    free(refer("P-2"));
+    cf_error err;
+    json_t *v;
+    struct seen p = {0};
+    cf_engine_set_progress(e, note_progress, &p);
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    int64_t records = json_integer_value(json_object_get(v, "records"));
+    json_decref(v);
+    assert_int_equal(p.loops, 3); /* records, history, cases */
+    assert_string_equal(p.what, "audit verify: cases");
+    assert_int_equal(p.first_done, 0);
+    assert_int_equal(p.total, 2);
+    assert_true(p.calls >= 6);
+    /* The records' loop ends with done == total == the records. */
+    struct seen q = {0};
+    cf_engine_set_progress(e, note_progress, &q);
+    assert_int_equal(cf_audit_verify_opts(e, &(cf_verify_options){.flags = CF_VERIFY_CHAIN_ONLY},
+                                          &v, &err),
+                     0);
+    json_decref(v);
+    assert_string_equal(q.what, "audit verify: records");
+    assert_true(q.done == q.total && q.total >= records);
+    /* Cleared: nothing more. */
+    cf_engine_set_progress(e, NULL, &p);
+    int calls = p.calls;
+    assert_int_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    assert_int_equal(p.calls, calls);
+}
+
 static void audit_covers_everything_and_verifies(void **state)
 {
     (void)state;
@@ -1205,6 +1259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(users_and_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(bulk_intake_keeps_good_and_drops_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_covers_everything_and_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(progress_reaches_the_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(report_and_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(table_edits_are_found, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoints_are_signed_and_pinned, setup, teardown),
