@@ -36,41 +36,40 @@ enum {
 /* Flags for json_loads of anything a user hands us. */
 #define JSON_IN_FLAGS JSON_REJECT_DUPLICATES
 
-/* Command-specific options; global ones have no bit. */
-enum {
-    OPT_ROLE = 1u << 0,
-    OPT_STATE = 1u << 1,
-    OPT_LIMIT = 1u << 2,
-    OPT_DATA = 1u << 3,
-    OPT_REVISION = 1u << 4,
-    OPT_WORKFLOW = 1u << 5,
-    OPT_SINCE = 1u << 6,
-    OPT_OUTPUT = 1u << 7,
-    OPT_FILE = 1u << 8,
-    OPT_KEY = 1u << 9,
-    OPT_CHAIN_ONLY = 1u << 10,
-    OPT_UNTIL = 1u << 11,
-    OPT_TEST_CLOCK = 1u << 12,
-    OPT_KEY_DIR = 1u << 13,
-    OPT_OS_USER = 1u << 14,
-    OPT_ANCHOR = 1u << 15,
-    OPT_ANCHORS = 1u << 16,
-    OPT_SERVER = 1u << 17,  /* --server, --token-file: may run through caseflowd */
-    OPT_AFTER = 1u << 18,   /* a page from a cursor */
-    OPT_QUERY = 1u << 19,   /* list's filters: --grade --overdue --version N ... */
-    OPT_TASKQ = 1u << 20,   /* task list's filters: --open --done --kind ... */
-    OPT_TOKEN = 1u << 21,   /* --expires, --note */
-    OPT_RESULT = 1u << 22,  /* --result, --result-file */
-    OPT_WEBHOOK = 1u << 23, /* --events, --secret-file */
-    OPT_IDEM = 1u << 24,    /* --idempotency-key */
-    OPT_DEPLOY = 1u << 25,  /* --yes, --inactive */
-    OPT_MIGRATE = 1u << 26, /* workflow migrate: --to --from --map --cases --all ... */
-    OPT_DRY_RUN = 1u << 27, /* --dry-run (deploy, migrate) */
-    OPT_LIVE = 1u << 28,    /* workflow check --live */
-    OPT_WFVERSION = 1u << 29, /* --version N (a workflow version, not the program's) */
-    OPT_FORMAT = 1u << 30,  /* --format */
-    OPT_DUE = 1u << 31,     /* retention dispose --due */
-};
+/* Command-specific options; global ones have no bit. Macros, not an enum:
+ * the 32 bits of `opts` are all in use, and an enum constant must fit an int. */
+#define OPT_ROLE       (1u << 0)
+#define OPT_STATE      (1u << 1)
+#define OPT_LIMIT      (1u << 2)
+#define OPT_DATA       (1u << 3)
+#define OPT_REVISION   (1u << 4)
+#define OPT_WORKFLOW   (1u << 5)
+#define OPT_SINCE      (1u << 6)
+#define OPT_OUTPUT     (1u << 7)
+#define OPT_FILE       (1u << 8)
+#define OPT_KEY        (1u << 9)
+#define OPT_CHAIN_ONLY (1u << 10)
+#define OPT_UNTIL      (1u << 11)
+#define OPT_TEST_CLOCK (1u << 12)
+#define OPT_KEY_DIR    (1u << 13)
+#define OPT_OS_USER    (1u << 14)
+#define OPT_ANCHOR     (1u << 15)
+#define OPT_ANCHORS    (1u << 16)
+#define OPT_SERVER     (1u << 17) /* --server, --token-file: may run through caseflowd */
+#define OPT_AFTER      (1u << 18) /* a page from a cursor */
+#define OPT_QUERY      (1u << 19) /* list's filters: --grade --overdue --version N ... */
+#define OPT_TASKQ      (1u << 20) /* task list's filters: --open --done --kind ... */
+#define OPT_TOKEN      (1u << 21) /* --expires, --note */
+#define OPT_RESULT     (1u << 22) /* --result, --result-file */
+#define OPT_WEBHOOK    (1u << 23) /* --events, --secret-file */
+#define OPT_IDEM       (1u << 24) /* --idempotency-key */
+#define OPT_DEPLOY     (1u << 25) /* --yes, --inactive */
+#define OPT_MIGRATE    (1u << 26) /* workflow migrate: --to --from --map --cases --all ... */
+#define OPT_DRY_RUN    (1u << 27) /* --dry-run (deploy, migrate) */
+#define OPT_LIVE       (1u << 28) /* workflow check --live */
+#define OPT_WFVERSION  (1u << 29) /* --version N (a workflow version, not the program's) */
+#define OPT_FORMAT     (1u << 30) /* --format */
+#define OPT_DUE        (1u << 31) /* retention dispose --due */
 
 struct command;
 
