@@ -166,9 +166,9 @@ static int timer_fate(cf_engine *e, const char *id, const char *ev, const char *
 /* Raise deadline.missed, once per deadline, on every case whose response
  * deadline passed with no response since it was set (query.c's overdue).
  * Cases come in (deadline, id) order, each batch after the last case of the
- * one before, so none is looked at twice; the tests read the covering
- * indexes cases_deadline, notifications_channel and events_case_at, and a
- * past deadline's case row (by rowid) for its version's response states.
+ * one before, so none is looked at twice; every test reads the covering
+ * indexes cases_deadline (with the version whose response states apply),
+ * notifications_channel and events_case_at, never a case row.
  * Most past deadlines were met: the response is looked for first. */
 static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
 {

@@ -253,14 +253,15 @@ static const char *const schema_v3 =
 /* Schema 4: indexes for the case list's filters and the engine clock's
  * deadline scan (query.c, cases.c), each covering what its filter reads, so
  * that neither opens a case row (whose data often spills onto overflow
- * pages) to reject it: open tasks by case; deadlines with the case id and
- * disposal; a case's events by time with the state entered. Indexes only:
+ * pages) to reject it: open tasks by case; deadlines with the case id,
+ * disposal, workflow and version (whose response states apply); a case's
+ * events by time with the state entered. Indexes only:
  * no row, and so no digest, changes. */
 static const char *const schema_v4 =
     "DROP INDEX tasks_open;"
     "CREATE INDEX tasks_open ON tasks(case_id, status) WHERE status <> 'done';"
     "DROP INDEX cases_deadline;"
-    "CREATE INDEX cases_deadline ON cases(deadline_at, id, disposed_at)"
+    "CREATE INDEX cases_deadline ON cases(deadline_at, id, disposed_at, workflow, version)"
     "  WHERE deadline_at IS NOT NULL;"
     "CREATE INDEX events_case_at ON events(case_id, at, to_state);";
 
