@@ -311,11 +311,11 @@ int cf_workflow_activate(cf_engine *e, const char *name, int64_t version, json_t
         return cf_err_set(err, CF_EUSAGE, "workflow", "activate needs a workflow name");
     int64_t latest = 0, was = 0, pinv = 0;
     if ((rc = cf_store_workflow_latest(e->store, name, &latest, NULL, err)) == CF_EMISSING)
-        return cf_err_set(err, CF_ENOTFOUND, "workflow", "workflow %s is not deployed", name);
+        return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s is not deployed", name);
     if (rc)
         return rc;
     if (version < 1 || version > latest) /* versions are 1..latest, none ever removed */
-        return cf_err_set(err, CF_ENOTFOUND, "version",
+        return cf_err_set(err, CF_EMISSING, "version",
                           "workflow %s v%lld is not deployed (versions 1 to %lld)", name,
                           (long long)version, (long long)latest);
     /* New referrals must be able to start on it: loaded, plugins bound. */

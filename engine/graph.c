@@ -186,7 +186,7 @@ int cf_workflow_graph(cf_engine *e, const char *name, int64_t version, char **ou
     if (rc)
         return rc;
     if (version <= 0 && (rc = cf_engine_workflow_active(e, name, &version, err)) == CF_EMISSING)
-        return cf_err_set(err, CF_ENOTFOUND, "workflow", "workflow %s is not deployed", name);
+        return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s is not deployed", name);
     if (rc)
         return rc;
     json_t *bundle = NULL;
@@ -195,9 +195,9 @@ int cf_workflow_graph(cf_engine *e, const char *name, int64_t version, char **ou
         int64_t latest;
         cf_error ignored;
         if (cf_store_workflow_latest(e->store, name, &latest, NULL, &ignored) == CF_EMISSING)
-            return cf_err_set(err, CF_ENOTFOUND, "workflow", "workflow %s is not deployed",
+            return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s is not deployed",
                               name);
-        return cf_err_set(err, CF_ENOTFOUND, "version", "workflow %s v%lld is not deployed",
+        return cf_err_set(err, CF_EMISSING, "version", "workflow %s v%lld is not deployed",
                           name, (long long)version);
     }
     /* Loaded without its plugins: an old version whose plugin is gone still draws. */

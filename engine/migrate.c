@@ -369,14 +369,14 @@ static int make_req(cf_engine *e, const char *name, int64_t to, int64_t from,
         return cf_err_set(err, CF_EUSAGE, "to", "workflow migrate needs --to VERSION");
     int rc = cf_engine_workflow(e, name, to, &q->target, err);
     if (rc == CF_EMISSING || rc == CF_ENOTFOUND)
-        return cf_err_set(err, CF_ENOTFOUND, "to", "workflow %s has no version %lld", name,
+        return cf_err_set(err, CF_EMISSING, "to", "workflow %s has no version %lld", name,
                           (long long)to);
     if (rc)
         return rc;
     cf_wf *f;
     if (from > 0 && (rc = cf_engine_workflow(e, name, from, &f, err)))
         return rc == CF_EMISSING || rc == CF_ENOTFOUND
-                   ? cf_err_set(err, CF_ENOTFOUND, "from", "workflow %s has no version %lld",
+                   ? cf_err_set(err, CF_EMISSING, "from", "workflow %s has no version %lld",
                                 name, (long long)from)
                    : rc;
     if (!(q->map = json_object()))

@@ -208,7 +208,7 @@ static int deadlines(cf_engine *e, const scope *sc, json_t **out, cf_error *err)
 }
 
 /* The config.report of every deployed version of name (only `only` when
- * > 0), as {"name@version": report} (new), newest version first. CF_ENOTFOUND
+ * > 0), as {"name@version": report} (new), newest version first. CF_EMISSING
  * when `only` is not deployed. */
 static int version_configs(cf_engine *e, const char *name, int64_t only, json_t **out,
                            cf_error *err)
@@ -236,7 +236,7 @@ static int version_configs(cf_engine *e, const char *name, int64_t only, json_t 
     json_decref(list);
     if (only > 0 && json_object_size(o) == 0) {
         json_decref(o);
-        return cf_err_set(err, CF_ENOTFOUND, "version", "workflow %s v%lld is not deployed",
+        return cf_err_set(err, CF_EMISSING, "version", "workflow %s v%lld is not deployed",
                           name, (long long)only);
     }
     *out = o;

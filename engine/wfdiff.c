@@ -405,7 +405,7 @@ static int sources(const json_t *a, const json_t *b, const char *la, const char 
 /* ---- loading the two sides ------------------------------------------------ */
 
 /* Deployed version `version` of name, loaded without its plugins (an old
- * version whose plugin is gone still compares). CF_ENOTFOUND when it is
+ * version whose plugin is gone still compares). CF_EMISSING when it is
  * not deployed. */
 static int load_version(cf_engine *e, const char *name, int64_t version, cf_wf **out,
                         cf_error *err)
@@ -414,10 +414,10 @@ static int load_version(cf_engine *e, const char *name, int64_t version, cf_wf *
     int64_t latest = 0;
     cf_error ignored;
     if (cf_store_workflow_latest(e->store, name, &latest, NULL, &ignored) == CF_EMISSING)
-        return cf_err_set(err, CF_ENOTFOUND, "workflow", "workflow %s is not deployed", name);
+        return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s is not deployed", name);
     int rc = cf_store_workflow_get(e->store, name, version, &bundle, err);
     if (rc == CF_EMISSING)
-        return cf_err_set(err, CF_ENOTFOUND, "version", "workflow %s v%lld is not deployed",
+        return cf_err_set(err, CF_EMISSING, "version", "workflow %s v%lld is not deployed",
                           name, (long long)version);
     if (!rc)
         rc = cf_wf_load(bundle, out, err);
@@ -458,7 +458,7 @@ int cf_workflow_diff(cf_engine *e, const char *name, int64_t v1, int64_t v2, con
             rc = 0;
             cf_err_clear(err);
         } else if (rc == CF_EMISSING) {
-            rc = cf_err_set(err, CF_ENOTFOUND, "workflow", "workflow %s is not deployed", name);
+            rc = cf_err_set(err, CF_EMISSING, "workflow", "workflow %s is not deployed", name);
         }
     }
     if (!rc && from > 0)

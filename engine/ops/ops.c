@@ -202,7 +202,13 @@ int cf_op_http_status(const cf_error *err)
     case CF_ENOTFOUND: return 404;
     case CF_ECONFLICT: return strcmp(err->field, "revision") == 0 ? 412 : 409;
     case CF_EINVALID: return 422;
-    case CF_EMISSING: return 503;
+    /* A workflow or version not deployed is the caller's 404; a plugin the
+     * server lacks is its own failure. */
+    case CF_EMISSING:
+        return strcmp(err->field, "workflow") == 0 || strcmp(err->field, "version") == 0 ||
+                       strcmp(err->field, "to") == 0 || strcmp(err->field, "from") == 0
+                   ? 404
+                   : 503;
     case CF_EIO: return 503;
     default: return 500;
     }

@@ -249,8 +249,9 @@ CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigne
  * workflow.active:NAME (a policy.set audit record, checked by verify).
  * Administrators only; needs a reason (CF_EUSAGE). Activating the active
  * version changes nothing. *out (new reference, may be NULL): {name,
- * version, previous, changed}. CF_ENOTFOUND when the name or version is
- * not deployed; CF_EMISSING when a plugin of the version is missing.
+ * version, previous, changed}. CF_EMISSING when the name or version is
+ * not deployed (field "workflow" or "version") or a plugin of the version
+ * is missing.
  */
 CF_EXTERN int cf_workflow_activate(cf_engine *engine, const char *name, int64_t version,
                                    json_t **out, cf_error *err);
@@ -264,7 +265,8 @@ CF_EXTERN int cf_workflow_activate(cf_engine *engine, const char *name, int64_t 
  * state?, event?, key?, from?, to?}], source: unified diff text}. kind is
  * one of name, initial, state, final, roles, plugin, timer, deadline,
  * transition, config (a state's settings), setting (the workflow's); change
- * added, removed or changed. CF_ENOTFOUND for a version not deployed.
+ * added, removed or changed. CF_EMISSING for a workflow or version not
+ * deployed, CF_ENOTFOUND for a file that does not exist.
  */
 CF_EXTERN int cf_workflow_diff(cf_engine *engine, const char *name, int64_t v1, int64_t v2,
                                const char *file, json_t **out, cf_error *err);
@@ -292,7 +294,7 @@ CF_EXTERN int cf_workflow_check_live(cf_engine *engine, const char *path, json_t
  * active version): states with their step, roles, timer and deadline,
  * transitions with their event, roles and timer. The same version always
  * gives the same text. *out is a new malloc'd string (free it).
- * CF_ENOTFOUND when the workflow or version is not deployed. */
+ * CF_EMISSING when the workflow or version is not deployed. */
 CF_EXTERN int cf_workflow_graph(cf_engine *engine, const char *name, int64_t version,
                                 char **out, cf_error *err);
 /* The same for the workflow in file `path`, not deployed (no store needed).
@@ -336,7 +338,8 @@ typedef struct cf_migrate_options {
  * timers: [{event, was, now}], deadline: {was, now}, tasks, status: planned |
  * migrated | skipped | refused | failed, why?}], counts, request?, approved?}.
  * Errors (the store unchanged): CF_EUSAGE (no reason, no --cases/--all, a
- * malformed --map), CF_ENOTFOUND (no such version, case or request),
+ * malformed --map), CF_EMISSING (no such version: field "to" or "from"),
+ * CF_ENOTFOUND (no such case or request),
  * CF_EINVALID (a --map target the version lacks; a named case closed, disposed
  * or on another workflow; a case that cannot move, when applying), CF_EDENIED
  * (not an administrator; four eyes: no request, or approving one's own),
@@ -523,7 +526,7 @@ CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
 CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
                         json_t **out, cf_error *err);
 /* The same over the cases of one version (`version` > 0; 0: every
- * version, as cf_report): *out's "version" names it. CF_ENOTFOUND when
+ * version, as cf_report): *out's "version" names it. CF_EMISSING when
  * that version is not deployed, CF_EINVALID when version < 0. */
 CF_EXTERN int cf_report_version(cf_engine *engine, const char *name, int64_t version,
                                 int64_t since, json_t **out, cf_error *err);

@@ -144,6 +144,6 @@ expect_exit 0 cf --actor supervisor1 --reason "monthly return" --json report --s
 assert_jq "$OUT" '.by_outcome.authorisation_refused == 1 and (.routes | has("visit"))' "report"
 expect_exit 0 cf --actor supervisor1 workflow graph polit
 assert_contains "$OUT" 'digraph "polit_v1"' "graph is DOT"
-expect_exit 66 cf --actor supervisor1 workflow graph nosuch
+expect_exit 69 cf --actor supervisor1 workflow graph nosuch
 
 finish

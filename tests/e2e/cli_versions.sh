@@ -110,8 +110,8 @@ expect_exit 64 cf --actor admin workflow graph polit --format pdf
 assert_contains "$ERR" "--format" "a bad format names --format"
 expect_exit 64 cf --actor admin workflow graph "$WF2/polit.lua" --version 2
 expect_exit 64 cf --actor admin --json workflow graph polit --format svg
-expect_exit 66 cf --actor admin workflow graph polit --version 9
-expect_exit 66 cf --actor admin workflow graph nosuch
+expect_exit 69 cf --actor admin workflow graph polit --version 9
+expect_exit 69 cf --actor admin workflow graph nosuch
 expect_exit 66 cf workflow graph "$E2E_TMP/nosuch.lua"
 expect_exit 64 cf --actor admin workflow graph polit --grade high
 assert_unchanged graph "graph and its refusals write nothing"
@@ -137,7 +137,7 @@ assert_contains "$OUT" "workflow polit, version 2," "report text: the version in
 assert_contains "$OUT" "Cases by version (and state)" "report text: cases by version"
 assert_contains "$OUT" "  v2 " "report text: version 2's line"
 snapshot report
-expect_exit 66 cf --actor supervisor1 "${R[@]}" report --version 9
+expect_exit 69 cf --actor supervisor1 "${R[@]}" report --version 9
 expect_exit 64 cf --actor supervisor1 "${R[@]}" report --workflow polit@x
 expect_exit 64 cf --actor supervisor1 "${R[@]}" report --workflow polit@1 --version 2
 assert_unchanged report "refused reports"

@@ -122,13 +122,13 @@ assert_jq "$OUT" '.identical and (.changes | length) == 0 and .source == ""' "a 
 snapshot before_refusals
 expect_exit 64 cf --actor admin workflow activate polit 1
 assert_contains "$ERR" "--reason" "activate without --reason names --reason"
-expect_exit 66 cf --actor admin --reason "e2e" workflow activate polit 9
-expect_exit 66 cf --actor admin --reason "e2e" workflow activate nosuch 1
+expect_exit 69 cf --actor admin --reason "e2e" workflow activate polit 9
+expect_exit 69 cf --actor admin --reason "e2e" workflow activate nosuch 1
 expect_exit 77 cf --actor supervisor1 --reason "e2e" workflow activate polit 1
 expect_exit 64 cf --actor admin --reason "e2e" workflow activate polit one
 expect_exit 64 cf --actor admin --reason "e2e" workflow activate polit 0
-expect_exit 66 cf --actor admin workflow diff nosuch 1 2
-expect_exit 66 cf --actor admin workflow diff polit 1 9
+expect_exit 69 cf --actor admin workflow diff nosuch 1 2
+expect_exit 69 cf --actor admin workflow diff polit 1 9
 expect_exit 64 cf --actor admin workflow diff polit x 2
 expect_exit 66 cf --actor admin workflow diff polit 1 "$E2E_TMP/none.lua"
 for bad in polit@x polit@ @1 polit@0 polit@1x; do

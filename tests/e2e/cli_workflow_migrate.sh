@@ -5,7 +5,7 @@
 # entered monitoring (a tick then fires it on time), writes a
 # workflow.migrated history event and keeps audit verify passing; a re-run is
 # harmless; a renamed state needs --map; a case stuck on a version whose guard
-# errors is freed; the refusals (66, 65, 77, 64) leave the store unchanged;
+# errors is freed; the refusals (69, 66, 65, 77, 64) leave the store unchanged;
 # with migrate_four_eyes a second administrator approves a recorded request.
 # shellcheck disable=SC2119 # setup_store takes an optional path, not our arguments
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -97,7 +97,7 @@ assert_contains "$OUT" "$M  monitoring v1 -> monitoring v2  to migrate" "the hum
 assert_contains "$OUT" "timer monitoring.expired 2027-11-03T10:00:00Z -> 2027-05-02T10:00:00Z" "and the timer"
 
 # ---- refusals ------------------------------------------------------------------------------
-refused 66 "an unknown version" --actor admin --reason r workflow migrate polit --to 9 --all
+refused 69 "an unknown version" --actor admin --reason r workflow migrate polit --to 9 --all
 refused 65 "a mapping to a state the target lacks" --actor admin --reason r workflow migrate polit --to 3 --all --map checks=nowhere
 refused 65 "a closed case" --actor admin --reason r workflow migrate polit --to 2 --cases "$X"
 refused 77 "not an administrator" --actor supervisor1 --reason r workflow migrate polit --to 2 --all

@@ -415,7 +415,7 @@ expect_problem 400 CF_EUSAGE workflow "workflow=polit@x" GET "/v1/cases?workflow
 # A rollback: version 1 active again, new referrals start on it; then forward.
 ACT=/v1/workflows/polit/versions
 expect_problem 400 CF_EUSAGE reason "an activation without a reason" POST "$ACT/1/activate" admin
-expect_problem 404 CF_ENOTFOUND version "an activation of a version not deployed" \
+expect_problem 404 CF_EMISSING version "an activation of a version not deployed" \
     POST "$ACT/9/activate" admin -H "X-Caseflow-Reason: e2e rollback"
 expect 200 "activate version 1" POST "$ACT/1/activate" admin -H "X-Caseflow-Reason: e2e rollback"
 assert_jq "$BODY" '.version == 1 and .previous == 2 and .changed == true' "version 1 active"
@@ -437,7 +437,7 @@ assert_jq "$BODY" '.dry_run == true and .cases[0].status == "planned" and .cases
     "the plan: version 2 -> 1"
 expect_problem 403 CF_EDENIED - "a migration by a supervisor" POST /v1/workflows/polit/migrate \
     supervisor1 "${JSON[@]}" "${MIG[@]}" --data-binary "{\"to\":1,\"cases\":[\"$V2\"]}"
-expect_problem 404 CF_ENOTFOUND to "a migration to no such version" POST /v1/workflows/polit/migrate \
+expect_problem 404 CF_EMISSING to "a migration to no such version" POST /v1/workflows/polit/migrate \
     admin "${JSON[@]}" "${MIG[@]}" --data-binary "{\"to\":9,\"cases\":[\"$V2\"]}"
 expect 200 "a migration" POST /v1/workflows/polit/migrate admin "${JSON[@]}" "${MIG[@]}" \
     --data-binary "{\"to\":1,\"cases\":[\"$V2\"]}"

@@ -268,7 +268,9 @@ static void http_statuses(void **state)
         {CF_EUSAGE, "", 400},        {CF_EDENIED, "", 403},      {CF_EDENIED, "token", 401},
         {CF_ENOTFOUND, "", 404},     {CF_ECONFLICT, "", 409},    {CF_ECONFLICT, "revision", 412},
         {CF_EINVALID, "", 422},      {CF_EINVALID, "idempotency_key", 422},
-        {CF_EMISSING, "", 503},      {CF_EIO, "", 503},          {CF_EINTERNAL, "", 500},
+        {CF_EMISSING, "", 503},      {CF_EMISSING, "step", 503}, {CF_EMISSING, "workflow", 404},
+        {CF_EMISSING, "version", 404}, {CF_EMISSING, "to", 404}, {CF_EMISSING, "from", 404},
+        {CF_EIO, "", 503},           {CF_EINTERNAL, "", 500},
         {CF_ENOMEM, "", 500},        {CF_ESCRIPT, "", 500},      {-99, "", 500},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
