@@ -617,9 +617,9 @@ static void report_and_graph(void **state)
     assert_non_null(strstr(dot, "\"waiting\" -> \"review\" [label=\"decide\", style=dashed]"));
     assert_non_null(strstr(dot, "\"done\" [shape=doublecircle"));
     free(dot);
-    assert_int_equal(cf_workflow_graph(e, "nosuch", 0, &dot, &err), CF_ENOTFOUND);
-    assert_int_equal(cf_workflow_graph(e, "flow", 99, &dot, &err), CF_ENOTFOUND);
-    assert_int_equal(cf_report_version(e, "flow", 99, 0, &r, &err), CF_ENOTFOUND);
+    assert_int_equal(cf_workflow_graph(e, "nosuch", 0, &dot, &err), CF_EMISSING);
+    assert_int_equal(cf_workflow_graph(e, "flow", 99, &dot, &err), CF_EMISSING);
+    assert_int_equal(cf_report_version(e, "flow", 99, 0, &r, &err), CF_EMISSING);
     free(a);
     free(b);
     free(c);
