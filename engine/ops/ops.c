@@ -70,6 +70,11 @@ static const cf_op table[] = {
      cf_op_webhook_remove},
     {"webhook.redeliver", "POST", "/v1/webhooks/{id}/redeliver", W | A,
      "Queue a webhook's dead letters again", cf_op_webhook_redeliver},
+    /* retention (i9-html) */
+    {"retention.dispose_due", "POST", "/v1/retention/dispose-due", W | A,
+     "Dispose of every closed case whose retention review is due, passing over those under "
+     "legal hold, with a reason (207 when some cases failed and were left as they were)",
+     cf_op_retention_dispose_due},
 };
 
 #define NOPS (sizeof table / sizeof table[0])
