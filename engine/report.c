@@ -127,6 +127,31 @@ static json_t *month_counts(json_t *a)
     return o;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* o (taken) with its keys in byte order, as a new object: the flags come
+ * from Lua tables, whose order changes from run to run. */
+static json_t *sorted_keys(json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    const char *k;
+    json_t *v;
+    if (!keys)
+        return o;
+    json_object_foreach(o, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    json_t *s = json_object();
+    for (i = 0; i < n; i++)
+        json_object_set(s, keys[i], json_object_get(o, keys[i]));
+    free(keys);
+    json_decref(o);
+    return s;
+}
+
 static json_t *strings_of(const json_t *cfg, const char *key)
 {
     json_t *v = json_object_get(cfg, key);
@@ -446,7 +471,7 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
             json_decref(a);
         }
     }
-    json_object_set_new(r, "flags", fo);
+    json_object_set_new(r, "flags", sorted_keys(fo));
     json_t *ms = json_object();
     json_array_foreach(mstones, i, v)
     {
