@@ -9,7 +9,8 @@
 
 #include "ops_internal.h"
 
-enum { R = CF_OP_READ, W = CF_OP_WRITE, A = CF_OP_ADMIN, B = CF_OP_BODY, N = CF_OP_NDJSON };
+enum { R = CF_OP_READ, W = CF_OP_WRITE, A = CF_OP_ADMIN, B = CF_OP_BODY, N = CF_OP_NDJSON,
+       H = CF_OP_HTML };
 
 static const cf_op table[] = {
     {"referral.create", "POST", "/v1/referrals", W | B | N,
@@ -37,8 +38,9 @@ static const cf_op table[] = {
      cf_op_task_complete},
     {"feed.read", "GET", "/v1/feed", R,
      "Domain events in commit order after a cursor (after, limit)", cf_op_feed_read},
-    {"report.get", "GET", "/v1/report", R,
-     "The management report (workflow, or workflow=NAME@VERSION, version, since)",
+    {"report.get", "GET", "/v1/report", R | H,
+     "The management report (workflow, or workflow=NAME@VERSION, version, since; "
+     "format=html: a web page of its tables and charts)",
      cf_op_report_get},
     {"workflow.list", "GET", "/v1/workflows", 0, "Deployed workflow versions",
      cf_op_workflow_list},
