@@ -10,7 +10,8 @@
 # (tests/artifacts/report.png) and the DOM it built checked. Without
 # chromium the browser part is skipped, as cli_versions.sh does without
 # Graphviz, unless CF_TEST_REQUIRE names chromium (scripts/test sets it):
-# then it fails.
+# then it fails. CF_CHROMIUM names another browser binary (a missing one
+# shows both behaviours).
 # shellcheck disable=SC2119 # setup_store takes an optional path, not our arguments
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
@@ -142,7 +143,7 @@ expect_exit 0 cf --actor admin audit verify
 # ---- a real browser -------------------------------------------------------------------
 required=no
 case " ${CF_TEST_REQUIRE:-} " in *" chromium "*) required=yes ;; esac
-BROWSER=$(command -v chromium || true)
+BROWSER=$(command -v "${CF_CHROMIUM:-chromium}" || true) # CF_CHROMIUM: another browser binary
 if [ -z "$BROWSER" ]; then
     if [ "$required" = yes ]; then
         not_ok "chromium is not installed (scripts/setup installs it; CF_TEST_REQUIRE needs it)"
