@@ -103,8 +103,11 @@ assert_contains "$E2E_TMP/v2.html" "<dd>version 2 only</dd>" "--version 2: the p
 assert_eq 0 "$(grep -c 'HTML-OCT' "$PAGE")" "no case reference in the page"
 expect_exit 0 cf "${R[@]}" report --format text
 assert_contains "$OUT" "caseflow report: workflow polit" "--format text: the text report"
-ls "$E2E_TMP"/report.html.* >/dev/null 2>&1 && not_ok "no temporary file left" ||
+if ls "$E2E_TMP"/report.html.* >/dev/null 2>&1; then
+    not_ok "no temporary file left"
+else
     ok "no temporary file left"
+fi
 
 # ---- refusals: the store as it was ---------------------------------------------------
 snapshot refused
