@@ -103,6 +103,55 @@ static json_t *to_counts(json_t *a)
     return o;
 }
 
+/* {"YYYY-MM": {cases, by_version{"N": count}}} from (month, version, count)
+ * rows. */
+static json_t *month_counts(json_t *a)
+{
+    json_t *o = json_object(), *row;
+    size_t i;
+    json_array_foreach(a, i, row)
+    {
+        const char *m = json_string_value(json_array_get(row, 0));
+        char vk[24];
+        snprintf(vk, sizeof vk, "%lld", (long long)json_integer_value(json_array_get(row, 1)));
+        json_t *b = json_object_get(o, m ? m : "none");
+        if (!b) {
+            b = json_pack("{s:i, s:{}}", "cases", 0, "by_version");
+            json_object_set_new(o, m ? m : "none", b);
+        }
+        json_int_t n = json_integer_value(json_array_get(row, 2));
+        json_object_set_new(b, "cases",
+                            json_integer(json_integer_value(json_object_get(b, "cases")) + n));
+        json_object_set(json_object_get(b, "by_version"), vk, json_array_get(row, 2));
+    }
+    return o;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* o (taken) with its keys in byte order, as a new object: the flags come
+ * from Lua tables, whose order changes from run to run. */
+static json_t *sorted_keys(json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    const char *k;
+    json_t *v;
+    if (!keys)
+        return o;
+    json_object_foreach(o, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    json_t *s = json_object();
+    for (i = 0; i < n; i++)
+        json_object_set(s, keys[i], json_object_get(o, keys[i]));
+    free(keys);
+    json_decref(o);
+    return s;
+}
+
 static json_t *strings_of(const json_t *cfg, const char *key)
 {
     json_t *v = json_object_get(cfg, key);
@@ -282,6 +331,11 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
     static const char by_version[] =
         "SELECT version, state, count(*) FROM cases c WHERE workflow = :wf"
         " AND created_at >= :since" IN_VERSION("c") " GROUP BY 1, 2 ORDER BY 1, 2";
+    /* Monthly intake (UTC months of referral), by version. */
+    static const char by_month[] =
+        "SELECT strftime('%Y-%m', created_at, 'unixepoch'), version, count(*) FROM cases c"
+        " WHERE workflow = :wf AND created_at >= :since" IN_VERSION("c")
+        " GROUP BY 1, 2 ORDER BY 1, 2";
     static const char by_outcome[] =
         "SELECT json_extract(data, '$.outcome'), count(*) FROM cases c"
         " WHERE workflow = :wf AND created_at >= :since" IN_VERSION("c")
@@ -328,6 +382,9 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
     json_object_set_new(r, "workflow", json_string(name));
     json_object_set_new(r, "version", version > 0 ? json_integer(version) : json_null());
     json_object_set_new(r, "since", since > 0 ? json_string(sincebuf) : json_null());
+    char nowbuf[32];
+    cf_time_format(sc.now, nowbuf);
+    json_object_set_new(r, "as_of", json_string(nowbuf));
     if (!rt || !mt) {
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
         goto fail;
@@ -357,6 +414,10 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
     }
     json_decref(a);
     json_object_set_new(r, "by_version", bv);
+    if ((rc = rows(e->store, by_month, &sc, NULL, NULL, &a, err)))
+        goto fail;
+    json_object_set_new(r, "by_month", month_counts(a));
+    json_decref(a);
     if ((rc = rows(e->store, by_outcome, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_outcome", to_counts(a));
@@ -410,7 +471,7 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
             json_decref(a);
         }
     }
-    json_object_set_new(r, "flags", fo);
+    json_object_set_new(r, "flags", sorted_keys(fo));
     json_t *ms = json_object();
     json_array_foreach(mstones, i, v)
     {

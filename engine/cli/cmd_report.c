@@ -1,12 +1,16 @@
 /*
  * The management report: cases by state and outcome, routes taken and how
  * many came back, escalations, flags, median days from referral, and
- * response deadlines met and missed by grade (an audited read).
+ * response deadlines met and missed by grade (an audited read); as text,
+ * --json, or with --format html one self-contained page of tables and bar
+ * charts (cf_report_html).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -74,15 +78,117 @@ static void print_report(const json_t *r)
     }
 }
 
+/* --output FILE of --format html: written to a temporary file beside it,
+ * created before the report is read (an unwritable place is exit 74 with
+ * nothing read), and renamed over FILE once complete. */
+struct html_out {
+    char *tmp; /* FILE.XXXXXX, or NULL: standard output */
+    FILE *f;
+};
+
+static int html_open(struct cli *c, struct html_out *o)
+{
+    o->tmp = NULL;
+    o->f = NULL;
+    if (!c->output)
+        return 0;
+    size_t n = strlen(c->output) + 8;
+    o->tmp = malloc(n);
+    if (!o->tmp) {
+        say("out of memory");
+        return EXIT_IOERR;
+    }
+    snprintf(o->tmp, n, "%s.XXXXXX", c->output);
+    int fd = mkstemp(o->tmp);
+    if (fd >= 0) {
+        mode_t mask = umask(0);
+        umask(mask);
+        if (fchmod(fd, 0666 & ~mask) != 0 || !(o->f = fdopen(fd, "w"))) {
+            close(fd);
+            unlink(o->tmp);
+            fd = -1;
+        }
+    }
+    if (fd < 0) {
+        say("--output: cannot write %s: %s", c->output, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return EXIT_IOERR;
+    }
+    return 0;
+}
+
+/* Drop the temporary file (when the report failed). */
+static void html_abandon(struct html_out *o)
+{
+    if (o->f) {
+        fclose(o->f);
+        unlink(o->tmp);
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    o->f = NULL;
+}
+
+/* Render r (taken) as one HTML page (cf_report_html) on standard output or
+ * into --output FILE. */
+static int write_html(struct cli *c, struct html_out *o, json_t *r)
+{
+    cf_error err;
+    char *html = NULL;
+    int rc = cf_report_html(r, &html, &err);
+    json_decref(r);
+    if (rc) {
+        html_abandon(o);
+        return fail(rc, &err);
+    }
+    if (!o->f) {
+        out_block(html);
+        free(html);
+        return check_stdout();
+    }
+    bool ok = fputs(html, o->f) >= 0;
+    int saved = errno;
+    if (fclose(o->f) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    o->f = NULL;
+    free(html);
+    if (ok && rename(o->tmp, c->output) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(o->tmp);
+        say("--output: cannot write %s: %s", c->output, strerror(saved));
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    return ok ? 0 : EXIT_IOERR;
+}
+
 /* The report.get operation, here or through caseflowd. */
 int cmd_report(struct cli *c)
 {
     json_t *r = NULL;
     int64_t since = 0;
+    bool html = false;
+    if (c->format) {
+        if (strcmp(c->format, "html") == 0)
+            html = true;
+        else if (strcmp(c->format, "text") != 0)
+            return usage_error("--format: text or html, not '%s'", c->format);
+    }
+    if (html && c->json)
+        return usage_error("--json: not with --format html");
+    if (c->output && !html)
+        return usage_error("--output: only with --format html");
     if (c->since && !parse_since(c->since, &since))
         return EXIT_USAGE;
+    struct html_out hout = {NULL, NULL};
     int st = ops_open(c);
-    if (st)
+    if (st || (html && (st = html_open(c, &hout))))
         return st;
     json_t *args = op_args("workflow", c->workflow, "version", c->wf_version, NULL);
     if (since)
@@ -91,5 +197,9 @@ int cmd_report(struct cli *c)
     req.args = args;
     st = op_run(c, &req, &r);
     json_decref(args);
-    return st ? st : print_result(c, r, false, print_report);
+    if (st) {
+        html_abandon(&hout);
+        return st;
+    }
+    return html ? write_html(c, &hout, r) : print_result(c, r, false, print_report);
 }

@@ -223,12 +223,16 @@ static const struct command commands[] = {
      "steps, roles, timers and deadlines, transitions with their events and roles. DOT "
      "text by default; svg and png run Graphviz's dot (exit 69 when it is not installed). "
      "--output writes to FILE instead of standard output."},
-    {"report", NULL, cmd_report, 0, 0, OPT_SINCE | OPT_WORKFLOW | OPT_WFVERSION | OPT_SERVER,
-     "[--since DATE] [--workflow NAME[@VERSION]] [--version N]",
+    {"report", NULL, cmd_report, 0, 0,
+     OPT_SINCE | OPT_WORKFLOW | OPT_WFVERSION | OPT_SERVER | OPT_FORMAT | OPT_OUTPUT,
+     "[--since DATE] [--workflow NAME[@VERSION]] [--version N] [--format text|html] "
+     "[--output FILE]",
      "Cases by state, by version and outcome, routes taken and how many came back, "
-     "escalations, median days to visit and warrant, deadlines met and missed by grade; "
-     "each case counted by its own version's report settings. --workflow NAME@VERSION or "
-     "--version N: only that version's cases. Audited with its --reason."},
+     "escalations, median days to visit and warrant, deadlines met and missed by grade, "
+     "monthly intake; each case counted by its own version's report settings. --workflow "
+     "NAME@VERSION or --version N: only that version's cases. --format html writes one "
+     "self-contained web page (tables and bar charts, no script, nothing fetched) to "
+     "standard output or --output FILE. Audited with its --reason."},
     {"audit", "verify", cmd_audit_verify, 0, 0,
      OPT_KEY | OPT_FILE | OPT_CHAIN_ONLY | OPT_ANCHORS,
      "[--key PUB] [--file EXPORT] [--anchors LOG] [--chain-only]",

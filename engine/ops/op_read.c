@@ -24,11 +24,15 @@ int cf_op_feed_read(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *e
 
 int cf_op_report_get(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
 {
-    const char *workflow;
+    const char *workflow, *format;
     int64_t since, version;
     int rc;
     (void)status;
     *out = NULL;
+    if ((rc = cf_op_arg_str(ctx->args, "format", "json", &format, err)) < 0)
+        return rc;
+    if (strcmp(format, "json") != 0 && strcmp(format, "html") != 0)
+        return cf_op_fail(err, CF_EUSAGE, "format", "format: json or html");
     if ((rc = cf_op_arg_str(ctx->args, "workflow", NULL, &workflow, err)) < 0 ||
         (rc = cf_op_arg_int(ctx->args, "version", 0, &version, err)) < 0 ||
         (rc = cf_op_arg_time(ctx->args, "since", 0, &since, err)) < 0)
@@ -63,4 +67,19 @@ int cf_op_workflow_list(const cf_op_ctx *ctx, json_t **out, int *status, cf_erro
     (void)status;
     *out = NULL;
     return cf_workflow_list(ctx->engine, out, err);
+}
+
+/* format=html (report.get): the front end renders the result it got. */
+int cf_op_wants_html(const cf_op *op, const json_t *args)
+{
+    const char *f = json_string_value(json_object_get(args, "format"));
+    return op && (op->flags & CF_OP_HTML) && f && strcmp(f, "html") == 0;
+}
+
+int cf_op_html(const cf_op *op, const json_t *out, char **html, cf_error *err)
+{
+    *html = NULL;
+    if (!op || strcmp(op->name, "report.get") != 0)
+        return cf_op_fail(err, CF_EUSAGE, "format", "format: html is for the report only");
+    return cf_report_html(out, html, err);
 }

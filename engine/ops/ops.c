@@ -9,7 +9,8 @@
 
 #include "ops_internal.h"
 
-enum { R = CF_OP_READ, W = CF_OP_WRITE, A = CF_OP_ADMIN, B = CF_OP_BODY, N = CF_OP_NDJSON };
+enum { R = CF_OP_READ, W = CF_OP_WRITE, A = CF_OP_ADMIN, B = CF_OP_BODY, N = CF_OP_NDJSON,
+       H = CF_OP_HTML };
 
 static const cf_op table[] = {
     {"referral.create", "POST", "/v1/referrals", W | B | N,
@@ -37,8 +38,9 @@ static const cf_op table[] = {
      cf_op_task_complete},
     {"feed.read", "GET", "/v1/feed", R,
      "Domain events in commit order after a cursor (after, limit)", cf_op_feed_read},
-    {"report.get", "GET", "/v1/report", R,
-     "The management report (workflow, or workflow=NAME@VERSION, version, since)",
+    {"report.get", "GET", "/v1/report", R | H,
+     "The management report (workflow, or workflow=NAME@VERSION, version, since; "
+     "format=html: a web page of its tables and charts)",
      cf_op_report_get},
     {"workflow.list", "GET", "/v1/workflows", 0, "Deployed workflow versions",
      cf_op_workflow_list},
@@ -70,6 +72,11 @@ static const cf_op table[] = {
      cf_op_webhook_remove},
     {"webhook.redeliver", "POST", "/v1/webhooks/{id}/redeliver", W | A,
      "Queue a webhook's dead letters again", cf_op_webhook_redeliver},
+    /* retention (i9-html) */
+    {"retention.dispose_due", "POST", "/v1/retention/dispose-due", W | A,
+     "Dispose of every closed case whose retention review is due, passing over those under "
+     "legal hold, with a reason (207 when some cases failed and were left as they were)",
+     cf_op_retention_dispose_due},
 };
 
 #define NOPS (sizeof table / sizeof table[0])

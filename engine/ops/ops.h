@@ -21,6 +21,7 @@ enum {
     CF_OP_PUBLIC = 8,   /* needs no authenticated user (health, the API document) */
     CF_OP_BODY = 16,    /* takes a body (JSON object, array or NDJSON text) */
     CF_OP_NDJSON = 32,  /* the body may be application/x-ndjson: ctx->body_text */
+    CF_OP_HTML = 64,    /* format=html: the result is sent as a web page (cf_op_html) */
 };
 
 typedef struct cf_op_ctx {
@@ -72,6 +73,12 @@ int cf_op_arg_bool(const json_t *args, const char *name, int def, int *out, cf_e
 /* An RFC 3339 time with offset, or Unix seconds, as Unix seconds. */
 int cf_op_arg_time(const json_t *args, const char *name, int64_t def, int64_t *out,
                    cf_error *err);
+
+/* The result `out` (borrowed) of operation op, one flagged CF_OP_HTML, as
+ * an HTML page: *html new malloc'd text. CF_EUSAGE for another operation. */
+int cf_op_html(const cf_op *op, const json_t *out, char **html, cf_error *err);
+/* Whether args (borrowed) ask op for format=html. */
+int cf_op_wants_html(const cf_op *op, const json_t *args);
 
 /* HTTP status for an engine error (the one table): CF_EUSAGE 400,
  * CF_EDENIED 403, CF_ENOTFOUND 404, CF_ECONFLICT 409 (412 when field is

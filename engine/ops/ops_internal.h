@@ -45,6 +45,8 @@ int cf_op_webhook_add(const cf_op_ctx *ctx, json_t **out, int *status, cf_error 
 int cf_op_webhook_list(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 int cf_op_webhook_remove(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 int cf_op_webhook_redeliver(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
+/* op_retention.c */
+int cf_op_retention_dispose_due(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 
 /* ---- args.c: shared by the operations --------------------------------- */
 

@@ -125,6 +125,9 @@ void cfd_builtin_load_openapi(cfd_http *h);
 enum MHD_Result cfd_respond_json(struct cfd_req *r, int status, const json_t *body);
 enum MHD_Result cfd_respond_text(struct cfd_req *r, int status, const char *type,
                                  const char *text, size_t len);
+/* A web page (text/html, taken: freed here) that may load nothing and run
+ * nothing (Content-Security-Policy). */
+enum MHD_Result cfd_respond_html(struct cfd_req *r, int status, char *html);
 /* An RFC 9457 problem: {type, title, status, detail, code, field}. */
 enum MHD_Result cfd_respond_problem(struct cfd_req *r, int status, int code, const char *field,
                                     const char *fmt, ...) CFD_PRINTF(5, 6);

@@ -594,6 +594,12 @@ static enum MHD_Result finish_op(struct cfd_req *r, json_t *args)
         log_unrecorded(r, &j.unrecorded);
     if (rc)
         return cfd_respond_error(r, &err);
+    if (cf_op_wants_html(r->op, args)) { /* format=html: the result as a web page */
+        char *html = NULL;
+        rc = cf_op_html(r->op, j.out, &html, &err);
+        json_decref(j.out);
+        return rc ? cfd_respond_error(r, &err) : cfd_respond_html(r, 200, html);
+    }
     res = cfd_respond_json(r, j.status ? j.status : 200, j.out);
     json_decref(j.out);
     return res;

@@ -46,6 +46,19 @@ enum MHD_Result cfd_respond_text(struct cfd_req *r, int status, const char *type
     return queue(r, status, resp, type);
 }
 
+enum MHD_Result cfd_respond_html(struct cfd_req *r, int status, char *html)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(html), html, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(html);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+    return queue(r, status, resp, "text/html; charset=utf-8");
+}
+
 /* Send body (borrowed) as compact JSON text with a final newline. */
 static enum MHD_Result send_json(struct cfd_req *r, int status, const json_t *body,
                                  const char *type)

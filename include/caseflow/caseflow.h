@@ -519,7 +519,8 @@ CF_EXTERN int cf_case_history(cf_engine *engine, const char *case_id,
  * routes{state: {cases, came_back}}, escalations{from_state: n}, flags{},
  * days_from_referral{state: {cases, median_days}}, deadlines{grade: {cases,
  * met, missed}}, version (null), by_version{"N": {cases, by_state{}}},
- * timers_kept}. What counts as a route, milestone, response and flag comes
+ * by_month{"YYYY-MM": {cases, by_version{"N": n}}} (intake by UTC month of
+ * referral), as_of (the engine clock's time), timers_kept}. What counts as a route, milestone, response and flag comes
  * from each case's own version's config.report (so a state of an older
  * version a case is still in keeps its line). Audited as a consultation.
  */
@@ -530,6 +531,17 @@ CF_EXTERN int cf_report(cf_engine *engine, const char *name, int64_t since,
  * that version is not deployed, CF_EINVALID when version < 0. */
 CF_EXTERN int cf_report_version(cf_engine *engine, const char *name, int64_t version,
                                 int64_t since, json_t **out, cf_error *err);
+/*
+ * A report (as cf_report or cf_report_version gives it; borrowed) as one
+ * self-contained HTML page for a supervisor: its tables and SVG bar charts
+ * of cases by state (split by version), routes entered, response deadlines
+ * met and missed by grade, and monthly intake (split by version). Inline
+ * CSS and SVG only: no script, nothing fetched. Every text from the report
+ * is HTML-escaped. Made from the report alone, so the same report gives the
+ * same bytes. *out: new malloc'd NUL-terminated text (the caller frees it).
+ * CF_EINVALID when report is not an object, CF_ENOMEM.
+ */
+CF_EXTERN int cf_report_html(const json_t *report, char **out, cf_error *err);
 
 /*
  * Tasks: what a case asks of a role (a MASH referral, a supervisor's

@@ -348,6 +348,10 @@ for words in "show $M" "history $M" "list --limit 5" "report" "task list --done"
     fi
     assert_eq true "$same" "--server $words: the same answer as the store's"
 done
+# report --format html through caseflowd: the page made here from its answer
+cf --actor supervisor1 "${R[@]}" report --format html >"$E2E_TMP/local.html" 2>/dev/null
+expect_exit 0 cf "${S[@]}" "${R[@]}" report --format html
+assert_eq "" "$(cmp "$E2E_TMP/local.html" "$OUT" 2>&1)" "--server report --format html: the same page"
 expect_exit 0 cf "${S[@]}" "${R[@]}" list --limit 2
 assert_eq 3 "$(wc -l <"$OUT")" "--server list: the same table"
 CASEFLOW_SERVER="$SOCK" expect_exit 0 cf "${R[@]}" --json list --after "" --limit 4

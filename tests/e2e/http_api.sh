@@ -10,7 +10,8 @@
 # gets the original result with the case moved once); the MASH task listed,
 # claimed and completed by an officer and refused to an analyst; the feed
 # with its cursor and long poll (woken by a commit, or timing out empty);
-# the report, the workflows, a deployment. Every answer validates against
+# the report (also as a web page), the workflows, a deployment, retention
+# dispose --due (after a second service two years on). Every answer validates against
 # docs/openapi.yaml; afterwards the audit chain verifies and holds exactly
 # one consultation per read request, naming the cases it returned.
 # shellcheck disable=SC2119 # cfd_start takes optional options, not our arguments
@@ -376,6 +377,19 @@ read_req report - "the report of version 1" supervisor1 "/v1/report?workflow=pol
 assert_jq "$BODY" '.version == 1 and (.by_version | keys) == ["1"]' "report?workflow=NAME@VERSION"
 read_req report - "the report by version=1" supervisor1 "/v1/report?version=1"
 assert_jq "$BODY" '.version == 1' "report?version=N"
+# format=html: the report as a web page (not in READS: its body is no JSON)
+expect 200 "the report as a web page" GET "/v1/report?format=html" supervisor1 \
+    -H "X-Caseflow-Reason: e2e-report-html"
+assert_eq "text/html; charset=utf-8" "$CTYPE" "format=html: text/html"
+if header_has "Content-Security-Policy: default-src 'none'"; then
+    ok "format=html: a policy that loads and runs nothing"
+else
+    not_ok "format=html: no Content-Security-Policy"
+fi
+assert_contains "$BODY" "<h1>Case report: workflow polit</h1>" "format=html: the page"
+assert_eq 4 "$(grep -c '<svg ' "$BODY")" "format=html: four charts"
+expect_problem 400 CF_EUSAGE format "format=pdf" GET "/v1/report?format=pdf" supervisor1 \
+    -H "X-Caseflow-Reason: e2e-report-pdf"
 expect 200 "the workflows" GET /v1/workflows officer1
 assert_jq "$BODY" '[.[] | select(.name == "polit") | .version] == [1]' "polit version 1"
 
@@ -565,4 +579,42 @@ assert_eq 0 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit
 assert_eq "${#BAD_FILTERS[@]}" "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit
     WHERE justification = 'e2e-bad-filter' AND action = 'refused'")" \
     "but each is recorded as refused, with its reason"
+
+# ---- retention dispose --due over HTTP (retention.dispose_due) ------------------------------
+# Two cases closed by a refused authorisation (reviewed after 2 years), one
+# of them then held; two years on, a service disposes of the other one.
+export CASEFLOW_NOW=2026-10-06T10:00:00Z
+RD=$(new_case E2E-HTTP-RETAIN-1 polit 192.0.2.91)
+RH=$(new_case E2E-HTTP-RETAIN-2 polit 192.0.2.92)
+for id in "$RD" "$RH"; do
+    cf --actor officer1 act "$id" authorisation.applied --data "$applied" >/dev/null &&
+        cf --actor authoriser1 act "$id" authorisation.refused --data '{"reason":"not necessary"}' \
+            >/dev/null || not_ok "case $id closed by a refused authorisation"
+done
+export CASEFLOW_NOW=2028-10-07T10:00:00Z
+cf --actor admin --reason "e2e: civil claim" retention hold "$RH" >/dev/null ||
+    not_ok "case $RH held"
+cfd_start
+RET=(-H "X-Caseflow-Reason: e2e MoPI review")
+before=$(store_state)
+expect_problem 403 CF_EDENIED - "dispose --due by a supervisor" POST /v1/retention/dispose-due \
+    supervisor1 "${RET[@]}"
+expect_problem 400 CF_EUSAGE reason "dispose --due without a reason" \
+    POST /v1/retention/dispose-due admin
+assert_eq "$before" "$(store_state)" "refused disposals change nothing"
+expect 200 "dispose --due" POST /v1/retention/dispose-due admin "${RET[@]}"
+assert_jq "$BODY" "(.cases[] | select(.id == \"$RD\") | .status) == \"disposed\" and
+    (.cases[] | select(.id == \"$RH\") | .status) == \"held\" and .failed == 0 and
+    .disposed == ([.cases[] | select(.status == \"disposed\")] | length)" \
+    "the due case disposed of, the held one passed over"
+expect 200 "dispose --due again" POST /v1/retention/dispose-due admin "${RET[@]}"
+assert_jq "$BODY" ".disposed == 0 and [.cases[].id] == [\"$RH\"]" \
+    "again: only the held case is due, and kept"
+check_openapi
+cfd_stop
+assert_eq 0 "$?" "SIGTERM: the second caseflowd exits 0"
+expect_exit 0 cf --actor admin --reason "e2e: check" --json show "$RD"
+assert_jq "$OUT" '.data.disposed == true and (.data | has("referral") | not)' \
+    "the disposed case's personal data is erased"
+expect_exit 0 cf --actor admin audit verify
 finish
