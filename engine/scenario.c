@@ -172,7 +172,8 @@ static const json_t *read_grade(sc_run *r, const char *id, json_t **q)
     }
 }
 
-/* The value at a dotted path of o, borrowed, or NULL. */
+/* The value at a dotted path of o ("warrant_lapses.1.issued_at": a list's
+ * items from 1), borrowed, or NULL. */
 static const json_t *at_path(const json_t *o, const char *path)
 {
     char key[160];
@@ -182,7 +183,13 @@ static const json_t *at_path(const json_t *o, const char *path)
             return NULL;
         memcpy(key, path, n);
         key[n] = '\0';
-        o = json_is_object(o) ? json_object_get(o, key) : NULL;
+        if (json_is_array(o)) { /* a list's items count from 1, as Lua's do */
+            char *end;
+            long i = strtol(key, &end, 10);
+            o = *end == '\0' && i >= 1 ? json_array_get(o, (size_t)i - 1) : NULL;
+        } else {
+            o = json_is_object(o) ? json_object_get(o, key) : NULL;
+        }
         path += n + (path[n] == '.');
     }
     return o;
@@ -516,8 +523,9 @@ int cf_scenario_run(const json_t *scenario, const cf_scenario_options *opts, jso
         rc = deploy(&r, opts, err);
     size_t steps = 0;
     if (!rc && json_object_get(scenario, "referral"))
-        run_refer(&r, json_object_get(scenario, "referral"), CF_SCENARIO_ADMIN,
-                  CF_SCENARIO_MAIN, NULL);
+        run_refer(&r, json_object_get(scenario, "referral"),
+                  json_string_value(json_object_get(scenario, "referred_by")), CF_SCENARIO_MAIN,
+                  NULL);
     const json_t *list = json_object_get(scenario, "steps");
     for (size_t i = 0; !rc && !r.line[0] && i < json_array_size(list); i++) {
         const json_t *st = json_array_get(list, i);

@@ -214,6 +214,44 @@ static int norm_users(sc_parse *p, const json_t *in, json_t *out)
     return 0;
 }
 
+/* referred_by: who refers the top-level referral; by default the first
+ * user (by name) who is an analyst, else the first officer. */
+static int norm_referrer(sc_parse *p, const json_t *in, json_t *sc)
+{
+    const json_t *v = json_object_get(in, "referred_by");
+    const json_t *users = json_object_get(sc, "users");
+    if (v && !json_object_get(in, "referral"))
+        return bad(p, "referred_by", "there is no referral to refer");
+    if (v) {
+        int rc = want_string(p, v, "referred_by", true);
+        if (rc)
+            return rc;
+        if (!json_object_get(users, json_string_value(v)))
+            return bad(p, "referred_by", "'%s' is not one of the users",
+                       json_string_value(v));
+        return json_object_set(sc, "referred_by", (json_t *)v) ? CF_ENOMEM : 0;
+    }
+    if (!json_object_get(in, "referral"))
+        return 0;
+    static const char *const roles[] = {"analyst", "officer"};
+    for (size_t r = 0; r < 2; r++) {
+        const char *best = NULL, *name;
+        const json_t *list;
+        json_object_foreach((json_t *)users, name, list) {
+            size_t i;
+            const json_t *role;
+            json_array_foreach(list, i, role) {
+                if (strcmp(json_string_value(role), roles[r]) == 0 &&
+                    (best == NULL || strcmp(name, best) < 0))
+                    best = name;
+            }
+        }
+        if (best)
+            return json_object_set_new(sc, "referred_by", json_string(best)) ? CF_ENOMEM : 0;
+    }
+    return bad(p, "referred_by", "no user may refer (an analyst or an officer)");
+}
+
 /* ---- expectations ------------------------------------------------------- */
 
 /* A string, or false for "none". */
@@ -520,7 +558,7 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
                           cf_error *err)
 {
     static const char *const keys[] = {"name", "description", "workflow", "start", "users",
-                                       "referral", "steps", NULL};
+                                       "referral", "referred_by", "steps", NULL};
     sc_parse p = {.file = file, .err = err};
     *out = NULL;
     if (!json_is_object(in))
@@ -591,6 +629,8 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
         }
         json_object_set(sc, "referral", (json_t *)v);
     }
+    if ((rc = norm_referrer(&p, in, sc)))
+        goto out;
     v = json_object_get(in, "steps");
     if (!json_is_array(v) || json_array_size(v) == 0) {
         rc = bad(&p, "steps", "is required: a list of steps");

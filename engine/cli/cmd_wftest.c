@@ -95,17 +95,16 @@ static int collect(const char *arg, char ***files, size_t *n, size_t *cap)
 
 static void print_scenario(const json_t *res, bool verbose)
 {
-    char name[256], file[512];
-    jtext(res, "name", name, sizeof name);
+    char b1[32], b2[32], b3[32];
+    const char *name = jtext(res, "name", b1, sizeof b1);
     const json_t *f = json_object_get(res, "failure");
     if (f) {
-        char msg[800];
-        outf("FAIL %s: %s\n", name, jtext(f, "message", msg, sizeof msg));
+        outf("FAIL %s: %s\n", name, jtext(f, "message", b2, sizeof b2));
     } else {
         outf("ok %s\n", name);
     }
     if (verbose)
-        outf("#   %s: %lld of %lld steps run\n", jtext(res, "file", file, sizeof file),
+        outf("#   %s: %lld of %lld steps run\n", jtext(res, "file", b3, sizeof b3),
              (long long)json_integer_value(json_object_get(res, "steps")),
              (long long)json_integer_value(json_object_get(res, "of")));
 }

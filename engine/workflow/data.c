@@ -23,7 +23,7 @@ static int data_body(lua_State *L)
 {
     data_args *a = lua_touserdata(L, 1);
     wf_ctx *c = wf_ctx_of(L);
-    char chunk[WF_NAME_MAX + 8];
+    char chunk[512];
     snprintf(chunk, sizeof chunk, "=%s", a->file);
     wf_charge(L, wf_mul(c->srclen, WF_COMPILE_UNITS));
     if (luaL_loadbufferx(L, c->src, c->srclen, chunk, "t") != LUA_OK)
@@ -49,10 +49,9 @@ int cf_wf_eval_data(const char *file, const char *dir, const char *src, size_t l
     *out = NULL;
     if (memchr(src, '\0', len) != NULL)
         return cf_err_set(err, CF_EINVALID, "file", "%s: not text (a NUL byte)", file);
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    if (strlen(base) > WF_NAME_MAX)
-        return cf_err_set(err, CF_EINVALID, "file", "%.100s...: file name too long", base);
+    const char *base = file; /* as the user named it, in every message */
+    if (strlen(base) > 400)
+        return cf_err_set(err, CF_EINVALID, "file", "%.100s...: path too long", base);
     lua_State *L;
     json_t *mods = json_object();
     int rc = wf_sandbox_new(dir, mods, &L, err);
