@@ -67,6 +67,12 @@ static void show_time(int64_t t, char out[32])
     cf_time_format(t, out);
 }
 
+/* s, or dflt for NULL. */
+static const char *str_or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
+
 /* ---- the store ------------------------------------------------------------ */
 
 static int as_actor(sc_run *r, const char *who)
@@ -243,11 +249,11 @@ static int expect_timers(sc_run *r, const json_t *want, const json_t *got)
     for (size_t i = 0; same && i < json_array_size(want); i++) {
         const json_t *w = json_array_get(want, i), *g = json_array_get(got, i);
         same = strcmp(json_string_value(json_object_get(w, "event")),
-                      json_string_value(json_object_get(g, "event")) ?: "") == 0;
+                      str_or(json_string_value(json_object_get(g, "event")), "")) == 0;
         if (same && json_object_get(w, "due")) {
             char due[32];
             show_time(json_integer_value(json_object_get(w, "due")), due);
-            same = strcmp(due, json_string_value(json_object_get(g, "due_at")) ?: "") == 0;
+            same = strcmp(due, str_or(json_string_value(json_object_get(g, "due_at")), "")) == 0;
         }
     }
     if (same)
@@ -383,10 +389,13 @@ static int check_refusal(sc_run *r, const char *what, const json_t *want, int rc
                       err->message);
     const json_t *code = json_object_get(want, "exit");
     const char *msg = json_string_value(json_object_get(want, "message"));
-    if (rc == 0)
+    if (rc == 0) {
+        char with[40] = "";
+        if (code)
+            snprintf(with, sizeof with, " with exit %lld", (long long)json_integer_value(code));
         return failed(r, "refused", "expected %s to be refused%s, but it was taken (state '%s')",
-                      what, code ? " with exit " : "",
-                      json_string_value(json_object_get(out, "state")) ?: "?");
+                      what, with, str_or(json_string_value(json_object_get(out, "state")), "?"));
+    }
     if (code && cf_exit_code(rc) != json_integer_value(code))
         return failed(r, "refused.exit", "expected %s refused with exit %lld, got exit %d: %s",
                       what, (long long)json_integer_value(code), cf_exit_code(rc),

@@ -4,7 +4,8 @@
  * and checked before any runs, so a file that is not a valid scenario ends
  * the command with one line and exit 65 before anything is reported; then
  * one line per scenario ("ok NAME" or "FAIL NAME: step N: ...") and
- * "N passed, N failed"; exit 0 when all pass, 1 when any fails. No store
+ * "N passed, N failed"; exit 0 when all pass, 1 when any fails (with one
+ * line on stderr, "caseflow: N of M scenarios failed"). No store
  * is opened: each scenario runs in its own store in memory.
  */
 #include <dirent.h>
@@ -163,6 +164,8 @@ int cmd_workflow_test(struct cli *c)
         } else {
             outf("%zu passed, %zu failed\n", passed, failed);
         }
+        if (failed)
+            say("%zu of %zu scenarios failed", failed, passed + failed);
         st = failed ? 1 : 0;
     }
     for (size_t i = 0; i < n; i++)
