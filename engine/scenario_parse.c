@@ -510,9 +510,10 @@ static int norm_step(sc_parse *p, const json_t *in, size_t n, json_t **out)
     sub_path(fp, sizeof fp, path, "data");
     if (v && !act)
         return bad(p, fp, "only an act sends event data");
-    if (v && !json_is_object(v))
+    if (v && !json_is_object(v) && !(json_is_array(v) && json_array_size(v) == 0))
         return bad(p, fp, "must be a table (the event's data)");
-    if (act && json_object_set_new(st, "data", v ? json_deep_copy(v) : json_object()))
+    if (act && json_object_set_new(st, "data", v && json_is_object(v) ? json_deep_copy(v)
+                                                                     : json_object()))
         return CF_ENOMEM;
     v = json_object_get(in, "refused");
     if (v) {
@@ -669,6 +670,37 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Lua has one empty table for both: in a Lua scenario an empty table is an
+ * empty list ([]), below the top level (step data `{}` is read as no data). */
+static int empty_lists(json_t *v, int depth)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (depth > 64)
+        return 0;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, x) {
+            if (json_is_object(x) && json_object_size(x) == 0) {
+                if (json_object_set_new(v, k, json_array()))
+                    return CF_ENOMEM;
+            } else if (empty_lists(x, depth + 1)) {
+                return CF_ENOMEM;
+            }
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            if (json_is_object(x) && json_object_size(x) == 0) {
+                if (json_array_set_new(v, i, json_array()))
+                    return CF_ENOMEM;
+            } else if (empty_lists(x, depth + 1)) {
+                return CF_ENOMEM;
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_in(const char *file, const char *dir, const char *text, size_t len,
                     json_t **out, cf_error *err)
 {
@@ -693,6 +725,10 @@ static int parse_in(const char *file, const char *dir, const char *text, size_t 
         }
         if (rc != 0)
             return rc;
+        if (empty_lists(raw, 0)) {
+            json_decref(raw);
+            return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        }
     } else {
         return cf_err_set(err, CF_EINVALID, "file", "%s: a scenario file is .lua or .json",
                           file);
