@@ -25,6 +25,8 @@ typedef struct sc_parse {
     const char *file;
     cf_error *err;
     int64_t start, last; /* times seen so far, for +offsets and order */
+    const json_t *users; /* the normalised users */
+    json_t *cases;       /* names of the cases made so far: name -> true */
 } sc_parse;
 
 static int bad(sc_parse *p, const char *path, const char *fmt, ...)
@@ -354,6 +356,8 @@ static int norm_expect(sc_parse *p, const json_t *in, const char *path, bool tic
         sub_path(fp, sizeof fp, path, "case");
         if ((rc = want_string(p, v, fp, true)))
             return rc;
+        if (!json_object_get(p->cases, json_string_value(v)))
+            return bad(p, fp, "no case named '%s'", json_string_value(v));
     }
     if ((v = json_object_get(in, "state"))) {
         sub_path(fp, sizeof fp, path, "state");
@@ -504,6 +508,8 @@ static int norm_step(sc_parse *p, const json_t *in, size_t n, json_t **out)
     if (v) {
         if ((rc = want_string(p, v, fp, true)))
             return rc;
+        if (!json_object_get(p->users, json_string_value(v)))
+            return bad(p, fp, "'%s' is not one of the users", json_string_value(v));
         json_object_set(st, "as", (json_t *)v);
     }
     v = json_object_get(in, "data");
@@ -530,7 +536,17 @@ static int norm_step(sc_parse *p, const json_t *in, size_t n, json_t **out)
         return bad(p, fp, "a tick fires the timers of every case (name the case in expect)");
     if (v && (rc = want_string(p, v, fp, true)))
         return rc;
-    if (json_object_set_new(st, "case", v ? json_copy((json_t *)v) : json_string(CF_SCENARIO_MAIN)))
+    const char *cname = v ? json_string_value(v) : CF_SCENARIO_MAIN;
+    if (refer) {
+        if (json_object_get(p->cases, cname))
+            return bad(p, fp, "a case named '%s' exists already", cname);
+        if (json_object_set_new(p->cases, cname, json_true()))
+            return CF_ENOMEM;
+    } else if (!tick && !json_object_get(p->cases, cname)) {
+        return bad(p, fp, "no case named '%s' (the referral makes '%s'; a refer step names "
+                          "its case)", cname, CF_SCENARIO_MAIN);
+    }
+    if (json_object_set_new(st, "case", json_string(cname)))
         return CF_ENOMEM;
     v = json_object_get(in, "note");
     if (v) {
@@ -623,12 +639,22 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
     p.last = p.start;
     if ((rc = norm_users(&p, json_object_get(in, "users"), users)))
         goto out;
+    p.users = users;
+    p.cases = json_object();
+    if (p.cases == NULL) {
+        rc = CF_ENOMEM;
+        goto out;
+    }
     if ((v = json_object_get(in, "referral"))) {
         if (!json_is_object(v)) {
             rc = bad(&p, "referral", "must be a referral (a table; DESIGN.md's referral format)");
             goto out;
         }
         json_object_set(sc, "referral", (json_t *)v);
+        if (json_object_set_new(p.cases, CF_SCENARIO_MAIN, json_true())) {
+            rc = CF_ENOMEM;
+            goto out;
+        }
     }
     if ((rc = norm_referrer(&p, in, sc)))
         goto out;
@@ -652,6 +678,7 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
             goto out;
     }
 out:
+    json_decref(p.cases);
     if (rc == CF_ENOMEM)
         cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     if (rc) {

@@ -131,6 +131,10 @@ bad refusedtype.json "steps\[1\]\.refused\.exit: must be an exit status" \
     '{"start": "2026-11-03T10:00:00Z", "steps": [{"as": "officer", "act": "x", "refused": {"exit": "77"}}]}'
 bad back.json "steps\[2\]\.at: goes back in time" \
     '{"start": "2026-11-03T10:00:00Z", "steps": [{"at": "+2d", "tick": true}, {"at": "+1d", "tick": true}]}'
+bad nouser.json "steps\[1\]\.as: 'nobody' is not one of the users" \
+    '{"start": "2026-11-03T10:00:00Z", "steps": [{"as": "nobody", "act": "x"}]}'
+bad nocase.json "steps\[1\]\.case: no case named 'main'" \
+    '{"start": "2026-11-03T10:00:00Z", "steps": [{"as": "officer", "act": "x"}]}'
 bad nostart.json "^caseflow: .*/nostart.json: start: is required" '{"steps": [{"tick": true}]}'
 bad badrole.lua "users\.x: unknown role 'chief'" \
     'return { start = "2026-11-03T10:00:00Z", users = { x = "chief" }, steps = { { tick = true } } }'
