@@ -750,6 +750,14 @@ static int parse_in(const char *file, const char *dir, const char *text, size_t 
             if (err)
                 err->code = rc;
         }
+        if (rc == CF_EINVALID && err) { /* a Lua error or limit: the file, at its line */
+            snprintf(err->field, sizeof err->field, "file");
+            if (strncmp(err->message, file, strlen(file)) != 0) { /* a limit hit in C */
+                char m[sizeof err->message];
+                snprintf(m, sizeof m, "%s", err->message);
+                cf_err_set(err, rc, "file", "%s: %s", file, m);
+            }
+        }
         if (rc != 0)
             return rc;
         if (empty_lists(raw, 0)) {

@@ -144,7 +144,9 @@ bad error.lua "^caseflow: .*/error.lua:2: attempt to index a nil value" \
     'local x = nil
 return { start = "2026-11-03T10:00:00Z", steps = { { tick = x.y } } }'
 bad loop.lua "^caseflow: .*/loop.lua:1: .*budget.* exceeded" 'while true do end'
-bad memory.lua "^caseflow: .*/memory.lua:[0-9]+: .*(budget|memory cap)" \
+bad memory.lua "^caseflow: .*/memory.lua(:[0-9]+)?: .*(budget|memory cap)" \
+    'local t = {} while true do t[#t + 1] = 1 end'
+bad strings.lua "^caseflow: .*/strings.lua(:[0-9]+)?: .*(budget|memory cap)" \
     'local t = {} for i = 1, 1e9 do t[i] = string.rep("x", 4096) .. i end'
 bad io.lua "^caseflow: .*/io.lua:1: attempt to index a nil value \(global 'io'\)" \
     'return io.open("/etc/passwd"):read("a")'
