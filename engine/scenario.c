@@ -511,7 +511,8 @@ static int run_step(sc_run *r, const json_t *st, cf_error *err)
 int cf_scenario_run(const json_t *scenario, const cf_scenario_options *opts, json_t **out,
                     cf_error *err)
 {
-    if (out == NULL || !json_is_object(scenario) || !json_is_array(json_object_get(scenario, "steps")))
+    if (out == NULL || !json_is_object(scenario) ||
+        !json_is_array(json_object_get(scenario, "steps")))
         return cf_err_set(err, CF_EUSAGE, NULL, "cf_scenario_run: not a loaded scenario");
     *out = NULL;
     sc_run r;
