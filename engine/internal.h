@@ -191,6 +191,15 @@ struct cf_wf {
  * CF_WF_DEFAULT_BUDGET_MS), CF_ENOTFOUND when the file does not exist. */
 int cf_wf_bundle_from_file(const char *path, json_t **bundle, cf_error *err);
 
+/* Evaluate src (the text of file; dir: where its `require` reads modules,
+ * NULL: none) in a fresh sandbox under a workflow's loading limits: it must
+ * return one table of plain data, which *out gets as JSON (new reference;
+ * an empty table is {}). CF_EINVALID ("file:line: message") for a syntax or
+ * runtime error or a result that is not plain data, CF_ESCRIPT for an
+ * exceeded budget or memory cap (the message names file:line), CF_ENOMEM. */
+int cf_wf_eval_data(const char *file, const char *dir, const char *src, size_t len,
+                    json_t **out, cf_error *err);
+
 /* Load a workflow from a bundle (borrowed; the workflow keeps its own
  * reference) into its own sandboxed Lua state and build the state table.
  * *out is new; free with cf_wf_free. CF_EINVALID for structural errors

@@ -235,6 +235,8 @@ int cmd_workflow_diff(struct cli *c);
 int cmd_workflow_activate(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
+/* cmd_wftest.c */
+int cmd_workflow_test(struct cli *c);
 /* cmd_migrate.c */
 int cmd_workflow_migrate(struct cli *c);
 /* cmd_case.c */

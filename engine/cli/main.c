@@ -175,6 +175,14 @@ static const struct command commands[] = {
      "each finding; exit 65 when there are any. Needs no store. With --live, "
      "also the timers of open cases in the store (--store) that FILE's workflow "
      "would not take (rule live-timer; an audited read, with --reason)."},
+    {"workflow", "test", cmd_workflow_test, 1, (size_t)-1, OPT_WORKFLOW,
+     "DIR|FILE... [--workflow FILE] [--plugins PATH] [--json] [--verbose]",
+     "Run workflow test scenarios (.lua or .json files; a DIR: its *.lua and *.json "
+     "files but _helpers) in a store in memory with the real plugins: one line per "
+     "scenario, 'ok NAME' or 'FAIL NAME: step N: ...', then 'N passed, N failed'; exit 0 "
+     "when all pass, 1 when any fails, 65 for a file that is not a valid scenario. "
+     "--workflow FILE runs every scenario on FILE instead of its own workflow. "
+     "No store is opened (docs/workflows.md, \"Workflow tests\")."},
     {"refer", NULL, cmd_refer, 0, 1, OPT_WORKFLOW | OPT_SERVER, "[--workflow NAME] [FILE|-]",
      "Take in one referral (a JSON object) or many (JSON lines) from FILE or "
      "standard input; prints each case's id, state and whether it was created. "

@@ -769,6 +769,54 @@ CF_EXTERN int cf_audit_export(cf_engine *engine, int64_t since, const char *path
 CF_EXTERN int cf_audit_verify_file(const char *path, const char *public_key_file,
                                    json_t **out, cf_error *err);
 
+/*
+ * Workflow tests (docs/workflows.md, "Workflow tests"): scenario files that
+ * run a workflow with the real plugins against a store in memory and say
+ * whether every expectation holds. A scenario is a Lua data file
+ * (".lua", evaluated in the workflow sandbox: no I/O, no os, the
+ * workflow's instruction, memory and time limits; `require` reads modules
+ * from its own directory only) or a JSON file (".json") of the same shape.
+ *
+ * cf_scenario_load reads and checks the file at path; cf_scenario_parse
+ * checks text already read (file only names it and picks the syntax by its
+ * ending; nothing is read from disk, so Lua's require finds no module).
+ * *out (new reference) is the scenario, normalised: {name, file?,
+ * workflow? (the path, resolved against the file's directory), start (Unix
+ * seconds), users {name: [roles]}, referral?, steps: [{n, at, kind (act |
+ * tick | refer | check), case, as?, act?, data?, refer?, refused?,
+ * expect?}]}. Errors: CF_ENOTFOUND for a file that does not exist;
+ * CF_EINVALID for a file that is not a valid scenario, err->message one
+ * line "FILE:LINE[:COL]: problem" (JSON syntax, Lua errors, a Lua limit
+ * hit) or "FILE: PATH: problem" with err->field the path of the bad field
+ * ("steps[3].expect.state"; steps counted from 1); CF_EIO, CF_ENOMEM.
+ *
+ * cf_scenario_run runs a loaded scenario (borrowed) in a fresh in-memory
+ * store with a test clock (nothing on disk is read but the workflow and
+ * the plugins, nothing is written). *out (new reference): {name, file,
+ * ok, steps (run), of (in the scenario), failure?: {step, field, message}}
+ * where message is one line "step N: expected state 'visit', got 'hold'"
+ * naming the first expectation that did not hold (0 is returned: a
+ * failing scenario is a result, not an error). Errors (*out NULL): the
+ * workflow cannot be used (CF_ENOTFOUND no such file, CF_EINVALID it does
+ * not check or none is named, CF_EMISSING a plugin is missing), a user the
+ * store refuses (CF_EINVALID), CF_ENOMEM, CF_EUSAGE for a scenario not
+ * loaded by cf_scenario_load/parse.
+ */
+typedef struct cf_scenario_options {
+    /* The workflow file every scenario runs (a candidate version against
+     * the shipped tests); NULL: each scenario's own "workflow". */
+    const char *workflow;
+    /* Colon-separated plugin directories searched first; NULL: the
+     * CASEFLOW_PLUGIN_PATH environment variable. */
+    const char *plugin_path;
+    void *reserved[4]; /* must be zero */
+} cf_scenario_options;
+CF_EXTERN int cf_scenario_load(const char *path, json_t **out, cf_error *err);
+CF_EXTERN int cf_scenario_parse(const char *file, const char *text, size_t len, json_t **out,
+                                cf_error *err);
+CF_EXTERN int cf_scenario_run(const json_t *scenario, const cf_scenario_options *opts,
+                              json_t **out, cf_error *err);
+
 /* engine may be NULL for the two plugin calls: the plugin path is then
  * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.
  * Plugins found on the search path: array of descriptors

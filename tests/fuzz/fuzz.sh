@@ -11,7 +11,7 @@ set -eu
 : "${FUZZ_CC:=clang}"
 : "${SRCDIR:?}" "${BUILDDIR:?}"
 : "${FUZZ_SECONDS:=0}"
-: "${FUZZ_TARGETS:=referral act workflow http}"
+: "${FUZZ_TARGETS:=referral act workflow http scenario}"
 : "${DEPS_CFLAGS:=}" "${DEPS_LIBS:=}"
 
 if ! command -v "$FUZZ_CC" >/dev/null 2>&1; then
