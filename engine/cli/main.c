@@ -216,6 +216,16 @@ static const struct command commands[] = {
      "guard or step runs. --dry-run prints the plan and moves nothing. With the policy "
      "migrate_four_eyes=true, --request records the migration and another administrator "
      "runs it with --approve ID."},
+    {"workflow", "simulate", cmd_workflow_simulate, 1, (size_t)-1, OPT_MIGRATE | OPT_SINCE,
+     "FILE [--cases ID...] [--since DATE] [--json]",
+     "Replay every recorded case of the workflow FILE names (or the cases given, or those "
+     "referred since DATE: YYYY-MM-DD or RFC 3339) through the workflow in FILE, in memory, "
+     "with the real plugins: each referral, act, timer and repeat referral at its recorded "
+     "time as its recorded actor. Prints each case where FILE diverges from what was "
+     "recorded (state, route, outcome, grade, deadline, timer, or an event it would refuse, "
+     "with the refusal), then how many cases replayed, are unchanged, change route and are "
+     "now refused, by state. Administrator; a read of case data (needs --reason, audited); "
+     "writes nothing else. Exit 66: no such FILE or case; 65: FILE is not a valid workflow."},
     {"workflow", "graph", cmd_workflow_graph, 1, 1, OPT_WFVERSION | OPT_FORMAT | OPT_OUTPUT,
      "NAME [--version N] | FILE  [--format dot|svg|png] [--output FILE]",
      "Draw deployed workflow NAME (its active version, or version N) or the workflow in "

@@ -350,6 +350,40 @@ typedef struct cf_migrate_options {
 CF_EXTERN int cf_workflow_migrate(cf_engine *engine, const cf_migrate_options *opts,
                                   json_t **out, cf_error *err);
 
+/* What cf_workflow_simulate replays (strings borrowed). */
+typedef struct cf_simulate_options {
+    const char *path;          /* the candidate workflow file (as deploy reads it) */
+    const char *const *cases;  /* ncases case ids (0: every case of the workflow) */
+    size_t ncases;
+    int64_t since;             /* only cases referred at or after (Unix seconds; 0: all) */
+} cf_simulate_options;
+
+/*
+ * Replay recorded cases through the candidate workflow in opts->path before
+ * it goes live (docs/workflows.md, "Simulating a change"): every case of
+ * the workflow of the same name (any version; not disposed of), or the
+ * cases named, each input of its history (the referral, every act, every
+ * timer fired, every repeat referral) run at its recorded time as its
+ * recorded actor through the engine's own step code and the real plugins,
+ * in memory. Requires an administrator and a reason (an audited read: its
+ * one consultation record names the cases reported); writes nothing else.
+ * Progress: "workflow simulate" (cf_engine_set_progress).
+ * *out (new reference): {workflow, file, hash, since, summary: {replayed,
+ * unchanged, route, refused, other, not_replayed}, by_state: {STATE:
+ * {replayed, unchanged, route, refused, other}} (by each case's recorded
+ * state now), cases: [{id, version, state, verdict: route | refused | other,
+ * divergences: [{step, event, at, actor, kind: state | route | refused |
+ * outcome | grade | deadline | timer, recorded, candidate, message?}]}]}:
+ * only the cases that diverge. Errors (the store unchanged): CF_EUSAGE (no
+ * reason), CF_ENOTFOUND (no such file, field "file"; no such case, field
+ * "cases"), CF_EINVALID (the file is not a valid workflow: file:line in the
+ * message; a named case on another workflow or disposed of), CF_EMISSING (a
+ * plugin the candidate names is not installed), CF_EDENIED (not an
+ * administrator).
+ */
+CF_EXTERN int cf_workflow_simulate(cf_engine *engine, const cf_simulate_options *opts,
+                                   json_t **out, cf_error *err);
+
 /*
  * Take in one referral (borrowed JSON object, contract version 1). The case
  * starts on the active version of workflow `name` (NULL: "polit"): the

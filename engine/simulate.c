@@ -1,0 +1,576 @@
+/*
+ * workflow simulate: replay every recorded case through a candidate
+ * workflow before it goes live. Each case's history is cut into the inputs
+ * that drove it (the referral, each act, each timer the engine fired, each
+ * repeat referral correlation raised); the rows a step plugin's `emit` added
+ * within the same command are the recorded route of that input. Each input
+ * runs, at its recorded time and as its recorded actor, through the
+ * engine's own step code on a case in memory (cf_machine_sim_*, machine.c)
+ * and what the candidate does is compared with what was recorded: the state
+ * and the states passed through after each input; then, once every input
+ * has replayed, the outcome, grade, response deadline and timers against
+ * the case as it is now. The first input the candidate refuses ends that
+ * case's replay (what followed answered a state the candidate never
+ * reaches). Nothing is written but one consultation record naming the
+ * cases whose divergences are reported.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine.h"
+
+static const char *const admin[] = {"administrator"};
+
+/* History rows the engine records that are no input of the workflow:
+ * tasks, deadlines passed, dropped timers, migrations, retention. */
+static bool administrative(const char *event)
+{
+    return strncmp(event, "task.", 5) == 0 || strncmp(event, "retention.", 10) == 0 ||
+           strcmp(event, "deadline.missed") == 0 || strcmp(event, "timer.dropped") == 0 ||
+           strcmp(event, "workflow.migrated") == 0;
+}
+
+/* ---- the recorded history of one case -------------------------------------------------- */
+
+typedef struct row {
+    int64_t at;
+    char *actor, *role, *event, *outcome, *from, *to;
+    json_t *data; /* NULL: none */
+} row;
+
+typedef struct history {
+    row *rows;
+    size_t n, cap;
+} history;
+
+static void history_clear(history *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        row *r = &h->rows[i];
+        free(r->actor);
+        free(r->role);
+        free(r->event);
+        free(r->outcome);
+        free(r->from);
+        free(r->to);
+        json_decref(r->data);
+    }
+    h->n = 0;
+}
+
+static char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
+{
+    static const char sql[] = "SELECT at, actor, role, event, outcome, from_state, to_state,"
+                              " data FROM events WHERE case_id=? ORDER BY seq";
+    history_clear(h);
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (h->n == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 16;
+            row *n = realloc(h->rows, cap * sizeof *n);
+            if (!n) {
+                sqlite3_reset(st);
+                return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+            }
+            h->rows = n;
+            h->cap = cap;
+        }
+        row *r = &h->rows[h->n++];
+        memset(r, 0, sizeof *r);
+        r->at = sqlite3_column_int64(st, 0);
+        r->actor = col(st, 1);
+        r->role = col(st, 2);
+        r->event = col(st, 3);
+        r->outcome = col(st, 4);
+        r->from = col(st, 5);
+        r->to = col(st, 6);
+        const char *d = (const char *)sqlite3_column_text(st, 7);
+        r->data = d ? json_loads(d, 0, NULL) : NULL;
+        if (!r->actor || !r->event || !r->to) {
+            sqlite3_reset(st);
+            return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read history", err);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+/* Did the command that recorded rows[i-1] also record rows[i], because the
+ * step plugin of the state rows[i-1] entered emitted it on entering? Its
+ * time and actor are the command's, it leaves that state, it carries no
+ * data or outcome, and the state's plugin (in the version the case runs
+ * on) declares it among what it emits. */
+static bool emitted(const history *h, size_t i, const cf_wf *rec)
+{
+    const row *p = &h->rows[i - 1], *r = &h->rows[i];
+    if (r->at != p->at || !same(r->actor, p->actor) || !same(r->from, p->to) || r->data ||
+        r->outcome || (p->from && strcmp(p->from, p->to) == 0))
+        return false;
+    const cf_wf_state *st = rec ? cf_wf_find_state(rec, p->to) : NULL;
+    return st && st->module && cf_plugin_emits(st->module->desc, r->event);
+}
+
+/* ---- comparing ------------------------------------------------------------------------------ */
+
+typedef struct sim {
+    cf_engine *e;
+    cf_wf *cand;
+    int64_t budget_ms;
+    json_t *roles;   /* {user: "their,roles"} */
+    history h;
+    json_t *cases;   /* the divergent cases' reports */
+    json_t *by_state;
+    int64_t replayed, unchanged, route, refused, other, skipped;
+} sim;
+
+static int nomem(cf_error *err)
+{
+    return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+    if (!t)
+        return json_null();
+    cf_time_format(t, buf);
+    return json_string(buf);
+}
+
+/* The roles of user name as they are now, with the role the record shows
+ * they acted in then (new malloc'd). */
+static char *roles_of(sim *s, const char *name, const char *recorded)
+{
+    json_t *v = json_object_get(s->roles, name);
+    if (!v) {
+        cf_user_row u;
+        cf_error ignored;
+        memset(&u, 0, sizeof u);
+        v = json_string(cf_store_user_get(s->e->store, name, &u, &ignored) == 0 && u.roles
+                            ? u.roles
+                            : "");
+        cf_user_row_clear(&u);
+        json_object_set_new(s->roles, name, v);
+    }
+    const char *now = json_string_value(v);
+    size_t n = strlen(now ? now : "") + strlen(recorded ? recorded : "") + 2;
+    char *all = malloc(n);
+    if (all)
+        snprintf(all, n, "%s%s%s", now ? now : "", now && *now && recorded ? "," : "",
+                 recorded ? recorded : "");
+    return all;
+}
+
+/* Append a divergence {step, event, at, actor, kind, recorded, candidate,
+ * message?} to list. */
+static void diverge(json_t *list, size_t step, const row *r, const char *kind,
+                    json_t *recorded, json_t *candidate, const char *message)
+{
+    json_t *d = json_pack("{s:I, s:s?, s:o, s:s?, s:s, s:o, s:o}", "step", (json_int_t)step,
+                          "event", r ? r->event : NULL, "at", time_json(r ? r->at : 0),
+                          "actor", r ? r->actor : NULL, "kind", kind,
+                          "recorded", recorded ? recorded : json_null(), "candidate",
+                          candidate ? candidate : json_null());
+    if (d && message)
+        json_object_set_new(d, "message", json_string(message));
+    json_array_append_new(list, d);
+}
+
+static json_t *text_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+/* After step `step` (rows first..last of the history): the candidate's
+ * state and route against the recorded ones. */
+static void compare_step(const sim *s, const cf_sim_case *sc, size_t step, size_t first,
+                         size_t last, json_t *list, bool *route_changed)
+{
+    char rec[512];
+    size_t used = 0;
+    rec[0] = '\0';
+    for (size_t i = first; i <= last; i++) {
+        const row *r = &s->h.rows[i];
+        if ((!r->from || strcmp(r->from, r->to) != 0) && used < sizeof rec)
+            used += (size_t)snprintf(rec + used, sizeof rec - used, "%s%s", used ? ">" : "",
+                                     r->to);
+    }
+    const char *cand = cf_machine_sim_state(sc), *recorded = s->h.rows[last].to;
+    const char *croute = cf_machine_sim_route(sc);
+    if (strcmp(cand, recorded) != 0) {
+        diverge(list, step, &s->h.rows[first], "state", json_string(recorded),
+                json_string(cand), NULL);
+        *route_changed = true;
+    } else if (strcmp(rec, croute) != 0) {
+        diverge(list, step, &s->h.rows[first], "route", text_or_null(rec),
+                text_or_null(croute), NULL);
+        *route_changed = true;
+    }
+}
+
+/* The grade of a recorded case under its own version's grade path. */
+static const char *grade_recorded(const cf_wf *wf, const json_t *data)
+{
+    const json_t *rep = wf ? json_object_get(wf->config, "report") : NULL;
+    const char *path = json_string_value(json_object_get(rep, "grade"));
+    const char *g = json_string_value(cf_json_path_get((json_t *)data, path ? path : "risk.grade"));
+    return g ? g : "";
+}
+
+/* Once every input replayed: outcome, grade, deadline and timers against
+ * the case row and its timers now. */
+static int compare_end(sim *s, const cf_case_row *r, const cf_wf *rec, const cf_sim_case *sc,
+                       size_t step, json_t *list, cf_error *err)
+{
+    const row *last = &s->h.rows[s->h.n - 1];
+    const json_t *cd = cf_machine_sim_data(sc);
+    const char *ro = json_string_value(json_object_get(r->data, "outcome"));
+    const char *co = json_string_value(json_object_get(cd, "outcome"));
+    if (!same(ro, co))
+        diverge(list, step, last, "outcome", text_or_null(ro), text_or_null(co), NULL);
+    const char *rg = grade_recorded(rec, r->data), *cg = cf_machine_sim_grade(sc);
+    if (strcmp(rg, cg) != 0)
+        diverge(list, step, last, "grade", text_or_null(rg), text_or_null(cg), NULL);
+    if (r->deadline_at != cf_machine_sim_deadline(sc))
+        diverge(list, step, last, "deadline", time_json(r->deadline_at),
+                time_json(cf_machine_sim_deadline(sc)), NULL);
+    json_t *timers = NULL;
+    int rc = cf_store_timer_list(s->e->store, r->id, &timers, err);
+    if (rc)
+        return rc;
+    /* Each recorded timer against the candidate's of the same event... */
+    size_t i;
+    json_t *t;
+    json_array_foreach(timers, i, t)
+    {
+        const char *ev = json_string_value(json_object_get(t, "event"));
+        int64_t was = json_integer_value(json_object_get(t, "due"));
+        const char *cev;
+        int64_t due = 0;
+        bool found = false;
+        for (size_t k = 0; ev && cf_machine_sim_timer(sc, k, &cev, &due); k++)
+            if (strcmp(cev, ev) == 0) {
+                found = true;
+                break;
+            }
+        char msg[160];
+        snprintf(msg, sizeof msg, "timer %s", ev ? ev : "");
+        if (!found)
+            diverge(list, step, last, "timer", time_json(was), NULL, msg);
+        else if (due != was)
+            diverge(list, step, last, "timer", time_json(was), time_json(due), msg);
+    }
+    /* ...and the candidate's timers the case does not hold. */
+    const char *cev;
+    int64_t due;
+    for (size_t k = 0; cf_machine_sim_timer(sc, k, &cev, &due); k++) {
+        bool held = false;
+        json_array_foreach(timers, i, t) if (same(json_string_value(json_object_get(t, "event")),
+                                                  cev)) held = true;
+        char msg[160];
+        snprintf(msg, sizeof msg, "timer %s", cev);
+        if (!held)
+            diverge(list, step, last, "timer", NULL, time_json(due), msg);
+    }
+    json_decref(timers);
+    return 0;
+}
+
+static void count_state(sim *s, const char *state, const char *what)
+{
+    json_t *b = json_object_get(s->by_state, state);
+    if (!b) {
+        b = json_pack("{s:i, s:i, s:i, s:i, s:i}", "replayed", 0, "unchanged", 0, "route", 0,
+                      "refused", 0, "other", 0);
+        json_object_set_new(s->by_state, state, b);
+    }
+    json_object_set_new(b, what, json_integer(json_integer_value(json_object_get(b, what)) + 1));
+}
+
+/* Replay case r; append its report to s->cases when it diverges. */
+static int replay(sim *s, const cf_case_row *r, cf_error *err)
+{
+    cf_wf *rec = NULL;
+    cf_error ignored;
+    /* The recorded version tells which rows a plugin emitted; a version
+     * that no longer loads only makes every row an input. */
+    if (cf_engine_workflow(s->e, r->workflow, r->version, &rec, &ignored))
+        rec = NULL;
+    int rc = history_load(s->e->store, r->id, &s->h, err);
+    if (rc)
+        return rc;
+    history *h = &s->h;
+    const json_t *referral = json_object_get(r->data, "referral");
+    if (!h->n || strcmp(h->rows[0].event, "referral.received") != 0 || !referral) {
+        s->skipped++;
+        return 0; /* nothing recorded to replay (an erased or foreign case) */
+    }
+    json_t *list = json_array();
+    if (!list)
+        return nomem(err);
+    bool route_changed = false, refused = false;
+    cf_sim_case *sc = NULL;
+    cf_error serr;
+    cf_err_clear(&serr);
+    size_t i = 0, step = 0;
+    /* The referral and what its intake emitted. */
+    size_t last = 0;
+    while (last + 1 < h->n && emitted(h, last + 1, rec))
+        last++;
+    rc = cf_machine_sim_refer(s->e, s->cand, s->budget_ms, r->id, referral, h->rows[0].at,
+                              h->rows[0].actor, h->rows[0].role, &sc, &serr);
+    if (rc) {
+        diverge(list, 0, &h->rows[0], "refused", NULL, NULL, serr.message);
+        refused = true;
+    } else {
+        compare_step(s, sc, 0, 0, last, list, &route_changed);
+    }
+    for (i = last + 1; !refused && i < h->n; i = last + 1) {
+        const row *in = &h->rows[i];
+        last = i;
+        if (administrative(in->event))
+            continue;
+        while (last + 1 < h->n && emitted(h, last + 1, rec))
+            last++;
+        step++;
+        bool engine = strcmp(in->actor, CF_ENGINE_ACTOR) == 0;
+        bool repeat = engine && strcmp(in->event, "repeat_referral") == 0;
+        if (repeat) {
+            /* Correlation hands a repeat referral only to a case whose
+             * state takes it; otherwise it only links the cases. */
+            const cf_wf_state *st = cf_wf_find_state(s->cand, cf_machine_sim_state(sc));
+            if (!st || st->final || !cf_wf_find_transition(st, "repeat_referral")) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "not escalated: state %s does not take repeat_referral",
+                         cf_machine_sim_state(sc));
+                char rec_route[256] = "";
+                for (size_t k = i, used = 0; k <= last; k++)
+                    if (strcmp(h->rows[k].from ? h->rows[k].from : "", h->rows[k].to) != 0 &&
+                        used < sizeof rec_route)
+                        used += (size_t)snprintf(rec_route + used, sizeof rec_route - used,
+                                                 "%s%s", used ? ">" : "", h->rows[k].to);
+                diverge(list, step, in, "route", text_or_null(rec_route), NULL, msg);
+                route_changed = true;
+                continue;
+            }
+        }
+        char *roles = engine ? NULL : roles_of(s, in->actor, in->role);
+        if (!engine && !roles) {
+            rc = nomem(err);
+            break;
+        }
+        cf_err_clear(&serr);
+        int arc = cf_machine_sim_act(sc, in->event, in->data, in->at, in->actor, in->role, roles,
+                                     engine, engine && !repeat ? in->event : NULL, &serr);
+        free(roles);
+        if (arc == CF_ENOMEM) {
+            rc = nomem(err);
+            break;
+        }
+        if (arc) {
+            diverge(list, step, in, "refused", NULL, NULL, serr.message);
+            refused = true;
+            break;
+        }
+        compare_step(s, sc, step, i, last, list, &route_changed);
+    }
+    if (!rc && !refused && sc)
+        rc = compare_end(s, r, rec, sc, step, list, err);
+    cf_machine_sim_free(sc);
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    /* A case may both change route and then be refused: it counts in both. */
+    s->replayed++;
+    count_state(s, r->state, "replayed");
+    const char *verdict = refused ? "refused" : route_changed ? "route"
+                                              : json_array_size(list) ? "other" : "unchanged";
+    if (refused) {
+        s->refused++;
+        count_state(s, r->state, "refused");
+    }
+    if (route_changed) {
+        s->route++;
+        count_state(s, r->state, "route");
+    }
+    if (!refused && !route_changed && json_array_size(list)) {
+        s->other++;
+        count_state(s, r->state, "other");
+    }
+    if (!json_array_size(list)) {
+        s->unchanged++;
+        count_state(s, r->state, "unchanged");
+    }
+    if (!json_array_size(list)) {
+        json_decref(list);
+        return 0;
+    }
+    json_t *c = json_pack("{s:s, s:I, s:s, s:s, s:o}", "id", r->id, "version",
+                          (json_int_t)r->version, "state", r->state, "verdict", verdict,
+                          "divergences", list);
+    return c && !json_array_append_new(s->cases, c) ? 0 : nomem(err);
+}
+
+/* ---- choosing the cases ------------------------------------------------------------------------ */
+
+static int count_cases(cf_store *st, const char *name, int64_t since, int64_t *n, cf_error *err)
+{
+    static const char sql[] = "SELECT count(*) FROM cases WHERE workflow=? AND created_at>=?"
+                              " AND disposed_at IS NULL";
+    sqlite3_stmt *q = cf_store_stmt(st, sql, err);
+    if (!q)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, since);
+    int rc = sqlite3_step(q);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : cf_store_error(st, rc, "count cases", err);
+}
+
+/* The ids of every case to replay, in intake order (new array). */
+static int all_ids(cf_store *st, const char *name, int64_t since, json_t **out, cf_error *err)
+{
+    static const char sql[] = "SELECT id FROM cases WHERE workflow=? AND created_at>=?"
+                              " AND disposed_at IS NULL ORDER BY seq";
+    sqlite3_stmt *q = cf_store_stmt(st, sql, err);
+    if (!q)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, since);
+    *out = json_array();
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        json_array_append_new(*out, json_string((const char *)sqlite3_column_text(q, 0)));
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE)
+        return 0;
+    json_decref(*out);
+    *out = NULL;
+    return cf_store_error(st, rc, "read cases", err);
+}
+
+/* The candidate in path, its plugins bound through the engine's loader. */
+static int load_candidate(cf_engine *e, const char *path, cf_wf **out, cf_error *err)
+{
+    json_t *bundle = NULL;
+    *out = NULL;
+    int rc = cf_wf_bundle_from_file(path, &bundle, err);
+    if (rc == CF_ENOTFOUND)
+        return cf_err_set(err, CF_ENOTFOUND, "file", "%s: no such workflow file", path);
+    if (!rc)
+        rc = cf_wf_load(bundle, out, err);
+    json_decref(bundle);
+    if (!rc && (rc = cf_engine_bind(e, *out, err))) {
+        cf_engine_unbind_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The report's summary and by_state, and the cases that diverge. */
+static json_t *result_of(const sim *s, const char *path, int64_t since)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:O, s:O}",
+                     "workflow", s->cand->name, "file", path, "hash", s->cand->hash, "since",
+                     time_json(since), "summary", "replayed", (json_int_t)s->replayed,
+                     "unchanged", (json_int_t)s->unchanged, "route", (json_int_t)s->route,
+                     "refused", (json_int_t)s->refused, "other", (json_int_t)s->other,
+                     "not_replayed", (json_int_t)s->skipped, "by_state", s->by_state, "cases",
+                     s->cases);
+}
+
+int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **out,
+                         cf_error *err)
+{
+    cf_err_clear(err);
+    *out = NULL;
+    if (!o || !o->path)
+        return cf_err_set(err, CF_EUSAGE, "file", "workflow simulate needs a workflow FILE");
+    int rc = cf_engine_require(e, admin, 1, "simulate workflows", NULL, err);
+    if (rc || (rc = cf_engine_require_reason(e, err)))
+        return rc;
+    if (o->since < 0)
+        return cf_err_set(err, CF_EUSAGE, "since", "--since: a time after 1970");
+    const cf_policies *pol = cf_engine_policies(e, err);
+    if (!pol)
+        return err ? err->code : CF_EINVALID;
+    sim s;
+    memset(&s, 0, sizeof s);
+    s.e = e;
+    s.budget_ms = pol->workflow_budget_ms;
+    if ((rc = load_candidate(e, o->path, &s.cand, err)))
+        return rc;
+    s.roles = json_object();
+    s.cases = json_array();
+    s.by_state = json_object();
+    json_t *ids = NULL;
+    int64_t total = 0;
+    if (!s.roles || !s.cases || !s.by_state) {
+        rc = nomem(err);
+    } else if (o->ncases) {
+        ids = json_array();
+        for (size_t i = 0; ids && i < o->ncases; i++)
+            json_array_append_new(ids, json_string(o->cases[i] ? o->cases[i] : ""));
+        total = (int64_t)o->ncases;
+    } else if (!(rc = count_cases(e->store, s.cand->name, o->since, &total, err))) {
+        rc = all_ids(e->store, s.cand->name, o->since, &ids, err);
+    }
+    cf_engine_progress(e, "workflow simulate", 0, total);
+    size_t i;
+    json_t *v;
+    int64_t done = 0;
+    json_array_foreach(rc ? NULL : ids, i, v)
+    {
+        const char *id = json_string_value(v);
+        cf_case_row r;
+        memset(&r, 0, sizeof r);
+        if ((rc = cf_store_case_get(e->store, id, &r, err))) {
+            if (rc == CF_ENOTFOUND)
+                rc = cf_err_set(err, CF_ENOTFOUND, "cases", "no case %s", id);
+            break;
+        }
+        if (o->ncases && strcmp(r.workflow, s.cand->name) != 0)
+            rc = cf_err_set(err, CF_EINVALID, "cases", "case %s runs workflow %s, not %s", id,
+                            r.workflow, s.cand->name);
+        else if (o->ncases && r.disposed_at)
+            rc = cf_err_set(err, CF_EINVALID, "cases",
+                            "case %s was disposed of: its history is erased", id);
+        else if (r.created_at >= o->since)
+            rc = replay(&s, &r, err);
+        cf_case_row_clear(&r);
+        if (rc)
+            break;
+        cf_engine_progress(e, "workflow simulate", ++done, total);
+    }
+    json_decref(ids);
+    history_clear(&s.h);
+    free(s.h.rows);
+    /* The one audited read: the cases whose divergences the report shows. */
+    if (!rc)
+        rc = cf_engine_consult_many(e, "workflow simulate", s.cases, "id", err);
+    if (!rc && !(*out = result_of(&s, o->path, o->since)))
+        rc = nomem(err);
+    json_decref(s.roles);
+    json_decref(s.cases);
+    json_decref(s.by_state);
+    cf_engine_unbind_free(s.cand);
+    return rc;
+}
