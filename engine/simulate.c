@@ -126,6 +126,57 @@ static bool emitted(const history *h, size_t i, const cf_wf *rec)
     return st && st->module && cf_plugin_emits(st->module->desc, r->event);
 }
 
+/* ---- the recorded case ------------------------------------------------------------------ */
+
+/* What a replay needs of a case row: the data is not parsed whole (most of a
+ * replay's reading time otherwise), only its referral, outcome and grade
+ * (the case's own version's grade path) are extracted by SQLite. */
+typedef struct case_in {
+    char *id, *workflow, *state, *outcome, *grade;
+    int64_t version, created_at, deadline_at, disposed_at;
+    json_t *referral; /* NULL: none */
+} case_in;
+
+#define CASE_COLUMNS                                                                      \
+    "SELECT c.id, c.workflow, c.state, json_extract(c.data, '$.outcome'),"                \
+    " json_extract(c.data, coalesce(json_extract(:gpaths, " CF_VERSION_KEY("c") "),"      \
+    " '$.risk.grade')), c.version, c.created_at, coalesce(c.deadline_at, 0),"            \
+    " coalesce(c.disposed_at, 0), json_extract(c.data, '$.referral') FROM cases c"
+
+static void case_clear(case_in *c)
+{
+    free(c->id);
+    free(c->workflow);
+    free(c->state);
+    free(c->outcome);
+    free(c->grade);
+    json_decref(c->referral);
+    memset(c, 0, sizeof *c);
+}
+
+static char *col(sqlite3_stmt *st, int i);
+
+/* The row st is on. */
+static int case_read(sqlite3_stmt *st, case_in *c, cf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->id = col(st, 0);
+    c->workflow = col(st, 1);
+    c->state = col(st, 2);
+    c->outcome = sqlite3_column_type(st, 3) == SQLITE_TEXT ? col(st, 3) : NULL;
+    c->grade = sqlite3_column_type(st, 4) == SQLITE_TEXT ? col(st, 4) : NULL;
+    c->version = sqlite3_column_int64(st, 5);
+    c->created_at = sqlite3_column_int64(st, 6);
+    c->deadline_at = sqlite3_column_int64(st, 7);
+    c->disposed_at = sqlite3_column_int64(st, 8);
+    const char *ref = (const char *)sqlite3_column_text(st, 9);
+    if (ref)
+        c->referral = json_loadb(ref, (size_t)sqlite3_column_bytes(st, 9), 0, NULL);
+    if (!c->id || !c->workflow || !c->state)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    return 0;
+}
+
 /* ---- comparing ------------------------------------------------------------------------------ */
 
 typedef struct sim {
@@ -224,27 +275,18 @@ static void compare_step(const sim *s, const cf_sim_case *sc, size_t step, size_
     }
 }
 
-/* The grade of a recorded case under its own version's grade path. */
-static const char *grade_recorded(const cf_wf *wf, const json_t *data)
-{
-    const json_t *rep = wf ? json_object_get(wf->config, "report") : NULL;
-    const char *path = json_string_value(json_object_get(rep, "grade"));
-    const char *g = json_string_value(cf_json_path_get((json_t *)data, path ? path : "risk.grade"));
-    return g ? g : "";
-}
-
 /* Once every input replayed: outcome, grade, deadline and timers against
  * the case row and its timers now. */
-static int compare_end(sim *s, const cf_case_row *r, const cf_wf *rec, const cf_sim_case *sc,
-                       size_t step, json_t *list, cf_error *err)
+static int compare_end(sim *s, const case_in *r, const cf_sim_case *sc, size_t step,
+                       json_t *list, cf_error *err)
 {
     const row *last = &s->h.rows[s->h.n - 1];
     const json_t *cd = cf_machine_sim_data(sc);
-    const char *ro = json_string_value(json_object_get(r->data, "outcome"));
+    const char *ro = r->outcome;
     const char *co = json_string_value(json_object_get(cd, "outcome"));
     if (!same(ro, co))
         diverge(list, step, last, "outcome", text_or_null(ro), text_or_null(co), NULL);
-    const char *rg = grade_recorded(rec, r->data), *cg = cf_machine_sim_grade(sc);
+    const char *rg = r->grade ? r->grade : "", *cg = cf_machine_sim_grade(sc);
     if (strcmp(rg, cg) != 0)
         diverge(list, step, last, "grade", text_or_null(rg), text_or_null(cg), NULL);
     if (r->deadline_at != cf_machine_sim_deadline(sc))
@@ -304,7 +346,7 @@ static void count_state(sim *s, const char *state, const char *what)
 }
 
 /* Replay case r; append its report to s->cases when it diverges. */
-static int replay(sim *s, const cf_case_row *r, cf_error *err)
+static int replay(sim *s, const case_in *r, cf_error *err)
 {
     cf_wf *rec = NULL;
     cf_error ignored;
@@ -316,7 +358,7 @@ static int replay(sim *s, const cf_case_row *r, cf_error *err)
     if (rc)
         return rc;
     history *h = &s->h;
-    const json_t *referral = json_object_get(r->data, "referral");
+    const json_t *referral = r->referral;
     if (!h->n || strcmp(h->rows[0].event, "referral.received") != 0 || !referral) {
         s->skipped++;
         return 0; /* nothing recorded to replay (an erased or foreign case) */
@@ -391,7 +433,7 @@ static int replay(sim *s, const cf_case_row *r, cf_error *err)
         compare_step(s, sc, step, i, last, list, &route_changed);
     }
     if (!rc && !refused && sc)
-        rc = compare_end(s, r, rec, sc, step, list, err);
+        rc = compare_end(s, r, sc, step, list, err);
     cf_machine_sim_free(sc);
     if (rc) {
         json_decref(list);
@@ -443,28 +485,6 @@ static int count_cases(cf_store *st, const char *name, int64_t since, int64_t *n
     *n = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     sqlite3_reset(q);
     return rc == SQLITE_ROW ? 0 : cf_store_error(st, rc, "count cases", err);
-}
-
-/* The ids of every case to replay, in intake order (new array). */
-static int all_ids(cf_store *st, const char *name, int64_t since, json_t **out, cf_error *err)
-{
-    static const char sql[] = "SELECT id FROM cases WHERE workflow=? AND created_at>=?"
-                              " AND disposed_at IS NULL ORDER BY seq";
-    sqlite3_stmt *q = cf_store_stmt(st, sql, err);
-    if (!q)
-        return err ? err->code : CF_EIO;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, since);
-    *out = json_array();
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        json_array_append_new(*out, json_string((const char *)sqlite3_column_text(q, 0)));
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return 0;
-    json_decref(*out);
-    *out = NULL;
-    return cf_store_error(st, rc, "read cases", err);
 }
 
 /* The candidate in path, its plugins bound through the engine's loader. */
@@ -521,46 +541,69 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     s.roles = json_object();
     s.cases = json_array();
     s.by_state = json_object();
-    json_t *ids = NULL;
     int64_t total = 0;
-    if (!s.roles || !s.cases || !s.by_state) {
+    char *states = NULL, *gpaths = NULL;
+    if (!s.roles || !s.cases || !s.by_state)
         rc = nomem(err);
-    } else if (o->ncases) {
-        ids = json_array();
-        for (size_t i = 0; ids && i < o->ncases; i++)
-            json_array_append_new(ids, json_string(o->cases[i] ? o->cases[i] : ""));
+    if (!rc)
+        rc = cf_engine_response_states(e, &states, &gpaths, err);
+    free(states);
+    if (!rc && o->ncases)
         total = (int64_t)o->ncases;
-    } else if (!(rc = count_cases(e->store, s.cand->name, o->since, &total, err))) {
-        rc = all_ids(e->store, s.cand->name, o->since, &ids, err);
-    }
+    else if (!rc)
+        rc = count_cases(e->store, s.cand->name, o->since, &total, err);
     cf_engine_progress(e, "workflow simulate", 0, total);
-    size_t i;
-    json_t *v;
-    int64_t done = 0;
-    json_array_foreach(rc ? NULL : ids, i, v)
-    {
-        const char *id = json_string_value(v);
-        cf_case_row r;
-        memset(&r, 0, sizeof r);
-        if ((rc = cf_store_case_get(e->store, id, &r, err))) {
-            if (rc == CF_ENOTFOUND)
-                rc = cf_err_set(err, CF_ENOTFOUND, "cases", "no case %s", id);
+    /* The cases named, one look-up each; else every case of the workflow
+     * in intake order, one statement stepping through them. */
+    static const char by_id[] = CASE_COLUMNS " WHERE c.id = :id";
+    static const char every[] = CASE_COLUMNS " WHERE c.workflow = :wf AND c.created_at >= :since"
+                                " AND c.disposed_at IS NULL ORDER BY c.seq";
+    sqlite3_stmt *st = rc ? NULL : cf_store_stmt(e->store, o->ncases ? by_id : every, err);
+    if (!rc && !st)
+        rc = err ? err->code : CF_EIO;
+    if (st) {
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":gpaths"), gpaths, -1,
+                          SQLITE_TRANSIENT);
+        if (!o->ncases) {
+            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":wf"), s.cand->name, -1,
+                              SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), o->since);
+        }
+    }
+    for (int64_t done = 0; st && !rc && (!o->ncases || done < (int64_t)o->ncases); done++) {
+        const char *id = o->ncases ? o->cases[done] : NULL;
+        if (id)
+            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":id"), id, -1,
+                              SQLITE_TRANSIENT);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE && id) {
+            rc = cf_err_set(err, CF_ENOTFOUND, "cases", "no case %s", id ? id : "");
             break;
         }
-        if (o->ncases && strcmp(r.workflow, s.cand->name) != 0)
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = cf_store_error(e->store, step, "read cases", err);
+            break;
+        }
+        case_in r;
+        rc = case_read(st, &r, err);
+        if (id)
+            sqlite3_reset(st);
+        if (!rc && id && strcmp(r.workflow, s.cand->name) != 0)
             rc = cf_err_set(err, CF_EINVALID, "cases", "case %s runs workflow %s, not %s", id,
                             r.workflow, s.cand->name);
-        else if (o->ncases && r.disposed_at)
+        else if (!rc && id && r.disposed_at)
             rc = cf_err_set(err, CF_EINVALID, "cases",
                             "case %s was disposed of: its history is erased", id);
-        else if (r.created_at >= o->since)
+        else if (!rc && r.created_at >= o->since)
             rc = replay(&s, &r, err);
-        cf_case_row_clear(&r);
-        if (rc)
-            break;
-        cf_engine_progress(e, "workflow simulate", ++done, total);
+        case_clear(&r);
+        cf_engine_progress(e, "workflow simulate", done + 1, total);
     }
-    json_decref(ids);
+    if (st)
+        sqlite3_reset(st);
+    free(gpaths);
     history_clear(&s.h);
     free(s.h.rows);
     /* The one audited read: the cases whose divergences the report shows. */
