@@ -482,7 +482,7 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
     o->b = outcome && *outcome && strcmp(outcome, event) ? dup0(outcome) : NULL;
     o->d = dup0(st->name);
     o->f = dup0(target ? target : st->name);
-    o->j = data ? json_deep_copy(data) : NULL;
+    o->j = data && !u->sim ? json_deep_copy(data) : NULL; /* a simulation writes no history */
     o->mod = mod;
     if (!target || strcmp(target, st->name) == 0)
         return 0;

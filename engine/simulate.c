@@ -34,8 +34,9 @@ static bool administrative(const char *event)
 /* ---- the recorded history of one case -------------------------------------------------- */
 
 typedef struct row {
-    int64_t at;
-    char *actor, *role, *event, *outcome, *from, *to;
+    int64_t seq, at;
+    char *actor, *role, *event, *outcome, *from, *to; /* in buf; role, outcome, from may be NULL */
+    char *buf;
     json_t *data; /* NULL: none */
 } row;
 
@@ -47,14 +48,8 @@ typedef struct history {
 static void history_clear(history *h)
 {
     for (size_t i = 0; i < h->n; i++) {
-        row *r = &h->rows[i];
-        free(r->actor);
-        free(r->role);
-        free(r->event);
-        free(r->outcome);
-        free(r->from);
-        free(r->to);
-        json_decref(r->data);
+        free(h->rows[i].buf);
+        json_decref(h->rows[i].data);
     }
     h->n = 0;
 }
@@ -65,10 +60,36 @@ static char *col(sqlite3_stmt *st, int i)
     return t ? strdup((const char *)t) : NULL;
 }
 
+/* The row's six text columns (1-6) copied into one buffer. */
+static int row_texts(sqlite3_stmt *st, row *r)
+{
+    char **dst[6] = {&r->actor, &r->role, &r->event, &r->outcome, &r->from, &r->to};
+    size_t len[6], total = 0;
+    for (int k = 0; k < 6; k++) {
+        len[k] = sqlite3_column_text(st, k + 2) ? (size_t)sqlite3_column_bytes(st, k + 2) : 0;
+        total += len[k] + 1;
+    }
+    char *p = r->buf = malloc(total);
+    if (!p)
+        return -1;
+    for (int k = 0; k < 6; k++) {
+        const unsigned char *t = sqlite3_column_text(st, k + 2);
+        *dst[k] = t ? p : NULL;
+        if (t)
+            memcpy(p, t, len[k]);
+        p[len[k]] = '\0';
+        p += len[k] + 1;
+    }
+    return 0;
+}
+
+/* The case's history in the order it was recorded. The rows come by the
+ * events_case index, unsorted (an ORDER BY would cost a sorter per case),
+ * and are put in seq order here: a case has few. */
 static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
 {
-    static const char sql[] = "SELECT at, actor, role, event, outcome, from_state, to_state,"
-                              " data FROM events WHERE case_id=? ORDER BY seq";
+    static const char sql[] = "SELECT seq, at, actor, role, event, outcome, from_state,"
+                              " to_state, data FROM events WHERE case_id=?";
     history_clear(h);
     sqlite3_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
@@ -86,20 +107,22 @@ static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
             h->rows = n;
             h->cap = cap;
         }
-        row *r = &h->rows[h->n++];
+        row *r = &h->rows[h->n];
         memset(r, 0, sizeof *r);
-        r->at = sqlite3_column_int64(st, 0);
-        r->actor = col(st, 1);
-        r->role = col(st, 2);
-        r->event = col(st, 3);
-        r->outcome = col(st, 4);
-        r->from = col(st, 5);
-        r->to = col(st, 6);
-        const char *d = (const char *)sqlite3_column_text(st, 7);
-        r->data = d ? json_loads(d, 0, NULL) : NULL;
-        if (!r->actor || !r->event || !r->to) {
+        r->seq = sqlite3_column_int64(st, 0);
+        r->at = sqlite3_column_int64(st, 1);
+        if (row_texts(st, r) || !r->actor || !r->event || !r->to) {
+            free(r->buf);
             sqlite3_reset(st);
             return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        }
+        const char *d = (const char *)sqlite3_column_text(st, 8);
+        r->data = d ? json_loadb(d, (size_t)sqlite3_column_bytes(st, 8), 0, NULL) : NULL;
+        h->n++;
+        for (size_t k = h->n - 1; k > 0 && h->rows[k - 1].seq > h->rows[k].seq; k--) {
+            row t = h->rows[k];
+            h->rows[k] = h->rows[k - 1];
+            h->rows[k - 1] = t;
         }
     }
     sqlite3_reset(st);
@@ -153,8 +176,6 @@ static void case_clear(case_in *c)
     json_decref(c->referral);
     memset(c, 0, sizeof *c);
 }
-
-static char *col(sqlite3_stmt *st, int i);
 
 /* The row st is on. */
 static int case_read(sqlite3_stmt *st, case_in *c, cf_error *err)
