@@ -129,7 +129,8 @@ CF_EXTERN int cf_engine_set_peer(cf_engine *engine, long uid);
  * Progress of a long command. fn (NULL: none, the default) is called by the
  * engine's long loops: cf_audit_verify* (what is "audit verify: records",
  * then "audit verify: history" and "audit verify: cases", one loop after
- * the other), cf_workflow_migrate ("workflow migrate": the cases moved) and
+ * the other), cf_workflow_migrate ("workflow migrate": the cases moved),
+ * cf_workflow_simulate ("workflow simulate": the cases replayed) and
  * cf_retention_dispose_due ("retention dispose": the cases due). Each call
  * says that `done` of `total` items of that loop are finished (total -1
  * when it is not known); a loop calls it with done 0 before its first item
