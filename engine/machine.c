@@ -470,6 +470,8 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
             /* The traceback stays out of the one-line message: for --verbose
              * and a service's log (cf_engine_error_detail). */
             const char *tb = rc == CF_ESCRIPT ? cf_wf_error_trace(c->wf) : NULL;
+            if (u->sim) /* simulations run on threads of their own: the engine is not theirs */
+                return rc;
             free(u->e->trace);
             u->e->trace = tb ? strdup(tb) : NULL;
             return rc;

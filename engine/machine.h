@@ -234,6 +234,9 @@ int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candi
  * field "timer"). Both fail with the live command's error and message; a
  * case whose step failed is left half-done: free it, act no further. budget_ms:
  * the wall-time budget of each step's workflow calls (the store's policy).
+ * Nothing of e is used but its address (not its store, not its trace), so
+ * simulated cases on different workflow objects (each its own Lua state and
+ * plugin instances) may run on different threads at once.
  */
 typedef struct cf_sim_case cf_sim_case;
 int cf_machine_sim_refer(cf_engine *e, cf_wf *wf, int64_t budget_ms, const char *id,

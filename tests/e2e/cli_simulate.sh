@@ -151,6 +151,12 @@ for K in "${KIDS[@]}"; do
         "$K: the warrant recorded then is refused, with the refusal's message"
 done
 assert_jq "$OUT" "[.cases[].id] | index(\"$ASSESS\") == null" "a children case not yet approved is unchanged"
+# The same report whether the replays run on worker threads or on one.
+jq -S 'del(.file)' "$OUT" >"$E2E_TMP/threads.json"
+CASEFLOW_SIMULATE_THREADS=0 expect_exit 0 cf --actor admin --reason "review guidance 2026/8" workflow simulate "$W/review/polit.lua" --json
+assert_eq "$(cat "$E2E_TMP/threads.json")" "$(jq -S 'del(.file)' "$OUT")" "threads or none: the same report"
+CASEFLOW_SIMULATE_THREADS=3 expect_exit 0 cf --actor admin --reason "review guidance 2026/8" workflow simulate "$W/review/polit.lua" --json
+assert_eq "$(cat "$E2E_TMP/threads.json")" "$(jq -S 'del(.file)' "$OUT")" "three threads: the same report"
 expect_exit 0 cf --actor admin --reason "review guidance 2026/8" workflow simulate "$W/review/polit.lua"
 assert_contains "$OUT" "${KIDS[0]}  now enforcement (v1): now refused" "the human report names the case"
 assert_contains "$OUT" "state safeguarding_review, was enforcement" "and where it diverges"
