@@ -11,6 +11,7 @@
  * live message and stops that case there.
  */
 #include "polit_fixture.h"
+#include "ops/ops.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -155,12 +156,59 @@ static void test_refused_act_stops_the_case(void **state)
     json_decref(out);
 }
 
+static json_t *file_text(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/workflows/%s",
+             getenv("CASEFLOW_SRCDIR") ? getenv("CASEFLOW_SRCDIR") : ".", rel);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return json_string(buf);
+}
+
+/* workflow.simulate, as caseflowd runs it: the candidate in the body. */
+static void test_the_operation(void **state)
+{
+    pf *f = *state;
+    char closed[64], monitored[64], escalated[64];
+    record(f, closed, monitored, escalated);
+    const cf_op *op = cf_op_match("POST", "/v1/workflows/simulate", NULL, NULL);
+    assert_non_null(op);
+    assert_string_equal(op->name, "workflow.simulate");
+    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o}, s:[s]}", "main", "polit.lua", "files",
+                             "polit.lua", file_text("polit.lua"), "policy.lua",
+                             file_text("policy.lua"), "letters/warning.txt",
+                             file_text("letters/warning.txt"), "cases", monitored);
+    json_t *args = json_object(), *out = NULL;
+    cf_engine_set_actor(f->engine, PF_ADMIN, "simulation over HTTP");
+    cf_op_ctx ctx = {.engine = f->engine, .args = args, .body = body, .expect_revision = -1};
+    cf_error err;
+    int rc = op->run(&ctx, &out, NULL, &err);
+    if (rc != 0)
+        fail_msg("workflow.simulate: %s", err.message);
+    assert_int_equal(summary(out, "replayed"), 1);
+    assert_int_equal(summary(out, "unchanged"), 1);
+    assert_string_equal(json_string_value(json_object_get(out, "file")), "polit.lua");
+    json_decref(out);
+    /* an unknown case: CF_ENOTFOUND naming it */
+    json_object_set_new(body, "cases", json_pack("[s]", "CF-999999"));
+    assert_int_equal(op->run(&ctx, &out, NULL, &err), CF_ENOTFOUND);
+    assert_non_null(strstr(err.message, "CF-999999"));
+    json_decref(body);
+    json_decref(args);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         PF_TEST(test_same_workflow_changes_nothing),
         PF_TEST(test_shorter_monitoring_changes_the_timer),
         PF_TEST(test_refused_act_stops_the_case),
+        PF_TEST(test_the_operation),
     };
     if (sodium_init() < 0)
         return 1;
