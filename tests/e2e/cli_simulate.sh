@@ -219,6 +219,19 @@ refused 77 "a disabled user" --actor analyst1 --reason r workflow simulate "$W/s
 refused 64 "no reason" --actor admin workflow simulate "$W/same/polit.lua"
 refused 64 "migrate's options" --actor admin --reason r workflow simulate "$W/same/polit.lua" --to 2
 
+# ---- progress: a line on a terminal, nothing piped (expect_exit: no stderr) ------------------------
+if command -v script >/dev/null 2>&1; then
+    CASEFLOW_PROGRESS_AFTER=0 script -qec "'$CASEFLOW_BIN' --actor admin --reason r workflow simulate '$W/same/polit.lua'" \
+        /dev/null </dev/null >"$E2E_TMP/sim.tty" 2>&1
+    if LC_ALL=C grep -aq $'\rcaseflow: workflow simulate [0-9,]*/[0-9,]*  [0-9,]*/s' "$E2E_TMP/sim.tty"; then
+        ok "on a terminal: a progress line with the count of the total and a rate"
+    else
+        not_ok "on a terminal: no progress line"
+        head -c 400 "$E2E_TMP/sim.tty" | cat -A | sed 's/^/#   /'
+    fi
+    assert_contains "$E2E_TMP/sim.tty" "$TOTAL unchanged" "and the report after it"
+fi
+
 # ---- deploy --dry-run ends with the summary ---------------------------------------------------------
 snapshot dry
 expect_exit 0 cf --actor admin --reason "guidance 2026/8" workflow deploy --dry-run "$W/review/polit.lua"
