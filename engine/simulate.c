@@ -654,7 +654,7 @@ static int workers_wanted(void)
     return n < 0 ? 0 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-/* ---- choosing the cases ------------------------------------------------------------------------ */
+/* ---- choosing the cases ---------------------------------------------------------------- */
 
 static int count_cases(cf_store *st, const char *name, int64_t since, int64_t *n, cf_error *err)
 {
