@@ -158,8 +158,8 @@ static const struct command commands[] = {
      "new referrals start on (--inactive: keep the active version). Needs --reason; prints "
      "the changes against the active version and asks for confirmation on a terminal "
      "(--yes: do not ask; not on a terminal --yes is required). --dry-run checks it and "
-     "prints the changes, deploying nothing (a replay of recorded cases comes with "
-     "workflow simulate)."},
+     "prints the changes and the summary of a replay of the recorded cases through it "
+     "(workflow simulate), deploying nothing (its one write: that replay's audited read)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions: the active one (new referrals start on it) marked, "
      "and each version's open cases."},
