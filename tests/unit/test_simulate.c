@@ -170,6 +170,36 @@ static json_t *file_text(const char *rel)
     return json_string(buf);
 }
 
+static void test_repeat_referral_not_taken(void **state)
+{
+    pf *f = *state;
+    char closed[64], monitored[64], escalated[64], wf[512];
+    record(f, closed, monitored, escalated);
+    cf_error err;
+    /* monitoring no longer takes repeat referrals: correlation only links */
+    assert_int_equal(pf_deploy_edited(f, "        [\"monitoring.expired\"] = { to = \"closed\", "
+                                         "system = true },\n        repeat_referral = { to = "
+                                         "\"escalation\", system = true },\n",
+                                      "        [\"monitoring.expired\"] = { to = \"closed\", "
+                                      "system = true },\n",
+                                      &err),
+                     0);
+    snprintf(wf, sizeof wf, "%s/wf/polit.lua", f->dir);
+    json_t *out = simulate(f, wf);
+    assert_int_equal(summary(out, "route"), 1);
+    assert_int_equal(summary(out, "refused"), 0);
+    json_t *d = only_case(out, escalated);
+    json_t *first = json_array_get(d, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "kind")), "route");
+    assert_string_equal(json_string_value(json_object_get(first, "event")), "repeat_referral");
+    assert_string_equal(json_string_value(json_object_get(first, "recorded")),
+                        "escalation>enforcement");
+    assert_true(json_is_null(json_object_get(first, "candidate")));
+    assert_non_null(strstr(json_string_value(json_object_get(first, "message")),
+                           "not escalated: state monitoring"));
+    json_decref(out);
+}
+
 /* workflow.simulate, as caseflowd runs it: the candidate in the body. */
 static void test_the_operation(void **state)
 {
@@ -208,6 +238,7 @@ int main(void)
         PF_TEST(test_same_workflow_changes_nothing),
         PF_TEST(test_shorter_monitoring_changes_the_timer),
         PF_TEST(test_refused_act_stops_the_case),
+        PF_TEST(test_repeat_referral_not_taken),
         PF_TEST(test_the_operation),
     };
     if (sodium_init() < 0)
