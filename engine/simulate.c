@@ -12,7 +12,9 @@
  * the case as it is now. The first input the candidate refuses ends that
  * case's replay (what followed answered a state the candidate never
  * reaches). Nothing is written but one consultation record naming the
- * cases whose divergences are reported.
+ * cases whose divergences are reported. The main thread reads the store;
+ * the replays may run on worker threads (CASEFLOW_SIMULATE_THREADS, "the
+ * workers" below), each with its own candidate.
  */
 #include <pthread.h>
 #include <stdio.h>

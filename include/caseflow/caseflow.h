@@ -370,7 +370,8 @@ typedef struct cf_simulate_options {
  * one consultation record names the cases reported); writes nothing else.
  * Progress: "workflow simulate" (cf_engine_set_progress).
  * *out (new reference): {workflow, file, hash, since, summary: {replayed,
- * unchanged, route, refused, other, not_replayed}, by_state: {STATE:
+ * unchanged, route, refused, other, not_replayed} (a case whose route
+ * changes and that is then refused counts in both), by_state: {STATE:
  * {replayed, unchanged, route, refused, other}} (by each case's recorded
  * state now), cases: [{id, version, state, verdict: route | refused | other,
  * divergences: [{step, event, at, actor, kind: state | route | refused |
