@@ -44,6 +44,7 @@ typedef struct row {
     json_t *data;  /* NULL: none */
     bool emitted;  /* recorded by the command of the row before (emitted()) */
     char *roles;   /* a person's input: their roles (roles_of), else NULL */
+    int64_t due;   /* a fired state timer: when the recorded version set it due (0: unknown) */
 } row;
 
 typedef struct history {
@@ -330,6 +331,7 @@ static void compare_end(const job *j, const cf_sim_case *sc, size_t step, json_t
 {
     const case_in *r = &j->r;
     const row *last = &j->h.rows[j->h.n - 1];
+    size_t from = json_array_size(list);
     const json_t *cd = cf_machine_sim_data(sc);
     const char *ro = r->outcome;
     const char *co = json_string_value(json_object_get(cd, "outcome"));
@@ -375,6 +377,9 @@ static void compare_end(const job *j, const cf_sim_case *sc, size_t step, json_t
         if (!held)
             diverge(list, step, last, "timer", NULL, time_json(due), msg);
     }
+    /* These compare the case as it is now, not a step. */
+    for (size_t k = from; k < json_array_size(list); k++)
+        json_object_set_new(json_array_get(list, k), "now", json_true());
 }
 
 static void count_state(sim *s, const char *state, const char *what)
@@ -386,6 +391,22 @@ static void count_state(sim *s, const char *state, const char *what)
         json_object_set_new(s->by_state, state, b);
     }
     json_object_set_new(b, what, json_integer(json_integer_value(json_object_get(b, what)) + 1));
+}
+
+/* Row i fired its state's own timer (the recorded version's `timer` of the
+ * state it left): when that timer was due, from the time the case last
+ * entered the state. 0 when it is not such a timer (a plugin's). */
+static int64_t state_timer_due(const history *h, size_t i, const cf_wf *rec)
+{
+    const row *r = &h->rows[i];
+    const cf_wf_state *st = rec && r->from ? cf_wf_find_state(rec, r->from) : NULL;
+    if (!st || st->timer_secs <= 0 || !st->timer_event || strcmp(st->timer_event, r->event))
+        return 0;
+    for (size_t k = i; k-- > 0;)
+        if (strcmp(h->rows[k].to, r->from) == 0 &&
+            (!h->rows[k].from || strcmp(h->rows[k].from, r->from) != 0))
+            return h->rows[k].at + st->timer_secs;
+    return 0;
 }
 
 /* Main thread: what job j's worker needs, read from the store. */
@@ -405,6 +426,8 @@ static int prepare(sim *s, job *j, cf_error *err)
     for (size_t i = 1; i < h->n; i++) {
         row *in = &h->rows[i];
         in->emitted = emitted(h, i, rec);
+        if (!in->emitted && strcmp(in->actor, CF_ENGINE_ACTOR) == 0)
+            in->due = state_timer_due(h, i, rec);
         if (in->emitted || administrative(in->event) || strcmp(in->actor, CF_ENGINE_ACTOR) == 0)
             continue;
         if (!(in->roles = roles_of(s, in->actor, in->role)))
@@ -471,6 +494,17 @@ static void run(const worker *w, job *j)
                 j->route_changed = true;
                 continue;
             }
+        }
+        if (in->due) {
+            /* A state timer fired: when the candidate had it due. */
+            const char *ev;
+            int64_t due;
+            for (size_t k = 0; cf_machine_sim_timer(sc, k, &ev, &due); k++)
+                if (strcmp(ev, in->event) == 0 && due != in->due) {
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "timer %s", in->event);
+                    diverge(list, step, in, "timer", time_json(in->due), time_json(due), msg);
+                }
         }
         cf_err_clear(&serr);
         rc = cf_machine_sim_act(sc, in->event, in->data, in->at, in->actor, in->role,

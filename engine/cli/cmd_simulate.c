@@ -42,8 +42,10 @@ static void print_case(const json_t *c)
         else if (strcmp(kind, "state") == 0 || strcmp(kind, "route") == 0)
             outf("  %s: %s %s, was %s%s%s%s\n", step, kind, cand, rec, msg ? " (" : "",
                  msg ? msg : "", msg ? ")" : "");
-        else
+        else if (json_is_true(json_object_get(d, "now"))) /* the case as it is now */
             outf("  now: %s %s, was %s\n", msg ? msg : kind, cand, rec);
+        else
+            outf("  %s: %s %s, was %s\n", step, msg ? msg : kind, cand, rec);
     }
 }
 

@@ -375,7 +375,8 @@ typedef struct cf_simulate_options {
  * {replayed, unchanged, route, refused, other}} (by each case's recorded
  * state now), cases: [{id, version, state, verdict: route | refused | other,
  * divergences: [{step, event, at, actor, kind: state | route | refused |
- * outcome | grade | deadline | timer, recorded, candidate, message?}]}]}:
+ * outcome | grade | deadline | timer, recorded, candidate, message?, now?
+ * (true: compared with the case as it is now, after the last step)}]}]}:
  * only the cases that diverge. Errors (the store unchanged): CF_EUSAGE (no
  * reason), CF_ENOTFOUND (no such file, field "file"; no such case, field
  * "cases"), CF_EINVALID (the file is not a valid workflow: file:line in the

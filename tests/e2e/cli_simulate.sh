@@ -172,7 +172,9 @@ assert_jq "$OUT" '.summary.replayed == 4 and .summary.refused == 3' "--since rep
 expect_exit 0 cf --actor admin --reason r workflow simulate "$W/short/polit.lua" --json
 assert_jq "$OUT" "[.cases[] | select(.id == \"$MON\") | .divergences[] | select(.kind == \"timer\")][0] | .recorded == \"2028-05-31T10:00:00Z\" and .candidate == \"2027-11-28T10:00:00Z\" and .message == \"timer monitoring.expired\"" \
     "the case in monitoring: its timer 365 -> 180 days"
-assert_jq "$OUT" '.summary.route == 0 and .summary.refused == 0 and .summary.other >= 1' "no route changes"
+assert_jq "$OUT" "[.cases[] | select(.id == \"$DONE\") | .divergences[]][0] | .kind == \"timer\" and .event == \"monitoring.expired\" and .recorded == \"2027-11-03T10:00:00Z\" and .candidate == \"2027-05-02T10:00:00Z\"" \
+    "the case whose monitoring ended: its timer was due 185 days earlier"
+assert_jq "$OUT" '.summary.route == 0 and .summary.refused == 0 and .summary.other == 2' "no route changes"
 
 # ---- a candidate that refuses an event ----------------------------------------------------------
 expect_exit 0 cf --actor admin --reason r workflow simulate "$W/refuse/polit.lua" --json

@@ -111,8 +111,23 @@ static void test_shorter_monitoring_changes_the_timer(void **state)
     snprintf(wf, sizeof wf, "%s/wf/polit.lua", f->dir);
     json_t *out = simulate(f, wf);
     assert_int_equal(summary(out, "replayed"), 4);
-    assert_int_equal(summary(out, "other"), 1);
+    assert_int_equal(summary(out, "other"), 2);
     assert_int_equal(summary(out, "route"), 0);
+    /* the closed case: the timer the tick fired was due 185 days earlier */
+    json_t *cases = json_object_get(out, "cases");
+    assert_int_equal(json_array_size(cases), 2);
+    json_t *cd = json_array_get(cases, 0);
+    assert_string_equal(json_string_value(json_object_get(cd, "id")), closed);
+    json_t *ct = json_array_get(json_object_get(cd, "divergences"), 0);
+    assert_string_equal(json_string_value(json_object_get(ct, "kind")), "timer");
+    assert_string_equal(json_string_value(json_object_get(ct, "event")), "monitoring.expired");
+    char was[32], now[32];
+    time_t w = (time_t)(PF_NOW + 365 * PF_DAY), n = (time_t)(PF_NOW + 180 * PF_DAY);
+    strftime(was, sizeof was, "%Y-%m-%dT%H:%M:%SZ", gmtime(&w));
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&n));
+    assert_string_equal(json_string_value(json_object_get(ct, "recorded")), was);
+    assert_string_equal(json_string_value(json_object_get(ct, "candidate")), now);
+    json_array_remove(cases, 0);
     json_t *d = only_case(out, monitored);
     assert_int_equal(json_array_size(d), 1);
     json_t *t = json_array_get(d, 0);
