@@ -14,6 +14,9 @@
  *                       resolve, check, approve, visit), store in memory,
  *                       events/s
  *   tick_expire         cf_tick firing the monitoring timers of those cases
+ *   simulate            cf_workflow_simulate: every case of that store replayed
+ *                       through polit.lua itself (all must come out unchanged),
+ *                       cases/s
  * The spawned figures run the real command, so they include process start,
  * opening the store and loading the workflow, as a user would see them.
  *
@@ -83,6 +86,15 @@ static double now_s(void)
 }
 
 static double mib(long kib) { return (double)kib / 1024.0; }
+
+/* CPU time of this process (every thread), seconds. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
 
 static long self_rss_kib(void)
 {
@@ -429,6 +441,37 @@ static int lifecycle(cf_engine *e, const char *id, uint64_t i, cf_error *err)
 }
 #define LIFECYCLE_EVENTS 6
 
+/* workflow simulate: every case of the store just built (referred, half of
+ * them through their lifecycle and their monitoring ended) replayed through
+ * polit.lua itself, so every case must come out unchanged. Target (issue
+ * 9): 10^6 cases in under 60 s. */
+static void bench_simulate(const bench_cfg *cfg, cf_engine *e, size_t n)
+{
+    cf_error err;
+    memset(&err, 0, sizeof err);
+    cf_engine_set_actor(e, BENCH_ADMIN, "benchmark: synthetic data");
+    cf_simulate_options o;
+    memset(&o, 0, sizeof o);
+    o.path = cfg->workflow;
+    json_t *out = NULL;
+    double t0 = now_s(), c0 = cpu_s();
+    check(cf_workflow_simulate(e, &o, &out, &err), &err, "simulate");
+    double secs = now_s() - t0, cpu = cpu_s() - c0;
+    json_t *sum = json_object_get(out, "summary");
+    json_int_t replayed = json_integer_value(json_object_get(sum, "replayed"));
+    json_int_t unchanged = json_integer_value(json_object_get(sum, "unchanged"));
+    if (replayed != (json_int_t)n || unchanged != replayed)
+        die("simulate: %" JSON_INTEGER_FORMAT " of %zu cases replayed, %" JSON_INTEGER_FORMAT
+            " unchanged: the same workflow must change nothing",
+            replayed, n, unchanged);
+    printf("{\"bench\":\"simulate\",\"cases\":%zu,\"replayed\":%" JSON_INTEGER_FORMAT
+           ",\"unchanged\":%" JSON_INTEGER_FORMAT ",\"seconds\":%.3f,\"per_sec\":%.0f,"
+           "\"cpu_seconds\":%.3f,\"target_per_sec\":16667,\"peak_rss_self_mib\":%.1f}\n",
+           n, replayed, unchanged, secs, (double)n / secs, cpu, mib(self_rss_kib()));
+    fflush(stdout);
+    json_decref(out);
+}
+
 static void bench_memory(const bench_cfg *cfg, size_t n)
 {
     cf_error err;
@@ -503,6 +546,8 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
            "\"per_sec\":%.0f,\"peak_rss_self_mib\":%.1f}\n",
            n, nf, secs, (double)nf / secs, mib(self_rss_kib()));
     fflush(stdout);
+
+    bench_simulate(cfg, e, n);
 
     for (size_t i = 0; i < nl; i++)
         free(ids[i]);

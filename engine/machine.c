@@ -70,6 +70,8 @@ typedef struct unit {
     cf_error *err;
     cf_wf_limits lim;   /* the one wall-time budget of this command's workflow calls */
     const char *timer;  /* the timer this unit fires (tick), or NULL */
+    struct cf_sim_case *sim; /* a simulated case (workflow simulate), or NULL */
+    const char *sim_roles;   /* with sim: the actor's roles (else e->roles) */
 } unit;
 
 struct cf_step {
@@ -468,6 +470,8 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
             /* The traceback stays out of the one-line message: for --verbose
              * and a service's log (cf_engine_error_detail). */
             const char *tb = rc == CF_ESCRIPT ? cf_wf_error_trace(c->wf) : NULL;
+            if (u->sim) /* simulations run on threads of their own: the engine is not theirs */
+                return rc;
             free(u->e->trace);
             u->e->trace = tb ? strdup(tb) : NULL;
             return rc;
@@ -480,7 +484,7 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
     o->b = outcome && *outcome && strcmp(outcome, event) ? dup0(outcome) : NULL;
     o->d = dup0(st->name);
     o->f = dup0(target ? target : st->name);
-    o->j = data ? json_deep_copy(data) : NULL;
+    o->j = data && !u->sim ? json_deep_copy(data) : NULL; /* a simulation writes no history */
     o->mod = mod;
     if (!target || strcmp(target, st->name) == 0)
         return 0;
@@ -569,6 +573,9 @@ static void join(char *out, size_t cap, char **items, size_t n)
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", items[i]);
 }
 
+static int sim_last_actor(struct cf_sim_case *sc, const char *event, char **actor,
+                          cf_error *err);
+
 /* May this person send this event now? Fills u->role. */
 static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition *t,
                      const char *event)
@@ -578,7 +585,7 @@ static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition 
                           "%s: only the engine raises this event", event);
     char **roles = t->nroles ? t->roles : st->roles;
     size_t n = t->nroles ? t->nroles : st->nroles;
-    u->role = pick_role(u->e->roles, roles, n);
+    u->role = pick_role(u->sim ? u->sim_roles : u->e->roles, roles, n);
     if (!u->role) {
         char list[160];
         join(list, sizeof list, roles, n);
@@ -589,8 +596,9 @@ static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition 
     if (!t->four_eyes)
         return 0;
     char *prior = NULL;
-    int rc = cf_store_event_last_actor(u->e->store, c->row.id, t->four_eyes, &prior,
-                                       u->err);
+    int rc = u->sim ? sim_last_actor(u->sim, t->four_eyes, &prior, u->err)
+                    : cf_store_event_last_actor(u->e->store, c->row.id, t->four_eyes, &prior,
+                                                u->err);
     if (rc)
         return rc;
     if (!prior || strcmp(prior, u->actor) == 0)
@@ -1555,4 +1563,341 @@ out:
     if (rc)
         cf_engine_flush_alarm(e);
     return rc;
+}
+
+/* ---- simulation (workflow simulate) ------------------------------------------------------ */
+
+/*
+ * A simulated case runs the very functions a live command runs (deliver,
+ * take, enter, authorise, the plugins through the same host table, the
+ * guards under the same budget) on an mcase that lives in memory for the
+ * whole replay. Only the two ends of a unit differ: the case is not loaded
+ * from the store (it is the one the previous step left), and instead of
+ * write_unit the unit's ops are applied to the case's own timers and
+ * history here. What write_unit adds on top (the row, digests, audit
+ * records, notifications, tasks and keys rows) is bookkeeping of the store
+ * that no guard, step or timer reads back, except two things handled here:
+ * the timers table (replaced by sc->timers, with the store's semantics:
+ * INSERT OR REPLACE by event, DELETE by state or by event) and the four-eyes
+ * rule's look-up of who sent an event last (sim_last_actor over the
+ * simulated history). Correlation between cases (repeat_referral) is not
+ * run: the caller replays a recorded repeat_referral as the engine's input.
+ * Skipping the store is what makes a replay of 10^6 cases affordable: a
+ * live step costs a write transaction, two digests and an audit record.
+ */
+
+typedef struct sim_timer {
+    char *event, *state;
+    int64_t due;
+} sim_timer;
+
+typedef struct sim_event {
+    char *event, *actor;
+} sim_event;
+
+struct cf_sim_case {
+    cf_engine *e;
+    int64_t budget_ms;
+    mcase c;
+    sim_timer *timers;
+    size_t ntimers, captimers;
+    sim_event *hist;
+    size_t nhist, caphist;
+    char route[512]; /* the states the last step entered, "a>b" */
+};
+
+static int sim_last_actor(struct cf_sim_case *sc, const char *event, char **actor,
+                          cf_error *err)
+{
+    *actor = NULL;
+    for (size_t i = sc->nhist; i-- > 0;)
+        if (strcmp(sc->hist[i].event, event) == 0) {
+            if (!(*actor = strdup(sc->hist[i].actor)))
+                return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+            break;
+        }
+    return 0;
+}
+
+static void sim_timer_drop(cf_sim_case *sc, size_t i)
+{
+    free(sc->timers[i].event);
+    free(sc->timers[i].state);
+    sc->timers[i] = sc->timers[--sc->ntimers];
+}
+
+static int sim_timer_set(cf_sim_case *sc, const char *event, const char *state, int64_t due)
+{
+    for (size_t i = 0; i < sc->ntimers; i++)
+        if (strcmp(sc->timers[i].event, event) == 0) {
+            char *s = strdup(state);
+            if (!s)
+                return -1;
+            free(sc->timers[i].state);
+            sc->timers[i].state = s;
+            sc->timers[i].due = due;
+            return 0;
+        }
+    if (sc->ntimers == sc->captimers) {
+        size_t cap = sc->captimers ? sc->captimers * 2 : 4;
+        sim_timer *n = realloc(sc->timers, cap * sizeof *n);
+        if (!n)
+            return -1;
+        sc->timers = n;
+        sc->captimers = cap;
+    }
+    sim_timer *t = &sc->timers[sc->ntimers];
+    t->event = strdup(event);
+    t->state = strdup(state);
+    t->due = due;
+    if (!t->event || !t->state) {
+        free(t->event);
+        free(t->state);
+        return -1;
+    }
+    sc->ntimers++;
+    return 0;
+}
+
+static int sim_hist_add(cf_sim_case *sc, const char *event, const char *actor)
+{
+    if (sc->nhist == sc->caphist) {
+        size_t cap = sc->caphist ? sc->caphist * 2 : 16;
+        sim_event *n = realloc(sc->hist, cap * sizeof *n);
+        if (!n)
+            return -1;
+        sc->hist = n;
+        sc->caphist = cap;
+    }
+    sim_event *h = &sc->hist[sc->nhist];
+    h->event = strdup(event);
+    h->actor = strdup(actor ? actor : "");
+    if (!h->event || !h->actor) {
+        free(h->event);
+        free(h->actor);
+        return -1;
+    }
+    sc->nhist++;
+    return 0;
+}
+
+/* In place of write_unit: the unit's effects on the simulated case. */
+static int sim_apply(unit *u, cf_sim_case *sc)
+{
+    size_t used = 0;
+    sc->route[0] = '\0';
+    for (size_t k = 0; k < u->nops; k++) {
+        op *o = &u->ops[k];
+        int bad = 0;
+        switch (o->kind) {
+        case OP_EVENT:
+            bad = sim_hist_add(sc, o->a, o->actor);
+            if (!bad && o->f && (!o->d || strcmp(o->d, o->f) != 0) && used < sizeof sc->route)
+                used += (size_t)snprintf(sc->route + used, sizeof sc->route - used, "%s%s",
+                                         used ? ">" : "", o->f);
+            break;
+        case OP_TIMER_SET:
+            bad = sim_timer_set(sc, o->a, o->b, o->n);
+            break;
+        case OP_TIMER_CLEAR_STATE:
+            for (size_t i = sc->ntimers; i-- > 0;)
+                if (strcmp(sc->timers[i].state, o->b) == 0)
+                    sim_timer_drop(sc, i);
+            break;
+        case OP_TIMER_DEL:
+            for (size_t i = sc->ntimers; i-- > 0;)
+                if (strcmp(sc->timers[i].event, o->a) == 0)
+                    sim_timer_drop(sc, i);
+            break;
+        default: /* keys, tasks, notifications: rows nothing in a replay reads */
+            break;
+        }
+        if (bad)
+            return nomem(u);
+    }
+    mcase *c = &sc->c;
+    if (c->touched) {
+        if (!c->is_new)
+            c->row.revision++;
+        c->row.updated_at = u->now;
+    }
+    c->is_new = false;
+    c->touched = false;
+    return 0;
+}
+
+/* The unit of one simulated step. */
+static void sim_unit(unit *u, cf_sim_case *sc, const char *actor, const char *role,
+                     const char *roles, int64_t at, const char *what, cf_error *err)
+{
+    memset(u, 0, sizeof *u);
+    u->e = sc->e;
+    u->actor = actor;
+    u->role = role;
+    u->action = "change";
+    u->what = what;
+    u->now = at;
+    u->err = err;
+    u->sim = sc;
+    u->sim_roles = roles ? roles : "";
+    u->lim.budget_ms = sc->budget_ms;
+    u->lim.deadline_ms = cf_time_monotonic_ms() + sc->budget_ms;
+}
+
+/* unit_free without the case: it belongs to the simulation. */
+static void sim_unit_free(unit *u)
+{
+    u->cases = NULL;
+    unit_free(u);
+}
+
+void cf_machine_sim_free(cf_sim_case *sc)
+{
+    if (!sc)
+        return;
+    cf_case_row_clear(&sc->c.row);
+    for (size_t i = 0; i < sc->ntimers; i++) {
+        free(sc->timers[i].event);
+        free(sc->timers[i].state);
+    }
+    for (size_t i = 0; i < sc->nhist; i++) {
+        free(sc->hist[i].event);
+        free(sc->hist[i].actor);
+    }
+    free(sc->timers);
+    free(sc->hist);
+    free(sc);
+}
+
+int cf_machine_sim_refer(cf_engine *e, cf_wf *wf, int64_t budget_ms, const char *id,
+                         const json_t *referral, int64_t at, const char *actor,
+                         const char *role, cf_sim_case **out, cf_error *err)
+{
+    *out = NULL;
+    const char *source, *reference;
+    if (!json_is_object(referral))
+        return cf_err_set(err, CF_EINVALID, "referral", "referral rejected: not a JSON object");
+    int rc = required_string(referral, "source", &source, err);
+    if (!rc)
+        rc = required_string(referral, "reference", &reference, err);
+    if (rc)
+        return rc;
+    cf_sim_case *sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    sc->e = e;
+    sc->budget_ms = budget_ms > 0 ? budget_ms : CF_WF_DEFAULT_BUDGET_MS;
+    mcase *c = &sc->c;
+    unit u;
+    sim_unit(&u, sc, actor, role, NULL, at, "referral", err);
+    u.action = "collection";
+    u.cases = c;
+    u.ncases = 1;
+    c->is_new = true;
+    c->wf = wf;
+    c->row.id = strdup(id);
+    c->row.source = strdup(source);
+    c->row.reference = strdup(reference);
+    c->row.workflow = strdup(wf->name);
+    c->row.version = wf->version;
+    c->row.revision = 1;
+    c->row.created_at = at;
+    c->row.data = json_pack("{s:O}", "referral", referral);
+    cf_wf_state *init = cf_wf_find_state(wf, wf->initial);
+    if (!c->row.id || !c->row.source || !c->row.reference || !c->row.workflow ||
+        !c->row.data || set_state(c, wf->initial)) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if (!init) {
+        rc = cf_err_set(err, CF_ESCRIPT, "initial", "workflow %s: no initial state", wf->name);
+        goto out;
+    }
+    op *o = push(&u, OP_EVENT, c);
+    if (!o || !(o->a = strdup("referral.received")) || !(o->f = strdup(wf->initial))) {
+        rc = nomem(&u);
+        goto out;
+    }
+    if ((rc = enter(&u, c, init, 0)) || (rc = sim_apply(&u, sc)))
+        goto out;
+out:
+    sim_unit_free(&u);
+    if (rc)
+        cf_machine_sim_free(sc);
+    else
+        *out = sc;
+    return rc;
+}
+
+int cf_machine_sim_act(cf_sim_case *sc, const char *event, const json_t *data, int64_t at,
+                       const char *actor, const char *role, const char *roles, bool system,
+                       const char *timer_event, cf_error *err)
+{
+    unit u;
+    mcase *c = &sc->c;
+    sim_unit(&u, sc, system ? "engine" : actor, system ? "system" : role, roles, at, event,
+             err);
+    u.timer = timer_event;
+    u.cases = c;
+    u.ncases = 1;
+    int rc = 0;
+    if (timer_event) {
+        /* cf_machine_act's rule: the timer must be set and due. */
+        size_t i = 0;
+        while (i < sc->ntimers && strcmp(sc->timers[i].event, timer_event) != 0)
+            i++;
+        char when[32];
+        if (i == sc->ntimers) {
+            rc = cf_err_set(err, CF_ENOTFOUND, "timer", "timer %s is not set on case %s",
+                            timer_event, c->row.id);
+        } else if (sc->timers[i].due > at) {
+            cf_time_format(sc->timers[i].due, when);
+            rc = cf_err_set(err, CF_ENOTFOUND, "timer", "timer %s of case %s is not due until %s",
+                            timer_event, c->row.id, when);
+        } else {
+            op *o = push(&u, OP_TIMER_DEL, c);
+            if (!o || !(o->a = strdup(timer_event)))
+                rc = nomem(&u);
+        }
+    }
+    if (!rc)
+        rc = deliver(&u, c, event, data, system);
+    if (!rc)
+        rc = sim_apply(&u, sc);
+    sim_unit_free(&u);
+    return rc;
+}
+
+const char *cf_machine_sim_state(const cf_sim_case *sc)
+{
+    return sc->c.row.state;
+}
+
+const char *cf_machine_sim_route(const cf_sim_case *sc)
+{
+    return sc->route;
+}
+
+const json_t *cf_machine_sim_data(const cf_sim_case *sc)
+{
+    return sc->c.row.data;
+}
+
+int64_t cf_machine_sim_deadline(const cf_sim_case *sc)
+{
+    return sc->c.row.deadline_at;
+}
+
+const char *cf_machine_sim_grade(const cf_sim_case *sc)
+{
+    return grade_of(&sc->c);
+}
+
+bool cf_machine_sim_timer(const cf_sim_case *sc, size_t i, const char **event, int64_t *due)
+{
+    if (i >= sc->ntimers)
+        return false;
+    *event = sc->timers[i].event;
+    *due = sc->timers[i].due;
+    return true;
 }

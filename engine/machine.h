@@ -220,6 +220,42 @@ int cf_engine_require_reason(cf_engine *e, cf_error *err);
 int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candidate,
                           json_t **out, cf_error *err);
 
+/* ---- simulation (workflow simulate, machine.c) ---------------------------- */
+
+/*
+ * A case replayed in memory through a candidate workflow by the engine's own
+ * step code (see the comment in machine.c): nothing of the store is read or
+ * written. cf_machine_sim_refer takes in the recorded referral (borrowed) as
+ * case `id` at time `at` by actor in role, running wf's initial state;
+ * *out is new (cf_machine_sim_free). cf_machine_sim_act delivers one event
+ * as cf_machine_act would: roles are the actor's (comma-separated) for the
+ * role and four-eyes rules; system: raised by the engine (actor "engine");
+ * timer_event: the timer must be set and due by `at` (else CF_ENOTFOUND,
+ * field "timer"). Both fail with the live command's error and message; a
+ * case whose step failed is left half-done: free it, act no further. budget_ms:
+ * the wall-time budget of each step's workflow calls (the store's policy).
+ * Nothing of e is used but its address (not its store, not its trace), so
+ * simulated cases on different workflow objects (each its own Lua state and
+ * plugin instances) may run on different threads at once.
+ */
+typedef struct cf_sim_case cf_sim_case;
+int cf_machine_sim_refer(cf_engine *e, cf_wf *wf, int64_t budget_ms, const char *id,
+                         const json_t *referral, int64_t at, const char *actor,
+                         const char *role, cf_sim_case **out, cf_error *err);
+int cf_machine_sim_act(cf_sim_case *sc, const char *event, const json_t *data, int64_t at,
+                       const char *actor, const char *role, const char *roles, bool system,
+                       const char *timer_event, cf_error *err);
+void cf_machine_sim_free(cf_sim_case *sc);
+/* The simulated case now (borrowed, valid until its next step): its state,
+ * the states its last step entered ("a>b", "" for none), data, response
+ * deadline (0: none), grade ("" for none) and timer i (false past the last). */
+const char *cf_machine_sim_state(const cf_sim_case *sc);
+const char *cf_machine_sim_route(const cf_sim_case *sc);
+const json_t *cf_machine_sim_data(const cf_sim_case *sc);
+int64_t cf_machine_sim_deadline(const cf_sim_case *sc);
+const char *cf_machine_sim_grade(const cf_sim_case *sc);
+bool cf_machine_sim_timer(const cf_sim_case *sc, size_t i, const char **event, int64_t *due);
+
 /* The engine's own name in the chain (checkpoints, alarms, timers,
  * migrations): never a user's. */
 #define CF_ENGINE_ACTOR "engine"

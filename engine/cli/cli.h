@@ -239,6 +239,11 @@ int cmd_workflow_graph(struct cli *c);
 int cmd_workflow_test(struct cli *c);
 /* cmd_migrate.c */
 int cmd_workflow_migrate(struct cli *c);
+/* cmd_simulate.c: the command, and for deploy --dry-run the replay of file
+ * (*out new; 0 or an exit status after a message) and its summary table. */
+int cmd_workflow_simulate(struct cli *c);
+int simulate_run(struct cli *c, const char *file, json_t **out);
+void simulate_summary(const json_t *out);
 /* cmd_case.c */
 int cmd_show(struct cli *c);
 int cmd_list(struct cli *c);

@@ -135,10 +135,26 @@ static int deploy_dry_run(struct cli *c, const char *path, json_t *d, unsigned f
         return fail(crc, &cerr);
     }
     int rc = cf_workflow_deploy_ex(c->engine, path, flags | CF_DEPLOY_DRY_RUN, &out, &err);
+    /* workflow simulate (cmd_simulate.c): the recorded cases replayed
+     * through it, when it loads; its summary ends the dry run. */
+    json_t *sim = NULL;
+    if (out) {
+        int st = simulate_run(c, path, &sim);
+        if (st) {
+            json_decref(out);
+            json_decref(findings);
+            json_decref(d);
+            return st;
+        }
+    }
     if (c->json) {
         json_t *o = out ? out : json_pack("{s:b, s:s}", "dry_run", 1, "refused", err.message);
         json_object_set_new(o, "findings", findings ? findings : json_array());
         json_object_set_new(o, "diff", d);
+        if (sim) { /* the summary: the cases' detail is workflow simulate's */
+            json_object_del(sim, "cases");
+            json_object_set_new(o, "simulation", sim);
+        }
         print_json(o, false);
         json_decref(o);
     } else {
@@ -152,8 +168,11 @@ static int deploy_dry_run(struct cli *c, const char *path, json_t *d, unsigned f
                  jtext(out, "name", b1, sizeof b1), jtext(out, "version", b2, sizeof b2),
                  json_is_false(json_object_get(out, "created")) ? " (already deployed)" : "",
                  json_is_true(json_object_get(out, "active")) ? ", active" : ", not active");
-            outf("(a replay of recorded cases through it comes with `workflow simulate`)\n");
+            if (sim) /* the replay of the recorded cases (cmd_simulate.c) */
+                simulate_summary(sim);
+            outf("(each diverging case: caseflow workflow simulate %s)\n", path);
         }
+        json_decref(sim);
         json_decref(out);
     }
     return rc < 0 ? fail(rc, &err) : 0;

@@ -158,8 +158,8 @@ static const struct command commands[] = {
      "new referrals start on (--inactive: keep the active version). Needs --reason; prints "
      "the changes against the active version and asks for confirmation on a terminal "
      "(--yes: do not ask; not on a terminal --yes is required). --dry-run checks it and "
-     "prints the changes, deploying nothing (a replay of recorded cases comes with "
-     "workflow simulate)."},
+     "prints the changes and the summary of a replay of the recorded cases through it "
+     "(workflow simulate), deploying nothing (its one write: that replay's audited read)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions: the active one (new referrals start on it) marked, "
      "and each version's open cases."},
@@ -224,6 +224,16 @@ static const struct command commands[] = {
      "guard or step runs. --dry-run prints the plan and moves nothing. With the policy "
      "migrate_four_eyes=true, --request records the migration and another administrator "
      "runs it with --approve ID."},
+    {"workflow", "simulate", cmd_workflow_simulate, 1, (size_t)-1, OPT_MIGRATE | OPT_SINCE,
+     "FILE [--cases ID...] [--since DATE] [--json]",
+     "Replay every recorded case of the workflow FILE names (or the cases given, or those "
+     "referred since DATE: YYYY-MM-DD or RFC 3339) through the workflow in FILE, in memory, "
+     "with the real plugins: each referral, act, timer and repeat referral at its recorded "
+     "time as its recorded actor. Prints each case where FILE diverges from what was "
+     "recorded (state, route, outcome, grade, deadline, timer, or an event it would refuse, "
+     "with the refusal), then how many cases replayed, are unchanged, change route and are "
+     "now refused, by state. Administrator; a read of case data (needs --reason, audited); "
+     "writes nothing else. Exit 66: no such FILE or case; 65: FILE is not a valid workflow."},
     {"workflow", "graph", cmd_workflow_graph, 1, 1, OPT_WFVERSION | OPT_FORMAT | OPT_OUTPUT,
      "NAME [--version N] | FILE  [--format dot|svg|png] [--output FILE]",
      "Draw deployed workflow NAME (its active version, or version N) or the workflow in "

@@ -212,3 +212,72 @@ int cf_op_workflow_activate(const cf_op_ctx *ctx, json_t **out, int *status, cf_
         return rc;
     return cf_workflow_activate(ctx->engine, name, version, out, err);
 }
+
+/* ---- workflow.simulate ------------------------------------------------------------------ */
+
+/* workflow.simulate: POST /v1/workflows/simulate, the candidate sent as a
+ * deploy's body ({"main", "files"}) with "cases"?: [ID...] and "since"?:
+ * Unix seconds; written to a fresh directory as a deploy's is, replayed
+ * (cf_workflow_simulate), removed. A read: its reason is the request's. */
+int cf_op_workflow_simulate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
+{
+    const char *main_name, *name;
+    const json_t *files;
+    json_t *text;
+    struct tree t;
+    (void)status;
+    *out = NULL;
+    int rc = check_body(ctx->body, &main_name, &files, err);
+    if (rc < 0)
+        return rc;
+    cf_simulate_options o;
+    memset(&o, 0, sizeof o);
+    const json_t *cases = json_object_get(ctx->body, "cases");
+    const json_t *since = json_object_get(ctx->body, "since");
+    if (since && !json_is_null(since) && (!json_is_integer(since) || json_integer_value(since) < 0))
+        return cf_op_fail(err, CF_EUSAGE, "since", "since: Unix seconds, 0 or more");
+    o.since = json_integer_value(since);
+    if (cases && !json_is_null(cases) && (!json_is_array(cases) || json_array_size(cases) > 100000))
+        return cf_op_fail(err, CF_EINVALID, "cases", "cases: must be an array of case ids");
+    const char **ids = calloc(json_array_size(cases) + 1, sizeof *ids);
+    if (!ids)
+        return cf_op_fail(err, CF_ENOMEM, NULL, "out of memory");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(cases, i, v) {
+        if (!json_is_string(v)) {
+            free(ids);
+            return cf_op_fail(err, CF_EINVALID, "cases", "cases: must be an array of case ids");
+        }
+        ids[o.ncases++] = json_string_value(v);
+    }
+    o.cases = ids;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/' || strlen(tmp) > 150)
+        tmp = "/tmp";
+    snprintf(t.root, sizeof t.root, "%s/caseflow-simulate.XXXXXX", tmp);
+    if (!mkdtemp(t.root)) {
+        free(ids);
+        return cf_op_fail(err, CF_EIO, "files", "files: cannot make a directory in %s: %s",
+                          tmp, strerror(errno));
+    }
+    t.made = json_array();
+    json_object_foreach((json_t *)files, name, text)
+        if ((rc = write_file(&t, name, text, err)) < 0)
+            break;
+    if (rc == 0) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", t.root, main_name);
+        o.path = path;
+        rc = cf_workflow_simulate(ctx->engine, &o, out, err);
+        if (rc < 0 && err) {
+            strip_root(err->message, t.root);
+            strip_root(err->field, t.root);
+        }
+        if (rc == 0)
+            json_object_set_new(*out, "file", json_string(main_name));
+    }
+    tree_remove(&t);
+    free(ids);
+    return rc < 0 ? rc : 0;
+}

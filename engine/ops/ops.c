@@ -57,6 +57,11 @@ static const cf_op table[] = {
      "Move open cases to another version: {\"to\": N, \"cases\": [ID...] | \"all\": true, "
      "\"map\"?: [\"OLD=NEW\"...], \"from\"?, \"dry_run\"?, \"request\"?, \"approve\"?}",
      cf_op_workflow_migrate},
+    {"workflow.simulate", "POST", "/v1/workflows/simulate", R | A | B,
+     "Replay recorded cases through a candidate workflow sent as deploy's body (plus "
+     "\"cases\"?: [ID...], \"since\"?: Unix seconds): per case where it diverges, and a "
+     "summary; writes nothing but the audited read",
+     cf_op_workflow_simulate},
     {"token.create", "POST", "/v1/tokens", W | A | B,
      "Create a bearer token for a user ({user, expires_at?, note?}); shown once",
      cf_op_token_create},

@@ -129,7 +129,8 @@ CF_EXTERN int cf_engine_set_peer(cf_engine *engine, long uid);
  * Progress of a long command. fn (NULL: none, the default) is called by the
  * engine's long loops: cf_audit_verify* (what is "audit verify: records",
  * then "audit verify: history" and "audit verify: cases", one loop after
- * the other), cf_workflow_migrate ("workflow migrate": the cases moved) and
+ * the other), cf_workflow_migrate ("workflow migrate": the cases moved),
+ * cf_workflow_simulate ("workflow simulate": the cases replayed) and
  * cf_retention_dispose_due ("retention dispose": the cases due). Each call
  * says that `done` of `total` items of that loop are finished (total -1
  * when it is not known); a loop calls it with done 0 before its first item
@@ -349,6 +350,42 @@ typedef struct cf_migrate_options {
  */
 CF_EXTERN int cf_workflow_migrate(cf_engine *engine, const cf_migrate_options *opts,
                                   json_t **out, cf_error *err);
+
+/* What cf_workflow_simulate replays (strings borrowed). */
+typedef struct cf_simulate_options {
+    const char *path;          /* the candidate workflow file (as deploy reads it) */
+    const char *const *cases;  /* ncases case ids (0: every case of the workflow) */
+    size_t ncases;
+    int64_t since;             /* only cases referred at or after (Unix seconds; 0: all) */
+} cf_simulate_options;
+
+/*
+ * Replay recorded cases through the candidate workflow in opts->path before
+ * it goes live (docs/workflows.md, "Simulating a change"): every case of
+ * the workflow of the same name (any version; not disposed of), or the
+ * cases named, each input of its history (the referral, every act, every
+ * timer fired, every repeat referral) run at its recorded time as its
+ * recorded actor through the engine's own step code and the real plugins,
+ * in memory. Requires an administrator and a reason (an audited read: its
+ * one consultation record names the cases reported); writes nothing else.
+ * Progress: "workflow simulate" (cf_engine_set_progress).
+ * *out (new reference): {workflow, file, hash, since, summary: {replayed,
+ * unchanged, route, refused, other, not_replayed} (a case whose route
+ * changes and that is then refused counts in both), by_state: {STATE:
+ * {replayed, unchanged, route, refused, other}} (by each case's recorded
+ * state now), cases: [{id, version, state, verdict: route | refused | other,
+ * divergences: [{step, event, at, actor, kind: state | route | refused |
+ * outcome | grade | deadline | timer, recorded, candidate, message?, now?
+ * (true: compared with the case as it is now, after the last step)}]}]}:
+ * only the cases that diverge. Errors (the store unchanged): CF_EUSAGE (no
+ * reason), CF_ENOTFOUND (no such file, field "file"; no such case, field
+ * "cases"), CF_EINVALID (the file is not a valid workflow: file:line in the
+ * message; a named case on another workflow or disposed of), CF_EMISSING (a
+ * plugin the candidate names is not installed), CF_EDENIED (not an
+ * administrator).
+ */
+CF_EXTERN int cf_workflow_simulate(cf_engine *engine, const cf_simulate_options *opts,
+                                   json_t **out, cf_error *err);
 
 /*
  * Take in one referral (borrowed JSON object, contract version 1). The case

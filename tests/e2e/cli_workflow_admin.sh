@@ -88,7 +88,18 @@ expect_exit 0 cf --actor admin --reason "e2e: rehearse" workflow deploy --dry-ru
     "$WF2/polit.lua"
 assert_jq "$OUT" '.dry_run == true and .version == 2 and .created == true and
     (.findings | length) == 0 and (.diff.changes | length) == 4' "the dry run as JSON"
-assert_unchanged before_deploy "deploy --dry-run writes nothing"
+# The dry run's replay of the recorded cases (workflow simulate) is a read
+# of case data: its consultation record is all it writes.
+store_dump | grep -v '^INSERT INTO audit VALUES(.*,.consultation.,' >"$E2E_TMP/dry.dump"
+if grep -v '^INSERT INTO audit VALUES(.*,.consultation.,' "$E2E_TMP/before_deploy.dump" |
+    cmp -s - "$E2E_TMP/dry.dump"; then
+    ok "deploy --dry-run deploys nothing"
+else
+    not_ok "deploy --dry-run changed the store"
+fi
+assert_eq 2 "$(($(store_dump | grep -c "'consultation'") - $(grep -c "'consultation'" "$E2E_TMP/before_deploy.dump")))" \
+    "each dry run writes one consultation record (its simulation's)"
+snapshot before_deploy
 printf 'return workflow { name = "polit" }\n' >"$E2E_TMP/bad.lua"
 expect_exit 65 cf --actor admin --reason "e2e" workflow deploy --dry-run "$E2E_TMP/bad.lua"
 assert_unchanged before_deploy "a dry run of a broken workflow"
