@@ -411,6 +411,16 @@ assert_jq "$BODY" '.dry_run == true and .version == 2 and .created == true' \
     "the dry run says what a deploy would make"
 expect 200 "still one version after the dry run" GET /v1/workflows officer1
 assert_jq "$BODY" '[.[] | select(.name == "polit") | .version] == [1]' "polit version 1 only"
+# A replay of the recorded cases through the candidate (workflow.simulate): the
+# same workflow diverges nowhere; a supervisor may not; one consultation record.
+expect_problem 403 CF_EDENIED - "a simulation by a supervisor" POST /v1/workflows/simulate \
+    supervisor1 "${JSON[@]}" -H "X-Caseflow-Reason: e2e replay" --data-binary @"$E2E_TMP/bundle.json"
+SIM_HEAD=$(audit_head)
+expect 200 "a simulation of the candidate" POST /v1/workflows/simulate admin "${JSON[@]}" \
+    -H "X-Caseflow-Reason: e2e replay" --data-binary @"$E2E_TMP/bundle.json"
+assert_jq "$BODY" '.summary.replayed > 0 and .summary.unchanged == .summary.replayed and (.cases | length) == 0' \
+    "every recorded case replays unchanged through the same workflow"
+assert_eq $((SIM_HEAD + 1)) "$(audit_head)" "the simulation wrote one audit record"
 expect 201 "deploy a new version" POST /v1/workflows admin "${JSON[@]}" \
     -H "X-Caseflow-Reason: e2e deploy" --data-binary @"$E2E_TMP/bundle.json"
 assert_jq "$BODY" '.created == true and .version == 2 and .active == true' \
