@@ -141,19 +141,21 @@ int cfp_array(const cf_host *host, cf_step *step, const json_t *obj,
 int cfp_choice(const cf_host *host, cf_step *step, const json_t *obj,
                const char *prefix, const char *key,
                const char *const *choices, bool required, const char **out);
-/* An RFC 3339 date-time with an explicit offset or Z, at most 64 bytes.
- * Refusals: "no time zone" (a date-time without one: the ambiguity that
- * sends officers to the wrong door), "no time zone (-00:00 means unknown)"
- * (RFC 3339 section 4.3), "not an RFC 3339 time". *text: borrowed from obj,
- * NULL when absent; *utc: the instant, Unix seconds (fractions dropped);
- * *offset_minutes: the offset it was written with. */
+/* An RFC 3339 date-time with an explicit offset or Z: a one-line string
+ * (cfp_line with CFP_LINE_MAX, and its refusals), then "no time zone" (a
+ * date-time without one: the ambiguity that sends officers to the wrong
+ * door), "no time zone (-00:00 means unknown)" (RFC 3339 section 4.3),
+ * "not an RFC 3339 time". *text: borrowed from obj, NULL when absent; *utc:
+ * the instant, Unix seconds (fractions dropped); *offset_minutes: the offset
+ * it was written with. */
 int cfp_time(const cf_host *host, cf_step *step, const json_t *obj,
              const char *prefix, const char *key, bool required,
              const char **text, int64_t *utc, int *offset_minutes);
 /* A calendar date "YYYY-MM-DD" (years 0000-9999 of the proleptic Gregorian
- * calendar): "not a date (YYYY-MM-DD)", "not a calendar date" (2026-02-29).
- * *text: borrowed from obj, NULL when absent; *days: days since 1970-01-01
- * (negative before). */
+ * calendar): a one-line string (cfp_line with CFP_LINE_MAX, and its
+ * refusals), then "not a date (YYYY-MM-DD)" (also for a date-time) or "not
+ * a calendar date" (2026-02-29). *text: borrowed from obj, NULL when
+ * absent; *days: days since 1970-01-01 (negative before). */
 int cfp_date(const cf_host *host, cf_step *step, const json_t *obj,
              const char *prefix, const char *key, bool required,
              const char **text, int64_t *days);

@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "internal.h"
+#include "util-internal.h"
 
 int cfp_config_keys(const json_t *config, const char *const *allowed,
                     char *err, size_t errlen)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util-internal.h"
 
 void cfp_field(char out[CFP_FIELD_MAX], const char *prefix, const char *key)
 {

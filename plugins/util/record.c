@@ -3,7 +3,7 @@
  * reported, and stamping records with who and when (the engine's actor and
  * clock, never the system's).
  */
-#include "internal.h"
+#include "util-internal.h"
 
 json_t *cfp_now_string(const cf_host *host, cf_step *step)
 {

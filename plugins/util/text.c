@@ -5,7 +5,7 @@
  */
 #include <ctype.h>
 
-#include "internal.h"
+#include "util-internal.h"
 
 size_t cfp_fold(const char *text, bool upper, char *out, size_t n)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util-internal.h"
 
 static bool digits(const char *s, size_t n)
 {
@@ -52,7 +52,7 @@ int cfp_time(const cf_host *host, cf_step *step, const json_t *obj,
 
     if (text != NULL)
         *text = NULL;
-    if (cfp_line(host, step, obj, prefix, key, 64, required, &s) < 0)
+    if (cfp_line(host, step, obj, prefix, key, CFP_LINE_MAX, required, &s) < 0)
         return CF_PLUGIN_FAILED;
     if (s == NULL)
         return 0;
@@ -95,7 +95,7 @@ int cfp_date(const cf_host *host, cf_step *step, const json_t *obj,
 
     if (text != NULL)
         *text = NULL;
-    if (cfp_line(host, step, obj, prefix, key, 16, required, &s) < 0)
+    if (cfp_line(host, step, obj, prefix, key, CFP_LINE_MAX, required, &s) < 0)
         return CF_PLUGIN_FAILED;
     if (s == NULL)
         return 0;

@@ -3,7 +3,7 @@
  * so a plugin built against a later minor can refuse an older library in
  * init() instead of failing to resolve a symbol.
  */
-#include "internal.h"
+#include "util-internal.h"
 
 uint32_t cfp_util_version(void)
 {
