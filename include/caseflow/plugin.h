@@ -184,7 +184,8 @@ typedef struct cf_plugin {
  * macro silences -Woverride-init for the descriptor only) and the later
  * .name wins, so a name that differs from the module is refused by the
  * loader as before. New code should leave .name out. In C++ (C++20
- * designated initialisers) a second .name is an error: leave it out.
+ * designated initialisers, members in declaration order) a second .name is
+ * an error: leave it out.
  */
 #if defined(__clang__)
 #define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
@@ -195,6 +196,12 @@ typedef struct cf_plugin {
 #define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
     _Pragma("GCC diagnostic push")                                      \
     _Pragma("GCC diagnostic ignored \"-Woverride-init\"")
+#define CF_PLUGIN_OVERRIDE_END_ _Pragma("GCC diagnostic pop")
+#elif defined(__GNUC__)
+/* g++ warns about the members a designated initialiser leaves out. */
+#define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
+    _Pragma("GCC diagnostic push")                                      \
+    _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
 #define CF_PLUGIN_OVERRIDE_END_ _Pragma("GCC diagnostic pop")
 #else
 #define CF_PLUGIN_OVERRIDE_BEGIN_
