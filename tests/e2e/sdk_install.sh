@@ -154,7 +154,7 @@ EOF
 # shellcheck disable=SC2046 # pkg-config's output is a word list
 if $CC -std=c11 -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden \
     $(pcs --cflags caseflow-plugin) "$T/sdkdemo.c" -o "$T/plug/sdkdemo.so" \
-    $(pcs --libs caseflow-plugin) >"$ERR" 2>&1; then
+    $(pcs --libs caseflow-plugin) -Wl,-rpath,"$libdir" >"$ERR" 2>&1; then
     ok "cc \$(pkg-config --cflags caseflow-plugin) ... \$(pkg-config --libs caseflow-plugin) builds a plugin"
 else
     not_ok "building a plugin with pkg-config"
@@ -218,10 +218,14 @@ else
 fi
 runpath=$(readelf -d "$referral_so" | sed -n 's/.*(R[UN]*PATH).*\[\(.*\)\]/\1/p')
 builddir_abs=$(cd "$CASEFLOW_BUILDDIR" && pwd)
-case ":$runpath:" in
-*"$builddir_abs"*) not_ok "the installed referral.so still points into the build tree: $runpath" ;;
-*) ok "the installed referral.so does not point into the build tree (runpath '$runpath')" ;;
-esac
+assert_eq "$libdir" "$runpath" \
+    "the installed referral.so's run path is libdir only (not the build tree $builddir_abs)"
+if readelf -d "$CASEFLOW_BUILDDIR/plugins/referral/.libs/referral.so" |
+    grep -q "R[UN]*PATH.*\[$builddir_abs/.libs:"; then
+    ok "the uninstalled referral.so looks in the build tree first"
+else
+    not_ok "the uninstalled referral.so does not look in the build tree first"
+fi
 if ldd "$referral_so" | grep -qF "libcaseflow-plugin-util.so.1 => $D$libdir/libcaseflow-plugin-util.so.1"; then
     ok "ldd: referral.so resolves the helper library in the installed libdir"
 else
