@@ -31,9 +31,10 @@
  * be decref'd and lives as long as the JSON it was taken from (for input:
  * the current call; for host->get: until the next host->set on the step);
  * "new reference" is the caller's to free or pass on; "steals" takes over the
- * reference, on success and on error alike. Every output pointer may be NULL
- * when the caller does not need that output; host, step and key must not be
- * NULL. Nothing here keeps state, allocates outside the JSON it returns, or
+ * reference, on success and on error alike. The output pointers of the
+ * validating, config and calendar functions may be NULL when the caller does
+ * not need that output; host, step, key and the buffers of cfp_field,
+ * cfp_index and cfp_long_date must not be NULL. Nothing here keeps state, allocates outside the JSON it returns, or
  * touches globals: the functions are safe to call from any plugin callback.
  *
  * Versions: CFP_UTIL_VERSION is the version of this header; cfp_util_version()
