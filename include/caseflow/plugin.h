@@ -169,12 +169,55 @@ typedef struct cf_plugin {
 #define CF_PLUGIN_EXPORT
 #endif
 
-/* Define the module's descriptor: CF_PLUGIN_DEFINE(referral, .name = ...).
- * The first argument is the libtool module name (the .la without "lib"). */
+/*
+ * Define the module's descriptor:
+ *
+ *     CF_PLUGIN_DEFINE(review, .version = "1.0.0", .handle = review_handle);
+ *
+ * The first argument is the libtool module name (the .la without "lib"); it
+ * names the exported symbol (`review_LTX_caseflow_plugin`) and is also the
+ * descriptor's .name, so the two cannot differ. The macro fills .abi, .size
+ * and .name; the other members follow as designated initialisers.
+ *
+ * Source compatibility: plugins written before the name was filled in pass
+ * `.name = "review"` as well. That still compiles without a warning (the
+ * macro silences -Woverride-init for the descriptor only) and the later
+ * .name wins, so a name that differs from the module is refused by the
+ * loader as before. New code should leave .name out. In C++ (C++20
+ * designated initialisers, members in declaration order) a second .name is
+ * an error: leave it out.
+ */
+#if defined(__clang__)
+#define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
+    _Pragma("clang diagnostic push")                                    \
+    _Pragma("clang diagnostic ignored \"-Winitializer-overrides\"")
+#define CF_PLUGIN_OVERRIDE_END_ _Pragma("clang diagnostic pop")
+#elif defined(__GNUC__) && !defined(__cplusplus)
+#define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
+    _Pragma("GCC diagnostic push")                                      \
+    _Pragma("GCC diagnostic ignored \"-Woverride-init\"")
+#define CF_PLUGIN_OVERRIDE_END_ _Pragma("GCC diagnostic pop")
+#elif defined(__GNUC__)
+/* g++ warns about the members a designated initialiser leaves out. */
+#define CF_PLUGIN_OVERRIDE_BEGIN_                                       \
+    _Pragma("GCC diagnostic push")                                      \
+    _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define CF_PLUGIN_OVERRIDE_END_ _Pragma("GCC diagnostic pop")
+#else
+#define CF_PLUGIN_OVERRIDE_BEGIN_
+#define CF_PLUGIN_OVERRIDE_END_
+#endif
+
+/* The trailing `struct cf_plugin` re-declares the tag (harmless, any number
+ * of times) so that the caller's `;` ends a declaration after the pragma. */
 #define CF_PLUGIN_DEFINE(module, ...)                                   \
+    CF_PLUGIN_OVERRIDE_BEGIN_                                           \
     CF_PLUGIN_EXPORT extern const cf_plugin module##_LTX_caseflow_plugin; \
     const cf_plugin module##_LTX_caseflow_plugin = {                    \
-        .abi = CF_PLUGIN_ABI, .size = sizeof(cf_plugin), __VA_ARGS__}
+        .abi = CF_PLUGIN_ABI, .size = sizeof(cf_plugin), .name = #module, \
+        __VA_ARGS__};                                                   \
+    CF_PLUGIN_OVERRIDE_END_                                             \
+    struct cf_plugin
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 enum { F_PRIOR, F_RSO, F_CHILDREN_HOME, F_CHILDREN_WORK, F_DISTRIBUTION,
        F_CATEGORY_A, F_CATEGORY_B, F_UNGRADED, F_FREQUENT, F_OCCASIONAL,
@@ -245,7 +245,7 @@ static int assessment_handle(const cf_host *host, void *state, cf_step *step,
 static const char *const assessment_accepts[] = {"assessment.approved", NULL};
 static const char *const assessment_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(assessment, .name = "assessment", .version = "1.0.0",
+CF_PLUGIN_DEFINE(assessment, .version = "1.0.0",
                  .summary = "KIRAT-style risk grade from configured weights; "
                             "deadline by grade; supervisor approval",
                  .accepts = assessment_accepts, .emits = assessment_emits,

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 static const char *const authorities[] = {"OCDA", "designated_senior_officer",
                                           NULL};
@@ -123,7 +123,7 @@ static const char *const authorisation_accepts[] = {
     NULL};
 static const char *const authorisation_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(authorisation, .name = "authorisation", .version = "1.0.0",
+CF_PLUGIN_DEFINE(authorisation, .version = "1.0.0",
                  .summary = "communications-data authorisation: application, "
                             "independent grant or refusal",
                  .accepts = authorisation_accepts, .emits = authorisation_emits,

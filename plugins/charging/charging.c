@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 static const char *const outcomes[] = {"charged", "cautioned", "outcome_21",
                                        "outcome_22", "nfa", NULL};
@@ -50,7 +50,7 @@ static int charging_init(const cf_host *host, const json_t *config,
 static const char *const charging_accepts[] = {"outcome.recorded", NULL};
 static const char *const charging_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(charging, .name = "charging", .version = "1.0.0",
+CF_PLUGIN_DEFINE(charging, .version = "1.0.0",
                  .summary = "record the charging outcome",
                  .accepts = charging_accepts, .emits = charging_emits,
                  .init = charging_init, .handle = charging_handle);

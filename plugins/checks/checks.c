@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 /* The facts, in KIRAT's order: previous behaviour, access to children,
  * current facilitators, other factors. */
@@ -142,7 +142,7 @@ static int checks_init(const cf_host *host, const json_t *config, void **state,
 static const char *const checks_accepts[] = {"checks.completed", NULL};
 static const char *const checks_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(checks, .name = "checks", .version = "1.0.0",
+CF_PLUGIN_DEFINE(checks, .version = "1.0.0",
                  .summary = "record background checks, add occupant keys, open "
                             "a MASH task when children may be at risk",
                  .accepts = checks_accepts, .emits = checks_emits,

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
+#include "../common/polit.h"
 
 struct enforcement_conf {
     int validity_months;
@@ -20,7 +21,7 @@ struct enforcement_conf {
 
 static int enforcement_enter(const cf_host *host, void *state, cf_step *step)
 {
-    if (cfp_record_route(host, step, "enforcement") < 0)
+    if (polit_record_route(host, step, "enforcement") < 0)
         return CF_PLUGIN_FAILED;
     if (host->get(step, "enforcement") != NULL)
         return 0;
@@ -101,7 +102,7 @@ static void enforcement_fini(void *state)
 static const char *const enforcement_accepts[] = {"warrant.issued", NULL};
 static const char *const enforcement_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(enforcement, .name = "enforcement", .version = "1.0.0",
+CF_PLUGIN_DEFINE(enforcement, .version = "1.0.0",
                  .summary = "enforcement route: record the route and the "
                             "issued warrant with its PACE expiry",
                  .accepts = enforcement_accepts, .emits = enforcement_emits,

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 struct escalation_conf {
     double response_days;
@@ -71,7 +71,7 @@ static void escalation_fini(void *state)
 static const char *const escalation_accepts[] = {NULL};
 static const char *const escalation_emits[] = {"escalated", NULL};
 
-CF_PLUGIN_DEFINE(escalation, .name = "escalation", .version = "1.0.0",
+CF_PLUGIN_DEFINE(escalation, .version = "1.0.0",
                  .summary = "escalate a case a repeat referral met: officer "
                             "task, notification, short deadline",
                  .accepts = escalation_accepts, .emits = escalation_emits,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 static const char *const categories[] = {"A", "B", "C", NULL};
 
@@ -60,7 +60,7 @@ static int forensics_init(const cf_host *host, const json_t *config,
 static const char *const forensics_accepts[] = {"forensics.completed", NULL};
 static const char *const forensics_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(forensics, .name = "forensics", .version = "1.0.0",
+CF_PLUGIN_DEFINE(forensics, .version = "1.0.0",
                  .summary = "record the forensic examination's counts per "
                             "category",
                  .accepts = forensics_accepts, .emits = forensics_emits,

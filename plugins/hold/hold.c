@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
+#include "../common/polit.h"
 
 static int hold_enter(const cf_host *host, void *state, cf_step *step)
 {
     json_t *hold;
 
-    if (cfp_record_route(host, step, "hold") < 0)
+    if (polit_record_route(host, step, "hold") < 0)
         return CF_PLUGIN_FAILED;
     if (host->get(step, "hold") != NULL)
         return 0; /* re-entered: the original hold record stands */
@@ -79,7 +80,7 @@ static const char *const hold_accepts[] = {"corroboration.confirmed",
                                            "hold.override", NULL};
 static const char *const hold_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(hold, .name = "hold", .version = "1.0.0",
+CF_PLUGIN_DEFINE(hold, .version = "1.0.0",
                  .summary = "hold an uncorroborated address until it is "
                             "corroborated or a supervisor overrides",
                  .accepts = hold_accepts, .emits = hold_emits,

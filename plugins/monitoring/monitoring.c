@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
+#include "../common/polit.h"
 
 static int monitoring_enter(const cf_host *host, void *state, cf_step *step)
 {
@@ -36,7 +37,7 @@ static int monitoring_handle(const cf_host *host, void *state, cf_step *step,
     if (strcmp(event, "monitoring.expired") == 0)
         return expired(host, step);
     if (strcmp(event, "repeat_referral") == 0)
-        return cfp_record_escalation(host, step, "monitoring", input);
+        return polit_record_escalation(host, step, "monitoring", input);
     return host->fail(step, event, "not handled by the monitoring step");
 }
 
@@ -52,7 +53,7 @@ static const char *const monitoring_accepts[] = {"monitoring.expired",
                                                  "repeat_referral", NULL};
 static const char *const monitoring_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(monitoring, .name = "monitoring", .version = "1.0.0",
+CF_PLUGIN_DEFINE(monitoring, .version = "1.0.0",
                  .summary = "watch an address after a visit; close when the "
                             "period ends, record a repeat referral",
                  .accepts = monitoring_accepts, .emits = monitoring_emits,

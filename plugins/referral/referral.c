@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 /* Per-state settings from polit.lua. */
 struct referral_conf {
@@ -403,7 +403,7 @@ static void referral_fini(void *state)
 static const char *const referral_emits[] = {"accepted", NULL};
 static const char *const referral_accepts[] = {NULL};
 
-CF_PLUGIN_DEFINE(referral, .name = "referral", .version = "1.0.0",
+CF_PLUGIN_DEFINE(referral, .version = "1.0.0",
                  .summary = "validate a referral (contract v1), normalise its "
                             "times, add account and hash keys",
                  .accepts = referral_accepts, .emits = referral_emits,

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 static const char *const address_types[] = {"installation", "billing", NULL};
 
@@ -144,7 +144,7 @@ static const char *const subscriber_accepts[] = {"subscriber.resolved",
                                                  "subscriber.no_trace", NULL};
 static const char *const subscriber_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(subscriber, .name = "subscriber", .version = "1.0.0",
+CF_PLUGIN_DEFINE(subscriber, .version = "1.0.0",
                  .summary = "record the resolved subscriber (installation "
                             "address only) and add the address key",
                  .accepts = subscriber_accepts, .emits = subscriber_emits,

@@ -11,11 +11,12 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
+#include "../common/polit.h"
 
 static int visit_enter(const cf_host *host, void *state, cf_step *step)
 {
-    if (cfp_record_route(host, step, "visit") < 0)
+    if (polit_record_route(host, step, "visit") < 0)
         return CF_PLUGIN_FAILED;
     if (host->get(step, "visit") != NULL)
         return 0;
@@ -90,7 +91,7 @@ static int visit_handle(const cf_host *host, void *state, cf_step *step,
     if (strcmp(event, "visit.concern") == 0)
         return concern(host, step, input);
     if (strcmp(event, "repeat_referral") == 0)
-        return cfp_record_escalation(host, step, "visit", input);
+        return polit_record_escalation(host, step, "visit", input);
     return host->fail(step, event, "not handled by the visit step");
 }
 
@@ -107,7 +108,7 @@ static const char *const visit_accepts[] = {"visit.completed", "visit.no_answer"
                                             NULL};
 static const char *const visit_emits[] = {NULL};
 
-CF_PLUGIN_DEFINE(visit, .name = "visit", .version = "1.0.0",
+CF_PLUGIN_DEFINE(visit, .version = "1.0.0",
                  .summary = "record the advice visit, unanswered attempts and "
                             "concerns",
                  .accepts = visit_accepts, .emits = visit_emits,

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 struct warning_conf {
     const char *template;  /* asset name */
@@ -187,7 +187,7 @@ static void warning_fini(void *state)
 static const char *const warning_accepts[] = {NULL};
 static const char *const warning_emits[] = {"produced", NULL};
 
-CF_PLUGIN_DEFINE(warning, .name = "warning", .version = "1.0.0",
+CF_PLUGIN_DEFINE(warning, .version = "1.0.0",
                  .summary = "render the warning letter from the workflow's "
                             "template; keep its text and SHA-256",
                  .accepts = warning_accepts, .emits = warning_emits,

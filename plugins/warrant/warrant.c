@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "caseflow/plugin.h"
-#include "../common/common.h"
+#include "caseflow/plugin-util.h"
 
 static int warrant_enter(const cf_host *host, void *state, cf_step *step)
 {
@@ -134,7 +134,7 @@ static const char *const warrant_accepts[] = {"warrant.executed",
 /* warrant.expired is not emitted as an outcome but set as a timer. */
 static const char *const warrant_emits[] = {"warrant.expired", NULL};
 
-CF_PLUGIN_DEFINE(warrant, .name = "warrant", .version = "1.0.0",
+CF_PLUGIN_DEFINE(warrant, .version = "1.0.0",
                  .summary = "an issued warrant: expiry timer, execution with "
                             "seized devices, lapse",
                  .accepts = warrant_accepts, .emits = warrant_emits,

@@ -40,7 +40,7 @@ compile() {
     src=$1 obj=$2
     shift 2
     if [ -f "$obj" ] && [ "$obj" -nt "$src" ] &&
-        [ -z "$(find "$SRCDIR/engine" "$SRCDIR/include" "$SRCDIR/plugins/common" \
+        [ -z "$(find "$SRCDIR/engine" "$SRCDIR/include" "$SRCDIR/plugins/common" "$SRCDIR/plugins/util" \
             "$SRCDIR/tests/fuzz" -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
         return 0
     fi
@@ -57,19 +57,25 @@ for src in "$SRCDIR"/engine/*.c "$SRCDIR"/engine/workflow/*.c "$SRCDIR"/engine/o
     engine_objs="$engine_objs $o"
 done
 
-# The step plugins, as instrumented modules on the fuzz targets' plugin path.
+# The step plugins, as instrumented modules on the fuzz targets' plugin path,
+# each with the helper library (plugins/util) and the polit records compiled
+# in, so the fuzz targets need no installed libcaseflow-plugin-util.
+helpers="$SRCDIR/plugins/common/polit.c $(ls "$SRCDIR"/plugins/util/*.c)"
 for dir in "$SRCDIR"/plugins/*/; do
     name=$(basename "$dir")
-    [ "$name" = common ] && continue
     [ -f "$dir/$name.c" ] || continue
     so="$PLUG/$name.so"
-    if [ -f "$so" ] && [ "$so" -nt "$dir/$name.c" ] &&
-        [ "$so" -nt "$SRCDIR/plugins/common/common.c" ]; then
+    stale=
+    for h in $helpers; do
+        [ "$so" -nt "$h" ] || stale=1
+    done
+    if [ -f "$so" ] && [ "$so" -nt "$dir/$name.c" ] && [ -z "$stale" ]; then
         continue
     fi
     echo "  CC(fuzz) plugin $name"
-    $FUZZ_CC $CFLAGS -fsanitize=fuzzer-no-link -fPIC -shared -I"$SRCDIR/plugins/common" \
-        "$dir/$name.c" "$SRCDIR/plugins/common/common.c" -o "$so" $DEPS_LIBS
+    # shellcheck disable=SC2086 # word lists
+    $FUZZ_CC $CFLAGS -fsanitize=fuzzer-no-link -fPIC -shared \
+        "$dir/$name.c" $helpers -o "$so" $DEPS_LIBS
 done
 
 for t in $FUZZ_TARGETS; do

@@ -17,7 +17,6 @@ static int failinit_init(const cf_host *host, const json_t *config,
 static const char *const failinit_accepts[] = {"submit", NULL};
 
 CF_PLUGIN_DEFINE(failinit,
-    .name = "failinit",
     .version = "0.1",
     .summary = "Test plugin whose init always fails",
     .accepts = failinit_accepts,

@@ -112,7 +112,6 @@ static void good_fini(void *state)
 }
 
 CF_PLUGIN_DEFINE(good,
-    .name = "good",
     .version = "1.2.3",
     .summary = "Test plugin: sets data and emits events as its input asks",
     .accepts = good_accepts,

@@ -6,6 +6,5 @@
 #include "caseflow/plugin.h"
 
 CF_PLUGIN_DEFINE(misnamed,
-    .name = "nosymbol",
     .version = "0.1",
     .summary = "Test plugin whose descriptor has the wrong symbol name");

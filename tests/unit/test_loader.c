@@ -250,6 +250,26 @@ static void test_small_size(void **state)
     assert_contains(err.message, "descriptor size");
 }
 
+/* CF_PLUGIN_DEFINE names the descriptor after the module; a plugin that
+ * still passes .name keeps working, and a .name that differs is refused. */
+static void test_define_names(void **state)
+{
+    cf_loader *l = new_loader(g_plugdir);
+    const cf_module *m = NULL;
+    cf_error err = {0};
+
+    (void)state;
+    assert_int_equal(cf_loader_get(l, "good", &m, &err), 0);
+    assert_string_equal(m->desc->name, "good");
+    assert_int_equal(cf_loader_get(l, "oldname", &m, &err), 0);
+    assert_string_equal(m->desc->name, "oldname");
+    assert_string_equal(m->desc->version, "0.1");
+    cf_loader_free(l);
+
+    expect_get_fails(g_plugdir, "typoname", CF_EMISSING, &err);
+    assert_contains(err.message, "names itself \"typonmae\", not the module name");
+}
+
 static void test_failinit_loads(void **state)
 {
     cf_loader *l = new_loader(g_plugdir);
@@ -621,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_newer_minor),
         cmocka_unit_test(test_missing_symbol),
         cmocka_unit_test(test_small_size),
+        cmocka_unit_test(test_define_names),
         cmocka_unit_test(test_failinit_loads),
         cmocka_unit_test(test_garbage_so),
         cmocka_unit_test(test_garbage_la),
