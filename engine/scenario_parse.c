@@ -537,6 +537,10 @@ static int norm_step(sc_parse *p, const json_t *in, size_t n, json_t **out)
     if (v && (rc = want_string(p, v, fp, true)))
         return rc;
     const char *cname = v ? json_string_value(v) : CF_SCENARIO_MAIN;
+    /* A step that only checks names its case in expect.case (checked there). */
+    const json_t *exc = json_object_get(json_object_get(in, "expect"), "case");
+    if (!v && !act && !tick && !refer && json_is_string(exc))
+        cname = json_string_value(exc);
     if (refer) {
         if (json_object_get(p->cases, cname))
             return bad(p, fp, "a case named '%s' exists already", cname);
@@ -596,6 +600,16 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
     char *dot = strrchr(name, '.');
     if (dot && dot != name)
         *dot = '\0';
+    size_t cut = strlen(name); /* snprintf may have cut a character short: drop it */
+    if (cut == SC_NAME_MAX) {
+        size_t lead = cut - 1;
+        while (lead > 0 && ((unsigned char)name[lead] & 0xC0) == 0x80)
+            lead--;
+        unsigned char c = (unsigned char)name[lead];
+        size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (lead + need > cut)
+            name[lead] = '\0';
+    }
     if ((v = json_object_get(in, "name"))) {
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 200 ||
             strchr(json_string_value(v), '\n')) {
@@ -603,8 +617,9 @@ int cf_scenario_normalise(const char *file, const char *dir, const json_t *in, j
             goto out;
         }
         json_object_set(sc, "name", (json_t *)v);
-    } else {
-        json_object_set_new(sc, "name", json_string(name));
+    } else if (json_object_set_new(sc, "name", json_string(name))) {
+        rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+        goto out;
     }
     if ((v = json_object_get(in, "description")) && !json_is_string(v)) {
         rc = bad(&p, "description", "must be a string");
@@ -785,6 +800,8 @@ int cf_scenario_load(const char *path, json_t **out, cf_error *err)
         *out = NULL;
     if (path == NULL)
         return cf_err_set(err, CF_EUSAGE, NULL, "cf_scenario_load: no path");
+    if (!cf_utf8_valid(path)) /* it is named in the result and every message */
+        return cf_err_set(err, CF_EINVALID, "file", "a scenario's file name must be UTF-8");
     char *text = NULL;
     size_t len = 0;
     int rc = cf_read_file(path, &text, &len, err);

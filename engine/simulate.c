@@ -745,6 +745,8 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     *out = NULL;
     if (!o || !o->path)
         return cf_err_set(err, CF_EUSAGE, "file", "workflow simulate needs a workflow FILE");
+    if (!cf_utf8_valid(o->path)) /* the report names it: refuse before any replay */
+        return cf_err_set(err, CF_EINVALID, "file", "the workflow's file name must be UTF-8");
     int rc = cf_engine_require(e, admin, 1, "simulate workflows", NULL, err);
     if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;

@@ -163,6 +163,34 @@ expect_exit 66 cf workflow test --workflow "$S/no-such.lua" "$S/bad/nowf.lua"
 assert_contains "$ERR" "no-such.lua" "a workflow file that does not exist: 66"
 rm -f "$S/bad/nowf.lua"
 
+# A check-only step names its case in expect.case: no 'main' case is needed.
+mkdir -p "$S/named"
+cp "$S/ok/_common.lua" "$S/named/"
+cat >"$S/named/checkonly.lua" <<LUA
+local c = require("_common")
+return {
+  workflow = "$POLIT", start = "2026-11-03T10:00:00Z",
+  steps = {
+    { as = "analyst", refer = c.referral, case = "a" },
+    { expect = { case = "a", state = "authorisation" } },
+  },
+}
+LUA
+expect_exit 0 cf workflow test "$S/named/checkonly.lua"
+assert_contains "$OUT" "1 passed" "a check-only step checks the case its expect names"
+# A long file name of two-byte characters: the scenario's name is cut on a
+# character, not inside one (it used to end in 'out of memory', 70).
+long="a$(printf 'é%.0s' $(seq 1 64))"
+cp "$S/named/checkonly.lua" "$S/named/$long.lua"
+expect_exit 0 cf workflow test "$S/named/$long.lua"
+assert_contains "$OUT" "1 passed" "a long non-ASCII file name runs"
+rm -f "$S/named/$long.lua"
+# A file name that is not UTF-8: one line, 65, not 'out of memory'.
+cp "$S/named/checkonly.lua" "$S/named/caf$(printf '\xe9').lua"
+expect_exit 65 cf workflow test "$S/named/caf$(printf '\xe9').lua"
+assert_contains "$ERR" "file name must be UTF-8" "a non-UTF-8 file name: 65, named"
+rm -rf "$S/named"
+
 # ---- no such file, usage ----------------------------------------------------------------
 expect_exit 66 cf workflow test "$S/missing.lua"
 assert_contains "$ERR" "missing.lua: No such file or directory" "a missing file: 66"
