@@ -288,8 +288,15 @@ static void diverge(json_t *list, size_t step, const row *r, const char *kind,
                           "actor", r ? r->actor : NULL, "kind", kind,
                           "recorded", recorded ? recorded : json_null(), "candidate",
                           candidate ? candidate : json_null());
-    if (d && message)
-        json_object_set_new(d, "message", json_string(message));
+    if (d && message) {
+        /* A message cut short by a fixed buffer may end inside a character:
+         * keep the whole characters before it rather than lose the message. */
+        size_t n = strlen(message);
+        json_t *m = json_stringn(message, n);
+        while (!m && n > 0 && n + 4 > strlen(message))
+            m = json_stringn(message, --n);
+        json_object_set_new(d, "message", m ? m : json_string("(not UTF-8)"));
+    }
     json_array_append_new(list, d);
 }
 
