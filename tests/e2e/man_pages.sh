@@ -80,6 +80,23 @@ else
     not_ok "no caseflowd at $CASEFLOWD"
 fi
 
+# ---- caseflow-plugin(7) against the headers --------------------------------------
+# Every cfp_/cfpt_ function and CF_/CFP_/CFPT_ macro the page names is
+# declared in the installed headers, so the page cannot describe an API that
+# is not there.
+HDRS="$CASEFLOW_SRCDIR/include/caseflow"
+unknown=""
+for sym in $(sed 's/\\f[BIRP]//g; s/\\-/-/g' "$MANDIR/caseflow-plugin.7" |
+    grep -oE '\b(cfpt?_[a-z_]+|CF_PLUGIN_[A-Z_]+|CFPT?_[A-Z_]+)\b' | sort -u); do
+    grep -qE "\\b$sym\\b" "$HDRS/plugin.h" "$HDRS/plugin-util.h" "$HDRS/plugin-test.h" ||
+        unknown="$unknown $sym"
+done
+if [ -z "$unknown" ]; then
+    ok "caseflow-plugin(7) names only functions and macros the headers declare"
+else
+    not_ok "caseflow-plugin(7) names what no header declares:$unknown"
+fi
+
 # ---- the checks can fail ---------------------------------------------------------
 # A page with an unknown macro and a bad escape: man must say so.
 printf '.TH BROKEN 1\n.SH NAME\nbroken \\- a test\n.XQ nonsense\n\\[nosuchglyph]\n' \
