@@ -22,7 +22,9 @@ CASEFLOWD=${CASEFLOWD_BIN:-$CASEFLOW_BUILDDIR/caseflowd}
 # man_warnings PAGE: format PAGE as a reader's terminal would, keeping only
 # what groff and man say on standard error.
 man_warnings() {
-    LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$1" 2>&1 >/dev/null
+    LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l "$1" \
+        >/dev/null 2>"$E2E_TMP/man.stderr"
+    cat "$E2E_TMP/man.stderr"
 }
 
 for p in $PAGES; do
@@ -114,6 +116,7 @@ awk '/^\.TP$/ { tp = NR } /^\.B tick$/ && NR == tp + 1 { skip = 2 }
 printf '.SH COMMANDS\n.TP\n\\fBcase frobnicate\\fR \\fIID\\fR\nInvented.\n' >>"$E2E_TMP/caseflow.1"
 python3 "$CHECK" --man "$CASEFLOW_BIN" "$E2E_TMP/caseflow.1" >"$OUT" 2>"$ERR"
 assert_eq 1 "$?" "the checker fails on a caseflow(1) that disagrees"
+# shellcheck disable=SC2016 # the backquotes are the checker's words
 for want in '`caseflow tick` is not in' '`caseflow act`: --idempotency-key not in its entry' \
     'names `caseflow case frobnicate`, which caseflow --help does not list'; do
     if grep -qF -- "$want" "$OUT"; then
