@@ -270,6 +270,32 @@ static void test_define_names(void **state)
     assert_contains(err.message, "names itself \"typonmae\", not the module name");
 }
 
+/* abi10 was built against tests/abi/1.0/caseflow/plugin.h, the oldest
+ * supported header: the current loader takes it, and its descriptor says
+ * ABI 1.0 with the 1.0 descriptor's size. tests/e2e/abi_compat.sh runs it
+ * in a workflow. */
+static void test_oldest_header(void **state)
+{
+    cf_loader *l = new_loader(g_plugdir);
+    const cf_module *m = NULL;
+    cf_error err = {0};
+    json_t *d;
+
+    (void)state;
+    if (cf_loader_get(l, "abi10", &m, &err) != 0)
+        fail_msg("%s", err.message);
+    assert_int_equal(m->desc->abi, CF_PLUGIN_ABI_MAKE(1, 0));
+    assert_int_equal(m->desc->size, offsetof(cf_plugin, reserved) + 8 * sizeof(void *));
+    assert_string_equal(m->desc->name, "abi10");
+    assert_true(cf_plugin_accepts(m->desc, "submit"));
+    assert_true(cf_plugin_emits(m->desc, "done"));
+    d = cf_loader_describe(m);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "abi")), "1.0");
+    json_decref(d);
+    cf_loader_free(l);
+}
+
 static void test_failinit_loads(void **state)
 {
     cf_loader *l = new_loader(g_plugdir);
@@ -642,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_missing_symbol),
         cmocka_unit_test(test_small_size),
         cmocka_unit_test(test_define_names),
+        cmocka_unit_test(test_oldest_header),
         cmocka_unit_test(test_failinit_loads),
         cmocka_unit_test(test_garbage_so),
         cmocka_unit_test(test_garbage_la),
