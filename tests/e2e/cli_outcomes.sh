@@ -141,4 +141,46 @@ assert_contains "$OUT" "structure: state 'triage': transition 'triage.routine': 
 assert_contains "$OUT" "manual (people may send it) and system (only the engine) exclude each other" \
     "manual with system"
 
+# ---- through caseflowd (the HTTP act's path): the same refusal ----------------------------
+CASEFLOWD=${CASEFLOWD_BIN:-$CASEFLOW_BUILDDIR/caseflowd}
+if [ ! -x "$CASEFLOWD" ] || [ ! -x /usr/bin/python3 ]; then
+    echo "# caseflowd is not built: the --server part is skipped"
+    finish
+fi
+PIDS=()
+# shellcheck disable=SC2317 # run by the trap
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    rm -rf "$E2E_TMP"
+}
+trap stop_all EXIT
+E=$(new_case E2E-OUT-3 outcomes)
+expect_exit 0 cf --actor admin user add desk1 --role officer --os-user "$(id -u)"
+SOCK="$E2E_TMP/cfd.sock"
+timeout 300 "$CASEFLOWD" --store "$CASEFLOW_STORE" --socket "$SOCK" --tick-interval 0 \
+    2>"$E2E_TMP/cfd.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+    [ -S "$SOCK" ] && break
+    sleep 0.1
+done
+[ -S "$SOCK" ] || { echo "Bail out! caseflowd did not start: $(head -c 300 "$E2E_TMP/cfd.log")"; exit 99; }
+# The service records a refused request (audit action "refused"); the case
+# itself must not change.
+case_rows() {
+    sqlite3 "$CASEFLOW_STORE" "SELECT revision, state FROM cases WHERE id='$E';
+        SELECT count(*) FROM events WHERE case_id='$E'; SELECT count(*) FROM timers WHERE case_id='$E'"
+}
+before=$(case_rows)
+assert_eq "1|triage" "$(head -1 <<<"$before")" "the case as read: revision 1, in triage"
+expect_exit 77 cf --server "$SOCK" act "$E" triage.urgnet
+assert_contains "$ERR" 'event "triage.urgnet" is an outcome of plugin "triage" in state "triage": only the plugin sends it' \
+    "through caseflowd: the same refusal"
+assert_eq "$before" "$(case_rows)" "through caseflowd: the case unchanged"
+assert_eq refused "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
+    "through caseflowd: the refusal is audited as one"
+expect_exit 0 cf --server "$SOCK" act "$E" triage.submit
+assert_eq routine "$(case_field "$E" .state)" "through caseflowd: the plugin's outcome is taken"
+
 finish
