@@ -87,6 +87,8 @@ assert_jq "$OUT" '.[-1] | .event == "triage.routine" and .outcome == null and .a
 expect_exit 0 cf --actor admin audit verify
 
 # ---- the simulator replays it through the same rule ---------------------------------------
+expect_exit 0 cf --actor admin --reason "outcome test" workflow simulate "$W/outcomes.lua" --json
+assert_jq "$OUT" '.summary.refused == 0 and .summary.replayed == 2' "replayed with manual, the hand-sent outcome is taken again"
 sed -e 's/version = 1/version = 2/' -e 's/{ to = "routine", manual = { "supervisor" } }/"routine"/' \
     "$W/outcomes.lua" >"$W/v2/outcomes.lua"
 expect_exit 0 cf --actor admin --reason "outcome test" workflow simulate "$W/v2/outcomes.lua" --json
