@@ -626,7 +626,26 @@ static int outcome_by_hand(unit *u, const cf_wf_state *st, const cf_wf_transitio
     const cf_module *mod = st->module;
     if (!mod || !cf_plugin_emits(mod->desc, event) || cf_plugin_accepts(mod->desc, event))
         return 0;
-    if (t->nmanual && pick_role(u->sim ? u->sim_roles : u->e->roles, t->manual, t->nmanual)) {
+    const char *held = u->sim ? u->sim_roles : u->e->roles, *role = NULL;
+    char **allowed = t->nroles ? t->roles : st->roles;
+    size_t nallowed = t->nroles ? t->nroles : st->nroles;
+    /* The record names the role that allows it by hand: one the role
+     * check allows as well when the sender has such. */
+    for (size_t i = 0; i < t->nmanual; i++) {
+        if (!cf_list_has(held, t->manual[i]))
+            continue;
+        if (!role)
+            role = t->manual[i];
+        bool also = false;
+        for (size_t j = 0; j < nallowed && !also; j++)
+            also = strcmp(allowed[j], t->manual[i]) == 0;
+        if (also) {
+            role = t->manual[i];
+            break;
+        }
+    }
+    if (role) {
+        u->role = role;
         *by_hand = true;
         return 0;
     }

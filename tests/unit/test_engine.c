@@ -344,6 +344,9 @@ static void outcomes_are_the_plugins_alone(void **state)
     json_t *last = json_array_get(h, json_array_size(h) - 1);
     assert_string_equal(json_string_value(json_object_get(last, "event")), "triage.routine");
     assert_string_equal(json_string_value(json_object_get(last, "actor")), "both1");
+    /* both1 is officer and supervisor: the record names the role that
+     * allows it by hand. */
+    assert_string_equal(json_string_value(json_object_get(last, "role")), "supervisor");
     assert_true(json_is_null(json_object_get(last, "outcome")));
     assert_true(json_is_null(json_object_get(last, "plugin")));
     json_decref(h);
