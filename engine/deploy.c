@@ -17,6 +17,13 @@ static const char *const admin[] = {"administrator"};
 /* Findings that make a workflow unfit to deploy: all but the warning
  * no-result (a guard that never returns a state may stay on purpose; a
  * function without declared targets is an error since issue 9). */
+/* A finding for the reviewer ("severity": "warning") that blocks nothing. */
+static bool cf_finding_is_warning(const json_t *finding)
+{
+    const char *sev = json_string_value(json_object_get(finding, "severity"));
+    return sev && strcmp(sev, "warning") == 0;
+}
+
 static const json_t *first_error(const json_t *diags)
 {
     size_t i;
@@ -24,7 +31,7 @@ static const json_t *first_error(const json_t *diags)
     json_array_foreach(diags, i, d)
     {
         const char *rule = json_string_value(json_object_get(d, "rule"));
-        if (rule && strcmp(rule, "no-result") != 0)
+        if (rule && strcmp(rule, "no-result") != 0 && !cf_finding_is_warning(d))
             return d;
     }
     return NULL;
@@ -63,11 +70,15 @@ int cf_workflow_check(cf_engine *e, const char *path, json_t **out, cf_error *er
         return rc;
     }
     *out = diags;
-    if (json_array_size(diags))
-        return cf_err_set(err, CF_EINVALID, "workflow", "%s: %zu finding(s)", path,
-                          json_array_size(diags));
+    size_t errors = 0, i;
+    json_t *d;
+    json_array_foreach(diags, i, d)
+        errors += !cf_finding_is_warning(d);
+    if (errors)
+        return cf_err_set(err, CF_EINVALID, "workflow", "%s: %zu finding(s)", path, errors);
     return 0;
 }
+
 
 /* ---- the active version ---------------------------------------------------- */
 

@@ -64,6 +64,10 @@ static void edge(FILE *f, const cf_wf_state *st, const char *to, const cf_wf_tra
         roles(f, t->roles, t->nroles);
         fputs("]", f);
     }
+    if (t->nmanual) { /* a plugin's outcome people may also send */
+        fputs("\\nby hand: ", f);
+        roles(f, t->manual, t->nmanual);
+    }
     if (t->four_eyes) {
         fputs("\\nnot who sent ", f);
         text(f, t->four_eyes);

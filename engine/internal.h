@@ -144,6 +144,9 @@ typedef struct cf_wf_transition {
     size_t ntargets;
     char **roles;        /* roles allowed to send this event; 0 = the state's */
     size_t nroles;
+    char **manual;       /* `manual`: roles that may send this plugin outcome by
+                          * hand (besides roles); 0 = only the plugin sends it */
+    size_t nmanual;
     char *four_eyes;     /* event whose actor must not be this event's actor */
     bool system;         /* only the engine (timers, correlation) may raise it */
     int line;            /* source line, 0 when unknown */
@@ -255,7 +258,9 @@ int cf_wf_event_data_check(const cf_wf_transition *t, const char *event,
  * skipped). Appends findings {file, line, rule, message} to diags (borrowed
  * array). Rules: "syntax", "structure", "undefined-state", "unreachable",
  * "missing-plugin", "unaccepted-event", "no-targets", "timer-event",
- * "guard-target", "no-result", "undeclared-data". Returns 0 when it
+ * "guard-target", "no-result", "undeclared-data", "unmapped-outcome",
+ * "manual-not-outcome", and "manual-outcome", which is a warning (the
+ * finding has "severity": "warning"; the others none: errors). Returns 0 when it
  * could run (findings or not), negative on I/O errors.
  */
 int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,

@@ -609,6 +609,58 @@ static int authorise(unit *u, mcase *c, cf_wf_state *st, const cf_wf_transition 
     return rc;
 }
 
+/* ---- outcomes: the plugin's alone --------------------------------------------------------- */
+
+/*
+ * A person's (or caller's) event that the state's plugin emits and does not
+ * accept is the plugin's outcome: only the plugin sends it, or someone
+ * holding a role the transition's `manual` names. An event the plugin also
+ * accepts is one it sets a timer for (the warrant's expiry), not a decision.
+ * *by_hand: a permitted hand-sent outcome (its history then names no plugin,
+ * for the plugin decided nothing). CF_EDENIED otherwise, nothing changed.
+ */
+static int outcome_by_hand(unit *u, const cf_wf_state *st, const cf_wf_transition *t,
+                           const char *event, bool *by_hand)
+{
+    *by_hand = false;
+    const cf_module *mod = st->module;
+    if (!mod || !cf_plugin_emits(mod->desc, event) || cf_plugin_accepts(mod->desc, event))
+        return 0;
+    const char *held = u->sim ? u->sim_roles : u->e->roles, *role = NULL;
+    char **allowed = t->nroles ? t->roles : st->roles;
+    size_t nallowed = t->nroles ? t->nroles : st->nroles;
+    /* The record names the role that allows it by hand: one the role
+     * check allows as well when the sender has such. */
+    for (size_t i = 0; i < t->nmanual; i++) {
+        if (!cf_list_has(held, t->manual[i]))
+            continue;
+        if (!role)
+            role = t->manual[i];
+        bool also = false;
+        for (size_t j = 0; j < nallowed && !also; j++)
+            also = strcmp(allowed[j], t->manual[i]) == 0;
+        if (also) {
+            role = t->manual[i];
+            break;
+        }
+    }
+    if (role) {
+        u->role = role;
+        *by_hand = true;
+        return 0;
+    }
+    if (!t->nmanual)
+        return cf_err_set(u->err, CF_EDENIED, "event",
+                          "event \"%s\" is an outcome of plugin \"%s\" in state \"%s\": only "
+                          "the plugin sends it", event, mod->desc->name, st->name);
+    char list[160];
+    join(list, sizeof list, t->manual, t->nmanual);
+    return cf_err_set(u->err, CF_EDENIED, "role",
+                      "event \"%s\" is an outcome of plugin \"%s\" in state \"%s\": only the "
+                      "plugin sends it, or by hand a person with role: %s", event,
+                      mod->desc->name, st->name, list);
+}
+
 /* ---- delivering events ------------------------------------------------------------------- */
 
 static int deliver(unit *u, mcase *c, const char *event, const json_t *data, bool system)
@@ -626,8 +678,11 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
                           "case %s does not take event %s now (caseflow show %s tells what "
                           "it takes)",
                           c->row.id, event, c->row.id);
+    bool by_hand = false;
     if (!system) {
         int rc = authorise(u, c, st, t, event);
+        if (!rc)
+            rc = outcome_by_hand(u, st, t, event, &by_hand);
         if (rc)
             return rc;
     }
@@ -641,7 +696,7 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         if (!none)
             return nomem(u);
     }
-    const cf_module *mod = st->module;
+    const cf_module *mod = by_hand ? NULL : st->module;
     cf_step s = {.u = u, .c = c, .st = st};
     if (mod && mod->desc->handle && cf_plugin_accepts(mod->desc, event)) {
         int rc = mod->desc->handle(&host, st->plugin_state, &s, event, data);

@@ -25,8 +25,8 @@ static json_t *strv(char **v, size_t n)
     return a;
 }
 
-/* A transition as compared: {target} or {targets, guard}, roles, four_eyes,
- * system. */
+/* A transition as compared: {target} or {targets, guard}, roles, manual
+ * (when it has one), four_eyes, system. */
 static json_t *transition_json(const cf_wf_transition *t)
 {
     json_t *o = json_object();
@@ -35,6 +35,8 @@ static json_t *transition_json(const cf_wf_transition *t)
     else
         json_object_set_new(o, "targets", strv(t->targets, t->ntargets));
     json_object_set_new(o, "roles", strv(t->roles, t->nroles));
+    if (t->nmanual) /* who may send a plugin's outcome by hand: a change to review */
+        json_object_set_new(o, "manual", strv(t->manual, t->nmanual));
     json_object_set_new(o, "four_eyes", t->four_eyes ? json_string(t->four_eyes) : json_null());
     json_object_set_new(o, "system", json_boolean(t->system));
     return o;
@@ -71,7 +73,7 @@ static const char *joined(const json_t *a, char *buf, size_t n)
     return buf;
 }
 
-/* "-> x", "-> guard [a, b]", with its roles, four eyes and system flag. */
+/* "-> x", "-> guard [a, b]", with its roles, manual, four eyes and system flag. */
 static void transition_text(const json_t *t, char *buf, size_t n)
 {
     char tg[256], roles[256];
@@ -82,10 +84,15 @@ static void transition_text(const json_t *t, char *buf, size_t n)
         snprintf(tg, sizeof tg, "guard(%s)", joined(json_object_get(t, "targets"), roles,
                                                     sizeof roles));
     joined(json_object_get(t, "roles"), roles, sizeof roles);
+    char manual[256];
+    joined(json_object_get(t, "manual"), manual, sizeof manual);
     const char *fe = json_string_value(json_object_get(t, "four_eyes"));
     snprintf(buf, n, "-> %s%s%s%s%s%s", tg, roles[0] ? " roles " : "", roles,
              fe ? " four-eyes " : "", fe ? fe : "",
              json_is_true(json_object_get(t, "system")) ? " system" : "");
+    size_t k = strlen(buf);
+    if (manual[0] && k + 1 < n)
+        snprintf(buf + k, n - k, " manual %s", manual);
 }
 
 static json_t *timer_json(const cf_wf_state *st)

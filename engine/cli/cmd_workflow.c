@@ -34,6 +34,13 @@ static const char *workflow_file(const char *arg, char *buf, size_t size)
 }
 
 /* "file:line: rule: message" for each finding of a lint. */
+/* A finding for the reviewer ("severity": "warning") that blocks nothing. */
+static bool is_warning(const json_t *f)
+{
+    const char *sev = json_string_value(json_object_get(f, "severity"));
+    return sev && strcmp(sev, "warning") == 0;
+}
+
 static void print_findings(const json_t *findings)
 {
     const json_t *f;
@@ -41,14 +48,25 @@ static void print_findings(const json_t *findings)
     json_array_foreach(findings, i, f) {
         char b1[512], b2[32], b3[64], b4[512];
         const json_t *line = json_object_get(f, "line");
+        const char *sev = is_warning(f) ? "warning: " : "";
         if (json_integer_value(line) > 0)
-            outf("%s:%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
-                 jtext(f, "line", b2, sizeof b2), jtext(f, "rule", b3, sizeof b3),
+            outf("%s:%s: %s: %s%s\n", jtext(f, "file", b1, sizeof b1),
+                 jtext(f, "line", b2, sizeof b2), jtext(f, "rule", b3, sizeof b3), sev,
                  jtext(f, "message", b4, sizeof b4));
         else
-            outf("%s: %s: %s\n", jtext(f, "file", b1, sizeof b1),
-                 jtext(f, "rule", b3, sizeof b3), jtext(f, "message", b4, sizeof b4));
+            outf("%s: %s: %s%s\n", jtext(f, "file", b1, sizeof b1),
+                 jtext(f, "rule", b3, sizeof b3), sev, jtext(f, "message", b4, sizeof b4));
     }
+}
+
+/* Findings that are errors (a warning blocks nothing). */
+static size_t errors_in(const json_t *findings)
+{
+    const json_t *f;
+    size_t i, n = 0;
+    json_array_foreach(findings, i, f)
+        n += !is_warning(f);
+    return n;
 }
 
 static void print_deployed(const json_t *out)
@@ -358,13 +376,15 @@ int cmd_workflow_check(struct cli *c)
             return fail(rc, &err);
         }
     }
-    size_t n = json_array_size(findings);
+    size_t n = errors_in(findings), w = json_array_size(findings) - n;
     print_result(c, findings ? findings : json_array(), false, print_findings);
     if (n > 0) {
         say("%s: %zu finding%s", c->args[0], n, n == 1 ? "" : "s");
         return EXIT_DATAERR;
     }
-    if (!c->json)
+    if (!c->json && w > 0)
+        outf("%s: ok (%zu warning%s)\n", c->args[0], w, w == 1 ? "" : "s");
+    else if (!c->json)
         outf("%s: ok\n", c->args[0]);
     return 0;
 }

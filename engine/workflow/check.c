@@ -258,6 +258,76 @@ static int function_findings(const cf_wf *wf, lua_State *L, const wf_collected *
     return rc;
 }
 
+/* "a, b, c" of a list of names. */
+static void names_text(char *const *v, size_t n, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < n && used < size; k++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", k ? ", " : "", v[k]);
+}
+
+/*
+ * A plugin's outcomes (events it emits and does not accept) in state st:
+ * each must have a transition there ("unmapped-outcome": a typo in emits or
+ * on would otherwise surface only when a case meets it); a transition on
+ * one that people may send by hand is shown to the reviewer
+ * ("manual-outcome", a warning); `manual` on any other event means nothing
+ * and is a mistake ("manual-not-outcome").
+ */
+static int outcome_findings(const cf_wf_state *st, const cf_plugin *p, const char *path,
+                            json_t *diags)
+{
+    char msg[600], roles[200];
+    int rc = 0;
+    for (const char *const *ev = p->emits; ev && *ev && rc == 0; ev++) {
+        if (cf_plugin_accepts(p, *ev) || cf_wf_find_transition(st, *ev) != NULL)
+            continue;
+        snprintf(msg, sizeof msg, "state '%s': plugin '%s' emits '%s', which no transition "
+                 "of the state takes (a case would fail there when the plugin sends it)",
+                 st->name, p->name, *ev);
+        rc = add_finding(diags, path, st->line, "unmapped-outcome", msg);
+    }
+    for (size_t j = 0; j < st->non && rc == 0; j++) {
+        const cf_wf_transition *t = &st->on[j];
+        if (t->nmanual == 0)
+            continue;
+        names_text(t->manual, t->nmanual, roles, sizeof roles);
+        if (cf_plugin_emits(p, t->event) && !cf_plugin_accepts(p, t->event)) {
+            snprintf(msg, sizeof msg, "state '%s': outcome '%s' of plugin '%s' may be sent "
+                     "by hand (manual: %s), bypassing the plugin", st->name, t->event,
+                     p->name, roles);
+            rc = add_finding(diags, path, t->line, "manual-outcome", msg);
+            json_object_set_new(json_array_get(diags, json_array_size(diags) - 1),
+                                "severity", json_string("warning"));
+        } else {
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' has manual, but '%s' is "
+                     "not an outcome of plugin '%s' (manual is only for events the state's "
+                     "plugin emits; use roles)", st->name, t->event, t->event, p->name);
+            rc = add_finding(diags, path, t->line, "manual-not-outcome", msg);
+        }
+    }
+    return rc;
+}
+
+/* `manual` in a state without a plugin: there is no outcome to send. */
+static int manual_without_plugin(const cf_wf *wf, const char *path, json_t *diags)
+{
+    int rc = 0;
+    for (size_t i = 0; i < wf->nstates && rc == 0; i++)
+        for (size_t j = 0; j < wf->states[i].non && rc == 0; j++) {
+            const cf_wf_state *st = &wf->states[i];
+            char msg[600];
+            if (st->step != NULL || st->on[j].nmanual == 0)
+                continue;
+            snprintf(msg, sizeof msg, "state '%s': transition '%s' has manual, but the state "
+                     "has no step plugin (manual is only for events the state's plugin "
+                     "emits; use roles)", st->name, st->on[j].event);
+            rc = add_finding(diags, path, st->on[j].line, "manual-not-outcome", msg);
+        }
+    return rc;
+}
+
 static int plugin_findings(const cf_wf *wf, cf_loader *loader,
                            const char *path, json_t *diags)
 {
@@ -287,9 +357,11 @@ static int plugin_findings(const cf_wf *wf, cf_loader *loader,
                      t->event);
             rc = add_finding(diags, path, t->line, "unaccepted-event", msg);
         }
+        if (rc == 0)
+            rc = outcome_findings(st, m->desc, path, diags);
         /* An event a plugin both emits and accepts is one it sets a timer
          * (a deadline) for, as the warrant's expiry: the state must take
-         * it. Outcomes it only emits may go unused. */
+         * it. Its outcomes (emitted only) are outcome_findings'. */
         for (const char *const *ev = m->desc->emits; ev && *ev && rc == 0 && !st->final;
              ev++) {
             if (!cf_plugin_accepts(m->desc, *ev) || cf_wf_find_transition(st, *ev) != NULL)
@@ -359,6 +431,8 @@ int cf_wf_check(const char *path, cf_loader *loader, json_t *diags,
         rc = timer_findings(wf, path, diags);
     if (rc == 0 && wf->nstates > 0)
         rc = function_findings(wf, k.L, &k, path, diags);
+    if (rc == 0 && wf->nstates > 0)
+        rc = manual_without_plugin(wf, path, diags);
     if (rc == 0 && loader != NULL)
         rc = plugin_findings(wf, loader, path, diags);
 out:

@@ -325,11 +325,11 @@ static void transition_function(lua_State *L, int idx, cf_wf_transition *t)
         t->line = ar.linedefined;
 }
 
-/* The full form { to, targets, roles, four_eyes, system }. */
+/* The full form { to, targets, roles, manual, four_eyes, system, data }. */
 static void transition_table(lua_State *L, int v, cf_wf_transition *t,
                              const char *what, const char *field, int line)
 {
-    static const char *const keys[] = {"to", "targets", "roles", "four_eyes",
+    static const char *const keys[] = {"to", "targets", "roles", "manual", "four_eyes",
                                        "system", "data", NULL};
     check_keys(L, v, keys, what, field, line);
     wf_rawfield(L, v, "to");
@@ -351,6 +351,10 @@ static void transition_table(lua_State *L, int v, cf_wf_transition *t,
         t->roles = string_array(L, lua_gettop(L), &t->nroles, true, what,
                                 field, line);
     lua_pop(L, 1);
+    wf_rawfield(L, v, "manual");
+    if (!lua_isnil(L, -1))
+        t->manual = string_array(L, lua_gettop(L), &t->nmanual, true, what, field, line);
+    lua_pop(L, 1);
     wf_rawfield(L, v, "four_eyes");
     if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0)
         t->four_eyes = dup_or_oom(L, lua_tostring(L, -1));
@@ -369,6 +373,12 @@ static void transition_table(lua_State *L, int v, cf_wf_transition *t,
     if (!lua_isnil(L, -1))
         wf_parse_data(L, lua_gettop(L), t, what, field, line);
     lua_pop(L, 1);
+    /* Whether the event is a plugin's outcome only the check knows (it has
+     * the plugins): here, what contradicts itself without them. */
+    if (t->nmanual && t->system)
+        wf_problem(L, "structure", line, field,
+                "%s: manual (people may send it) and system (only the engine) exclude "
+                "each other", what);
 }
 
 /* Transitions of state st from the `on` table at idx. */
@@ -743,6 +753,7 @@ static void free_transition(const cf_wf *wf, cf_wf_transition *t)
         free_target(wf, t->targets[k]);
     free(t->targets);
     free_strings(t->roles, t->nroles);
+    free_strings(t->manual, t->nmanual);
     free(t->four_eyes);
     wf_free_fields(t);
 }

@@ -274,8 +274,9 @@ CF_EXTERN int cf_workflow_diff(cf_engine *engine, const char *name, int64_t v1, 
 /*
  * Lint the workflow in path without deploying it. engine may be NULL (then
  * plugins are looked up on opts' plugin path only). *out (new reference)
- * is an array of findings {file, line, rule, message}; returns 0 when there
- * are none, CF_EINVALID when there are.
+ * is an array of findings {file, line, rule, message}, a warning also with
+ * "severity": "warning" (it blocks no deploy); returns 0 when there are
+ * none but warnings, CF_EINVALID when there are.
  */
 CF_EXTERN int cf_workflow_check(cf_engine *engine, const char *path,
                                 json_t **out, cf_error *err);

@@ -19,10 +19,14 @@
 
 #include "caseflow/plugin.h"
 
+/* It emits whatever its config or input names, so it declares no outcomes
+ * of its own: an event in emits is one only the plugin may send, which
+ * every state using it must take (workflow check: unmapped-outcome). The
+ * events tests send, or time raises, in its states it accepts. */
 static const char *const good_accepts[] = {
-    "submit", "update", "approve", "reject", "decide", "result", NULL};
-static const char *const good_emits[] = {
+    "submit", "update", "approve", "reject", "decide", "result",
     "done", "next", "approved", "rejected", "failed", "expired", NULL};
+static const char *const good_emits[] = {NULL};
 
 static int good_init(const cf_host *host, const json_t *config, void **state,
                      char *err, size_t errlen)

@@ -273,6 +273,106 @@ static void refusals_change_nothing(void **state)
     free(id);
 }
 
+/* Outcome events are the plugin's alone (issue 10, item 6): the test
+ * plugin "triage" emits triage.urgnet and triage.routine. A person sending
+ * one is refused with nothing changed, unless the transition's manual names
+ * a role of theirs (and the role check passes); then the history names the
+ * sender and no plugin. The plugin's own outcome still names the plugin. */
+static void outcomes_are_the_plugins_alone(void **state)
+{
+    (void)state;
+    char file[160];
+    snprintf(file, sizeof file, "%s/outcomes.lua", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("return workflow {\n"
+          "  name = \"outcomes\", version = 1, initial = \"start\",\n"
+          "  states = {\n"
+          "    start = { step = \"good\", config = { emit = \"next\" }, on = { next = \"triage\" } },\n"
+          "    triage = { step = \"triage\", roles = { \"officer\", \"supervisor\" },\n"
+          "      on = {\n"
+          "        [\"triage.submit\"] = \"triage\",\n"
+          "        [\"triage.urgnet\"] = \"urgent\",\n"
+          "        [\"triage.routine\"] = { to = \"routine\", manual = { \"supervisor\" } },\n"
+          "      } },\n"
+          "    urgent = { final = true },\n"
+          "    routine = { final = true },\n"
+          "  },\n"
+          "}\n", f);
+    fclose(f);
+    cf_error err;
+    json_t *out;
+    as("admin");
+    if (cf_workflow_deploy(e, file, &out, &err))
+        fail_msg("deploy: %s", err.message);
+    json_decref(out);
+    json_t *r = referral("R-OUT-1");
+    as("analyst1");
+    assert_int_equal(cf_refer(e, "outcomes", r, &out, &err), 0);
+    json_decref(r);
+    char *id = strdup(json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+
+    char before[65], after[65];
+    struct {
+        const char *actor, *event, *needle;
+    } refused[] = {
+        {"officer1", "triage.urgnet",
+         "event \"triage.urgnet\" is an outcome of plugin \"triage\" in state \"triage\": "
+         "only the plugin sends it"},
+        {"officer1", "triage.routine", "or by hand a person with role: supervisor"},
+        {"analyst1", "triage.routine", "needs role"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snapshot(before);
+        int rc = act(refused[i].actor, id, refused[i].event, NULL, &err);
+        if (rc != CF_EDENIED || !strstr(err.message, refused[i].needle))
+            fail_msg("%s %s: got %s \"%s\"", refused[i].actor, refused[i].event,
+                     cf_err_name(rc), err.message);
+        snapshot(after);
+        if (strcmp(before, after) != 0)
+            fail_msg("%s %s changed the store", refused[i].actor, refused[i].event);
+    }
+
+    /* By hand, with manual: the person's act, not the plugin's. */
+    assert_int_equal(act("both1", id, "triage.routine", NULL, &err), 0);
+    json_t *c = get(id);
+    assert_string_equal(state_of(c), "routine");
+    json_decref(c);
+    json_t *h;
+    assert_int_equal(cf_case_history(e, id, &h, &err), 0);
+    json_t *last = json_array_get(h, json_array_size(h) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "event")), "triage.routine");
+    assert_string_equal(json_string_value(json_object_get(last, "actor")), "both1");
+    /* both1 is officer and supervisor: the record names the role that
+     * allows it by hand. */
+    assert_string_equal(json_string_value(json_object_get(last, "role")), "supervisor");
+    assert_true(json_is_null(json_object_get(last, "outcome")));
+    assert_true(json_is_null(json_object_get(last, "plugin")));
+    json_decref(h);
+    free(id);
+
+    /* The plugin decides: its outcome, its name. */
+    r = referral("R-OUT-2");
+    as("analyst1");
+    assert_int_equal(cf_refer(e, "outcomes", r, &out, &err), 0);
+    json_decref(r);
+    id = strdup(json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    assert_int_equal(act("officer1", id, "triage.submit", "{\"priority\":true}", &err), 0);
+    c = get(id);
+    assert_string_equal(state_of(c), "urgent");
+    json_decref(c);
+    assert_int_equal(cf_case_history(e, id, &h, &err), 0);
+    last = json_array_get(h, json_array_size(h) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "outcome")), "triage.urgnet");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(last, "plugin"),
+                                                          "name")),
+                        "triage");
+    json_decref(h);
+    free(id);
+}
+
 static void four_eyes_and_final_states(void **state)
 {
     (void)state;
@@ -1250,6 +1350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(referral_runs_to_a_waiting_state_once, setup, teardown),
         cmocka_unit_test_setup_teardown(history_names_plugin_and_module_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(refusals_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(outcomes_are_the_plugins_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(four_eyes_and_final_states, setup, teardown),
         cmocka_unit_test_setup_teardown(functions_decide_or_stay, setup, teardown),
         cmocka_unit_test_setup_teardown(revisions_refuse_stale_writers, setup, teardown),

@@ -162,9 +162,15 @@ static void test_load_good(void **state)
     assert_non_null(m->desc->init);
     assert_non_null(m->desc->handle);
     assert_true(cf_plugin_accepts(m->desc, "submit"));
-    assert_false(cf_plugin_accepts(m->desc, "done"));
-    assert_true(cf_plugin_emits(m->desc, "done"));
+    assert_false(cf_plugin_accepts(m->desc, "triage.routine"));
+    assert_false(cf_plugin_emits(m->desc, "done")); /* it declares no outcomes */
     assert_false(cf_plugin_emits(m->desc, "submit"));
+    /* A plugin with outcomes of its own (tests/plugins/triage.c). */
+    const cf_module *t = NULL;
+    if (cf_loader_get(l, "triage", &t, &err) != 0)
+        fail_msg("%s", err.message);
+    assert_true(cf_plugin_emits(t->desc, "triage.routine"));
+    assert_false(cf_plugin_emits(t->desc, "triage.submit"));
 
     /* The .la names the shared object; that is what ran, so that is what
      * the path and the hash must describe. */
@@ -456,7 +462,8 @@ static void test_list(void **state)
     assert_string_equal(json_string_value(json_object_get(good, "version")), "1.2.3");
     assert_string_equal(json_string_value(json_object_get(good, "abi")), "1.0");
     assert_true(json_array_size(json_object_get(good, "accepts")) > 0);
-    assert_true(json_array_size(json_object_get(good, "emits")) > 0);
+    assert_true(json_is_array(json_object_get(good, "emits")));
+    assert_true(json_array_size(json_object_get(entry_named(arr, "triage"), "emits")) > 0);
     snprintf(so, sizeof so, "%s/.libs/good.so", g_plugdir);
     sodium_file_hex(so, want);
     assert_string_equal(json_string_value(json_object_get(good, "sha256")), want);

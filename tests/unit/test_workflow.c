@@ -795,6 +795,81 @@ static void test_check_unaccepted(void **state)
     cf_loader_free(loader);
 }
 
+/* A plugin's outcomes (issue 10, item 6), with the test plugin "triage",
+ * whose emits has a typo (triage.urgnet): the typo found as an outcome no
+ * transition takes, a manual transition shown as a warning, manual where
+ * it means nothing an error; and manual parsed as a list of roles. */
+static void test_check_outcomes(void **state)
+{
+    (void)state;
+    const char *build = getenv("CASEFLOW_BUILDDIR");
+    char plugins[512], path[512];
+    cf_loader *loader = NULL;
+    const cf_module *m = NULL;
+    cf_error err = {0};
+    snprintf(plugins, sizeof plugins, "%s/tests/plugins", build ? build : ".");
+    if (cf_loader_new(plugins, &loader, &err) != 0)
+        skip();
+    if (cf_loader_get(loader, "triage", &m, &err) != 0) {
+        cf_loader_free(loader);
+        skip();
+    }
+    static const char src[] =
+        "return workflow {\n"
+        "  name = \"o\", version = 1, initial = \"a\",\n"
+        "  states = {\n"
+        "    a = { step = \"triage\", roles = { \"officer\" },\n"
+        "      on = {\n"
+        "        [\"triage.submit\"] = { to = \"a\", manual = { \"officer\" } },\n"
+        "        [\"triage.urgent\"] = \"b\",\n"
+        "        [\"triage.routine\"] = { to = \"b\", manual = { \"supervisor\", \"officer\" } },\n"
+        "      } },\n"
+        "    b = { roles = { \"officer\" }, on = { close = { to = \"c\", manual = { \"officer\" } } } },\n"
+        "    c = { final = true },\n"
+        "  },\n"
+        "}\n";
+    write_file("outcomes.lua", src);
+    snprintf(path, sizeof path, "%s/outcomes.lua", tmpdir);
+    json_t *diags = json_array();
+    assert_int_equal(cf_wf_check(path, loader, diags, &err), 0);
+    json_t *u = findings(diags, "unmapped-outcome");
+    assert_int_equal(json_array_size(u), 1);
+    assert_int_equal(line_of(json_array_get(u, 0)), 4);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "message")),
+                           "plugin 'triage' emits 'triage.urgnet', which no transition"));
+    assert_null(json_object_get(json_array_get(u, 0), "severity"));
+    json_decref(u);
+    u = findings(diags, "manual-outcome");
+    assert_int_equal(json_array_size(u), 1);
+    assert_int_equal(line_of(json_array_get(u, 0)), 8);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(u, 0), "severity")),
+                        "warning");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "message")),
+                           "(manual: supervisor, officer)"));
+    json_decref(u);
+    u = findings(diags, "manual-not-outcome");
+    assert_int_equal(json_array_size(u), 2);
+    assert_int_equal(line_of(json_array_get(u, 0)) + line_of(json_array_get(u, 1)), 6 + 10);
+    json_decref(u);
+    u = findings(diags, "unaccepted-event");
+    assert_int_equal(json_array_size(u), 1); /* triage.urgent: what the typo leaves */
+    json_decref(u);
+    json_decref(diags);
+    cf_loader_free(loader);
+
+    cf_wf *wf = NULL;
+    assert_int_equal(load_src(src, &wf, &err), 0);
+    const cf_wf_transition *t = cf_wf_find_transition(cf_wf_find_state(wf, "a"),
+                                                      "triage.routine");
+    assert_non_null(t);
+    assert_int_equal(t->nmanual, 2);
+    assert_string_equal(t->manual[0], "supervisor");
+    assert_string_equal(t->manual[1], "officer");
+    assert_int_equal(cf_wf_find_transition(cf_wf_find_state(wf, "a"), "triage.urgent")->nmanual,
+                     0);
+    cf_wf_free(wf);
+}
+
 /* Exactly these (rule, line) findings, in any order, for fixture rel. */
 static void expect_findings(const char *rel, const char *const *rules, const int *lines,
                             size_t n)
@@ -919,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_check_syntax),
         cmocka_unit_test(test_check_structure),
         cmocka_unit_test(test_check_unaccepted),
+        cmocka_unit_test(test_check_outcomes),
         cmocka_unit_test(test_check_live_mistakes),
         cmocka_unit_test(test_event_data),
     };
