@@ -180,12 +180,13 @@ static int dir_empty(const char *dir)
     return empty == 1 && saved ? -1 : empty;
 }
 
+/* dir/name (no second slash when dir ends with one); NULL when out of memory. */
 static char *join_path(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    size_t len = strlen(dir), n = len + strlen(name) + 2;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+        snprintf(p, n, "%s%s%s", dir, len && dir[len - 1] == '/' ? "" : "/", name);
     return p;
 }
 
@@ -296,10 +297,12 @@ static void print_skeleton(const json_t *o)
     const char *dir = jtext(o, "dir", b, sizeof b);
     const json_t *f;
     size_t i;
+    size_t len = strlen(dir);
+    const char *slash = len && dir[len - 1] == '/' ? "" : "/";
     json_array_foreach(json_object_get(o, "files"), i, f)
-        outf("wrote %s/%s\n", dir, json_string_value(f));
-    outf("next: cd %s && make && make check; %s/README.md says how to install and deploy\n",
-         dir, dir);
+        outf("wrote %s%s%s\n", dir, slash, json_string_value(f));
+    outf("next: cd %s && make && make check; %s%sREADME.md says how to install and deploy\n",
+         dir, dir, slash);
 }
 
 int cmd_plugin_new(struct cli *c)
