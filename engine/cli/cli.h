@@ -37,7 +37,8 @@ enum {
 #define JSON_IN_FLAGS JSON_REJECT_DUPLICATES
 
 /* Command-specific options; global ones have no bit. Macros, not an enum:
- * the 32 bits of `opts` are all in use, and an enum constant must fit an int. */
+ * `opts` has 64 bits (the first 32 all in use), and an enum constant must
+ * fit an int. */
 #define OPT_ROLE       (1u << 0)
 #define OPT_STATE      (1u << 1)
 #define OPT_LIMIT      (1u << 2)
@@ -70,6 +71,7 @@ enum {
 #define OPT_WFVERSION  (1u << 29) /* --version N (a workflow version, not the program's) */
 #define OPT_FORMAT     (1u << 30) /* --format */
 #define OPT_DUE        (1u << 31) /* retention dispose --due */
+#define OPT_DIR        (UINT64_C(1) << 32) /* plugin new --dir */
 
 struct command;
 
@@ -86,6 +88,7 @@ struct cli {
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;
     bool overdue, open_tasks;
     bool yes, dry_run, inactive, due;
+    const char *dir;    /* plugin new --dir */
     struct {            /* workflow migrate (cmd_migrate.c) */
         const char *to, *from, *approve;
         const char **maps, **cases; /* as given, NULL-terminated */
@@ -96,7 +99,7 @@ struct cli {
     size_t nroles;
     const char **os_users; /* --os-user values, NULL-terminated */
     size_t nos_users;
-    unsigned used;      /* OPT_* bits seen */
+    uint64_t used;      /* OPT_* bits seen */
     const char **words; /* positional words, command words first */
     size_t nwords;
     const struct command *cmd;
@@ -113,7 +116,7 @@ struct command {
     const char *name, *sub;
     int (*run)(struct cli *);
     size_t min_args, max_args; /* after the command words */
-    unsigned opts;             /* OPT_* it accepts */
+    uint64_t opts;             /* OPT_* it accepts */
     const char *usage;         /* arguments, after "caseflow name [sub]" */
     const char *summary;
 };
@@ -282,5 +285,6 @@ int cmd_report(struct cli *c);
 /* cmd_plugin.c */
 int cmd_plugin_list(struct cli *c);
 int cmd_plugin_info(struct cli *c);
+int cmd_plugin_new(struct cli *c);
 
 #endif

@@ -27,14 +27,14 @@ enum opt_id {
     O_KIND, O_CASE, O_ASSIGNEE, O_RESULT, O_RESULT_FILE, O_EVENTS, O_SECRET_FILE,
     O_YES, O_DRY_RUN, O_INACTIVE,
     O_TO, O_FROM, O_MAP, O_CASES, O_ALL, O_REQUEST, O_APPROVE, /* migrate */
-    O_VERBOSE, O_LIVE, O_FORMAT, O_DUE,
+    O_VERBOSE, O_LIVE, O_FORMAT, O_DUE, O_DIR,
 };
 
 static const struct optspec {
     const char *name;
     enum opt_id id;
     bool has_arg;
-    unsigned bit; /* 0 for global options */
+    uint64_t bit; /* 0 for global options */
 } optspecs[] = {
     {"store", O_STORE, true, 0},
     {"actor", O_ACTOR, true, 0},
@@ -95,6 +95,7 @@ static const struct optspec {
     {"all", O_ALL, false, OPT_MIGRATE},
     {"request", O_REQUEST, false, OPT_MIGRATE},
     {"approve", O_APPROVE, true, OPT_MIGRATE},
+    {"dir", O_DIR, true, OPT_DIR},
 };
 
 /* ---- opening the store -------------------------------------------------- */
@@ -326,6 +327,13 @@ static const struct command commands[] = {
      "List the step plugins found on the search path."},
     {"plugin", "info", cmd_plugin_info, 1, 1, 0, "FILE",
      "Show the descriptor of the plugin module in FILE."},
+    {"plugin", "new", cmd_plugin_new, 1, 1, OPT_DIR, "NAME [--dir D]",
+     "Start a step plugin: write NAME.c (a working plugin using plugin.h and the helper "
+     "library), a Makefile (make, make check, make install into pkg-config's pluginsdir or "
+     "a DESTDIR), a test using the plugin test harness, workflow.lua using the plugin and a "
+     "README into D (default ./NAME; it must not exist or be empty). NAME: 1 to 59 "
+     "characters of a-z, 0-9 and _, starting with a letter. Needs no store; nothing is "
+     "written on error (65: D is not empty, 74: it cannot be written)."},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -505,6 +513,7 @@ static void set_opt(struct cli *c, const struct optspec *o, const char *val)
     case O_VERBOSE: c->verbose = true; break;
     case O_LIVE: c->live = true; break;
     case O_DUE: c->due = true; break;
+    case O_DIR: c->dir = val; break;
     }
     c->used |= o->bit;
 }

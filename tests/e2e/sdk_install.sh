@@ -234,6 +234,9 @@ fi
 expect_exit 0 "$installed_bin" --json plugin info "$referral_so"
 assert_jq "$OUT" '.name == "referral"' "the installed engine loads the installed referral.so"
 
+# ---- the skeleton: plugin new, make, make check, make install, deploy ----------------
+. "$(dirname "$0")/sdk_skeleton.sh"
+
 # ---- embedding: caseflow.pc ----------------------------------------------------------
 cat >"$T/embed.c" <<'EOF'
 #include <stdio.h>
