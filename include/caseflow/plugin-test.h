@@ -209,7 +209,8 @@ int cfpt_engine_act(cfpt_engine *r, const char *actor, const char *id, const cha
  * clock does). *fired (may be NULL) gets how many fired. 0 or CF_E*. */
 int cfpt_engine_tick(cfpt_engine *r, size_t *fired, cf_error *err);
 /* The case document as `caseflow show --json` gives it (new reference), or
- * NULL when there is no such case. */
+ * NULL when there is no such case. Read as the runner's "supervisor" (an
+ * audited consultation, like any read of case data). */
 json_t *cfpt_engine_case(cfpt_engine *r, const char *id);
 /* The case's state (copied into out[size]); "" when there is no such case. */
 const char *cfpt_engine_state(cfpt_engine *r, const char *id, char *out, size_t size);
