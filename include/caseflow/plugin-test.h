@@ -107,7 +107,7 @@ int cfpt_set_case_id(cfpt_host *h, const char *id);
 /* A text asset of the workflow version (host->asset). 0 or -1. */
 int cfpt_add_asset(cfpt_host *h, const char *name, const char *text);
 
-/* Call enter() (CF_PLUGIN_OK when the plugin has none) / handle() with
+/* Call enter() / handle() (CF_PLUGIN_OK when the plugin has none) with
  * `event` and `input` (JSON object text; NULL: {}). Each call first clears
  * the effects of the previous one. Returns the plugin's result
  * (CF_PLUGIN_FAILED when it called host->fail but returned >= 0), or

@@ -206,6 +206,16 @@ static void test_new_and_init_failure(void **state)
     assert_null(cfpt_emitted(h));
     assert_json(cfpt_data(h), "{}");
     cfpt_host_free(h);
+    /* Nor without handle (the engine takes the event); accepts still rule. */
+    noname = probe;
+    noname.handle = NULL;
+    h = new_host(&noname, NULL);
+    assert_int_equal(cfpt_handle(h, "look", NULL), CF_PLUGIN_OK);
+    assert_json(cfpt_data(h), "{}");
+    assert_null(cfpt_failure(h));
+    assert_int_equal(cfpt_handle(h, "nope", NULL), CFPT_NOT_ACCEPTED);
+    assert_int_equal(cfpt_handle(h, "look", "[]"), CFPT_BAD_INPUT);
+    cfpt_host_free(h);
 }
 
 static void test_defaults_and_setters(void **state)
