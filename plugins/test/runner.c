@@ -223,7 +223,8 @@ int cfpt_engine_act(cfpt_engine *r, const char *actor, const char *id, const cha
 
     clear(err);
     if (!r || !actor || !id || !event)
-        return failed(err, CF_EUSAGE, "event", "a runner, an actor, a case and an event are needed");
+        return failed(err, CF_EUSAGE, "event",
+                      "a runner, an actor, a case and an event are needed");
     if ((rc = object_arg(data, "data", &d, err)))
         return rc;
     if ((rc = cf_engine_set_actor(r->e, actor, "plugin test"))) {

@@ -318,7 +318,8 @@ static void test_every_effect_captured(void **state)
     assert_int_equal(json_integer_value(cfpt_get(h, "nested.x.1")), 2);
     assert_json(cfpt_keys(h), "[{\"kind\":\"account\",\"value\":\"user-1\"}]");
     assert_json(cfpt_tasks(h),
-                "[{\"detail\":{\"note\":\"test task\"},\"kind\":\"review\",\"role\":\"supervisor\"}]");
+                "[{\"detail\":{\"note\":\"test task\"},\"kind\":\"review\","
+                "\"role\":\"supervisor\"}]");
     assert_json(cfpt_notifications(h), "[{\"channel\":\"cad\",\"message\":{\"note\":\"test\"}}]");
     assert_json(cfpt_timers(h), "[{\"due\":1767229200,\"event\":\"expired\"}]");
     assert_json(cfpt_logs(h), "[]");
