@@ -25,10 +25,11 @@
  *    (otherwise CFPT_NOT_ACCEPTED, nothing called);
  *  - an emit() of an event not in `emits` fails the call (CFPT_CONTRACT, and
  *    cfpt_failure says which event);
- *  - a call that fails (negative return) leaves the case data as it was
- *    before the call and discards its tasks, timers, deadline, keys,
- *    notifications and emitted event, as the engine rolls a transition back;
- *    the failure and the log lines stay readable;
+ *  - a call that fails (negative return, or a host->fail whatever the
+ *    plugin then returns) leaves the case data as it was before the call
+ *    and discards its tasks, timers, deadline, keys, notifications and
+ *    emitted event, as the engine rolls a transition back; the failure and
+ *    the log lines stay readable;
  *  - input and config must be JSON objects.
  *
  * Ownership follows jansson's words and plugin.h: "borrowed" values must not
@@ -106,12 +107,20 @@ int cfpt_set_case_id(cfpt_host *h, const char *id);
 /* A text asset of the workflow version (host->asset). 0 or -1. */
 int cfpt_add_asset(cfpt_host *h, const char *name, const char *text);
 
-/* Call enter() (CF_PLUGIN_OK when the plugin has none) / handle() with
+/* Call enter() / handle() (CF_PLUGIN_OK when the plugin has none) with
  * `event` and `input` (JSON object text; NULL: {}). Each call first clears
- * the effects of the previous one. Returns the plugin's result, or
+ * the effects of the previous one. Returns the plugin's result
+ * (CF_PLUGIN_FAILED when it called host->fail but returned >= 0), or
  * CFPT_NOT_ACCEPTED, CFPT_BAD_INPUT or CFPT_CONTRACT. */
 int cfpt_enter(cfpt_host *h);
 int cfpt_handle(cfpt_host *h, const char *event, const char *input);
+/* Clear the effects (failure, emitted event, tasks, timers, deadline, keys,
+ * notifications, logs) as a call does first; the case data stays. For
+ * callbacks or cfp_ helpers called by hand. Since 1.0. */
+void cfpt_clear(cfpt_host *h);
+/* How many times host->fail was called since the effects were last cleared
+ * (a helper that should refuse once, not twice). Since 1.0. */
+size_t cfpt_failures(const cfpt_host *h);
 
 /* The host table and step the harness passes to the plugin, for calling a
  * callback or a cfp_ helper by hand. Borrowed, valid for h's life. Effects
@@ -124,8 +133,10 @@ cf_step *cfpt_step(cfpt_host *h);
 const json_t *cfpt_data(const cfpt_host *h);                  /* whole document */
 const json_t *cfpt_get(const cfpt_host *h, const char *path); /* NULL: absent */
 const char *cfpt_emitted(const cfpt_host *h);                 /* NULL: none */
-/* The message given to host->fail (or the harness's, for CFPT_*), and its
- * field; NULL when the call did not fail / named no field. */
+/* The message given to host->fail (the last one; or the harness's, for
+ * CFPT_* and for a negative result without a reason), and its field; NULL
+ * when the call did not fail / named no field. Truncated as the engine
+ * truncates them (field 95 bytes, message 319). */
 const char *cfpt_failure(const cfpt_host *h);
 const char *cfpt_failure_field(const cfpt_host *h);
 /* Arrays in call order, [] when none:
@@ -190,13 +201,16 @@ void cfpt_engine_clock(cfpt_engine *r, int64_t now);
 int cfpt_engine_refer(cfpt_engine *r, const char *actor, const char *referral,
                       char id[64], cf_error *err);
 /* Send `event` with `data` (JSON object text; NULL: none) to case id as
- * actor. 0 or CF_E* with err (as `caseflow act` would report it). */
+ * actor (not NULL). 0 or CF_E* with err (as `caseflow act` would report
+ * it). */
 int cfpt_engine_act(cfpt_engine *r, const char *actor, const char *id, const char *event,
                     const char *data, cf_error *err);
-/* Fire the due timers. *fired (may be NULL) gets how many. 0 or CF_E*. */
+/* Fire the due timers as the engine itself (no actor: as a service's
+ * clock does). *fired (may be NULL) gets how many fired. 0 or CF_E*. */
 int cfpt_engine_tick(cfpt_engine *r, size_t *fired, cf_error *err);
 /* The case document as `caseflow show --json` gives it (new reference), or
- * NULL when there is no such case. */
+ * NULL when there is no such case. Read as the runner's "supervisor" (an
+ * audited consultation, like any read of case data). */
 json_t *cfpt_engine_case(cfpt_engine *r, const char *id);
 /* The case's state (copied into out[size]); "" when there is no such case. */
 const char *cfpt_engine_state(cfpt_engine *r, const char *id, char *out, size_t size);

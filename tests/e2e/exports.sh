@@ -2,7 +2,8 @@
 # Export lists: every plugin module exports exactly its descriptor
 # (<module>_LTX_caseflow_plugin) and nothing else, libcaseflow.so exports
 # only cf_ symbols that include/caseflow/caseflow.h declares, and
-# libcaseflow-plugin-util.so only the cfp_ functions plugin-util.h declares.
+# libcaseflow-plugin-util.so only the cfp_ functions plugin-util.h declares,
+# libcaseflow-plugin-test.so only the cfpt_ functions plugin-test.h declares.
 # Anything more is ABI that nobody meant to promise. The shipped modules take
 # the cfp_ helpers from that library, never from a private copy.
 set -eu
@@ -11,6 +12,7 @@ builddir=${CASEFLOW_BUILDDIR:-.}
 srcdir=${CASEFLOW_SRCDIR:-$(dirname "$0")/../..}
 header=$srcdir/include/caseflow/caseflow.h
 util_header=$srcdir/include/caseflow/plugin-util.h
+test_header=$srcdir/include/caseflow/plugin-test.h
 
 if ! command -v nm >/dev/null 2>&1; then
     echo "SKIP: nm not found"
@@ -117,7 +119,33 @@ else
     echo "note: $lib not built (static-only build?); helper library exports not checked"
 fi
 
+# ---- the plugin test harness ---------------------------------------------------
+lib=$builddir/.libs/libcaseflow-plugin-test.so
+if [ -f "$lib" ]; then
+    syms=$(exports "$lib")
+    public=0
+    for sym in $syms; do
+        case $sym in
+        cfpt_*) ;;
+        *) bad "libcaseflow-plugin-test.so exports $sym, which is not cfpt_"; continue ;;
+        esac
+        public=$((public + 1))
+        if ! grep -Eq "(^|[^A-Za-z0-9_])$sym[[:space:]]*\(" "$test_header"; then
+            bad "libcaseflow-plugin-test.so exports $sym, which plugin-test.h does not declare"
+        fi
+    done
+    for sym in $(sed -n 's/^[a-z_0-9 ]*[ *]\(cfpt_[a-z_0-9]*\)(.*/\1/p' "$test_header"); do
+        printf '%s\n' "$syms" | grep -qx "$sym" ||
+            bad "plugin-test.h declares $sym, which libcaseflow-plugin-test.so does not export"
+    done
+    if [ "$public" -eq 0 ]; then
+        bad "libcaseflow-plugin-test.so exports no cfpt_ symbols at all"
+    fi
+else
+    echo "note: $lib not built (static-only build?); harness library exports not checked"
+fi
+
 if [ "$failed" -ne 0 ]; then
     exit 1
 fi
-echo "ok: $modules plugin modules, libcaseflow.so and libcaseflow-plugin-util.so export what they should"
+echo "ok: $modules plugin modules, libcaseflow.so, libcaseflow-plugin-util.so and libcaseflow-plugin-test.so export what they should"

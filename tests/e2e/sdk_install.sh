@@ -9,7 +9,12 @@
 #     exporting only its descriptor) and a program that embeds libcaseflow;
 #   - the installed engine loads that plugin and runs its cfp_ calls, and the
 #     installed shipped modules take their helpers from the installed
-#     libcaseflow-plugin-util.so.1, not from the build tree.
+#     libcaseflow-plugin-util.so.1, not from the build tree;
+#   - the test harness (issue 10, item 4): plugin-test.h,
+#     libcaseflow-plugin-test.so.1 (cfpt_ only) and caseflow-plugin-test.pc
+#     are installed, and a test program built with `pkg-config --cflags
+#     --libs caseflow-plugin-test` runs that plugin on the fake host and in
+#     the runner's in-memory engine.
 # A make check test rather than installcheck, so it runs in every make check
 # and in make distcheck's; it installs into its own DESTDIR only (about a
 # minute), never into the configured prefix.
@@ -70,13 +75,25 @@ assert_eq "caseflow $(pkg-config --modversion caseflow)" "$("$CASEFLOW_BIN" --ve
     "caseflow.pc's version is the command's"
 
 # ---- what was installed where -------------------------------------------------------
-for h in caseflow.h plugin.h plugin-util.h; do
+for h in caseflow.h plugin.h plugin-util.h plugin-test.h; do
     if [ -f "$D$includedir/caseflow/$h" ]; then ok "installed caseflow/$h"; else not_ok "installed caseflow/$h"; fi
 done
 util_so=$D$libdir/libcaseflow-plugin-util.so.1
 if [ -f "$util_so" ]; then ok "installed libcaseflow-plugin-util.so.1"; else not_ok "installed libcaseflow-plugin-util.so.1"; fi
 others=$(nm -D --defined-only -P "$util_so" 2>/dev/null | awk '$1 !~ /^cfp_/ { print $1 }' | grep -v '^$' || true)
 assert_eq "" "$others" "the installed helper library exports only cfp_"
+test_so=$D$libdir/libcaseflow-plugin-test.so.1
+if [ -f "$test_so" ]; then ok "installed libcaseflow-plugin-test.so.1"; else not_ok "installed libcaseflow-plugin-test.so.1"; fi
+others=$(nm -D --defined-only -P "$test_so" 2>/dev/null | awk '$1 !~ /^cfpt_/ { print $1 }' | grep -v '^$' || true)
+assert_eq "" "$others" "the installed test harness library exports only cfpt_"
+if [ -f "$PKG_CONFIG_PATH/caseflow-plugin-test.pc" ]; then
+    ok "installed caseflow-plugin-test.pc"
+    assert_eq "$(define "$hdr/plugin-test.h" CFPT_VERSION_STRING)" \
+        "$(pkg-config --variable=harness_version caseflow-plugin-test)" \
+        "harness_version is plugin-test.h's CFPT_VERSION_STRING"
+else
+    not_ok "installed caseflow-plugin-test.pc"
+fi
 missing=
 for dir in "$CASEFLOW_SRCDIR"/plugins/*/; do
     name=$(basename "$dir")
@@ -258,6 +275,91 @@ if $CC -std=c11 -Wall -Wextra -Werror $(pcs --cflags caseflow) "$T/embed.c" -o "
         "it runs against the installed libcaseflow"
 else
     not_ok "building a program with pkg-config caseflow"
+    show_output
+fi
+
+# ---- testing a plugin: caseflow-plugin-test.pc ------------------------------------------
+# The out-of-tree plugin above, tested as its author would: one callback on
+# the fake host, then the module from $T/plug in the runner's engine.
+cat >"$T/sdkdemo_test.c" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+
+#include <caseflow/plugin-test.h>
+
+extern const cf_plugin sdkdemo_LTX_caseflow_plugin;
+
+static const char *str(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : "(none)";
+}
+
+int main(int argc, char **argv)
+{
+    cfpt_engine_options o = {0};
+    char err[256], id[64], state[64];
+    cf_error e;
+    cfpt_host *h;
+    cfpt_engine *r;
+    json_t *c;
+
+    if (argc != 3)
+        return 64;
+    h = cfpt_host_new(&sdkdemo_LTX_caseflow_plugin, "noting", "{\"greeting\": \"hi\"}",
+                      err, sizeof err);
+    if (!h) {
+        fprintf(stderr, "host: %s\n", err);
+        return 1;
+    }
+    cfpt_set_actor(h, "officer1");
+    if (cfpt_handle(h, "note", "{\"note\": \"a\\tb\"}") != CF_PLUGIN_FAILED ||
+        strcmp(cfpt_failure_field(h), "note") != 0 || cfpt_get(h, "note") != NULL) {
+        fprintf(stderr, "a bad note was not refused\n");
+        return 2;
+    }
+    if (cfpt_handle(h, "note", "{\"note\": \"at the door\"}") != CF_PLUGIN_OK)
+        return 3;
+    printf("host %s|%s|%s\n", str(cfpt_get(h, "note.text")), str(cfpt_get(h, "note.by")),
+           str(cfpt_get(h, "note.at")));
+    cfpt_host_free(h);
+
+    o.plugin_path = argv[1];
+    o.workflow_file = argv[2];
+    r = cfpt_engine_new(&o, &e);
+    if (!r) {
+        fprintf(stderr, "runner: %s\n", e.message);
+        return 4;
+    }
+    if (cfpt_engine_refer(r, NULL, "{\"source\": \"SDK\", \"reference\": \"SDK-1\"}", id, &e) ||
+        cfpt_engine_act(r, "officer", id, "note", "{\"note\": \"on the phone\"}", &e)) {
+        fprintf(stderr, "runner: %s\n", e.message);
+        return 5;
+    }
+    c = cfpt_engine_case(r, id);
+    printf("engine %s %s|%s %s\n", cfpt_engine_state(r, id, state, sizeof state),
+           str(cfpt_path(c, "data.note.text")), str(cfpt_path(c, "data.note.by")),
+           cfpt_version());
+    json_decref(c);
+    cfpt_engine_free(r);
+    return 0;
+}
+EOF
+# shellcheck disable=SC2046 # pkg-config's output is a word list
+if $CC -std=c11 -Wall -Wextra -Werror $(pcs --cflags caseflow-plugin-test) \
+    "$T/sdkdemo_test.c" "$T/sdkdemo.c" -o "$T/sdkdemo_test" \
+    $(pcs --libs caseflow-plugin-test) >"$ERR" 2>&1; then
+    ok "cc \$(pkg-config --cflags --libs caseflow-plugin-test) builds a plugin's test"
+    if readelf -d "$T/sdkdemo_test" | grep -q 'NEEDED.*\[libcaseflow-plugin-test\.so\.1\]'; then
+        ok "the test links libcaseflow-plugin-test.so.1"
+    else
+        not_ok "the test does not link libcaseflow-plugin-test.so.1"
+    fi
+    expect_exit 0 "$T/sdkdemo_test" "$T/plug" "$T/demo.lua"
+    assert_eq "host at the door|officer1|2026-01-01T00:00:00Z
+engine done on the phone|officer $(pkg-config --variable=harness_version caseflow-plugin-test)" \
+        "$(cat "$OUT")" "it runs the plugin on the installed fake host and runner"
+else
+    not_ok "building a plugin's test with pkg-config caseflow-plugin-test"
     show_output
 fi
 

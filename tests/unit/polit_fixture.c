@@ -1,8 +1,11 @@
 /*
- * The polit plugin tests' fixture (see polit_fixture.h): a fresh store per
- * test with the shipped workflows/polit.lua deployed from CASEFLOW_SRCDIR and
- * the plugins found on CASEFLOW_PLUGIN_PATH, exactly as `make check` sets
- * them, so every assertion is about the plugins as the engine runs them.
+ * The polit plugin tests' fixture (see polit_fixture.h): a fresh runner per
+ * test (libcaseflow-plugin-test: in-memory store, test clock, the runner's
+ * users) with the shipped workflows/polit.lua deployed from CASEFLOW_SRCDIR
+ * and the plugins found on CASEFLOW_PLUGIN_PATH, exactly as `make check`
+ * sets them, so every assertion is about the plugins as the engine runs
+ * them. What is here beyond the runner is polit's: its users, its referral,
+ * its path, and edited copies of its workflow.
  */
 /* nftw() is an XSI interface. */
 #define _XOPEN_SOURCE 700
@@ -43,38 +46,27 @@ static void fail_with(const char *what, int rc, const cf_error *err)
 
 int pf_setup(void **state)
 {
-    static const char *const roles[][3] = {
-        {"analyst", NULL, NULL},    {"officer", NULL, NULL},
-        {"officer", NULL, NULL},    {"supervisor", NULL, NULL},
-        {"authoriser", NULL, NULL}, {"officer", "authoriser", NULL}};
-    static const char *const names[] = {PF_ANALYST,    PF_OFFICER,
-                                        PF_OFFICER2,   PF_SUPERVISOR,
-                                        PF_AUTHORISER, PF_DUAL};
-    cf_open_options opts;
+    static const char *const officer[] = {"officer", NULL};
+    static const char *const dual[] = {"officer", "authoriser", NULL};
+    cfpt_engine_options opts;
     cf_error err;
     char wf[512];
     pf *f = calloc(1, sizeof *f);
     int rc;
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cf-polit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->store, sizeof f->store, "%s/store.db", f->dir);
-    memset(&opts, 0, sizeof opts);
-    opts.create = 1;
-    rc = cf_engine_open(f->store, &opts, &f->engine, &err);
-    if (rc != 0)
-        fail_with("cf_engine_open", rc, &err);
-    pf_clock(f, PF_NOW);
-    cf_engine_set_actor(f->engine, PF_ADMIN, "test set-up");
-    if ((rc = cf_store_init_with(f->engine, &(cf_init_options){.test_clock = 1}, &err)) != 0)
-        fail_with("cf_store_init", rc, &err);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if ((rc = cf_user_add(f->engine, names[i], roles[i], &err)) != 0)
-            fail_with("cf_user_add", rc, &err);
     snprintf(wf, sizeof wf, "%s/workflows/polit.lua", srcdir());
-    if ((rc = cf_workflow_deploy(f->engine, wf, NULL, &err)) != 0)
-        fail_with("cf_workflow_deploy", rc, &err);
+    memset(&opts, 0, sizeof opts);
+    opts.workflow_file = wf;
+    opts.now = PF_NOW;
+    f->run = cfpt_engine_new(&opts, &err);
+    if (f->run == NULL)
+        fail_with("cfpt_engine_new", err.code, &err);
+    f->engine = cfpt_engine_handle(f->run);
+    f->now = PF_NOW;
+    if ((rc = cfpt_engine_user(f->run, PF_OFFICER2, officer, &err)) != 0 ||
+        (rc = cfpt_engine_user(f->run, PF_DUAL, dual, &err)) != 0)
+        fail_with("cfpt_engine_user", rc, &err);
     f->seq = 1;
     *state = f;
     return 0;
@@ -102,8 +94,9 @@ int pf_teardown(void **state)
 
     if (f == NULL)
         return 0;
-    cf_engine_close(f->engine);
-    remove_tree(f->dir);
+    cfpt_engine_free(f->run);
+    if (f->dir[0] != '\0')
+        remove_tree(f->dir);
     free(f);
     *state = NULL;
     return 0;
@@ -112,7 +105,7 @@ int pf_teardown(void **state)
 void pf_clock(pf *f, int64_t now)
 {
     f->now = now;
-    cf_engine_set_clock(f->engine, now);
+    cfpt_engine_clock(f->run, now);
 }
 
 /* 32 hex digits derived from text (FNV-1a, twice), for a per-case md5. */
@@ -154,15 +147,15 @@ json_t *pf_referral(const char *reference)
 
 int pf_refer(pf *f, const json_t *referral, char id[64], cf_error *err)
 {
-    json_t *out = NULL;
+    char *text = json_dumps(referral, JSON_COMPACT);
+    char got[64] = "";
     int rc;
 
-    cf_engine_set_actor(f->engine, PF_ANALYST, "intake");
-    memset(err, 0, sizeof *err);
-    rc = cf_refer(f->engine, "polit", referral, &out, err);
+    assert_non_null(text);
+    rc = cfpt_engine_refer(f->run, PF_ANALYST, text, got, err);
     if (rc == 0 && id != NULL)
-        snprintf(id, 64, "%s", json_string_value(json_object_get(out, "id")));
-    json_decref(out);
+        snprintf(id, 64, "%s", got);
+    free(text);
     return rc;
 }
 
@@ -178,22 +171,7 @@ void pf_refer_ok(pf *f, const json_t *referral, char id[64])
 int pf_act(pf *f, const char *id, const char *actor, const char *event,
            const char *json, cf_error *err)
 {
-    json_t *data = NULL, *out = NULL;
-    json_error_t jerr;
-    int rc;
-
-    if (json != NULL) {
-        data = json_loads(json, 0, &jerr);
-        if (data == NULL)
-            print_error("bad test JSON: %s: %s\n", jerr.text, json);
-        assert_non_null(data);
-    }
-    cf_engine_set_actor(f->engine, actor, "test");
-    memset(err, 0, sizeof *err);
-    rc = cf_act(f->engine, id, event, data, -1, &out, err);
-    json_decref(data);
-    json_decref(out);
-    return rc;
+    return cfpt_engine_act(f->run, actor, id, event, json, err);
 }
 
 void pf_act_ok(pf *f, const char *id, const char *actor, const char *event,
@@ -224,15 +202,11 @@ void pf_refused(int rc, const cf_error *err, int code, const char *field,
 
 json_t *pf_case(pf *f, const char *id)
 {
-    json_t *out = NULL;
-    cf_error err;
-    int rc;
+    json_t *c = cfpt_engine_case(f->run, id);
 
-    cf_engine_set_actor(f->engine, PF_SUPERVISOR, "test check");
-    rc = cf_case_get(f->engine, id, &out, &err);
-    if (rc != 0)
-        fail_with("cf_case_get", rc, &err);
-    return out;
+    if (c == NULL)
+        fail_msg("cannot read case %s", id);
+    return c;
 }
 
 void pf_assert_state(pf *f, const char *id, const char *state)
@@ -251,21 +225,9 @@ void pf_assert_state(pf *f, const char *id, const char *state)
 
 json_t *pf_data(json_t *doc, const char *path)
 {
-    json_t *v = json_object_get(doc, "data");
-    char part[128];
+    json_t *data = json_object_get(doc, "data");
 
-    while (v != NULL && *path != '\0') {
-        size_t n = strcspn(path, ".");
-        snprintf(part, sizeof part, "%.*s", (int)n, path);
-        if (json_is_array(v))
-            v = json_array_get(v, strtoul(part, NULL, 10));
-        else
-            v = json_object_get(v, part);
-        path += n;
-        if (*path == '.')
-            path++;
-    }
-    return v;
+    return data != NULL ? (json_t *)cfpt_path(data, path) : NULL;
 }
 
 void pf_assert_data_str(pf *f, const char *id, const char *path,
@@ -300,15 +262,11 @@ int pf_has_task(pf *f, const char *id, const char *kind)
 
 void pf_tick(pf *f)
 {
-    json_t *out = NULL;
     cf_error err;
-    int rc;
+    int rc = cfpt_engine_tick(f->run, NULL, &err);
 
-    cf_engine_set_actor(f->engine, PF_ADMIN, "timers");
-    rc = cf_tick(f->engine, &out, &err);
-    json_decref(out);
     if (rc != 0)
-        fail_with("cf_tick", rc, &err);
+        fail_with("cfpt_engine_tick", rc, &err);
 }
 
 void pf_resolved_json(unsigned n, char *out, size_t len)
@@ -413,6 +371,10 @@ int pf_deploy_custom(pf *f, const char *from, const char *to,
     char *text, *at;
     FILE *fp;
 
+    if (f->dir[0] == '\0') {
+        snprintf(f->dir, sizeof f->dir, "/tmp/cf-polit-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+    }
     snprintf(wf, sizeof wf, "%s/wf", f->dir);
     mkdir(wf, 0700);
     snprintf(dst, sizeof dst, "%s/letters", wf);

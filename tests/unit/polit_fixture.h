@@ -1,9 +1,10 @@
 /*
  * Test fixture for the polit step plugins: every plugin test drives the real
- * plugins through the real engine and workflows/polit.lua, on a fresh store
- * in a temporary directory, with a fixed engine clock and one user per role.
- * Helpers move a case along the usual path so that each test starts where
- * its rule applies, and check refusals by code, field and rule.
+ * plugins through the real engine and workflows/polit.lua on the plugin test
+ * harness's runner (cfpt_engine, include/caseflow/plugin-test.h): an
+ * in-memory store with a test clock and the runner's users, two more users
+ * added here. Helpers move a case along the usual path so that each test
+ * starts where its rule applies, and check refusals by code, field and rule.
  */
 #ifndef CF_TEST_POLIT_FIXTURE_H
 #define CF_TEST_POLIT_FIXTURE_H
@@ -18,24 +19,26 @@
 #include <jansson.h>
 
 #include "caseflow/caseflow.h"
+#include "caseflow/plugin-test.h"
 
 /* 2026-11-03T09:00:00Z, the day after the sample referral arrived. */
 #define PF_NOW INT64_C(1793696400)
 #define PF_DAY INT64_C(86400)
 
-/* Users, one per role (and one officer who is also an authoriser). */
+/* Users: the runner's, one per role, and two more (another officer, and an
+ * officer who is also an authoriser). */
 #define PF_ADMIN "admin"
-#define PF_ANALYST "ana"
-#define PF_OFFICER "olive"
+#define PF_ANALYST "analyst"
+#define PF_OFFICER "officer"
 #define PF_OFFICER2 "oscar"
-#define PF_SUPERVISOR "sue"
-#define PF_AUTHORISER "arthur"
+#define PF_SUPERVISOR "supervisor"
+#define PF_AUTHORISER "authoriser"
 #define PF_DUAL "dana" /* officer and authoriser */
 
 typedef struct pf {
-    cf_engine *engine;
-    char dir[64];
-    char store[96];
+    cfpt_engine *run;
+    cf_engine *engine; /* cfpt_engine_handle(run), borrowed */
+    char dir[64];      /* for edited workflows; "" until one is written */
     int64_t now;
     unsigned seq; /* makes each resolved address distinct */
 } pf;
