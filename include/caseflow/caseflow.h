@@ -239,8 +239,11 @@ CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
  * CF_DEPLOY_INACTIVE; a source already deployed under any version is that
  * version again (no copy under a new number), made active the same way.
  * *out (new reference, may be NULL): {name, version, declared_version, hash,
- * created, active, previous_active, dry_run}. CF_EINVALID for
- * CF_DEPLOY_INACTIVE on a workflow's first version.
+ * created, active, previous_active, dry_run, plugins}; plugins: {PLUGIN:
+ * {version, sha256}}, the builds a new version is pinned to (a command
+ * that finds another build of one of them for this version refuses the
+ * states using it with CF_EMISSING until cf_workflow_repin). CF_EINVALID
+ * for CF_DEPLOY_INACTIVE on a workflow's first version.
  */
 CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigned flags,
                                     json_t **out, cf_error *err);
@@ -256,6 +259,21 @@ CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigne
  */
 CF_EXTERN int cf_workflow_activate(cf_engine *engine, const char *name, int64_t version,
                                    json_t **out, cf_error *err);
+/*
+ * Accept the plugin builds found now for deployed version `version` of
+ * workflow `name`: each is loaded and initialised as at deploy, and those
+ * whose SHA-256 differs from the pinned one (or every one, for a version
+ * deployed before pins existed) become the new pins, with a workflow.repin
+ * audit record listing the changes and the pins' policy.set record.
+ * Administrators only (CF_EDENIED); needs a reason (CF_EUSAGE). Nothing to
+ * change: nothing written. *out (new reference, may be NULL): {name,
+ * version, changed, changes: [{plugin, old_version, old_sha256,
+ * new_version, new_sha256}], plugins: {PLUGIN: {version, sha256}}}.
+ * CF_EMISSING when the version is not deployed (field "version") or one of
+ * its plugins is missing or refuses its config.
+ */
+CF_EXTERN int cf_workflow_repin(cf_engine *engine, const char *name, int64_t version,
+                                json_t **out, cf_error *err);
 /*
  * What changes from version v1 of workflow `name` to version v2, or (file
  * not NULL) to the workflow in file, bundled as deploy bundles it (v1 <= 0
