@@ -19,6 +19,13 @@
 
 #include "caseflow/plugin.h"
 
+/* tests/loader.am builds this file a second time with another version
+ * string (tests/plugins/rebuilt/good.la): the same module name, another
+ * SHA-256, for the pinning tests. */
+#ifndef GOOD_VERSION
+#define GOOD_VERSION "1.2.3"
+#endif
+
 static const char *const good_accepts[] = {
     "submit", "update", "approve", "reject", "decide", "result", NULL};
 static const char *const good_emits[] = {
@@ -112,7 +119,7 @@ static void good_fini(void *state)
 }
 
 CF_PLUGIN_DEFINE(good,
-    .version = "1.2.3",
+    .version = GOOD_VERSION,
     .summary = "Test plugin: sets data and emits events as its input asks",
     .accepts = good_accepts,
     .emits = good_emits,
