@@ -389,6 +389,13 @@ int cf_workflow_list(cf_engine *e, json_t **out, cf_error *err)
         cf_wf_free(wf);
         json_object_set_new(w, "active", json_boolean(active == version));
         json_object_set_new(w, "open_cases", json_integer(open));
+        /* Deployed before pins existed: its plugins are not checked until
+         * an administrator repins it (pins.c). */
+        json_t *pins = NULL;
+        if (!rc)
+            rc = cf_engine_pins_get(e, name, version, &pins, err);
+        json_object_set_new(w, "pinned", json_boolean(pins != NULL));
+        json_decref(pins);
     }
     json_decref(counts);
     if (rc) {

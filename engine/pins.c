@@ -13,11 +13,14 @@
  * (cf_engine_state_ready), never a case elsewhere in the workflow.
  *
  * Versions deployed before pins existed have no pins row. They stay
- * unpinned, with a warning on stderr when their plugins are bound, until an
- * administrator runs `workflow repin`: pinning them at the migration from
- * the plugin_sha256 last recorded in case histories would make the engine
- * choose what to trust (a plugin never run on a case has no hash, and the
- * last one recorded may be the very build nobody chose).
+ * unpinned (their plugins bound as before this build) until an
+ * administrator runs `workflow repin`; `workflow list` shows them as not
+ * pinned (PINNED no, "pinned": false). Not a warning on every command's
+ * stderr: a success says nothing there (the command-line contract), and the
+ * officers acting on cases cannot repin. Not pinned at the migration from
+ * the plugin_sha256 last recorded in case histories either: that would make
+ * the engine choose what to trust (a plugin no case reached has no hash, and
+ * the last one recorded may be the very build nobody chose).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,12 +179,6 @@ int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err)
     int rc = cf_engine_pins_get(e, wf->name, wf->version, &pins, err);
     if (rc || (rc = cf_engine_loader(e, &l, err)))
         return rc;
-    if (!pins)
-        fprintf(stderr,
-                "caseflow: warning: workflow %s v%lld was deployed before plugins were "
-                "pinned: its plugins run unchecked until an administrator runs caseflow "
-                "workflow repin %s %lld --reason R\n",
-                wf->name, (long long)wf->version, wf->name, (long long)wf->version);
     for (size_t i = 0; i < wf->nstates && !rc; i++)
         if (wf->states[i].step && !wf->states[i].module)
             rc = bind_state(e, l, wf, &wf->states[i], pins);

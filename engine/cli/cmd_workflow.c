@@ -238,9 +238,9 @@ static void print_workflows(const json_t *list)
     const json_t *w;
     size_t i;
     struct table t;
-    table_init(&t, 7);
+    table_init(&t, 8);
     table_add(&t, (const char *[]){"NAME", "VERSION", "ACTIVE", "OPEN", "DEPLOYED", "BY",
-                                   "HASH"});
+                                   "HASH", "PINNED"});
     json_array_foreach(list, i, w) {
         char b1[64], b2[32], b3[64], b4[64], b5[80], b6[32];
         const char *hash = jtext(w, "hash", b5, sizeof b5);
@@ -252,7 +252,9 @@ static void print_workflows(const json_t *list)
                                        jtext(w, "open_cases", b6, sizeof b6),
                                        jtext(w, "deployed_at", b3, sizeof b3),
                                        jtext(w, "deployed_by", b4, sizeof b4),
-                                       short_hash});
+                                       short_hash,
+                                       json_is_false(json_object_get(w, "pinned")) ? "no"
+                                                                                   : "yes"});
     }
     table_print_free(&t);
 }

@@ -162,7 +162,8 @@ static const struct command commands[] = {
      "(workflow simulate), deploying nothing (its one write: that replay's audited read)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions: the active one (new referrals start on it) marked, "
-     "and each version's open cases."},
+     "each version's open cases, and whether its plugins are pinned (PINNED no: deployed "
+     "before pins existed; workflow repin pins them)."},
     {"workflow", "diff", cmd_workflow_diff, 3, 3, 0, "NAME V1 V2|FILE",
      "What changes from version V1 of workflow NAME to version V2, or to the workflow in "
      "FILE (bundled as deploy would; nothing written): states, transitions, roles, timers, "

@@ -150,4 +150,33 @@ sqlite3 "$CASEFLOW_STORE" "UPDATE policies SET value=replace(value, '$SHA2', '$S
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "workflow.pins:pinflow@1" "verify names the edited pin"
 expect_exit 65 cf --actor officer1 act "$A" submit
+
+# ---- a version deployed before pins existed ----------------------------------------------
+# The schema-3 fixture (tests/data/stores): polit v1, no pins. It runs as
+# before, saying nothing on stderr; workflow list shows it unpinned; an
+# administrator's repin pins the builds found.
+export CASEFLOW_PLUGIN_PATH="$CASEFLOW_BUILDDIR/plugins"
+export CASEFLOW_NOW=2030-01-01T10:00:00Z
+FIX="$CASEFLOW_SRCDIR/tests/data/stores"
+export CASEFLOW_STORE="$E2E_TMP/old/store-v3.db"
+mkdir -p "$E2E_TMP/old/store-v3.db.keys"
+chmod 700 "$E2E_TMP/old/store-v3.db.keys"
+gzip -dc "$FIX/store-v3.db.gz" >"$CASEFLOW_STORE"
+cp "$FIX/store-v3.db.key" "$FIX/store-v3.db.key.pub" "$E2E_TMP/old/store-v3.db.keys/"
+chmod 600 "$CASEFLOW_STORE" "$E2E_TMP/old/store-v3.db.keys/store-v3.db.key"
+expect_exit 0 cf --actor admin --json workflow list
+assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == false' \
+    "a version deployed before pins is listed unpinned"
+expect_exit 0 cf --actor admin workflow list
+assert_eq "no" "$(awk '$1 == "polit" && $2 == 1 {print $NF}' "$OUT")" "list (text): PINNED no"
+expect_exit 0 cf --actor officer1 task claim 1
+expect_exit 0 cf --actor admin --reason "e2e: pin after the upgrade" --json workflow repin polit 1
+assert_jq "$OUT" '.changed == true and (.changes | length) > 0 and
+    all(.changes[]; .old_sha256 == null and (.new_sha256 | length) == 64)' \
+    "repin of an unpinned version pins every plugin"
+expect_exit 0 cf --actor admin --json workflow list
+assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == true' "now pinned"
+expect_exit 0 cf --actor admin --reason "e2e: again" workflow repin polit 1
+assert_contains "$OUT" "nothing to change" "a second repin changes nothing"
+expect_exit 0 cf --actor admin audit verify --key "$CASEFLOW_STORE.keys/store-v3.db.key.pub"
 finish
