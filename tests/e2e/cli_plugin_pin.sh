@@ -50,6 +50,11 @@ return workflow {
 }
 EOF
 
+expect_exit 0 cf workflow repin --help
+assert_contains "$OUT" "usage: caseflow workflow repin NAME VERSION --reason R" "repin --help"
+expect_exit 0 cf policy set --help
+assert_contains "$OUT" "plugin_path DIR[:DIR...]" "policy set --help names plugin_path"
+
 # ---- deploy pins ----------------------------------------------------------------------
 expect_exit 0 cf --actor admin --reason "e2e: pins" --json workflow deploy --yes "$WF"
 assert_jq "$OUT" '.plugins.good.version == "1.2.3" and .plugins.oldname.version == "0.1"' \
