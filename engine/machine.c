@@ -384,6 +384,12 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
 {
     for (size_t i = 0; i < e->nwfs; i++)
         if (e->wfs[i]->version == version && strcmp(e->wfs[i]->name, name) == 0) {
+            /* A state left unbound is tried again (a long-lived engine sees a
+             * plugin installed or repinned since); bound states stay as they
+             * are, so nothing in use moves. */
+            int rc = cf_engine_bind_pinned(e, e->wfs[i], err);
+            if (rc)
+                return rc;
             *out = e->wfs[i];
             return 0;
         }

@@ -162,10 +162,11 @@ json_t *cf_pins_of(const cf_wf *wf);
  * the caller's transaction (role: the actor's). */
 int cf_engine_pins_record(cf_engine *e, const char *role, const char *name, int64_t version,
                           const json_t *pins, cf_error *err);
-/* Bind a stored version's states to their plugins, each checked against its
- * pin: a state whose plugin is missing, fails init or is not the pinned
- * build stays unbound with the reason kept (cf_engine_state_ready); only
- * reading the pins or making the loader fails the call. */
+/* Bind a stored version's unbound states to their plugins, each checked
+ * against its pin: a state whose plugin is missing, fails init or is not the
+ * pinned build stays unbound with the reason kept (cf_engine_state_ready);
+ * only reading the pins or making the loader fails the call. Reads nothing
+ * when every state is bound (cheap on each use of a cached version). */
 int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err);
 /* 0 when st can run (no plugin, or its plugin bound), else CF_EMISSING with
  * the kept reason (plugin, workflow, version; for a build that is not the

@@ -173,7 +173,7 @@ int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err)
     cf_loader *l;
     bool any = false;
     for (size_t i = 0; i < wf->nstates && !any; i++)
-        any = wf->states[i].step != NULL;
+        any = wf->states[i].step && !wf->states[i].module;
     if (!any)
         return 0;
     int rc = cf_engine_pins_get(e, wf->name, wf->version, &pins, err);
