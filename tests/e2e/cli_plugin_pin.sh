@@ -144,9 +144,22 @@ assert_contains "$ERR" 'needs plugin "oldname"' "acting in review names its miss
 expect_exit 69 cf --actor officer1 act "$A" update
 assert_contains "$ERR" 'needs plugin "oldname"' "entering review names its missing plugin"
 assert_unchanged after_lazy "refused acts in the state whose plugin is missing"
-# deploy still needs every plugin
+# deploy, activate and repin still need every plugin
 expect_exit 69 cf --actor admin --reason "e2e" workflow deploy --yes "$WF"
+expect_exit 69 cf --actor admin --reason "e2e" workflow activate pinflow 1
+assert_contains "$ERR" 'needs plugin "oldname"' "activate names the missing plugin"
+expect_exit 69 cf --actor admin --reason "e2e" workflow repin pinflow 1
+assert_unchanged after_lazy "deploy, activate and repin refused"
 mv "$P/oldname.so.away" "$P/oldname.so"
+
+# ---- a long workflow name: its pins key is the name's hash ---------------------------------
+LONG=pinflow_with_a_name_long_enough_that_its_pins_key_would_not_fit_an_action
+sed "s/name = \"pinflow\"/name = \"$LONG\"/" "$WF" >"$E2E_TMP/long.lua"
+expect_exit 0 cf --actor admin --reason "e2e: long name" workflow deploy --yes "$E2E_TMP/long.lua"
+assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM policies WHERE key LIKE 'workflow.pins:sha256:%@1'")" \
+    "a long name's pins are kept under its hash"
+referral PIN-LONG >"$E2E_TMP/long.json"
+expect_exit_in 0 "$E2E_TMP/long.json" cf --actor officer1 refer --workflow "$LONG"
 
 # ---- an intruder's edit of a pin -------------------------------------------------------
 expect_exit 0 cf --actor admin audit verify
@@ -154,6 +167,12 @@ cp "$BUILD1" "$P/good.so"
 sqlite3 "$CASEFLOW_STORE" "UPDATE policies SET value=replace(value, '$SHA2', '$SHA1') WHERE key='workflow.pins:pinflow@1'"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "workflow.pins:pinflow@1" "verify names the edited pin"
+expect_exit 65 cf --actor officer1 act "$A" submit
+# ... and of a pin deleted: verify and the engine both find it
+sqlite3 "$CASEFLOW_STORE" "UPDATE policies SET value=replace(value, '$SHA1', '$SHA2') WHERE key='workflow.pins:pinflow@1'"
+expect_exit 0 cf --actor admin audit verify
+sqlite3 "$CASEFLOW_STORE" "DELETE FROM policies WHERE key='workflow.pins:pinflow@1'"
+expect_exit 65 cf --actor admin audit verify
 expect_exit 65 cf --actor officer1 act "$A" submit
 
 # ---- a version deployed before pins existed ----------------------------------------------
