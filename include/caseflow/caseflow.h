@@ -80,7 +80,9 @@ typedef struct cf_engine cf_engine;
 /* Options for cf_engine_open. Zero-initialise, then set what you need. */
 typedef struct cf_open_options {
     /* Colon-separated plugin directories searched before the installed plugin
-     * directory. NULL: the CASEFLOW_PLUGIN_PATH environment variable. */
+     * directory. NULL: the CASEFLOW_PLUGIN_PATH environment variable; when
+     * that is unset too, the store policy plugin_path (read when a plugin is
+     * first needed). */
     const char *plugin_path;
     /* Create the store file when it does not exist (for `init`). */
     int create;
@@ -873,7 +875,9 @@ CF_EXTERN int cf_scenario_run(const json_t *scenario, const cf_scenario_options 
                               json_t **out, cf_error *err);
 
 /* engine may be NULL for the two plugin calls: the plugin path is then
- * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.
+ * CASEFLOW_PLUGIN_PATH plus the installed plugin directory; with an engine,
+ * the engine's (its open options, CASEFLOW_PLUGIN_PATH, or the store policy
+ * plugin_path).
  * Plugins found on the search path: array of descriptors
  * {name, version, summary, abi, accepts[], emits[], path, sha256}. */
 CF_EXTERN int cf_plugin_list(cf_engine *engine, json_t **out, cf_error *err);
