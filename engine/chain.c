@@ -95,7 +95,8 @@ bool cf_chain_keeps_payload(const char *action)
            strncmp(action, "token.", 6) == 0 || strncmp(action, "webhook.", 8) == 0 ||
            strcmp(action, "store.migrate") == 0 || strcmp(action, "refused") == 0 ||
            strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0 ||
-           strncmp(action, "workflow.migrate.", 17) == 0; /* four-eyes requests, approvals */
+           strncmp(action, "workflow.migrate.", 17) == 0 || /* four-eyes requests, approvals */
+           strcmp(action, "workflow.repin") == 0;       /* what changed per plugin */
 }
 
 const char *cf_chain_subject(const char *action, const char *payload, char *buf, size_t n)
@@ -203,6 +204,7 @@ static bool administrative(const char *action)
 {
     return (prefix(action, "user.") && strcmp(action, "user.migrate") != 0) ||
            prefix(action, "policy.set:") || strcmp(action, "workflow.deploy") == 0 ||
+           strcmp(action, "workflow.repin") == 0 ||
            prefix(action, "workflow.migrate") || /* a move, a request, an approval */
            strcmp(action, "disclosure") == 0 || strcmp(action, "retention") == 0 ||
            strcmp(action, "erasure") == 0 || strcmp(action, "checkpoint") == 0 ||

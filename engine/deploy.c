@@ -42,9 +42,9 @@ int cf_workflow_check(cf_engine *e, const char *path, json_t **out, cf_error *er
     cf_err_clear(err);
     *out = NULL;
     cf_loader *own = NULL;
-    cf_loader *l = e ? e->loader : NULL;
-    int rc = 0;
-    if (!l && (rc = cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err)))
+    cf_loader *l = NULL;
+    int rc = e ? cf_engine_loader(e, &l, err) : 0;
+    if (rc || (!l && (rc = cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err))))
         return rc;
     json_t *diags = json_array();
     rc = cf_wf_check(path, l ? l : own, diags, err);
@@ -189,7 +189,8 @@ static int load_checked(cf_engine *e, const char *path, cf_wf **out, cf_error *e
         return rc;
     }
     json_t *diags = json_array();
-    if ((rc = cf_wf_check(path, e->loader, diags, err))) {
+    cf_loader *l;
+    if ((rc = cf_engine_loader(e, &l, err)) || (rc = cf_wf_check(path, l, diags, err))) {
         json_decref(diags);
         cf_engine_unbind_free(wf);
         return rc;
@@ -288,17 +289,24 @@ int cf_workflow_deploy_ex(cf_engine *e, const char *path, unsigned flags, json_t
                                                   e->actor, seq, err)
                           : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
             free(text);
+            /* The builds just bound and checked are the ones this version
+             * runs: a command that finds another refuses (pins.c). */
+            json_t *pins = rc ? NULL : cf_pins_of(wf);
+            if (!rc)
+                rc = pins ? cf_engine_pins_record(e, role, wf->name, p.version, pins, err)
+                          : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+            json_decref(pins);
         }
         if (!rc && p.pin)
             rc = pin(e, role, wf->name, p.pin, err);
         rc = cf_engine_finish(e, rc, err);
     }
     if (!rc && out)
-        *out = json_pack("{s:s, s:I, s:I, s:s, s:b, s:b, s:I, s:b}", "name", wf->name,
+        *out = json_pack("{s:s, s:I, s:I, s:s, s:b, s:b, s:I, s:b, s:o}", "name", wf->name,
                          "version", (json_int_t)p.version, "declared_version",
                          (json_int_t)wf->declared_version, "hash", wf->hash, "created",
                          p.created, "active", p.active, "previous_active",
-                         (json_int_t)p.was_active, "dry_run", dry);
+                         (json_int_t)p.was_active, "dry_run", dry, "plugins", cf_pins_of(wf));
     cf_engine_unbind_free(wf);
     return rc;
 }
@@ -331,7 +339,8 @@ int cf_workflow_activate(cf_engine *e, const char *name, int64_t version, json_t
                           (long long)version, (long long)latest);
     /* New referrals must be able to start on it: loaded, plugins bound. */
     cf_wf *wf;
-    if ((rc = cf_engine_workflow(e, name, version, &wf, err)))
+    if ((rc = cf_engine_workflow(e, name, version, &wf, err)) ||
+        (rc = cf_engine_workflow_ready(wf, err)))
         return rc;
     if ((rc = cf_engine_begin(e, err)))
         return rc;
@@ -391,6 +400,13 @@ int cf_workflow_list(cf_engine *e, json_t **out, cf_error *err)
         cf_wf_free(wf);
         json_object_set_new(w, "active", json_boolean(active == version));
         json_object_set_new(w, "open_cases", json_integer(open));
+        /* Deployed before pins existed: its plugins are not checked until
+         * an administrator repins it (pins.c). */
+        json_t *pins = NULL;
+        if (!rc)
+            rc = cf_engine_pins_get(e, name, version, &pins, err);
+        json_object_set_new(w, "pinned", json_boolean(pins != NULL));
+        json_decref(pins);
     }
     json_decref(counts);
     if (rc) {
@@ -408,9 +424,11 @@ int cf_plugin_list(cf_engine *e, json_t **out, cf_error *err)
     cf_err_clear(err);
     *out = NULL;
     cf_loader *own = NULL;
-    int rc = e ? 0 : cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err);
+    cf_loader *l = NULL;
+    int rc = e ? cf_engine_loader(e, &l, err)
+               : cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err);
     if (!rc)
-        rc = cf_loader_list(e ? e->loader : own, out, err);
+        rc = cf_loader_list(e ? l : own, out, err);
     cf_loader_free(own);
     return rc;
 }
@@ -421,8 +439,10 @@ int cf_plugin_info(cf_engine *e, const char *file, json_t **out, cf_error *err)
     *out = NULL;
     cf_loader *own = NULL;
     const cf_module *m;
-    int rc = e ? 0 : cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err);
-    if (!rc && !(rc = cf_loader_open_file(e ? e->loader : own, file, &m, err)) &&
+    cf_loader *l = NULL;
+    int rc = e ? cf_engine_loader(e, &l, err)
+               : cf_loader_new(getenv("CASEFLOW_PLUGIN_PATH"), &own, err);
+    if (!rc && !(rc = cf_loader_open_file(e ? l : own, file, &m, err)) &&
         !(*out = cf_loader_describe(m)))
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     cf_loader_free(own);

@@ -362,12 +362,16 @@ int cf_engine_open(const char *path, const cf_open_options *opts, cf_engine **ou
     e->pol.data_version = -1;
     e->user_ok.data_version = -1;
     who_am_i(e);
+    /* The plugin path is only noted here: the loader is made when a plugin
+     * is first needed (cf_engine_loader), once the store's plugin_path
+     * policy can be read and checked against the chain. */
     const char *pp = opts->plugin_path ? opts->plugin_path : getenv("CASEFLOW_PLUGIN_PATH");
     if (!path)
         path = "caseflow.db";
     const char *kp = opts->key_path ? opts->key_path : getenv("CASEFLOW_KEY");
-    int rc = cf_loader_new(pp, &e->loader, err);
-    if (!rc && !(e->store_path = strdup(path)))
+    int rc = 0;
+    e->plugin_path_given = pp != NULL;
+    if ((pp && !(e->plugin_path = strdup(pp))) || !(e->store_path = strdup(path)))
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     if (!rc)
         rc = cf_store_open(path, opts->create, opts->readonly, &e->store, err);
@@ -411,6 +415,7 @@ void cf_engine_close(cf_engine *e)
     free(e->wfs);
     cf_store_close(e->store);
     cf_loader_free(e->loader);
+    free(e->plugin_path);
     sodium_memzero(e->sk, sizeof e->sk);
     json_decref(e->anchors);
     json_decref(e->deferred);
@@ -423,6 +428,28 @@ void cf_engine_close(cf_engine *e)
     free(e->roles);
     free(e->trace);
     free(e);
+}
+
+int cf_engine_loader(cf_engine *e, cf_loader **out, cf_error *err)
+{
+    *out = e->loader;
+    if (e->loader)
+        return 0;
+    /* --plugins and CASEFLOW_PLUGIN_PATH override the store's policy (tests,
+     * a plugin author trying a build); else the policy, checked against
+     * the chain like every policy; then the installed directory. */
+    const char *path = e->plugin_path;
+    if (!e->plugin_path_given && e->store && e->store_id && !e->broken.code) {
+        const cf_policies *pol = cf_engine_policies(e, err);
+        if (!pol) {
+            cf_engine_flush_alarm(e);
+            return err && err->code ? err->code : CF_EINVALID;
+        }
+        path = pol->plugin_path;
+    }
+    int rc = cf_loader_new(path, &e->loader, err);
+    *out = e->loader;
+    return rc;
 }
 
 const char *cf_engine_error_detail(const cf_engine *e)
@@ -470,7 +497,7 @@ int64_t cf_engine_now(const cf_engine *e)
 static const struct {
     const char *key;
     const char *fallback;
-    enum { P_BOOL, P_COUNT, P_PATH } kind;
+    enum { P_BOOL, P_COUNT, P_PATH, P_DIRS } kind;
     long long min, max;
 } policies[] = {
     {"require_reason", "true", P_BOOL, 0, 0},
@@ -480,6 +507,7 @@ static const struct {
     {"workflow_budget_ms", "1000", P_COUNT, 10, 60000},
     {"common_key_limit", "25", P_COUNT, 1, 200},
     {"migrate_four_eyes", "false", P_BOOL, 0, 0},
+    {"plugin_path", "", P_DIRS, 0, 0},
 };
 #define NPOLICIES (sizeof policies / sizeof policies[0])
 
@@ -507,6 +535,8 @@ static void policy_apply(cf_policies *p, const char *key, const char *v)
         p->common_key_limit = atoll(v);
     else if (strcmp(key, "migrate_four_eyes") == 0)
         p->migrate_four_eyes = strcmp(v, "true") == 0;
+    else if (strcmp(key, "plugin_path") == 0)
+        snprintf(p->plugin_path, sizeof p->plugin_path, "%s", v);
 }
 
 const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
@@ -842,15 +872,38 @@ int cf_engine_record_refusal(cf_engine *e, const char *operation, const char *ca
 
 /* ---- policy ------------------------------------------------------------------------- */
 
+/* plugin_path: directories separated by ':', each an absolute path (a
+ * relative one would depend on where each command happens to run: the
+ * working directory must never become a plugin source); "" for none. */
+static int plugin_dirs_ok(const char *key, const char *value, size_t cap, cf_error *err)
+{
+    if (strlen(value) >= cap || !cf_utf8_valid(value) || strpbrk(value, "\n\r\t"))
+        return cf_err_set(err, CF_EINVALID, key,
+                          "%s must be at most %zu bytes of text on one line", key, cap - 1);
+    for (const char *p = value; *p;) {
+        size_t len = strcspn(p, ":");
+        if (p[0] != '/')
+            return cf_err_set(err, CF_EINVALID, key,
+                              "%s: every directory must be an absolute path (\"%.*s\" is not; "
+                              "separate directories with ':')",
+                              key, (int)(len > 200 ? 200 : len), p);
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return 0;
+}
+
 int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *err)
 {
     cf_err_clear(err);
+    int rc = 0;
     int i = key ? policy_index(key) : -1;
     if (i < 0)
         return cf_err_set(err, CF_EINVALID, "policy",
                           "unknown policy \"%s\" (require_reason, checkpoint_interval, anchor, "
                           "require_os_user, workflow_budget_ms, common_key_limit, "
-                          "migrate_four_eyes)",
+                          "migrate_four_eyes, plugin_path)",
                           key ? key : "");
     if (!value)
         return cf_err_set(err, CF_EINVALID, key, "%s needs a value", key);
@@ -874,9 +927,13 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
             return cf_err_set(err, CF_EINVALID, key,
                               "%s must be an absolute path to a file (or \"\" for none)", key);
         break;
+    case P_DIRS:
+        if ((rc = plugin_dirs_ok(key, value, sizeof e->pol.plugin_path, err)))
+            return rc;
+        break;
     }
     const char *role;
-    int rc = cf_engine_require(e, admin, 1, "set store policy", &role, err);
+    rc = cf_engine_require(e, admin, 1, "set store policy", &role, err);
     if (rc || (rc = cf_engine_begin(e, err)))
         return rc;
     /* Every user must then be bound: the one setting it first, or no one

@@ -170,6 +170,7 @@ struct cf_wf_state {
     int line;
     void *plugin_state;    /* engine-owned: plugin instance for this state */
     const cf_module *module; /* engine-owned: the module bound to step */
+    char *unbound;         /* engine-owned: why step is not bound (pins.c), or NULL */
 };
 
 struct cf_wf {

@@ -313,9 +313,16 @@ static const cf_host host = {
 
 /* ---- workflow versions and their plugins ----------------------------------------- */
 
+const cf_host *cf_machine_host(void)
+{
+    return &host;
+}
+
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err)
 {
-    return cf_wf_bind_plugins(e->loader, wf, err);
+    cf_loader *l;
+    int rc = cf_engine_loader(e, &l, err);
+    return rc ? rc : cf_wf_bind_plugins(l, wf, err);
 }
 
 int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err)
@@ -356,8 +363,20 @@ void cf_engine_unbind_free(cf_wf *wf)
             st->module->desc->fini(st->plugin_state);
         st->module = NULL;
         st->plugin_state = NULL;
+        free(st->unbound);
+        st->unbound = NULL;
     }
     cf_wf_free(wf);
+}
+
+void cf_engine_forget_workflow(cf_engine *e, const char *name, int64_t version)
+{
+    for (size_t i = 0; i < e->nwfs; i++)
+        if (e->wfs[i]->version == version && strcmp(e->wfs[i]->name, name) == 0) {
+            cf_engine_unbind_free(e->wfs[i]);
+            e->wfs[i] = e->wfs[--e->nwfs];
+            return;
+        }
 }
 
 int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
@@ -365,6 +384,12 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
 {
     for (size_t i = 0; i < e->nwfs; i++)
         if (e->wfs[i]->version == version && strcmp(e->wfs[i]->name, name) == 0) {
+            /* A state left unbound is tried again (a long-lived engine sees a
+             * plugin installed or repinned since); bound states stay as they
+             * are, so nothing in use moves. */
+            int rc = cf_engine_bind_pinned(e, e->wfs[i], err);
+            if (rc)
+                return rc;
             *out = e->wfs[i];
             return 0;
         }
@@ -385,7 +410,9 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
     if (rc)
         return rc;
     wf->version = version;
-    if ((rc = cf_engine_bind(e, wf, err))) {
+    /* Each state's plugin checked against its pin; one that cannot run
+     * blocks only its own states (cf_engine_state_ready). */
+    if ((rc = cf_engine_bind_pinned(e, wf, err))) {
         cf_engine_unbind_free(wf);
         return rc;
     }
@@ -544,6 +571,9 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
         c->row.deadline_at = u->now + st->deadline_secs;
     if (st->final)
         set_review(u, c);
+    int brc = cf_engine_state_ready(st, u->err);
+    if (brc)
+        return brc;
     if (!st->module || !st->module->desc->enter)
         return 0;
     cf_step s = {.u = u, .c = c, .st = st};
@@ -670,6 +700,11 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         return cf_err_set(u->err, CF_ESCRIPT, "state",
                           "case %s is in state \"%s\", which workflow %s v%lld lacks",
                           c->row.id, c->row.state, c->wf->name, (long long)c->wf->version);
+    /* A state whose plugin is missing or not the pinned build takes no
+     * event (other states of the workflow are not held up by it). */
+    int brc = cf_engine_state_ready(st, u->err);
+    if (brc)
+        return brc;
     /* A refusal names the rule, not the case's state: the state is case
      * data, which a person reads (with a reason, audited) through show. */
     const cf_wf_transition *t = st->final ? NULL : cf_wf_find_transition(st, event);

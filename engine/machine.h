@@ -20,11 +20,14 @@ typedef struct cf_policies {
     int64_t workflow_budget_ms;
     int64_t common_key_limit;
     bool migrate_four_eyes; /* a migration needs a second administrator's approval */
+    char plugin_path[1024]; /* directories searched for plugins ("" : none) */
 } cf_policies;
 
 struct cf_engine {
     cf_store *store;
-    cf_loader *loader;
+    cf_loader *loader;      /* made on first need: use cf_engine_loader */
+    char *plugin_path;      /* --plugins or CASEFLOW_PLUGIN_PATH, or NULL */
+    bool plugin_path_given; /* either was given: the store's policy is not used */
     char *store_path;
     char *key_path;    /* audit signing key (secret) */
     bool key_explicit; /* given by the caller (not found by default) */
@@ -136,10 +139,47 @@ int cf_engine_workflow_active(cf_engine *e, const char *name, int64_t *version,
  * cf_policy_set does (inside the caller's transaction; role the actor's). */
 int cf_engine_policy_record(cf_engine *e, const char *role, const char *key,
                             const char *value, cf_error *err);
+/* The engine's plugin loader in *out, made on first use (borrowed; 0, or
+ * the error of reading the policy or making the loader): its path is the open options' plugin_path or
+ * CASEFLOW_PLUGIN_PATH when either was given, else the store policy
+ * plugin_path; the installed plugin directory last. */
+int cf_engine_loader(cf_engine *e, cf_loader **out, cf_error *err);
 /* Bind a freshly loaded workflow's states to their plugins (init each). */
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err);
 /* The same with an explicit loader (workflow check without a store). */
 int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err);
+/* ---- pins.c: pinned plugins ------------------------------------------------ */
+
+/* The pins recorded for name@version (*pins new: {PLUGIN: {version,
+ * sha256}}; NULL when the version has none, deployed before pins existed),
+ * checked against the chain: CF_EINVALID (alarm raised) when altered. */
+int cf_engine_pins_get(cf_engine *e, const char *name, int64_t version, json_t **pins,
+                       cf_error *err);
+/* The pins of a bound workflow: its modules' versions and SHA-256 (new
+ * reference, NULL on OOM). */
+json_t *cf_pins_of(const cf_wf *wf);
+/* Record pins (borrowed) for name@version as an audited store policy, inside
+ * the caller's transaction (role: the actor's). */
+int cf_engine_pins_record(cf_engine *e, const char *role, const char *name, int64_t version,
+                          const json_t *pins, cf_error *err);
+/* Bind a stored version's unbound states to their plugins, each checked
+ * against its pin: a state whose plugin is missing, fails init or is not the
+ * pinned build stays unbound with the reason kept (cf_engine_state_ready);
+ * only reading the pins or making the loader fails the call. Reads nothing
+ * when every state is bound (cheap on each use of a cached version). */
+int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err);
+/* 0 when st can run (no plugin, or its plugin bound), else CF_EMISSING with
+ * the kept reason (plugin, workflow, version; for a build that is not the
+ * pinned one: both versions and hashes and the repin command). */
+int cf_engine_state_ready(const cf_wf_state *st, cf_error *err);
+/* The first state of wf that cannot run, as cf_engine_state_ready. */
+int cf_engine_workflow_ready(const cf_wf *wf, cf_error *err);
+/* Drop name@version from the engine's cache of loaded versions (after its
+ * pins changed: bound again on next use). */
+void cf_engine_forget_workflow(cf_engine *e, const char *name, int64_t version);
+/* The host table plugins are called with (machine.c). */
+const cf_host *cf_machine_host(void);
+
 /* Undo cf_engine_bind (fini each instance) and free the workflow. */
 void cf_engine_unbind_free(cf_wf *wf);
 

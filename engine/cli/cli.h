@@ -236,6 +236,7 @@ int cmd_workflow_deploy(struct cli *c);
 int cmd_workflow_list(struct cli *c);
 int cmd_workflow_diff(struct cli *c);
 int cmd_workflow_activate(struct cli *c);
+int cmd_workflow_repin(struct cli *c);
 int cmd_workflow_check(struct cli *c);
 int cmd_workflow_graph(struct cli *c);
 /* cmd_wftest.c */

@@ -1,8 +1,10 @@
 /*
- * Step plugins, without a store: the plugins found on the search path
- * (--plugins, CASEFLOW_PLUGIN_PATH, the installed directory), the
- * descriptor of one plugin module, and `plugin new`, which writes the
- * skeleton of a new plugin (skeleton/, skeleton.h) into a directory.
+ * Step plugins, without needing a store: the plugins found on the search
+ * path (--plugins, else CASEFLOW_PLUGIN_PATH, else the store policy
+ * plugin_path when there is a store to read it from; then the installed
+ * directory), the descriptor of one plugin module, and `plugin new`, which
+ * writes the skeleton of a new plugin (skeleton/, skeleton.h) into a
+ * directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,15 +38,31 @@ static void print_plugins(const json_t *list)
     table_print_free(&t);
 }
 
+/* Neither --plugins nor CASEFLOW_PLUGIN_PATH: the store (opened read-only)
+ * whose plugin_path policy the engine searches, as every command does; NULL
+ * when there is none to open (then the installed directory only). */
+static cf_engine *policy_engine(const struct cli *c)
+{
+    if (c->plugins || getenv("CASEFLOW_PLUGIN_PATH"))
+        return NULL;
+    cf_open_options o;
+    memset(&o, 0, sizeof o);
+    o.readonly = 1;
+    o.key_path = c->signing_key;
+    cf_engine *e = NULL;
+    cf_error err;
+    return cf_engine_open(c->store, &o, &e, &err) == 0 ? e : NULL;
+}
+
 int cmd_plugin_list(struct cli *c)
 {
     cf_error err;
     json_t *list = NULL;
-    /* Plugins are inspected without a store: the search path is --plugins
-     * (or CASEFLOW_PLUGIN_PATH) and the installed directory. */
     if (c->plugins && setenv("CASEFLOW_PLUGIN_PATH", c->plugins, 1) != 0)
         return fail(CF_ENOMEM, NULL);
-    int rc = cf_plugin_list(NULL, &list, &err);
+    cf_engine *e = policy_engine(c);
+    int rc = cf_plugin_list(e, &list, &err);
+    cf_engine_close(e);
     if (rc < 0)
         return fail(rc, &err);
     return print_result(c, list, false, print_plugins);
@@ -69,7 +87,9 @@ int cmd_plugin_info(struct cli *c)
     json_t *d = NULL;
     if (c->plugins && setenv("CASEFLOW_PLUGIN_PATH", c->plugins, 1) != 0)
         return fail(CF_ENOMEM, NULL);
-    int rc = cf_plugin_info(NULL, c->args[0], &d, &err);
+    cf_engine *e = policy_engine(c);
+    int rc = cf_plugin_info(e, c->args[0], &d, &err);
+    cf_engine_close(e);
     if (rc < 0)
         return fail(rc, &err);
     return print_result(c, d, false, print_descriptor);

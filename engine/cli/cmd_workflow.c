@@ -79,6 +79,14 @@ static void print_deployed(const json_t *out)
          jtext(out, "name", b1, sizeof b1), jtext(out, "version", b2, sizeof b2),
          jtext(out, "hash", b3, sizeof b3),
          active ? ", active: new referrals start on it" : ", not active");
+    const char *name;
+    const json_t *pin;
+    json_object_foreach((json_t *)json_object_get(out, "plugins"), name, pin) {
+        char v[128], h[80];
+        if (created)
+            outf("  pinned plugin %s version %s (sha256 %s)\n", name,
+                 jtext(pin, "version", v, sizeof v), jtext(pin, "sha256", h, sizeof h));
+    }
 }
 
 /* The structural changes of a diff, one line each. */
@@ -248,9 +256,9 @@ static void print_workflows(const json_t *list)
     const json_t *w;
     size_t i;
     struct table t;
-    table_init(&t, 7);
+    table_init(&t, 8);
     table_add(&t, (const char *[]){"NAME", "VERSION", "ACTIVE", "OPEN", "DEPLOYED", "BY",
-                                   "HASH"});
+                                   "HASH", "PINNED"});
     json_array_foreach(list, i, w) {
         char b1[64], b2[32], b3[64], b4[64], b5[80], b6[32];
         const char *hash = jtext(w, "hash", b5, sizeof b5);
@@ -262,7 +270,9 @@ static void print_workflows(const json_t *list)
                                        jtext(w, "open_cases", b6, sizeof b6),
                                        jtext(w, "deployed_at", b3, sizeof b3),
                                        jtext(w, "deployed_by", b4, sizeof b4),
-                                       short_hash});
+                                       short_hash,
+                                       json_is_false(json_object_get(w, "pinned")) ? "no"
+                                                                                   : "yes"});
     }
     table_print_free(&t);
 }
@@ -340,6 +350,58 @@ int cmd_workflow_activate(struct cli *c)
     st = op_run(c, &r, &out);
     json_decref(args);
     return st ? st : print_result(c, out, false, print_activated);
+}
+
+static void print_repinned(const json_t *out)
+{
+    char n1[64], n2[32];
+    const char *b1 = jtext(out, "name", n1, sizeof n1), *b2 = jtext(out, "version", n2, sizeof n2);
+    if (!json_is_true(json_object_get(out, "changed"))) {
+        outf("%s version %s: its plugins are the pinned builds; nothing to change\n", b1, b2);
+        return;
+    }
+    const json_t *ch;
+    size_t i;
+    json_array_foreach(json_object_get(out, "changes"), i, ch) {
+        char p[80], ov[128], oh[80], nv[128], nh[80];
+        if (json_is_string(json_object_get(ch, "old_sha256")))
+            outf("repinned %s version %s: plugin %s version %s (sha256 %s) -> version %s "
+                 "(sha256 %s)\n",
+                 b1, b2, jtext(ch, "plugin", p, sizeof p), jtext(ch, "old_version", ov, sizeof ov),
+                 jtext(ch, "old_sha256", oh, sizeof oh), jtext(ch, "new_version", nv, sizeof nv),
+                 jtext(ch, "new_sha256", nh, sizeof nh));
+        else
+            outf("repinned %s version %s: plugin %s (unpinned) -> version %s (sha256 %s)\n", b1,
+                 b2, jtext(ch, "plugin", p, sizeof p), jtext(ch, "new_version", nv, sizeof nv),
+                 jtext(ch, "new_sha256", nh, sizeof nh));
+    }
+    if (json_array_size(json_object_get(out, "changes")) == 0)
+        outf("repinned %s version %s: its plugins are pinned as found\n", b1, b2);
+}
+
+/* The workflow.repin operation. */
+int cmd_workflow_repin(struct cli *c)
+{
+    json_t *out = NULL;
+    if (!c->reason) {
+        say("workflow repin: --reason is required: why these plugin builds are accepted "
+            "(kept in the audit chain)");
+        return EXIT_USAGE;
+    }
+    int64_t v = version_arg("VERSION", c->args[1]);
+    if (!v)
+        return EXIT_USAGE;
+    int st = ops_open(c);
+    if (st)
+        return st;
+    char version[24];
+    snprintf(version, sizeof version, "%lld", (long long)v);
+    struct op_req r = OP_REQ("workflow.repin");
+    json_t *args = op_args("name", c->args[0], "version", version, NULL);
+    r.args = args;
+    st = op_run(c, &r, &out);
+    json_decref(args);
+    return st ? st : print_result(c, out, false, print_repinned);
 }
 
 /* Lints without a store: the plugins are looked up on --plugins (handed to

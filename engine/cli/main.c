@@ -163,7 +163,8 @@ static const struct command commands[] = {
      "(workflow simulate), deploying nothing (its one write: that replay's audited read)."},
     {"workflow", "list", cmd_workflow_list, 0, 0, 0, "",
      "List deployed workflow versions: the active one (new referrals start on it) marked, "
-     "and each version's open cases."},
+     "each version's open cases, and whether its plugins are pinned (PINNED no: deployed "
+     "before pins existed; workflow repin pins them)."},
     {"workflow", "diff", cmd_workflow_diff, 3, 3, 0, "NAME V1 V2|FILE",
      "What changes from version V1 of workflow NAME to version V2, or to the workflow in "
      "FILE (bundled as deploy would; nothing written): states, transitions, roles, timers, "
@@ -171,6 +172,12 @@ static const struct command commands[] = {
     {"workflow", "activate", cmd_workflow_activate, 2, 2, 0, "NAME VERSION --reason R",
      "Make deployed VERSION of workflow NAME the one new referrals start on (administrator; "
      "audited). Rolling back is activating the earlier version: no new version is made."},
+    {"workflow", "repin", cmd_workflow_repin, 2, 2, 0, "NAME VERSION --reason R",
+     "Accept the plugin builds found now for deployed VERSION of workflow NAME "
+     "(administrator; audited): deploy pins each plugin's version and SHA-256, and a "
+     "command that finds another build refuses the states using it (exit 69) until this "
+     "is run. Prints each plugin's old and new version and hash; nothing to change: "
+     "writes nothing."},
     {"workflow", "check", cmd_workflow_check, 1, 1, OPT_LIVE, "FILE [--live]",
      "Lint FILE without deploying it: prints file:line: rule: message for "
      "each finding; exit 65 when there are any. Needs no store. With --live, "
@@ -285,7 +292,9 @@ static const struct command commands[] = {
     {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
      "Set a store policy (administrator; audited): require_reason true|false, "
      "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
-     "true|false, workflow_budget_ms N, common_key_limit N, migrate_four_eyes true|false."},
+     "true|false, workflow_budget_ms N, common_key_limit N, migrate_four_eyes true|false, "
+     "plugin_path DIR[:DIR...] (absolute directories searched for plugins by every "
+     "command and caseflowd unless --plugins or CASEFLOW_PLUGIN_PATH is given; \"\": none)."},
     {"task", "list", cmd_task_list, 0, 0, OPT_TASKQ | OPT_LIMIT | OPT_AFTER | OPT_SERVER,
      "[--open|--done] [--kind KIND] [--case ID] [--assignee USER] [--limit N] "
      "[--after ID]",
@@ -345,7 +354,8 @@ static const char global_help[] =
     "  --reason TEXT   justification logged with reads and changes "
     "(env CASEFLOW_REASON)\n"
     "  --plugins PATH  colon-separated plugin directories searched first "
-    "(env CASEFLOW_PLUGIN_PATH)\n"
+    "(env CASEFLOW_PLUGIN_PATH;\n"
+    "                  without either: the store's plugin_path policy)\n"
     "  --signing-key PATH  the audit signing key (env CASEFLOW_KEY; default\n"
     "                  <store>.keys/<store name>.key, or where init put it)\n"
     "  --server SOCKET|URL  run refer, show, list, history, act, report, task and\n"

@@ -213,6 +213,20 @@ int cf_op_workflow_activate(const cf_op_ctx *ctx, json_t **out, int *status, cf_
     return cf_workflow_activate(ctx->engine, name, version, out, err);
 }
 
+/* workflow.repin: POST /v1/workflows/{name}/versions/{version}/repin, with
+ * a reason; no body. */
+int cf_op_workflow_repin(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err)
+{
+    const char *name;
+    int64_t version;
+    (void)status;
+    *out = NULL;
+    int rc = cf_op_arg_need(ctx->args, "name", &name, err);
+    if (rc < 0 || (rc = cf_op_arg_id(ctx->args, "version", &version, err)) < 0)
+        return rc;
+    return cf_workflow_repin(ctx->engine, name, version, out, err);
+}
+
 /* ---- workflow.simulate ------------------------------------------------------------------ */
 
 /* workflow.simulate: POST /v1/workflows/simulate, the candidate sent as a

@@ -53,6 +53,10 @@ static const cf_op table[] = {
      "Make a deployed version the one new referrals start on, with a reason (a rollback is "
      "activating the earlier version)",
      cf_op_workflow_activate},
+    {"workflow.repin", "POST", "/v1/workflows/{name}/versions/{version}/repin", W | A,
+     "Accept the plugin builds found now for a deployed version as its pins, with a reason "
+     "(a build other than the pinned one is refused until then)",
+     cf_op_workflow_repin},
     {"workflow.migrate", "POST", "/v1/workflows/{name}/migrate", W | A | B,
      "Move open cases to another version: {\"to\": N, \"cases\": [ID...] | \"all\": true, "
      "\"map\"?: [\"OLD=NEW\"...], \"from\"?, \"dry_run\"?, \"request\"?, \"approve\"?}",

@@ -34,6 +34,7 @@ int cf_op_workflow_list(const cf_op_ctx *ctx, json_t **out, int *status, cf_erro
 /* op_deploy.c */
 int cf_op_workflow_deploy(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 int cf_op_workflow_activate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
+int cf_op_workflow_repin(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 int cf_op_workflow_simulate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);
 /* op_migrate.c */
 int cf_op_workflow_migrate(const cf_op_ctx *ctx, json_t **out, int *status, cf_error *err);

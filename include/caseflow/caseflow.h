@@ -80,7 +80,9 @@ typedef struct cf_engine cf_engine;
 /* Options for cf_engine_open. Zero-initialise, then set what you need. */
 typedef struct cf_open_options {
     /* Colon-separated plugin directories searched before the installed plugin
-     * directory. NULL: the CASEFLOW_PLUGIN_PATH environment variable. */
+     * directory. NULL: the CASEFLOW_PLUGIN_PATH environment variable; when
+     * that is unset too, the store policy plugin_path (read when a plugin is
+     * first needed). */
     const char *plugin_path;
     /* Create the store file when it does not exist (for `init`). */
     int create;
@@ -239,8 +241,11 @@ CF_EXTERN int cf_workflow_deploy(cf_engine *engine, const char *path,
  * CF_DEPLOY_INACTIVE; a source already deployed under any version is that
  * version again (no copy under a new number), made active the same way.
  * *out (new reference, may be NULL): {name, version, declared_version, hash,
- * created, active, previous_active, dry_run}. CF_EINVALID for
- * CF_DEPLOY_INACTIVE on a workflow's first version.
+ * created, active, previous_active, dry_run, plugins}; plugins: {PLUGIN:
+ * {version, sha256}}, the builds a new version is pinned to (a command
+ * that finds another build of one of them for this version refuses the
+ * states using it with CF_EMISSING until cf_workflow_repin). CF_EINVALID
+ * for CF_DEPLOY_INACTIVE on a workflow's first version.
  */
 CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigned flags,
                                     json_t **out, cf_error *err);
@@ -256,6 +261,21 @@ CF_EXTERN int cf_workflow_deploy_ex(cf_engine *engine, const char *path, unsigne
  */
 CF_EXTERN int cf_workflow_activate(cf_engine *engine, const char *name, int64_t version,
                                    json_t **out, cf_error *err);
+/*
+ * Accept the plugin builds found now for deployed version `version` of
+ * workflow `name`: each is loaded and initialised as at deploy, and those
+ * whose SHA-256 differs from the pinned one (or every one, for a version
+ * deployed before pins existed) become the new pins, with a workflow.repin
+ * audit record listing the changes and the pins' policy.set record.
+ * Administrators only (CF_EDENIED); needs a reason (CF_EUSAGE). Nothing to
+ * change: nothing written. *out (new reference, may be NULL): {name,
+ * version, changed, changes: [{plugin, old_version, old_sha256,
+ * new_version, new_sha256}], plugins: {PLUGIN: {version, sha256}}}.
+ * CF_EMISSING when the version is not deployed (field "version") or one of
+ * its plugins is missing or refuses its config.
+ */
+CF_EXTERN int cf_workflow_repin(cf_engine *engine, const char *name, int64_t version,
+                                json_t **out, cf_error *err);
 /*
  * What changes from version v1 of workflow `name` to version v2, or (file
  * not NULL) to the workflow in file, bundled as deploy bundles it (v1 <= 0
@@ -856,7 +876,9 @@ CF_EXTERN int cf_scenario_run(const json_t *scenario, const cf_scenario_options 
                               json_t **out, cf_error *err);
 
 /* engine may be NULL for the two plugin calls: the plugin path is then
- * CASEFLOW_PLUGIN_PATH plus the installed plugin directory.
+ * CASEFLOW_PLUGIN_PATH plus the installed plugin directory; with an engine,
+ * the engine's (its open options, CASEFLOW_PLUGIN_PATH, or the store policy
+ * plugin_path).
  * Plugins found on the search path: array of descriptors
  * {name, version, summary, abi, accepts[], emits[], path, sha256}. */
 CF_EXTERN int cf_plugin_list(cf_engine *engine, json_t **out, cf_error *err);

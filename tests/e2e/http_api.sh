@@ -452,6 +452,15 @@ expect 200 "the workflows after the rollback" GET /v1/workflows officer1
 assert_jq "$BODY" '[.[] | select(.name == "polit") | select(.active) | .version] == [1]' \
     "the list marks version 1 active"
 expect 200 "activate version 2 again" POST "$ACT/2/activate" admin -H "X-Caseflow-Reason: e2e forward"
+# Repin (workflow.repin): the plugins are the pinned builds, so nothing changes.
+expect_problem 400 CF_EUSAGE reason "a repin without a reason" POST "$ACT/2/repin" admin
+expect_problem 403 CF_EDENIED - "a repin by a supervisor" POST "$ACT/2/repin" supervisor1 \
+    -H "X-Caseflow-Reason: e2e repin"
+REPIN_HEAD=$(audit_head)
+expect 200 "repin version 2" POST "$ACT/2/repin" admin -H "X-Caseflow-Reason: e2e repin"
+assert_jq "$BODY" '.version == 2 and .changed == false and .changes == [] and
+    (.plugins | length) > 0' "nothing to repin: the pins as they are"
+assert_eq "$REPIN_HEAD" "$(audit_head)" "a repin with nothing to change writes nothing"
 
 # Migration (workflow.migrate): a dry run, the move back to version 1, refusals.
 MIG=(-H "X-Caseflow-Reason: e2e migration")

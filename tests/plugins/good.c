@@ -19,6 +19,13 @@
 
 #include "caseflow/plugin.h"
 
+/* tests/loader.am builds this file a second time with another version
+ * string (tests/plugins/rebuilt/good.la): the same module name, another
+ * SHA-256, for the pinning tests. */
+#ifndef GOOD_VERSION
+#define GOOD_VERSION "1.2.3"
+#endif
+
 /* It emits whatever its config or input names, so it declares no outcomes
  * of its own: an event in emits is one only the plugin may send, which
  * every state using it must take (workflow check: unmapped-outcome). The
@@ -116,7 +123,7 @@ static void good_fini(void *state)
 }
 
 CF_PLUGIN_DEFINE(good,
-    .version = "1.2.3",
+    .version = GOOD_VERSION,
     .summary = "Test plugin: sets data and emits events as its input asks",
     .accepts = good_accepts,
     .emits = good_emits,

@@ -657,9 +657,9 @@ static void audit_covers_everything_and_verifies(void **state)
     json_decref(c);
     assert_int_equal(cf_audit_verify(e, &v, &err), 0);
     assert_true(json_is_true(json_object_get(v, "ok")));
-    /* init + its administrator + the schema, 5 users, deploy, received + next, submit,
-     * the read */
-    assert_int_equal(json_integer_value(json_object_get(v, "records")), 13);
+    /* init + its administrator + the schema, 5 users, deploy and its plugin pins,
+     * received + next, submit, the read */
+    assert_int_equal(json_integer_value(json_object_get(v, "records")), 14);
     json_t *tables = json_object_get(v, "tables");
     assert_int_equal(json_integer_value(json_object_get(tables, "events")), 3);
     assert_int_equal(json_integer_value(json_object_get(tables, "cases")), 1);
