@@ -20,6 +20,7 @@ typedef struct cf_policies {
     int64_t workflow_budget_ms;
     int64_t common_key_limit;
     bool migrate_four_eyes; /* a migration needs a second administrator's approval */
+    int64_t plugin_call_ms; /* wall time one plugin call may take (guard.h) */
 } cf_policies;
 
 struct cf_engine {
