@@ -20,10 +20,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +65,13 @@ static atomic_bool running;  /* the watchdog thread runs in this process */
 static atomic_bool sleeping; /* it waits for a call to begin */
 static atomic_bool gave_up;  /* it could not be started */
 static bool quitting;
+
+/* cf_protect_stdout: the stream on descriptor 1 (now standard error) that
+ * plugins get as stdout during their calls, the program's own, and how many
+ * calls run (the first swaps, the last swaps back). */
+static FILE *plugin_stdout;
+static FILE *own_stdout;
+static atomic_int in_calls;
 
 static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 static const char *const fatal_names[] = {"SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT"};
@@ -441,6 +450,8 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
     atomic_store(&s->deadline, cf_time_monotonic_ms() + s->budget);
     atomic_store(&s->seq, seq + 2);
     atomic_store(&s->active, (int)call + 1);
+    if (plugin_stdout && atomic_fetch_add(&in_calls, 1) == 0)
+        stdout = plugin_stdout;
     if ((atomic_load(&sleeping) || !atomic_load(&running)) && !atomic_load(&gave_up))
         poke();
 }
@@ -448,8 +459,33 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
 void cf_guard_end(void)
 {
     slot *s = mine;
-    if (s)
-        atomic_store(&s->active, 0);
+    if (!s)
+        return;
+    atomic_store(&s->active, 0);
+    /* Concurrent calls (the simulator's threads) may swap in either order;
+     * the last call to end always leaves the program's own stream. */
+    if (plugin_stdout && atomic_fetch_sub(&in_calls, 1) == 1)
+        stdout = own_stdout;
+}
+
+int cf_protect_stdout(cf_error *err)
+{
+    if (plugin_stdout)
+        return 0;
+    fflush(stdout);
+    int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        int e = errno;
+        if (f)
+            fclose(f);
+        else if (fd >= 0)
+            close(fd);
+        return cf_err_set(err, CF_EIO, NULL, "standard output: %s", strerror(e));
+    }
+    plugin_stdout = stdout;
+    own_stdout = stdout = f;
+    return 0;
 }
 
 void cf_guard_set_budget_ms(int64_t ms)

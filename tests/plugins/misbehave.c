@@ -3,6 +3,7 @@
  * down or get in the way of its output, one per word, so the containment
  * test (tests/e2e/robust_plugins.sh) can try each against the engine.
  *
+ *  init    config "init" (string): does that word when the engine binds it;
  *  enter   config "enter" (string): does that word on entering the state;
  *  handle  input "do" (string): does that word (any event it accepts).
  *
@@ -61,7 +62,7 @@ static int misbehave(const cf_host *host, cf_step *step, const char *word, int c
         static const char raw[] = "misbehave was here (write)\n";
         ssize_t w = write(STDOUT_FILENO, raw, sizeof raw - 1);
         (void)w;
-    } else if (strcmp(word, "log") == 0) {
+    } else if (strcmp(word, "log") == 0 && step) {
         host->log(step, CF_LOG_WARN, "misbehave logs a warning");
     }
     return CF_PLUGIN_OK;
@@ -70,11 +71,10 @@ static int misbehave(const cf_host *host, cf_step *step, const char *word, int c
 static int misbehave_init(const cf_host *host, const json_t *config, void **state,
                           char *err, size_t errlen)
 {
-    (void)host;
     (void)err;
     (void)errlen;
     *state = json_incref((json_t *)config);
-    return CF_PLUGIN_OK;
+    return misbehave(host, NULL, json_string_value(json_object_get(config, "init")), 0);
 }
 
 static int misbehave_enter(const cf_host *host, void *state, cf_step *step)
