@@ -125,7 +125,8 @@ else
 fi
 # While a plugin hangs, it holds the write lock; when it is stopped the
 # next writer (started meanwhile, waiting for the lock) gets through.
-officer act "$VICTIM" poke --data '{"do": "hang"}' >/dev/null 2>&1 &
+timeout 20 "$CASEFLOW_BIN" --actor officer1 act "$VICTIM" poke --data '{"do": "hang"}' \
+    >/dev/null 2>&1 &
 HUNG=$!
 sleep 0.1
 expect_exit 0 officer act "$OTHER" poke
