@@ -438,8 +438,11 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
     slot *s = mine;
     if (!s && (tried || !(s = claim())))
         return;
+    /* Only the store of active needs the full fence (against the
+     * watchdog's sleeping flag); the seqlock's stores need release. */
     unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-    atomic_store(&s->seq, seq + 1);
+    atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
     s->call = (int)call;
     copy(s->plugin, sizeof s->plugin, plugin);
     copy(s->version, sizeof s->version, version);
@@ -447,8 +450,9 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
     copy(s->event, sizeof s->event, event);
     copy(s->case_id, sizeof s->case_id, case_id);
     s->budget = atomic_load_explicit(&budget_ms, memory_order_relaxed);
-    atomic_store(&s->deadline, cf_time_monotonic_ms() + s->budget);
-    atomic_store(&s->seq, seq + 2);
+    atomic_store_explicit(&s->deadline, cf_time_monotonic_ms() + s->budget,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
     atomic_store(&s->active, (int)call + 1);
     if (plugin_stdout && atomic_fetch_add(&in_calls, 1) == 0)
         stdout = plugin_stdout;
@@ -461,7 +465,7 @@ void cf_guard_end(void)
     slot *s = mine;
     if (!s)
         return;
-    atomic_store(&s->active, 0);
+    atomic_store_explicit(&s->active, 0, memory_order_release);
     /* Concurrent calls (the simulator's threads) may swap in either order;
      * the last call to end always leaves the program's own stream. */
     if (plugin_stdout && atomic_fetch_sub(&in_calls, 1) == 1)
