@@ -39,20 +39,24 @@
 #define ALT_STACK_SIZE (64 * 1024)
 
 typedef struct slot {
-    atomic_bool owned;        /* a live thread holds it */
+    atomic_bool owned;        /* a call holds it */
     atomic_int active;        /* the call kind + 1 while a call runs, else 0 */
     atomic_uint seq;          /* odd while the record is being written */
     _Atomic int64_t deadline; /* monotonic ms */
     int64_t budget;
-    bool own_altstack;        /* the thread's alternate stack is ours */
     int call;
     char plugin[64], version[32], state[64], event[96], case_id[64];
 } slot;
 
 static slot slots[CF_GUARD_SLOTS];
-static _Alignas(16) char altstacks[CF_GUARD_SLOTS][ALT_STACK_SIZE];
+/* The calling thread's slot while its call runs; where it looks first. */
 static _Thread_local slot *mine __attribute__((tls_model("initial-exec")));
-static _Thread_local bool tried __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned hint __attribute__((tls_model("initial-exec")));
+/* The thread's alternate signal stack: 0 not looked at, 1 set (or it had
+ * one), -1 none could be set. The first thread gets the static one. */
+static _Thread_local signed char alt_state __attribute__((tls_model("initial-exec")));
+static _Alignas(16) char first_altstack[ALT_STACK_SIZE];
+static atomic_bool first_altstack_taken;
 
 static _Atomic int64_t budget_ms = CF_GUARD_DEFAULT_MS;
 
@@ -359,7 +363,7 @@ static void after_fork_child(void)
     atomic_store(&running, false);
     atomic_store(&sleeping, false);
     for (size_t i = 0; i < CF_GUARD_SLOTS; i++)
-        if (&slots[i] != mine) {
+        if (&slots[i] != mine) { /* the calls of threads that are not in the child */
             atomic_store(&slots[i].active, 0);
             atomic_store(&slots[i].owned, false);
         }
@@ -368,38 +372,56 @@ static void after_fork_child(void)
 
 /* ---- slots ---------------------------------------------------------------------------- */
 
-/* The thread ends: its slot is free for another. */
-static void release(void *p)
+/* The thread ends: its alternate stack goes (p: the stack, NULL for the
+ * static one, which another thread may take then). */
+static void drop_altstack(void *p)
 {
-    slot *s = p;
-    atomic_store(&s->active, 0);
-    if (s->own_altstack) {
-        stack_t ss = {.ss_flags = SS_DISABLE};
-        sigaltstack(&ss, NULL);
-        s->own_altstack = false;
-    }
-    atomic_store(&s->owned, false);
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    if (p != first_altstack)
+        free(p);
+    else
+        atomic_store(&first_altstack_taken, false);
 }
 
+/* A stack overflow leaves no stack to run the handler on: the thread gets
+ * an alternate one, unless it has one already (a sanitizer's). Once per
+ * thread, before its first guarded call. */
+static void give_altstack(void)
+{
+    stack_t cur;
+    alt_state = -1;
+    if (sigaltstack(NULL, &cur) != 0)
+        return;
+    if (!(cur.ss_flags & SS_DISABLE)) {
+        alt_state = 1;
+        return;
+    }
+    bool taken = false;
+    void *mem = atomic_compare_exchange_strong(&first_altstack_taken, &taken, true)
+                    ? first_altstack
+                    : malloc(ALT_STACK_SIZE);
+    if (!mem)
+        return;
+    stack_t ss = {.ss_sp = mem, .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0 || pthread_setspecific(key, mem) != 0) {
+        drop_altstack(mem);
+        return;
+    }
+    alt_state = 1;
+}
+
+/* A free slot for this call, or NULL when CF_GUARD_SLOTS calls run at once
+ * (the call then runs unguarded). */
 static slot *claim(void)
 {
-    tried = true;
-    for (size_t i = 0; i < CF_GUARD_SLOTS; i++) {
+    for (unsigned k = 0; k < CF_GUARD_SLOTS; k++) {
+        unsigned i = (hint + k) % CF_GUARD_SLOTS;
         bool free_ = false;
-        if (!atomic_compare_exchange_strong(&slots[i].owned, &free_, true))
-            continue;
-        slot *s = &slots[i];
-        pthread_setspecific(key, s);
-        /* A stack overflow leaves no stack to run the handler on. A thread
-         * that has an alternate stack already (a sanitizer's) keeps it. */
-        stack_t cur;
-        s->own_altstack = false;
-        if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-            stack_t ss = {.ss_sp = altstacks[i], .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
-            s->own_altstack = sigaltstack(&ss, NULL) == 0;
+        if (atomic_compare_exchange_strong(&slots[i].owned, &free_, true)) {
+            hint = i;
+            return &slots[i];
         }
-        mine = s;
-        return s;
     }
     return NULL;
 }
@@ -407,7 +429,7 @@ static slot *claim(void)
 static void setup(void)
 {
     init_wake();
-    pthread_key_create(&key, release);
+    pthread_key_create(&key, drop_altstack);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     install_handlers();
     /* Exit handlers run last registered first: the exit hook before the
@@ -435,9 +457,13 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
                     const char *state, const char *event, const char *case_id)
 {
     pthread_once(&once, setup);
-    slot *s = mine;
-    if (!s && (tried || !(s = claim())))
+    if (!alt_state)
+        give_altstack();
+    bool nested = mine != NULL; /* calls do not nest; if one did, it replaces */
+    slot *s = nested ? mine : claim();
+    if (!s)
         return;
+    mine = s;
     /* Only the store of active needs the full fence (against the
      * watchdog's sleeping flag); the seqlock's stores need release. */
     unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
@@ -454,7 +480,7 @@ void cf_guard_begin(cf_guard_call call, const char *plugin, const char *version,
                           memory_order_relaxed);
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
     atomic_store(&s->active, (int)call + 1);
-    if (plugin_stdout && atomic_fetch_add(&in_calls, 1) == 0)
+    if (plugin_stdout && !nested && atomic_fetch_add(&in_calls, 1) == 0)
         stdout = plugin_stdout;
     if ((atomic_load(&sleeping) || !atomic_load(&running)) && !atomic_load(&gave_up))
         poke();
@@ -466,6 +492,8 @@ void cf_guard_end(void)
     if (!s)
         return;
     atomic_store_explicit(&s->active, 0, memory_order_release);
+    mine = NULL;
+    atomic_store_explicit(&s->owned, false, memory_order_release);
     /* Concurrent calls (the simulator's threads) may swap in either order;
      * the last call to end always leaves the program's own stream. */
     if (plugin_stdout && atomic_fetch_sub(&in_calls, 1) == 1)

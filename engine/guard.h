@@ -22,10 +22,11 @@
  * sanitizer's), so engine crashes are not hidden. The handlers are
  * installed once per process, at the first guarded call.
  *
- * The record is a fixed slot (one per thread making plugin calls, up to
- * CF_GUARD_SLOTS at a time; a thread finding none runs its calls
- * unguarded) of fixed-size buffers, written before the call and cleared
- * after: no allocation, and safe to read from a signal handler.
+ * The record is a fixed slot of fixed-size buffers, taken by the call
+ * (CF_GUARD_SLOTS calls may run at once in a process; one more would run
+ * unguarded), written before the call and let go after: no allocation,
+ * and safe to read from a signal handler. Each calling thread gets an
+ * alternate signal stack at its first call (unless it has one).
  */
 #ifndef CF_GUARD_H
 #define CF_GUARD_H
