@@ -6,11 +6,11 @@
  * The cost of a guarded call is what a plugin call must not notice: a few
  * short string copies, one read of the monotonic clock (vDSO, no system
  * call) and a few atomic stores; no lock, no system call, no allocation.
- * The watchdog is one thread per process that sleeps on a condition
- * variable while no call runs and otherwise wakes at the earliest deadline
- * (at least once a second): a call that begins while it sleeps wakes it
- * (the only time a call takes the lock). Like the workflow watchdog it is
- * joined at exit and started again in a fork child.
+ * The watchdog is one thread per process that, while calls come, looks
+ * at the earliest deadline and every half budget (at most a second), and
+ * after a quiet spell sleeps on a condition variable: a call that begins
+ * while it sleeps wakes it (the only time a call takes the lock). Like the
+ * workflow watchdog it is joined at exit and started again in a fork child.
  *
  * Unlike the workflow watchdog (workflow/watchdog.c) it ends the process on
  * the wall clock alone: a plugin that blocks (on a lock, a socket, sleep)
@@ -270,12 +270,34 @@ static void overrun(slot *s, int64_t now)
     tail_and_exit(&l, &copy);
 }
 
+/* How many calls have begun: the sum of the slots' sequence numbers. */
+static unsigned calls_begun(void)
+{
+    unsigned sum = 0;
+    for (size_t i = 0; i < CF_GUARD_SLOTS; i++)
+        sum += atomic_load_explicit(&slots[i].seq, memory_order_relaxed);
+    return sum;
+}
+
+static void wait_until(int64_t at)
+{
+    struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
+    pthread_cond_timedwait(&wake, &lock, &ts);
+}
+
+/* While calls come, the watchdog looks every poll ms (half the budget, at
+ * most a second) and at the earliest deadline; waking it for each call
+ * would cost a context switch per call. Only after a whole poll without a
+ * call does it sleep until one begins. */
 static void *watch(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&lock);
+    unsigned seen = calls_begun();
     while (!quitting) {
         int64_t now = cf_time_monotonic_ms(), next = 0;
+        int64_t poll = atomic_load_explicit(&budget_ms, memory_order_relaxed) / 2;
+        poll = poll > 1000 ? 1000 : poll < 5 ? 5 : poll;
         for (size_t i = 0; i < CF_GUARD_SLOTS; i++) {
             slot *s = &slots[i];
             if (!atomic_load(&s->owned) || !atomic_load(&s->active))
@@ -286,16 +308,15 @@ static void *watch(void *arg)
             else if (!next || d < next)
                 next = d;
         }
-        if (next) {
-            if (next > now + 1000)
-                next = now + 1000; /* the budget may have been lowered */
-            struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
-            pthread_cond_timedwait(&wake, &lock, &ts);
+        unsigned begun = calls_begun();
+        if (next || begun != seen) {
+            seen = begun;
+            wait_until(next && next < now + poll ? next : now + poll);
             continue;
         }
-        /* Nothing runs: sleep until a call begins. A call that begins
-         * after this store sees it and wakes us; one that began before
-         * is seen by the look below. */
+        /* Nothing ran for a whole poll: sleep until a call begins. A call
+         * that begins after this store sees it and wakes us; one that began
+         * before is seen by the look below. */
         atomic_store(&sleeping, true);
         bool any = false;
         for (size_t i = 0; i < CF_GUARD_SLOTS && !any; i++)
@@ -303,6 +324,7 @@ static void *watch(void *arg)
         if (!any && !quitting)
             pthread_cond_wait(&wake, &lock);
         atomic_store(&sleeping, false);
+        seen = calls_begun();
     }
     pthread_mutex_unlock(&lock);
     return NULL;
