@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "chain.h"
+#include "guard.h"
 #include "integrity.h"
 #include "machine.h"
 #include "sign.h"
@@ -508,6 +509,7 @@ static const struct {
     {"common_key_limit", "25", P_COUNT, 1, 200},
     {"migrate_four_eyes", "false", P_BOOL, 0, 0},
     {"plugin_path", "", P_DIRS, 0, 0},
+    {"plugin_call_ms", "5000", P_COUNT, CF_GUARD_MIN_MS, CF_GUARD_MAX_MS},
 };
 #define NPOLICIES (sizeof policies / sizeof policies[0])
 
@@ -537,6 +539,8 @@ static void policy_apply(cf_policies *p, const char *key, const char *v)
         p->migrate_four_eyes = strcmp(v, "true") == 0;
     else if (strcmp(key, "plugin_path") == 0)
         snprintf(p->plugin_path, sizeof p->plugin_path, "%s", v);
+    else if (strcmp(key, "plugin_call_ms") == 0)
+        p->plugin_call_ms = atoll(v);
 }
 
 const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
@@ -588,6 +592,7 @@ const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
     if (rc)
         return NULL;
     e->pol = p;
+    cf_guard_set_budget_ms(p.plugin_call_ms); /* one budget per process: guard.h */
     if (e->migrating)
         e->pol.data_version = -1;
     return &e->pol;
@@ -903,7 +908,7 @@ int cf_policy_set(cf_engine *e, const char *key, const char *value, cf_error *er
         return cf_err_set(err, CF_EINVALID, "policy",
                           "unknown policy \"%s\" (require_reason, checkpoint_interval, anchor, "
                           "require_os_user, workflow_budget_ms, common_key_limit, "
-                          "migrate_four_eyes, plugin_path)",
+                          "migrate_four_eyes, plugin_path, plugin_call_ms)",
                           key ? key : "");
     if (!value)
         return cf_err_set(err, CF_EINVALID, key, "%s needs a value", key);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "integrity.h"
 #include "machine.h"
 
@@ -225,13 +226,16 @@ static void h_log(cf_step *s, int level, const char *fmt, ...)
     const char *env = getenv("CASEFLOW_LOG");
     if (!env || (level < CF_LOG_WARN && strcmp(env, "debug") != 0))
         return;
+    char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "caseflow: %s: %s/%s: ", names[level < 0 || level > 2 ? 2 : level],
-            s->c->row.id, s->st->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    /* One write per line, naming its plugin: a service's log interleaves
+     * many, and the simulator's threads log side by side. */
+    fprintf(stderr, "caseflow: %s: plugin \"%s\" on case %s in state \"%s\": %s\n",
+            names[level < 0 || level > 2 ? 2 : level], s->st->step ? s->st->step : "?",
+            s->c->row.id, s->st->name, text);
 }
 
 static int h_fail(cf_step *s, const char *field, const char *fmt, ...)
@@ -311,6 +315,44 @@ static const cf_host host = {
     .time_format = cf_time_format,
 };
 
+/* ---- plugin calls, each inside the guard (guard.h) ------------------------------------ */
+
+static int call_init(const cf_module *m, const cf_wf_state *st, void **ps, char *msg,
+                     size_t cap)
+{
+    cf_guard_begin(CF_GUARD_INIT, m->name, m->desc->version, st->name, NULL, NULL);
+    int rc = m->desc->init(&host, st->config, ps, msg, cap);
+    cf_guard_end();
+    return rc;
+}
+
+static void call_fini(const cf_module *m, const cf_wf_state *st, void *ps)
+{
+    cf_guard_begin(CF_GUARD_FINI, m->name, m->desc->version, st->name, NULL, NULL);
+    m->desc->fini(ps);
+    cf_guard_end();
+}
+
+static int call_enter(cf_step *s, const char *why)
+{
+    const cf_module *m = s->st->module;
+    cf_guard_begin(CF_GUARD_ENTER, m->name, m->desc->version, s->st->name, why,
+                   s->c->row.id);
+    int rc = m->desc->enter(&host, s->st->plugin_state, s);
+    cf_guard_end();
+    return rc;
+}
+
+static int call_handle(cf_step *s, const char *event, const json_t *data)
+{
+    const cf_module *m = s->st->module;
+    cf_guard_begin(CF_GUARD_HANDLE, m->name, m->desc->version, s->st->name, event,
+                   s->c->row.id);
+    int rc = m->desc->handle(&host, s->st->plugin_state, s, event, data);
+    cf_guard_end();
+    return rc;
+}
+
 /* ---- workflow versions and their plugins ----------------------------------------- */
 
 const cf_host *cf_machine_host(void)
@@ -340,9 +382,9 @@ int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err)
                               wf->name, st->name, st->step, lerr.message);
         char msg[256] = "";
         void *ps = NULL;
-        if (m->desc->init && m->desc->init(&host, st->config, &ps, msg, sizeof msg) < 0) {
+        if (m->desc->init && call_init(m, st, &ps, msg, sizeof msg) < 0) {
             if (m->desc->fini)
-                m->desc->fini(ps);
+                call_fini(m, st, ps);
             return cf_err_set(err, CF_EMISSING, "step",
                               "plugin \"%s\" failed to initialise for state \"%s\": %s",
                               st->step, st->name, msg[0] ? msg : "init failed");
@@ -360,7 +402,7 @@ void cf_engine_unbind_free(cf_wf *wf)
     for (size_t i = 0; i < wf->nstates; i++) {
         cf_wf_state *st = &wf->states[i];
         if (st->module && st->module->desc->fini)
-            st->module->desc->fini(st->plugin_state);
+            call_fini(st->module, st, st->plugin_state);
         st->module = NULL;
         st->plugin_state = NULL;
         free(st->unbound);
@@ -577,7 +619,7 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
     if (!st->module || !st->module->desc->enter)
         return 0;
     cf_step s = {.u = u, .c = c, .st = st};
-    int rc = st->module->desc->enter(&host, st->plugin_state, &s);
+    int rc = call_enter(&s, u->what);
     if (rc < 0 || s.failed)
         return step_failed(u, &s, u->what, rc);
     if (!s.emitted[0])
@@ -734,7 +776,7 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
     const cf_module *mod = by_hand ? NULL : st->module;
     cf_step s = {.u = u, .c = c, .st = st};
     if (mod && mod->desc->handle && cf_plugin_accepts(mod->desc, event)) {
-        int rc = mod->desc->handle(&host, st->plugin_state, &s, event, data);
+        int rc = call_handle(&s, event, data);
         if (rc < 0 || s.failed) {
             json_decref(none);
             return step_failed(u, &s, event, rc);

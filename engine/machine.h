@@ -21,6 +21,7 @@ typedef struct cf_policies {
     int64_t common_key_limit;
     bool migrate_four_eyes; /* a migration needs a second administrator's approval */
     char plugin_path[1024]; /* directories searched for plugins ("" : none) */
+    int64_t plugin_call_ms; /* wall time one plugin call may take (guard.h) */
 } cf_policies;
 
 struct cf_engine {

@@ -155,7 +155,10 @@ int cmd_workflow_graph(struct cli *c)
     int rc = graph_dot(c, c->args[0], &dot);
     if (rc)
         return rc;
-    int fd = STDOUT_FILENO;
+    /* Our output is stdout's descriptor, not 1 (cf_protect_stdout). */
+    fflush(stdout);
+    const int out = fileno(stdout);
+    int fd = out;
     if (c->output) {
         fd = open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
@@ -168,7 +171,7 @@ int cmd_workflow_graph(struct cli *c)
         rc = run_dot(format, dot, fd);
     } else if (c->json) {
         json_t *o = json_pack("{s:s, s:s}", "name", c->args[0], "dot", dot);
-        if (fd == STDOUT_FILENO) {
+        if (fd == out) {
             print_json(o, false);
         } else {
             char *s = json_dumps(o, JSON_INDENT(2));
@@ -177,14 +180,14 @@ int cmd_workflow_graph(struct cli *c)
             free(s);
         }
         json_decref(o);
-    } else if (fd == STDOUT_FILENO) {
+    } else if (fd == out) {
         out_block(dot);
     } else if (!write_all(fd, dot, strlen(dot))) {
         rc = EXIT_IOERR;
     }
     if (rc == EXIT_IOERR)
         say("--output: cannot write %s: %s", c->output, strerror(errno));
-    if (fd != STDOUT_FILENO && close(fd) != 0 && !rc) {
+    if (fd != out && close(fd) != 0 && !rc) {
         say("--output: cannot write %s: %s", c->output, strerror(errno));
         rc = EXIT_IOERR;
     }

@@ -214,7 +214,7 @@ int cmd_workflow_deploy(struct cli *c)
         return EXIT_USAGE;
     }
     bool ask = !c->yes && !c->dry_run;
-    if (ask && !(isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))) {
+    if (ask && !(isatty(STDIN_FILENO) && isatty(fileno(stdout)))) {
         say("workflow deploy: not on a terminal, so nobody can confirm: add --yes to deploy "
             "(or --dry-run to see the changes first)");
         return EXIT_USAGE;

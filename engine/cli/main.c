@@ -294,7 +294,8 @@ static const struct command commands[] = {
      "checkpoint_interval N (0: off), anchor /PATH (\"\": none), require_os_user "
      "true|false, workflow_budget_ms N, common_key_limit N, migrate_four_eyes true|false, "
      "plugin_path DIR[:DIR...] (absolute directories searched for plugins by every "
-     "command and caseflowd unless --plugins or CASEFLOW_PLUGIN_PATH is given; \"\": none)."},
+     "command and caseflowd unless --plugins or CASEFLOW_PLUGIN_PATH is given; \"\": none), "
+     "plugin_call_ms N (10-600000: one plugin call's wall time; default 5000)."},
     {"task", "list", cmd_task_list, 0, 0, OPT_TASKQ | OPT_LIMIT | OPT_AFTER | OPT_SERVER,
      "[--open|--done] [--kind KIND] [--case ID] [--assignee USER] [--limit N] "
      "[--after ID]",
@@ -701,6 +702,10 @@ static int dispatch(struct cli *c)
 
 int main(int argc, char **argv)
 {
+    /* A plugin's printf must not land in the output a script parses: from
+     * here on stdout is a stream of our own and descriptor 1 is stderr.
+     * Without a descriptor to spare, the output goes on unprotected. */
+    cf_protect_stdout(NULL);
     struct cli c;
     memset(&c, 0, sizeof c);
     c.words = calloc((size_t)argc + 1, sizeof *c.words);

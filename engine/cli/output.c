@@ -294,7 +294,7 @@ void print_json(const json_t *v, bool compact)
 {
     progress_hide();
     size_t flags = JSON_ENCODE_ANY | (compact ? JSON_COMPACT : JSON_INDENT(2));
-    if (isatty(STDOUT_FILENO))
+    if (isatty(fileno(stdout)))
         json_dump_callback(v, dump_tty, stdout, flags | JSON_ENSURE_ASCII);
     else
         json_dumpf(v, stdout, flags);

@@ -108,6 +108,19 @@ CF_EXTERN int cf_engine_open(const char *path, const cf_open_options *opts,
                              cf_engine **out, cf_error *err);
 CF_EXTERN void cf_engine_close(cf_engine *engine);
 
+/*
+ * Keep what step plugins write to standard output out of the program's own
+ * output (a command's --json): from this call on, the stdout stream writes
+ * through a duplicate of file descriptor 1, descriptor 1 becomes a copy of
+ * standard error, and during each plugin call stdout names the stream on
+ * descriptor 1 (so a plugin's printf, puts or write(1, ...) all land on
+ * standard error). Call it once, before writing anything; a program that
+ * writes file descriptor 1 directly should write fileno(stdout) instead.
+ * The stdout variable is assigned (the GNU C library allows it). Idempotent.
+ * CF_EIO when a descriptor cannot be duplicated (nothing is changed then).
+ */
+CF_EXTERN int cf_protect_stdout(cf_error *err);
+
 /* The detail of the last workflow error of a command on engine: the Lua
  * traceback of a transition function that failed (CF_ESCRIPT), whose
  * one-line message says only "file:line: message". Borrowed, valid until
@@ -728,7 +741,12 @@ CF_EXTERN int cf_webhook_done(cf_engine *engine, int64_t hook, int64_t seq, int 
  *  - "workflow_budget_ms" (wall time all the workflow calls of one command
  *    may take, default "1000");
  *  - "common_key_limit" (a correlation key held by more cases than this is
- *    recorded as common and links nothing, default "25").
+ *    recorded as common and links nothing, default "25");
+ *  - "plugin_call_ms" (wall time one step plugin call may take, 10 to
+ *    600000, default "5000"): a call still running then ends the process
+ *    with exit status 70 and one line naming the plugin, before anything
+ *    is committed (applies to the calls a process begins after it read the
+ *    policy; one budget per process).
  * CF_EINVALID for an unknown key or a bad value.
  */
 CF_EXTERN int cf_policy_set(cf_engine *engine, const char *key, const char *value,
