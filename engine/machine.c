@@ -139,6 +139,21 @@ static int nomem(unit *u)
     return cf_err_set(u->err, CF_ENOMEM, NULL, "out of memory");
 }
 
+/* Take back the op just pushed, whose strings could not all be copied: an
+ * op with a NULL where a name belongs must never reach the store. For the
+ * host functions, whose plugin sees CF_PLUGIN_FAILED. */
+static int unpush(unit *u)
+{
+    op *o = &u->ops[--u->nops];
+    free(o->a);
+    free(o->b);
+    free(o->d);
+    free(o->f);
+    json_decref(o->j);
+    memset(o, 0, sizeof *o);
+    return CF_PLUGIN_FAILED;
+}
+
 /* ---- the host function table -------------------------------------------------- */
 
 static const json_t *h_get(cf_step *s, const char *path)
@@ -168,9 +183,9 @@ static int h_task(cf_step *s, const char *role, const char *kind, json_t *detail
         json_decref(detail);
         return CF_PLUGIN_FAILED;
     }
-    o->a = dup0(role);
-    o->b = dup0(kind);
     o->j = detail;
+    if (!(o->a = dup0(role)) || !(o->b = dup0(kind)))
+        return unpush(s->u);
     return 0;
 }
 
@@ -179,9 +194,9 @@ static int h_timer(cf_step *s, const char *event, int64_t due)
     op *o = event ? push(s->u, OP_TIMER_SET, s->c) : NULL;
     if (!o)
         return CF_PLUGIN_FAILED;
-    o->a = dup0(event);
-    o->b = dup0(s->st->name);
     o->n = due;
+    if (!(o->a = dup0(event)) || !(o->b = dup0(s->st->name)))
+        return unpush(s->u);
     return 0;
 }
 
@@ -198,8 +213,8 @@ static int h_key(cf_step *s, const char *kind, const char *value)
     op *o = push(s->u, OP_KEY, s->c);
     if (!o)
         return CF_PLUGIN_FAILED;
-    o->a = dup0(kind);
-    o->b = dup0(value);
+    if (!(o->a = dup0(kind)) || !(o->b = dup0(value)))
+        return unpush(s->u);
     return 0;
 }
 
@@ -210,8 +225,9 @@ static int h_notify(cf_step *s, const char *channel, json_t *message)
         json_decref(message);
         return CF_PLUGIN_FAILED;
     }
-    o->a = dup0(channel);
     o->j = message ? message : json_object();
+    if (!o->j || !(o->a = dup0(channel)))
+        return unpush(s->u);
     return 0;
 }
 
@@ -549,10 +565,10 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
     op *o = push(u, OP_EVENT, c);
     if (!o)
         return nomem(u);
-    o->a = dup0(event);
-    o->b = outcome && *outcome && strcmp(outcome, event) ? dup0(outcome) : NULL;
-    o->d = dup0(st->name);
-    o->f = dup0(target ? target : st->name);
+    bool other = outcome && *outcome && strcmp(outcome, event) != 0;
+    if (!(o->a = dup0(event)) || (other && !(o->b = dup0(outcome))) ||
+        !(o->d = dup0(st->name)) || !(o->f = dup0(target ? target : st->name)))
+        return nomem(u);
     o->j = data && !u->sim ? json_deep_copy(data) : NULL; /* a simulation writes no history */
     o->mod = mod;
     if (!target || strcmp(target, st->name) == 0)
@@ -560,7 +576,8 @@ static int take(unit *u, mcase *c, const char *event, const char *outcome,
     op *clear = push(u, OP_TIMER_CLEAR_STATE, c);
     if (!clear)
         return nomem(u);
-    clear->b = dup0(st->name);
+    if (!(clear->b = dup0(st->name)))
+        return nomem(u);
     cf_wf_state *next = cf_wf_find_state(c->wf, target);
     if (!next)
         return cf_err_set(u->err, CF_ESCRIPT, target, "workflow %s: no state \"%s\"",
@@ -605,9 +622,9 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
         op *o = push(u, OP_TIMER_SET, c);
         if (!o)
             return nomem(u);
-        o->a = dup0(st->timer_event);
-        o->b = dup0(st->name);
         o->n = u->now + st->timer_secs;
+        if (!(o->a = dup0(st->timer_event)) || !(o->b = dup0(st->name)))
+            return nomem(u);
     }
     if (st->deadline_secs > 0)
         c->row.deadline_at = u->now + st->deadline_secs;
