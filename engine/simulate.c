@@ -716,16 +716,22 @@ static int count_cases(cf_store *st, const char *name, int64_t since, int64_t *n
 }
 
 /* The candidate in path, its plugins bound through the engine's loader. */
-static int load_candidate(cf_engine *e, const char *path, cf_wf **out, cf_error *err)
+/* The candidate read once (*bundle new): the main thread's copy and every
+ * worker's are loaded from these same bytes, so the report describes what
+ * was replayed even if the file changes while the simulation starts. */
+static int read_candidate(const char *path, json_t **bundle, cf_error *err)
 {
-    json_t *bundle = NULL;
-    *out = NULL;
-    int rc = cf_wf_bundle_from_file(path, &bundle, err);
+    *bundle = NULL;
+    int rc = cf_wf_bundle_from_file(path, bundle, err);
     if (rc == CF_ENOTFOUND)
         return cf_err_set(err, CF_ENOTFOUND, "file", "%s: no such workflow file", path);
-    if (!rc)
-        rc = cf_wf_load(bundle, out, err);
-    json_decref(bundle);
+    return rc;
+}
+
+/* One copy of the candidate (*out new), its plugins bound. */
+static int load_candidate(cf_engine *e, json_t *bundle, cf_wf **out, cf_error *err)
+{
+    int rc = cf_wf_load(bundle, out, err);
     if (!rc && (rc = cf_engine_bind(e, *out, err))) {
         cf_engine_unbind_free(*out);
         *out = NULL;
@@ -765,10 +771,15 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     sim s;
     memset(&s, 0, sizeof s);
     s.e = e;
-    if ((rc = load_candidate(e, o->path, &s.cand, err)))
+    json_t *bundle = NULL;
+    if ((rc = read_candidate(o->path, &bundle, err)) ||
+        (rc = load_candidate(e, bundle, &s.cand, err))) {
+        json_decref(bundle);
         return rc;
+    }
     pool *p = calloc(1, sizeof *p);
     if (!p) {
+        json_decref(bundle);
         cf_engine_unbind_free(s.cand);
         return nomem(err);
     }
@@ -781,7 +792,7 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     p->w[0] = (worker){e, s.cand, pol->workflow_budget_ms, p};
     for (int i = 0; !rc && i < want; i++) {
         p->w[i] = (worker){e, NULL, pol->workflow_budget_ms, p};
-        if ((rc = load_candidate(e, o->path, &p->w[i].cand, err)))
+        if ((rc = load_candidate(e, bundle, &p->w[i].cand, err)))
             break;
         if (pthread_create(&p->t[i], NULL, work, &p->w[i]) != 0) {
             cf_engine_unbind_free(p->w[i].cand);
@@ -790,6 +801,7 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
         }
         p->nw++;
     }
+    json_decref(bundle); /* each copy keeps its own reference */
     if (!p->nw)
         p->w[0] = (worker){e, s.cand, pol->workflow_budget_ms, p};
     s.roles = json_object();
