@@ -147,14 +147,22 @@ static bool same(const char *a, const char *b)
  * time and actor are the command's, it leaves that state, it carries no
  * data or outcome, and the state's plugin (in the version the case runs
  * on) declares it among what it emits. */
-static bool emitted(const history *h, size_t i, const cf_wf *rec)
+static bool emitted(const history *h, size_t i, const cf_wf *rec, const cf_wf *cand)
 {
     const row *p = &h->rows[i - 1], *r = &h->rows[i];
     if (r->at != p->at || !same(r->actor, p->actor) || !same(r->from, p->to) || r->data ||
         r->outcome || (p->from && strcmp(p->from, p->to) == 0))
         return false;
     const cf_wf_state *st = rec ? cf_wf_find_state(rec, p->to) : NULL;
-    return st && st->module && cf_plugin_emits(st->module->desc, r->event);
+    if (st && st->module)
+        return cf_plugin_emits(st->module->desc, r->event);
+    /* The recorded version's plugin is not bound (missing, another build:
+     * exactly when an administrator simulates a replacement): ask the
+     * candidate's plugin of the same name, which is what will run. */
+    const cf_wf_state *cs = cand ? cf_wf_find_state(cand, p->to) : NULL;
+    if (cs && cs->module && (!st || same(st->step, cs->step)))
+        return cf_plugin_emits(cs->module->desc, r->event);
+    return false;
 }
 
 /* ---- the recorded case ------------------------------------------------------------------ */
@@ -432,7 +440,7 @@ static int prepare(sim *s, job *j, cf_error *err)
     j->skip = !h->n || strcmp(h->rows[0].event, "referral.received") != 0 || !j->r.referral;
     for (size_t i = 1; i < h->n; i++) {
         row *in = &h->rows[i];
-        in->emitted = emitted(h, i, rec);
+        in->emitted = emitted(h, i, rec, s->cand);
         if (!in->emitted && strcmp(in->actor, CF_ENGINE_ACTOR) == 0)
             in->due = state_timer_due(h, i, rec);
         if (in->emitted || administrative(in->event) || strcmp(in->actor, CF_ENGINE_ACTOR) == 0)

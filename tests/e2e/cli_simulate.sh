@@ -141,6 +141,21 @@ expect_exit 0 cf --actor admin --reason "review guidance 2026/8" workflow simula
 assert_contains "$OUT" "$TOTAL cases replayed, $TOTAL unchanged, 0 change route, 0 now refused" "the summary line"
 assert_contains "$OUT" "STATE" "the table by state"
 
+# The recorded version's intake plugin replaced by another build (the same
+# code, one byte longer: another SHA-256, so pinning leaves the recorded
+# version's intake state unbound): the rows it emitted are still told from
+# people's acts by the candidate's plugin of the same name, so an identical
+# candidate still changes nothing (it used to report every case refused).
+PB="$E2E_TMP/plugins-rebuilt"
+mkdir -p "$PB"
+for d in "${CASEFLOW_PLUGIN_PATH%%:*}"/*/.libs; do cp "$d"/*.so "$PB/"; done
+printf '\0' >>"$PB/referral.so"
+expect_exit 0 env CASEFLOW_PLUGIN_PATH="$PB" "$CASEFLOW_BIN" --actor admin \
+    --reason "review guidance 2026/8" workflow simulate "$W/same/polit.lua" --json
+assert_jq "$OUT" ".summary.replayed == $TOTAL and .summary.unchanged == $TOTAL" \
+    "a replaced build of the recorded version's plugin: still every case unchanged"
+rm -rf "$PB"
+
 # ---- the safeguarding review ------------------------------------------------------------------
 expect_exit 0 cf --actor admin --reason "review guidance 2026/8" workflow simulate "$W/review/polit.lua" --json
 assert_jq "$OUT" '.summary.route == 3 and .summary.refused == 3' "three cases change route, and are refused after"
