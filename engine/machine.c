@@ -333,8 +333,8 @@ static const cf_host host = {
 
 /* ---- plugin calls, each inside the guard (guard.h) ------------------------------------ */
 
-static int call_init(const cf_module *m, const cf_wf_state *st, void **ps, char *msg,
-                     size_t cap)
+int cf_machine_plugin_init(const cf_module *m, const cf_wf_state *st, void **ps, char *msg,
+                           size_t cap)
 {
     cf_guard_begin(CF_GUARD_INIT, m->name, m->desc->version, st->name, NULL, NULL);
     int rc = m->desc->init(&host, st->config, ps, msg, cap);
@@ -342,7 +342,7 @@ static int call_init(const cf_module *m, const cf_wf_state *st, void **ps, char 
     return rc;
 }
 
-static void call_fini(const cf_module *m, const cf_wf_state *st, void *ps)
+void cf_machine_plugin_fini(const cf_module *m, const cf_wf_state *st, void *ps)
 {
     cf_guard_begin(CF_GUARD_FINI, m->name, m->desc->version, st->name, NULL, NULL);
     m->desc->fini(ps);
@@ -371,11 +371,6 @@ static int call_handle(cf_step *s, const char *event, const json_t *data)
 
 /* ---- workflow versions and their plugins ----------------------------------------- */
 
-const cf_host *cf_machine_host(void)
-{
-    return &host;
-}
-
 int cf_engine_bind(cf_engine *e, cf_wf *wf, cf_error *err)
 {
     cf_loader *l;
@@ -398,9 +393,9 @@ int cf_wf_bind_plugins(cf_loader *loader, cf_wf *wf, cf_error *err)
                               wf->name, st->name, st->step, lerr.message);
         char msg[256] = "";
         void *ps = NULL;
-        if (m->desc->init && call_init(m, st, &ps, msg, sizeof msg) < 0) {
+        if (m->desc->init && cf_machine_plugin_init(m, st, &ps, msg, sizeof msg) < 0) {
             if (m->desc->fini)
-                call_fini(m, st, ps);
+                cf_machine_plugin_fini(m, st, ps);
             return cf_err_set(err, CF_EMISSING, "step",
                               "plugin \"%s\" failed to initialise for state \"%s\": %s",
                               st->step, st->name, msg[0] ? msg : "init failed");
@@ -418,7 +413,7 @@ void cf_engine_unbind_free(cf_wf *wf)
     for (size_t i = 0; i < wf->nstates; i++) {
         cf_wf_state *st = &wf->states[i];
         if (st->module && st->module->desc->fini)
-            call_fini(st->module, st, st->plugin_state);
+            cf_machine_plugin_fini(st->module, st, st->plugin_state);
         st->module = NULL;
         st->plugin_state = NULL;
         free(st->unbound);

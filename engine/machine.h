@@ -178,8 +178,12 @@ int cf_engine_workflow_ready(const cf_wf *wf, cf_error *err);
 /* Drop name@version from the engine's cache of loaded versions (after its
  * pins changed: bound again on next use). */
 void cf_engine_forget_workflow(cf_engine *e, const char *name, int64_t version);
-/* The host table plugins are called with (machine.c). */
-const cf_host *cf_machine_host(void);
+/* A state's plugin init (with the state's config) and fini, each inside the
+ * guard (guard.h): a crash, exit() or hang names the plugin and ends the
+ * process with 70. init returns the plugin's result, its reason in msg. */
+int cf_machine_plugin_init(const cf_module *m, const cf_wf_state *st, void **ps, char *msg,
+                           size_t cap);
+void cf_machine_plugin_fini(const cf_module *m, const cf_wf_state *st, void *ps);
 
 /* Undo cf_engine_bind (fini each instance) and free the workflow. */
 void cf_engine_unbind_free(cf_wf *wf);

@@ -152,9 +152,9 @@ static int bind_state(cf_engine *e, cf_loader *l, cf_wf *wf, cf_wf_state *st,
     (void)e;
     char msg[256] = "";
     void *ps = NULL;
-    if (m->desc->init && m->desc->init(cf_machine_host(), st->config, &ps, msg, sizeof msg) < 0) {
+    if (m->desc->init && cf_machine_plugin_init(m, st, &ps, msg, sizeof msg) < 0) {
         if (m->desc->fini)
-            m->desc->fini(ps);
+            cf_machine_plugin_fini(m, st, ps);
         return unbound(st, "plugin \"%s\" failed to initialise for state \"%s\" of workflow %s "
                            "v%lld: %s",
                        st->step, st->name, wf->name, (long long)wf->version,

@@ -95,6 +95,17 @@ contained "segfault on entering a state" \
 contained "exit(3) on entering a state" \
     "$(line "called exit(3)" "entering state \"exiting\" after \"exit\" on case $VICTIM")" \
     officer act "$VICTIM" exit
+# init runs again whenever a command binds the deployed version (every act,
+# refer, tick, show): the same containment there, not only at deploy.
+INITS="initialising for state \"triage\""
+contained "exit(0) in init, when an act binds the version" "$(line "called exit(0)" "$INITS")" \
+    env MISBEHAVE_INIT=exit "$CASEFLOW_BIN" --actor officer1 act "$VICTIM" poke
+contained "segfault in init, when an act binds the version" "$(line "crashed (SIGSEGV)" "$INITS")" \
+    env MISBEHAVE_INIT=segv "$CASEFLOW_BIN" --actor officer1 act "$VICTIM" poke
+MISBEHAVE_INIT=print "$CASEFLOW_BIN" --actor officer1 --json act "$OTHER" poke >"$OUT" 2>"$ERR"
+assert_eq 0 $? "printing in init at act time: the act succeeds"
+assert_jq "$OUT" '.state == "triage"' "printing in init at act time: --json output still parses"
+assert_contains "$ERR" "misbehave was here (printf)" "printing in init at act time: the noise went to stderr"
 sed -e 's/version = 1/version = 2/' -e 's/config = { enter = "print" }/config = { init = "abort" }/' \
     "$WF" >"$E2E_TMP/misbehave2.lua"
 contained "abort in init, at deploy" "$(line "crashed (SIGABRT)" "initialising for state \"noisy\"")" \

@@ -3,7 +3,8 @@
  * down or get in the way of its output, one per word, so the containment
  * test (tests/e2e/robust_plugins.sh) can try each against the engine.
  *
- *  init    config "init" (string): does that word when the engine binds it;
+ *  init    config "init" (string), or the environment's MISBEHAVE_INIT: does
+ *          that word when the engine binds it;
  *  enter   config "enter" (string): does that word on entering the state;
  *  handle  input "do" (string): does that word (any event it accepts).
  *
@@ -74,7 +75,12 @@ static int misbehave_init(const cf_host *host, const json_t *config, void **stat
     (void)err;
     (void)errlen;
     *state = json_incref((json_t *)config);
-    return misbehave(host, NULL, json_string_value(json_object_get(config, "init")), 0);
+    /* MISBEHAVE_INIT (environment) overrides the config's word: the same
+     * deployed workflow misbehaves when a later command binds it. */
+    const char *word = getenv("MISBEHAVE_INIT");
+    if (!word)
+        word = json_string_value(json_object_get(config, "init"));
+    return misbehave(host, NULL, word, 0);
 }
 
 static int misbehave_enter(const cf_host *host, void *state, cf_step *step)
