@@ -40,7 +40,8 @@
 
 typedef struct slot {
     atomic_bool owned;        /* a call holds it */
-    atomic_int active;        /* the call kind + 1 while a call runs, else 0 */
+    atomic_int active;        /* the call kind + 1 while a call runs, GUARD_DYING once the
+                                 watchdog claimed it, else 0 */
     atomic_uint seq;          /* odd while the record is being written */
     _Atomic int64_t deadline; /* monotonic ms */
     int64_t budget;
@@ -244,6 +245,9 @@ static void on_exit_seen(void)
 
 /* ---- the watchdog --------------------------------------------------------------------- */
 
+/* A slot's `active` once the watchdog has claimed its overrun call. */
+#define GUARD_DYING (-1)
+
 /* Under the lock, the call in s past its deadline at now: end the process,
  * unless the record changed under us (the call ended meanwhile). */
 static void overrun(slot *s, int64_t now)
@@ -261,6 +265,12 @@ static void overrun(slot *s, int64_t now)
     copy.budget = s->budget;
     if (!atomic_load(&s->active) || atomic_load(&s->seq) != seq ||
         now < atomic_load(&s->deadline))
+        return;
+    /* Claim the call before saying "nothing was committed": if it ended in
+     * the meantime the claim fails and the process goes on; once claimed,
+     * cf_guard_end sees it and the calling thread never reaches a commit. */
+    int expect = copy.call + 1;
+    if (!atomic_compare_exchange_strong(&s->active, &expect, GUARD_DYING))
         return;
     line l = {.n = 0};
     head(&l, &copy);
@@ -513,7 +523,10 @@ void cf_guard_end(void)
     slot *s = mine;
     if (!s)
         return;
-    atomic_store_explicit(&s->active, 0, memory_order_release);
+    int cur = atomic_load(&s->active);
+    if (cur == GUARD_DYING || !atomic_compare_exchange_strong(&s->active, &cur, 0))
+        for (;;) /* the watchdog claimed this call and is ending the process */
+            pause();
     mine = NULL;
     atomic_store_explicit(&s->owned, false, memory_order_release);
     /* Concurrent calls (the simulator's threads) may swap in either order;
