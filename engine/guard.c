@@ -243,6 +243,19 @@ static void on_exit_seen(void)
 }
 #endif
 
+/* quick_exit() inside a call: the same, without its status (at_quick_exit
+ * handlers are not given it). _exit() cannot be seen: it is documented. */
+static void on_quick_exit_seen(void)
+{
+    slot *r = mine;
+    if (r && atomic_load(&r->active)) {
+        line l = {.n = 0};
+        head(&l, r);
+        put(&l, "called quick_exit()");
+        tail_and_exit(&l, r);
+    }
+}
+
 /* ---- the watchdog --------------------------------------------------------------------- */
 
 /* A slot's `active` once the watchdog has claimed its overrun call. */
@@ -472,6 +485,7 @@ static void setup(void)
 #else
     atexit(on_exit_seen);
 #endif
+    at_quick_exit(on_quick_exit_seen);
 }
 
 /* ---- the door ------------------------------------------------------------------------- */

@@ -85,6 +85,8 @@ contained "stack overflow in handle" "$(line "crashed (SIGSEGV)" "$HANDLING")" \
     officer act "$VICTIM" poke --data '{"do": "stack"}'
 contained "exit(0) in handle" "$(line "called exit(0)" "$HANDLING")" \
     officer act "$VICTIM" poke --data '{"do": "exit"}'
+contained "quick_exit(0) in handle" "$(line "called quick_exit()" "$HANDLING")" \
+    officer act "$VICTIM" poke --data '{"do": "quick_exit"}'
 contained "exit(5) in handle, with --json" "$(line "called exit(5)" "$HANDLING")" \
     officer act --json "$VICTIM" poke --data '{"do": "exit", "code": 5}'
 

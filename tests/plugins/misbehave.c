@@ -10,7 +10,8 @@
  *
  * The words: "segv" (a write through NULL, or address "code"), "abort", "fpe" (an integer
  * division by zero), "stack" (unbounded recursion), "exit" (exit(N), N
- * from input/config "code", default 0), "hang" (sleeps forever), "spin"
+ * from input/config "code", default 0), "quick_exit" (the same), "hang"
+ * (sleeps forever), "spin"
  * (loops forever), "print" (printf and write(2) to standard output), "log"
  * (a warning through the host's log). Anything else: nothing.
  */
@@ -52,6 +53,8 @@ static int misbehave(const cf_host *host, cf_step *step, const char *word, int c
         return deeper(0);
     } else if (strcmp(word, "exit") == 0) {
         exit(code);
+    } else if (strcmp(word, "quick_exit") == 0) {
+        quick_exit(code);
     } else if (strcmp(word, "hang") == 0) {
         for (;;)
             sleep(1);
