@@ -301,12 +301,19 @@ int cf_workflow_deploy_ex(cf_engine *e, const char *path, unsigned flags, json_t
             rc = pin(e, role, wf->name, p.pin, err);
         rc = cf_engine_finish(e, rc, err);
     }
+    /* The pins the version runs on: the builds just checked for a new one,
+     * the recorded ones for a version deployed before (null: unpinned). */
+    json_t *pins = NULL;
+    if (!rc && out && p.created)
+        pins = cf_pins_of(wf);
+    else if (!rc && out)
+        rc = cf_engine_pins_get(e, wf->name, p.version, &pins, err);
     if (!rc && out)
-        *out = json_pack("{s:s, s:I, s:I, s:s, s:b, s:b, s:I, s:b, s:o}", "name", wf->name,
+        *out = json_pack("{s:s, s:I, s:I, s:s, s:b, s:b, s:I, s:b, s:o?}", "name", wf->name,
                          "version", (json_int_t)p.version, "declared_version",
                          (json_int_t)wf->declared_version, "hash", wf->hash, "created",
                          p.created, "active", p.active, "previous_active",
-                         (json_int_t)p.was_active, "dry_run", dry, "plugins", cf_pins_of(wf));
+                         (json_int_t)p.was_active, "dry_run", dry, "plugins", pins);
     cf_engine_unbind_free(wf);
     return rc;
 }

@@ -84,6 +84,12 @@ assert_contains "$ERR" "caseflow workflow repin pinflow 1 --reason R" \
 referral PIN-B >"$E2E_TMP/b.json"
 expect_exit_in 69 "$E2E_TMP/b.json" cf --actor officer1 refer --workflow pinflow
 assert_unchanged before_swap "another build refused"
+# Deploying the same file again changes nothing, and says which builds the
+# version is pinned to, not which it found now.
+expect_exit 0 cf --actor admin --reason "e2e" workflow deploy --yes --json "$WF"
+assert_jq "$OUT" ".created == false and .plugins.good.sha256 == \"$SHA1\"" \
+    "an unchanged redeploy reports the pinned build, not the one found"
+assert_unchanged before_swap "an unchanged redeploy"
 
 # ---- repin ------------------------------------------------------------------------------
 expect_exit 77 cf --actor officer1 --reason "e2e" workflow repin pinflow 1
