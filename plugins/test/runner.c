@@ -5,6 +5,7 @@
  * engine/scenario.c builds its stores.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,12 @@ static int write_workflow(const char *text, char *dir, char *file, cf_error *err
                       tmp && *tmp ? tmp : "/tmp");
     snprintf(file, 4096 + 16, "%s/workflow.lua", dir);
     fp = fopen(file, "wb");
-    if (!fp || fwrite(text, 1, n, fp) != n || fclose(fp) != 0) {
-        if (fp)
-            fclose(fp);
+    bool bad = !fp;
+    if (fp) { /* closed exactly once, whether the write or the close fails */
+        bad = fwrite(text, 1, n, fp) != n;
+        bad = fclose(fp) != 0 || bad;
+    }
+    if (bad) {
         remove(file);
         rmdir(dir);
         return failed(err, CF_EIO, "workflow_text", "cannot write %s", file);
