@@ -298,6 +298,14 @@ static int prepare_dir(const char *dir, bool *created)
             "directory; choose another with --dir)", dir);
         return EXIT_DATAERR;
     }
+    /* Another user's directory, or one others may write into: they could
+     * swap the Makefile between now and a `make install` run as root. */
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        say("%s is %s (plugin new writes into a new directory, or an empty one only "
+            "you may write into; choose another with --dir)", dir,
+            st.st_uid != geteuid() ? "another user's directory" : "writable by others");
+        return EXIT_DATAERR;
+    }
     int empty = dir_empty(dir);
     if (empty < 0) {
         say("cannot read directory %s: %s", dir, strerror(errno));

@@ -129,6 +129,17 @@ expect_exit 65 cf plugin new triage --dir "$W/hidden"
 expect_exit 65 cf plugin new triage --dir "$W/other/notes.txt"
 assert_contains "$ERR" "notes.txt exists and is not a directory" "--dir a file is refused"
 assert_eq "$before" "$(listing "$W")" "nothing written or changed for an existing directory or file"
+# An empty directory others may write into, or another user's: someone else
+# could swap the Makefile before `make install` runs as root.
+mkdir "$W/shared" && chmod 777 "$W/shared"
+expect_exit 65 cf plugin new triage --dir "$W/shared"
+assert_contains "$ERR" "shared is writable by others" "an empty directory writable by others is refused"
+assert_eq "" "$(ls -A "$W/shared")" "nothing written into it"
+if [ "$(id -u)" = 0 ]; then
+    mkdir "$W/theirs" && chown nobody "$W/theirs"
+    expect_exit 65 cf plugin new triage --dir "$W/theirs"
+    assert_contains "$ERR" "theirs is another user's directory" "another user's empty directory is refused"
+fi
 
 # Cannot be written: 74, and what was made is gone again.
 expect_exit 74 cf plugin new triage --dir "$W/other/notes.txt/sub"
@@ -153,6 +164,7 @@ mkdir -p "$W/ro" && chmod 555 "$W/ro"
 as_user=()
 if [ "$(id -u)" = 0 ]; then
     chmod 755 "$E2E_TMP" "$W"
+    chown nobody "$W/ro" 2>/dev/null # theirs, so the write itself is what fails
     as_user=(setpriv --reuid="$(id -u nobody 2>/dev/null)" --regid="$(id -g nobody 2>/dev/null)" --clear-groups)
     if ! id nobody >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 ||
         ! "${as_user[@]}" "$CASEFLOW_BIN" --version >/dev/null 2>&1; then
