@@ -260,7 +260,7 @@ int cf_wf_event_data_check(const cf_wf_transition *t, const char *event,
  * array). Rules: "syntax", "structure", "undefined-state", "unreachable",
  * "missing-plugin", "unaccepted-event", "no-targets", "timer-event",
  * "guard-target", "no-result", "undeclared-data", "unmapped-outcome",
- * "manual-not-outcome", and "manual-outcome", which is a warning (the
+ * "manual-not-outcome", "engine-event-outcome", and "manual-outcome", which is a warning (the
  * finding has "severity": "warning"; the others none: errors). Returns 0 when it
  * could run (findings or not), negative on I/O errors.
  */

@@ -281,6 +281,17 @@ static int outcome_findings(const cf_wf_state *st, const cf_plugin *p, const cha
     char msg[600], roles[200];
     int rc = 0;
     for (const char *const *ev = p->emits; ev && *ev && rc == 0; ev++) {
+        /* The engine raises repeat_referral itself, as the system, when a
+         * new referral meets the case: as an outcome it would let any
+         * referral with a matching key take the plugin's route. */
+        if (strcmp(*ev, "repeat_referral") == 0 && !cf_plugin_accepts(p, *ev)) {
+            snprintf(msg, sizeof msg, "state '%s': plugin '%s' emits 'repeat_referral', "
+                     "which the engine raises itself when a new referral meets the case (a "
+                     "referral would take the plugin's route; accept it instead)",
+                     st->name, p->name);
+            rc = add_finding(diags, path, st->line, "engine-event-outcome", msg);
+            continue;
+        }
         if (cf_plugin_accepts(p, *ev) || cf_wf_find_transition(st, *ev) != NULL)
             continue;
         snprintf(msg, sizeof msg, "state '%s': plugin '%s' emits '%s', which no transition "

@@ -799,6 +799,45 @@ static void test_check_unaccepted(void **state)
  * whose emits has a typo (triage.urgnet): the typo found as an outcome no
  * transition takes, a manual transition shown as a warning, manual where
  * it means nothing an error; and manual parsed as a list of roles. */
+/* A plugin may not claim repeat_referral, which the engine raises itself. */
+static void test_check_engine_event_outcome(void **state)
+{
+    (void)state;
+    const char *build = getenv("CASEFLOW_BUILDDIR");
+    char plugins[512], path[512];
+    cf_loader *loader = NULL;
+    const cf_module *m = NULL;
+    cf_error err = {0};
+    snprintf(plugins, sizeof plugins, "%s/tests/plugins", build ? build : ".");
+    if (cf_loader_new(plugins, &loader, &err) != 0)
+        skip();
+    if (cf_loader_get(loader, "rerouter", &m, &err) != 0) {
+        cf_loader_free(loader);
+        skip();
+    }
+    static const char src[] =
+        "return workflow {\n"
+        "  name = \"r\", version = 1, initial = \"a\",\n"
+        "  states = {\n"
+        "    a = { step = \"rerouter\", roles = { \"officer\" },\n"
+        "      on = { [\"reroute.submit\"] = \"a\", repeat_referral = \"b\" } },\n"
+        "    b = { final = true },\n"
+        "  },\n"
+        "}\n";
+    write_file("rerouter.lua", src);
+    snprintf(path, sizeof path, "%s/rerouter.lua", tmpdir);
+    json_t *diags = json_array();
+    assert_int_equal(cf_wf_check(path, loader, diags, &err), 0);
+    json_t *u = findings(diags, "engine-event-outcome");
+    assert_int_equal(json_array_size(u), 1);
+    assert_int_equal(line_of(json_array_get(u, 0)), 4);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(u, 0), "message")),
+                           "plugin 'rerouter' emits 'repeat_referral'"));
+    json_decref(u);
+    json_decref(diags);
+    cf_loader_free(loader);
+}
+
 static void test_check_outcomes(void **state)
 {
     (void)state;
@@ -995,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_check_structure),
         cmocka_unit_test(test_check_unaccepted),
         cmocka_unit_test(test_check_outcomes),
+        cmocka_unit_test(test_check_engine_event_outcome),
         cmocka_unit_test(test_check_live_mistakes),
         cmocka_unit_test(test_event_data),
     };
