@@ -506,6 +506,21 @@ static int step_failed(unit *u, cf_step *s, const char *what, int rc)
                       s->st->step, s->st->name, rc);
 }
 
+/* A plugin may emit only what it declares: its outcomes (`emits`, which
+ * `workflow check` maps and people are kept from sending) or an event it
+ * accepts (one a person could have sent anyway). Anything else, say a
+ * person's event guarded by roles or four eyes in another state's table,
+ * would slip past both: a plugin bug, CF_EINTERNAL, and nothing is kept. */
+static int undeclared_emit(unit *u, const cf_step *s)
+{
+    const cf_plugin *d = s->st->module->desc;
+    if (!s->emitted[0] || cf_plugin_emits(d, s->emitted) || cf_plugin_accepts(d, s->emitted))
+        return 0;
+    return cf_err_set(u->err, CF_EINTERNAL, s->st->step,
+                      "plugin \"%s\" emitted \"%s\" in state \"%s\", which it neither emits "
+                      "nor accepts by its descriptor", s->st->step, s->emitted, s->st->name);
+}
+
 /* The case view a workflow function sees. */
 static json_t *case_doc(mcase *c)
 {
@@ -634,6 +649,8 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
     int rc = call_enter(&s, u->what);
     if (rc < 0 || s.failed)
         return step_failed(u, &s, u->what, rc);
+    if ((rc = undeclared_emit(u, &s)))
+        return rc;
     if (!s.emitted[0])
         return 0;
     return take(u, c, s.emitted, NULL, NULL, st->module, depth);
@@ -792,6 +809,10 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
         if (rc < 0 || s.failed) {
             json_decref(none);
             return step_failed(u, &s, event, rc);
+        }
+        if ((rc = undeclared_emit(u, &s))) {
+            json_decref(none);
+            return rc;
         }
     }
     int rc = take(u, c, event, s.emitted, none ? NULL : data, mod, 0);

@@ -23,8 +23,9 @@
  * harness and fail in the engine:
  *  - handle() is only called with an event in the descriptor's `accepts`
  *    (otherwise CFPT_NOT_ACCEPTED, nothing called);
- *  - an emit() of an event not in `emits` fails the call (CFPT_CONTRACT, and
- *    cfpt_failure says which event);
+ *  - an emit() of an event in neither `emits` nor `accepts` fails the call
+ *    (CFPT_CONTRACT, and cfpt_failure says which event; the engine refuses
+ *    it with exit 70);
  *  - a call that fails (negative return, or a host->fail whatever the
  *    plugin then returns) leaves the case data as it was before the call
  *    and discards its tasks, timers, deadline, keys, notifications and
@@ -69,7 +70,7 @@ const char *cfpt_version(void);
 /* Returned by cfpt_enter/cfpt_handle besides the plugin's own result. */
 #define CFPT_NOT_ACCEPTED (-100) /* event not in accepts: handle() not called */
 #define CFPT_BAD_INPUT (-101)    /* input is not a JSON object */
-#define CFPT_CONTRACT (-102)     /* the plugin broke the ABI (emit outside emits) */
+#define CFPT_CONTRACT (-102)     /* the plugin broke the ABI (an undeclared emit) */
 
 /* ---- the fake host ------------------------------------------------------- */
 
