@@ -203,4 +203,92 @@ assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == true' "now p
 expect_exit 0 cf --actor admin --reason "e2e: again" workflow repin polit 1
 assert_contains "$OUT" "nothing to change" "a second repin changes nothing"
 expect_exit 0 cf --actor admin audit verify --key "$CASEFLOW_STORE.keys/store-v3.db.key.pub"
+
+# ---- a pinned plugin's file is hashed from the bytes that are mapped -------------------------
+# Another build is refused by its hash before it is loaded: its ELF constructor
+# (tests/plugins/marker/good.la writes $CASEFLOW_TEST_MARKER) never runs in the
+# caseflow process. What is loaded is a private copy of exactly the bytes hashed,
+# removed at once: nothing is left in $TMPDIR, and swapping the file meanwhile
+# never makes another build run under the pin.
+BUILD3="$B/marker/.libs/good.so"
+[ -f "$BUILD3" ] || { echo "Bail out! no $BUILD3 (make check builds it)"; exit 99; }
+SHA3=$(sha256sum "$BUILD3" | cut -c1-64)
+export CASEFLOW_NOW=2026-11-03T10:00:00Z
+mkdir -p "$E2E_TMP/race"
+setup_bare_store "$E2E_TMP/race/caseflow.db"
+R="$E2E_TMP/race/plugins"
+T="$E2E_TMP/race/tmp"
+MARK="$E2E_TMP/race/marker"
+mkdir -p "$R" "$T"
+cp "$BUILD1" "$R/good.so"
+cp "$B/.libs/oldname.so" "$R/oldname.so"
+export CASEFLOW_PLUGIN_PATH="$R"
+expect_exit 0 cf --actor admin --reason "e2e: race" workflow deploy --yes "$WF"
+A=$(ref RACE-A | jq -r .id)
+[ -n "$A" ] && [ "$A" != null ] || { echo "Bail out! cannot refer on pinflow"; exit 99; }
+
+# The marker build's constructor does run when it is loaded (so the checks below
+# can fail): plugin info loads it with no pin.
+CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" expect_exit 0 cf plugin info "$BUILD3"
+[ -f "$MARK" ] && ok "loading the marker build runs its constructor" ||
+    not_ok "loading the marker build runs its constructor"
+rm -f "$MARK"
+assert_eq "" "$(ls -A "$T")" "plugin info leaves no private copy in TMPDIR"
+
+cp "$BUILD3" "$R/good.so"
+snapshot before_marker
+CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" expect_exit 69 cf --actor officer1 act "$A" submit
+assert_contains "$ERR" "expected version 1.2.3 sha256 $SHA1, found version 1.2.5-marker sha256 $SHA3 ($R/good.so)" \
+    "the refusal names the found build, read without loading it"
+[ ! -e "$MARK" ] && ok "a build refused by its pin never runs its constructor" ||
+    not_ok "a build refused by its pin never runs its constructor"
+assert_unchanged before_marker "a build refused by its pin"
+assert_eq "" "$(ls -A "$T")" "a refused act leaves nothing in TMPDIR"
+cp "$BUILD1" "$R/good.so"
+TMPDIR="$T" expect_exit 0 cf --actor officer1 act "$A" submit
+assert_eq "$SHA1" "$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")" \
+    "the act ran the pinned build and its history says so"
+assert_eq "" "$(ls -A "$T")" "an act leaves no private copy in TMPDIR"
+
+# A bounded race: a background loop keeps replacing good.so by the marker build
+# and back (atomic renames), while acts run; each act either ran the pinned
+# build (exit 0, its event names SHA1) or was refused (69), and the marker
+# build's constructor never ran.
+cp "$BUILD1" "$R/.g1"
+cp "$BUILD3" "$R/.g3"
+(
+    for _ in $(seq 1 200000); do
+        cp "$R/.g3" "$R/.n" && mv -f "$R/.n" "$R/good.so"
+        cp "$R/.g1" "$R/.n" && mv -f "$R/.n" "$R/good.so"
+    done
+) &
+SWAPPER=$!
+runs=0 ran=0 refused=0 wrong=0 other=0
+deadline=$((SECONDS + 90))
+while [ "$runs" -lt 100 ] && [ "$SECONDS" -lt "$deadline" ]; do
+    runs=$((runs + 1))
+    CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" cf --actor officer1 act "$A" submit \
+        >/dev/null 2>"$E2E_TMP/race/err"
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        sha=$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")
+        if [ "$sha" = "$SHA1" ]; then ran=$((ran + 1)); else wrong=$((wrong + 1)); fi
+    elif [ "$rc" -eq 69 ] && grep -q "is not the build pinned\|needs plugin" "$E2E_TMP/race/err"; then
+        refused=$((refused + 1))
+    else
+        other=$((other + 1))
+        echo "# run $runs: exit $rc: $(cat "$E2E_TMP/race/err")"
+    fi
+done
+kill "$SWAPPER" 2>/dev/null
+wait "$SWAPPER" 2>/dev/null
+echo "# race: $runs acts: $ran ran the pinned build, $refused refused, $wrong wrong build, $other other"
+assert_eq 0 "$wrong" "no act under the swap race ran another build"
+assert_eq 0 "$other" "every act under the swap race exited 0 or 69"
+[ "$ran" -gt 0 ] && ok "some acts ran during the race" || not_ok "some acts ran during the race"
+[ ! -e "$MARK" ] && ok "the marker build never ran during the race" ||
+    not_ok "the marker build never ran during the race"
+assert_eq "" "$(ls -A "$T")" "the race leaves nothing in TMPDIR"
+cp "$BUILD1" "$R/good.so"
+expect_exit 0 cf --actor admin audit verify
 finish
