@@ -82,8 +82,8 @@ typedef struct cf_loader cf_loader;
 /* A loaded module. Owned by the loader; valid until cf_loader_free. */
 typedef struct cf_module {
     char *name;          /* module name ("referral") */
-    char *path;          /* file that was opened */
-    char sha256[65];     /* SHA-256 of that file */
+    char *path;          /* shared object that was read (a .la's target) */
+    char sha256[65];     /* SHA-256 of the bytes read and mapped */
     const cf_plugin *desc;
     lt_dlhandle handle;
 } cf_module;
@@ -97,6 +97,21 @@ void cf_loader_free(cf_loader *l);
  * (the message names both versions). */
 int cf_loader_get(cf_loader *l, const char *name, const cf_module **out,
                   cf_error *err);
+/* What cf_loader_get_expect found instead of the expected build. */
+typedef struct cf_loader_found {
+    bool refused;       /* set when the file was refused for its hash */
+    char sha256[65];    /* SHA-256 of the file found */
+    char version[128];  /* version its descriptor declares, read from the file
+                         * without loading it; "(unknown)" when unreadable */
+    char path[4096];    /* the shared object (a .la's target), as named */
+} cf_loader_found;
+/* As cf_loader_get, but when expect_sha256 is not NULL and the module is
+ * not loaded yet, a file whose SHA-256 differs is refused BEFORE it is
+ * loaded (none of its code runs): CF_EMISSING, found->refused set and
+ * filled. A module this loader already holds is returned as it is: the
+ * caller compares its sha256. found may be NULL only when expect_sha256 is. */
+int cf_loader_get_expect(cf_loader *l, const char *name, const char *expect_sha256,
+                         const cf_module **out, cf_loader_found *found, cf_error *err);
 /* Load the module in file (a .la or .so path). Borrowed result. */
 int cf_loader_open_file(cf_loader *l, const char *file, const cf_module **out,
                         cf_error *err);
@@ -105,6 +120,13 @@ int cf_loader_open_file(cf_loader *l, const char *file, const cf_module **out,
 int cf_loader_list(cf_loader *l, json_t **out, cf_error *err);
 /* Descriptor of a loaded module as JSON (new reference). */
 json_t *cf_loader_describe(const cf_module *m);
+/* elfpeek.c: the NUL-terminated string that the pointer at byte `field` of
+ * the defined dynamic symbol `symbol` points to, read from the bytes of a
+ * shared object (len bytes at buf) without loading it, into out (size
+ * bytes). false when anything is missing, out of bounds or too long (out is
+ * then ""). For messages only: nothing read this way is trusted. */
+bool cf_elf_symbol_string(const void *buf, size_t len, const char *symbol, size_t field,
+                          char *out, size_t size);
 /* Does the module accept / emit event? */
 bool cf_plugin_accepts(const cf_plugin *p, const char *event);
 bool cf_plugin_emits(const cf_plugin *p, const char *event);

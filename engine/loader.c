@@ -10,6 +10,15 @@
  * (and nothing past `size` is ever read), and it must name itself after its
  * module. Each accepted module is recorded with the SHA-256 of the shared
  * object actually mapped, so audit records can name the exact code that ran.
+ *
+ * The bytes hashed are the bytes mapped: the shared object (a .la's target)
+ * is opened once, read and hashed from that descriptor into a private copy
+ * (same module name, so libltdl's "<module>_LTX_" prefix still applies, in
+ * a fresh 0700 directory), and the copy is what libltdl opens; it and its
+ * directory are removed right after, the mapping lives on. Replacing the
+ * file meanwhile changes nothing that runs. A caller that knows the pinned
+ * hash (cf_loader_get_expect) has a different build refused before it is
+ * mapped, so none of its code (ELF constructors included) runs here.
  * Modules stay loaded, cached by name, until the loader is freed: plugin
  * states and the descriptor's strings live inside them.
  */
@@ -17,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #ifdef HAVE_DLFCN_H
 #include <dlfcn.h>
 #endif
@@ -24,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -37,6 +48,8 @@
 /* Bounds on what we walk in a descriptor, against a missing terminator. */
 #define EVENTS_MAX 256
 #define TEXT_MAX 4096
+/* Larger shared objects are refused rather than read into memory. */
+#define MODULE_MAX ((size_t)256 << 20)
 
 /* Every ABI 1.0 field the engine reads: abi through fini. */
 #define DESC_MIN_SIZE offsetof(cf_plugin, reserved)
@@ -315,9 +328,19 @@ static entry *find_by_name(const cf_loader *l, const char *name)
     return NULL;
 }
 
-/* The same object reached by another path (a .la and its .so, a symlink, a
- * hard link): the dynamic linker maps it once, so its descriptor address is
- * the identity that no path spelling can hide. */
+/* The same module reached by another path (a .la and its .so, a symlink,
+ * a hard link, a copy): the same name and the same bytes, whatever the path
+ * spelling. Looked up before mapping, so it is mapped once per loader. */
+static entry *find_by_content(const cf_loader *l, const char *name, const char *sha256)
+{
+    for (size_t i = 0; i < l->nmods; i++)
+        if (strcmp(l->mods[i]->m.name, name) == 0 && strcmp(l->mods[i]->m.sha256, sha256) == 0)
+            return l->mods[i];
+    return NULL;
+}
+
+/* An object the dynamic linker had mapped already (it matches by file name
+ * and inode): never expected for a fresh private copy. */
 static entry *find_by_desc(const cf_loader *l, const cf_plugin *desc)
 {
     for (size_t i = 0; i < l->nmods; i++)
@@ -341,10 +364,11 @@ static int append(cf_loader *l, entry *e)
 }
 
 /* Record an accepted module; takes over h (closed on failure). so is the
- * shared object libltdl actually mapped: what we hash and report. */
+ * shared object that was read (reported), sha256 the hash of the bytes
+ * mapped. */
 static int remember(cf_loader *l, lt_dlhandle h, const cf_plugin *desc,
-                    const char *name, const char *so, bool searched,
-                    const cf_module **out, cf_error *err)
+                    const char *name, const char *so, const char *sha256,
+                    bool searched, const cf_module **out, cf_error *err)
 {
     entry *e = calloc(1, sizeof *e);
     if (!e) {
@@ -356,19 +380,10 @@ static int remember(cf_loader *l, lt_dlhandle h, const cf_plugin *desc,
     e->searched = searched;
     e->m.name = strdup(name);
     e->m.path = strdup(so);
+    memcpy(e->m.sha256, sha256, sizeof e->m.sha256);
     if (!e->m.name || !e->m.path || append(l, e) != 0) {
         module_free(e);
         return fail(err, CF_ENOMEM, "out of memory loading plugin \"%s\"", name);
-    }
-    errno = 0;
-    if (cf_sha256_file(e->m.path, e->m.sha256) != 0) {
-        /* An unhashable module could not be named in the audit chain. so
-         * belongs to the handle: report before closing it. */
-        int rc = fail(err, CF_EMISSING, "plugin \"%s\" (%s): cannot read it "
-                      "to compute its SHA-256: %s", name, so,
-                      errno ? strerror(errno) : "read error");
-        module_free(l->mods[--l->nmods]);
-        return rc;
     }
     *out = &e->m;
     return 0;
@@ -491,53 +506,274 @@ static void diagnose(const char *file, char *why, size_t size)
     free(so);
 }
 
+/* ---- reading, hashing and mapping one shared object ------------------------ */
+
+/* The shared object file names: a .la's target, or file itself. New. */
+static int resolve_so(const char *file, char **so, cf_error *err)
+{
+    bool named;
+
+    *so = NULL;
+    if (!ends_with(file, ".la")) {
+        *so = strdup(file);
+        return *so ? 0 : fail(err, CF_ENOMEM, "out of memory opening %s", file);
+    }
+    errno = 0;
+    *so = la_target(file, &named);
+    if (*so)
+        return 0;
+    if (errno == ENOMEM)
+        return fail(err, CF_ENOMEM, "out of memory opening %s", file);
+    return fail(err, CF_EMISSING, "%s: not a loadable module: %s", file,
+                named ? "the shared object it names is missing"
+                      : "not a libtool library file (it names no shared object)");
+}
+
+/* Read all of fd into a new buffer (at most MODULE_MAX bytes). */
+static int read_all(int fd, size_t hint, unsigned char **out, size_t *len)
+{
+    size_t cap = hint + 1, n = 0;
+    unsigned char *buf = malloc(cap);
+
+    *out = NULL;
+    *len = 0;
+    if (!buf)
+        return ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            unsigned char *grown = cap > MODULE_MAX ? NULL : realloc(buf, 2 * cap);
+            if (!grown) {
+                free(buf);
+                return cap > MODULE_MAX ? EFBIG : ENOMEM;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return e;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > MODULE_MAX) {
+        free(buf);
+        return EFBIG;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The bytes of shared object so, read once through one descriptor (the real
+ * file, no symlink in its last component at open time, a regular file). */
+static int read_module(const char *so, const char *name, unsigned char **buf,
+                       size_t *len, cf_error *err)
+{
+    struct stat st;
+    char *real = realpath(so, NULL);
+    int fd = real ? open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    int e = errno;
+
+    free(real);
+    if (fd < 0)
+        return fail(err, e == ENOMEM ? CF_ENOMEM : CF_EMISSING,
+                    "plugin \"%s\" (%s): cannot open it: %s", name, so, strerror(e));
+    if (fstat(fd, &st) != 0) {
+        e = errno;
+        close(fd);
+        return fail(err, CF_EMISSING, "plugin \"%s\" (%s): %s", name, so, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, CF_EMISSING, "plugin \"%s\" (%s): not a regular file", name, so);
+    }
+    e = (uint64_t)st.st_size > MODULE_MAX ? EFBIG : read_all(fd, (size_t)st.st_size, buf, len);
+    close(fd);
+    if (e)
+        return fail(err, e == ENOMEM ? CF_ENOMEM : CF_EMISSING,
+                    "plugin \"%s\" (%s): cannot read it to compute its SHA-256: %s",
+                    name, so, strerror(e));
+    return 0;
+}
+
+/* Replace every copy in why by so: dlerror() names the file it opened. */
+static void rename_in(char *why, size_t size, const char *copy, const char *so)
+{
+    char out[512], *hit;
+    const char *p = why;
+    size_t used = 0, lc = strlen(copy);
+
+    out[0] = '\0';
+    while ((hit = strstr(p, copy)) != NULL && used < sizeof out) {
+        int n = snprintf(out + used, sizeof out - used, "%.*s%s", (int)(hit - p), p, so);
+        used += n > 0 ? (size_t)n : 0;
+        p = hit + lc;
+    }
+    if (used < sizeof out)
+        snprintf(out + used, sizeof out - used, "%s", p);
+    snprintf(why, size, "%s", out);
+}
+
+/* Why libltdl could not open the copy, naming so instead (see diagnose). */
+static void diagnose_copy(const char *copy, const char *so, char *why, size_t size)
+{
+    diagnose(copy, why, size);
+    rename_in(why, size, copy, so);
+}
+
 /*
- * Open target (a file, or a base name that libltdl completes with .la/.so),
- * find and check its descriptor, and cache it. shown is the file named in
- * messages when libltdl cannot open anything.
+ * Write the len bytes of buf to a private copy named <name>.so (libltdl
+ * derives the symbol prefix from the file name) in a new 0700 directory
+ * under $TMPDIR (or /tmp), open that with libltdl, and remove copy and
+ * directory whatever happened. *h is the handle, or NULL with err set.
  */
-static int load(cf_loader *l, const char *target, const char *shown,
-                const char *name, bool searched, const cf_module **out,
+static int map_copy(cf_loader *l, const unsigned char *buf, size_t len, const char *name,
+                    const char *so, lt_dlhandle *h, cf_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir, *leaf, *copy = NULL;
+    int fd = -1, rc = 0;
+
+    *h = NULL;
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    dir = join(tmp, "/", "caseflow-plugin-XXXXXX");
+    leaf = join(name, "", ".so");
+    if (!dir || !leaf) {
+        free(dir);
+        free(leaf);
+        return fail(err, CF_ENOMEM, "out of memory loading plugin \"%s\"", name);
+    }
+    if (!mkdtemp(dir)) {
+        rc = fail(err, CF_EIO, "plugin \"%s\": cannot create a private directory in %s: %s",
+                  name, tmp, strerror(errno));
+        free(dir);
+        free(leaf);
+        return rc;
+    }
+    copy = join(dir, "/", leaf);
+    if (!copy)
+        rc = fail(err, CF_ENOMEM, "out of memory loading plugin \"%s\"", name);
+    else if ((fd = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+        rc = fail(err, CF_EIO, "plugin \"%s\": cannot write its private copy %s: %s", name,
+                  copy, strerror(errno));
+    for (size_t done = 0; !rc && done < len;) {
+        ssize_t w = write(fd, buf + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = fail(err, CF_EIO, "plugin \"%s\": cannot write its private copy %s: %s",
+                      name, copy, w < 0 ? strerror(errno) : "short write");
+        else
+            done += (size_t)w;
+    }
+    if (fd >= 0 && close(fd) != 0 && !rc)
+        rc = fail(err, CF_EIO, "plugin \"%s\": cannot write its private copy %s: %s", name,
+                  copy, strerror(errno));
+    if (!rc) {
+        *h = lt_dlopenadvise(copy, l->advise);
+        if (!*h) {
+            char why[256];
+            diagnose_copy(copy, so, why, sizeof why);
+            rc = fail(err, CF_EMISSING, "%s: not a loadable module: %s", so, why);
+        }
+    }
+    if (copy)
+        unlink(copy);
+    rmdir(dir);
+    free(copy);
+    free(dir);
+    free(leaf);
+    return rc;
+}
+
+/* The version a refused build declares, read without loading it. */
+static void found_version(const unsigned char *buf, size_t len, const char *name,
+                          char *out, size_t size)
+{
+    char sym[NAME_MAX_LEN + 32];
+
+    snprintf(sym, sizeof sym, "%s_LTX_caseflow_plugin", name);
+    if ((cf_elf_symbol_string(buf, len, sym, offsetof(cf_plugin, version), out, size) ||
+         cf_elf_symbol_string(buf, len, "caseflow_plugin", offsetof(cf_plugin, version), out,
+                              size)) &&
+        *out && valid_text(out))
+        return;
+    snprintf(out, size, "(unknown)");
+}
+
+/*
+ * Load module name from file (a .la or .so that exists): read and hash its
+ * shared object once, refuse it unhashed-for (expect set and differing,
+ * found filled) before mapping, reuse a module with the same name and
+ * bytes, else map a private copy of exactly those bytes, find and check its
+ * descriptor, and cache it.
+ */
+static int load(cf_loader *l, const char *file, const char *name, bool searched,
+                const char *expect, cf_loader_found *found, const cf_module **out,
                 cf_error *err)
 {
     lt_dlhandle h;
-    const lt_dlinfo *info;
     const cf_plugin *desc;
-    const char *so;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char *so, sha[65];
     entry *known;
     int rc;
 
-    h = lt_dlopenadvise(target, l->advise);
-    if (!h) {
-        char why[256];
-        diagnose(shown, why, sizeof why);
-        return fail(err, CF_EMISSING, "%s: not a loadable module: %s", shown,
-                    why);
-    }
-    info = lt_dlgetinfo(h);
-    /* For a .la, libltdl reports the .so it read from dlname. */
-    so = info && info->filename ? info->filename : shown;
-    desc = lt_dlsym(h, "caseflow_plugin");
-    if (!desc) {
-        rc = fail(err, CF_EMISSING,
-                  "%s: not a caseflow plugin: it exports no "
-                  "%s_LTX_caseflow_plugin descriptor", so, name);
-        lt_dlclose(h);
+    if ((rc = resolve_so(file, &so, err)) != 0)
+        return rc;
+    if ((rc = read_module(so, name, &buf, &len, err)) != 0) {
+        free(so);
         return rc;
     }
-    rc = check_desc(desc, name, so, err);
-    if (rc != 0) {
-        lt_dlclose(h);
+    cf_sha256_hex(buf, len, sha);
+    if (expect && strcmp(sha, expect) != 0) {
+        found->refused = true;
+        memcpy(found->sha256, sha, sizeof found->sha256);
+        snprintf(found->path, sizeof found->path, "%s", so);
+        found_version(buf, len, name, found->version, sizeof found->version);
+        rc = fail(err, CF_EMISSING, "plugin \"%s\" (%s) is not the expected build: sha256 "
+                  "%s, expected %s; it was not loaded", name, so, sha, expect);
+        free(buf);
+        free(so);
         return rc;
     }
-    known = find_by_desc(l, desc);
+    known = find_by_content(l, name, sha);
     if (known) {
-        lt_dlclose(h); /* the cached entry holds its own reference */
+        free(buf);
+        free(so);
         known->searched = known->searched || searched;
         *out = &known->m;
         return 0;
     }
-    return remember(l, h, desc, name, so, searched, out, err);
+    rc = map_copy(l, buf, len, name, so, &h, err);
+    free(buf);
+    if (rc != 0) {
+        free(so);
+        return rc;
+    }
+    desc = lt_dlsym(h, "caseflow_plugin");
+    if (!desc)
+        rc = fail(err, CF_EMISSING, "%s: not a caseflow plugin: it exports no "
+                  "%s_LTX_caseflow_plugin descriptor", so, name);
+    else if ((rc = check_desc(desc, name, so, err)) == 0 && find_by_desc(l, desc))
+        rc = fail(err, CF_EINTERNAL, "plugin \"%s\" (%s): the dynamic linker returned "
+                  "a module already loaded instead of the file read", name, so);
+    if (rc != 0) {
+        lt_dlclose(h);
+        free(so);
+        return rc;
+    }
+    rc = remember(l, h, desc, name, so, sha, searched, out, err);
+    free(so);
+    return rc;
 }
 
 /* The file that base names: base.la, else base.so (libltdl's order). */
@@ -598,12 +834,20 @@ static void path_text(const cf_loader *l, char *buf, size_t size)
 int cf_loader_get(cf_loader *l, const char *name, const cf_module **out,
                   cf_error *err)
 {
+    return cf_loader_get_expect(l, name, NULL, out, NULL, err);
+}
+
+int cf_loader_get_expect(cf_loader *l, const char *name, const char *expect_sha256,
+                         const cf_module **out, cf_loader_found *found, cf_error *err)
+{
     entry *e;
     char where[256];
 
     if (out)
         *out = NULL;
-    if (!l || !out)
+    if (found)
+        memset(found, 0, sizeof *found);
+    if (!l || !out || (expect_sha256 && !found))
         return fail(err, CF_EINVALID, "cf_loader_get: NULL argument");
     if (!valid_name(name))
         return fail(err, CF_EINVALID,
@@ -618,11 +862,11 @@ int cf_loader_get(cf_loader *l, const char *name, const cf_module **out,
      * silently falling back to another copy would run code nobody chose. */
     for (size_t i = 0; i < l->ndirs; i++) {
         char *base = NULL, *file = NULL;
-        int found = find_in_dir(l->dirs[i], name, &base, &file);
-        if (found < 0)
+        int there = find_in_dir(l->dirs[i], name, &base, &file);
+        if (there < 0)
             return fail(err, CF_ENOMEM, "out of memory looking for \"%s\"", name);
-        if (found) {
-            int rc = load(l, base, file, name, true, out, err);
+        if (there) {
+            int rc = load(l, file, name, true, expect_sha256, found, out, err);
             free(base);
             free(file);
             return rc;
@@ -648,7 +892,7 @@ static char *name_of(const char *file)
 int cf_loader_open_file(cf_loader *l, const char *file, const cf_module **out,
                         cf_error *err)
 {
-    char *name, *shown, *target;
+    char *name, *shown;
     int rc;
 
     if (out)
@@ -661,18 +905,14 @@ int cf_loader_open_file(cf_loader *l, const char *file, const cf_module **out,
         shown = existing_file(file);
     if (!shown)
         return fail(err, CF_ENOTFOUND, "%s: no such plugin file", file);
-    /* Without a slash libltdl would search LD_LIBRARY_PATH and friends, not
-     * the working directory where we just found the file. */
-    target = strchr(file, '/') ? strdup(file) : join(".", "/", file);
     name = name_of(shown);
-    if (!name || !target)
+    if (!name)
         rc = fail(err, CF_ENOMEM, "out of memory opening %s", file);
     else if (!valid_name(name))
         rc = fail(err, CF_EMISSING, "%s: not a caseflow plugin: module name "
                   "\"%.64s\" is not [a-z0-9_]+", shown, name);
     else
-        rc = load(l, target, shown, name, false, out, err);
-    free(target);
+        rc = load(l, shown, name, false, NULL, NULL, out, err);
     free(name);
     free(shown);
     return rc;

@@ -118,18 +118,30 @@ static int unbound(cf_wf_state *st, const char *fmt, ...)
     return st->unbound ? 0 : CF_ENOMEM;
 }
 
-/* Is module m the build pinned for wf (pins NULL: unpinned, any build)? */
-static bool pinned_build(const json_t *pins, const cf_module *m, const char **want_version,
-                         const char **want_sha)
+/* The pinned version and hash of plugin name ("(none)" when not pinned). */
+static void pin_of(const json_t *pins, const char *name, const char **want_version,
+                   const char **want_sha)
 {
-    const json_t *p = json_object_get(pins, m->name);
+    const json_t *p = json_object_get(pins, name);
     *want_version = json_string_value(json_object_get(p, "version"));
     *want_sha = json_string_value(json_object_get(p, "sha256"));
     if (!*want_version)
         *want_version = "(none)";
     if (!*want_sha)
         *want_sha = "(none)";
-    return !pins || strcmp(*want_sha, m->sha256) == 0;
+}
+
+/* Keep why st's plugin (the build found at path) is refused. */
+static int not_pinned(cf_wf_state *st, const cf_wf *wf, const char *plugin, const char *want_v,
+                      const char *want_sha, const char *found_v, const char *found_sha,
+                      const char *path)
+{
+    return unbound(st,
+                   "plugin \"%s\" is not the build pinned for workflow %s v%lld: expected "
+                   "version %s sha256 %s, found version %s sha256 %s (%s); to accept it: "
+                   "caseflow workflow repin %s %lld --reason R",
+                   plugin, wf->name, (long long)wf->version, want_v, want_sha, found_v,
+                   found_sha, path, wf->name, (long long)wf->version);
 }
 
 static int bind_state(cf_engine *e, cf_loader *l, cf_wf *wf, cf_wf_state *st,
@@ -137,18 +149,22 @@ static int bind_state(cf_engine *e, cf_loader *l, cf_wf *wf, cf_wf_state *st,
 {
     const cf_module *m;
     cf_error lerr;
-    cf_err_clear(&lerr);
-    if (cf_loader_get(l, st->step, &m, &lerr))
-        return unbound(st, "workflow %s v%lld: state \"%s\" needs plugin \"%s\": %s", wf->name,
-                       (long long)wf->version, st->name, st->step, lerr.message);
+    cf_loader_found found;
     const char *want_v, *want_sha;
-    if (!pinned_build(pins, m, &want_v, &want_sha))
-        return unbound(st,
-                       "plugin \"%s\" is not the build pinned for workflow %s v%lld: expected "
-                       "version %s sha256 %s, found version %s sha256 %s (%s); to accept it: "
-                       "caseflow workflow repin %s %lld --reason R",
-                       m->name, wf->name, (long long)wf->version, want_v, want_sha,
-                       m->desc->version, m->sha256, m->path, wf->name, (long long)wf->version);
+    cf_err_clear(&lerr);
+    pin_of(pins, st->step, &want_v, &want_sha);
+    /* With a pin, another build is refused by its hash before it is loaded:
+     * none of its code runs in this process. */
+    if (cf_loader_get_expect(l, st->step, pins ? want_sha : NULL, &m, &found, &lerr))
+        return found.refused
+                   ? not_pinned(st, wf, st->step, want_v, want_sha, found.version, found.sha256,
+                                found.path)
+                   : unbound(st, "workflow %s v%lld: state \"%s\" needs plugin \"%s\": %s",
+                             wf->name, (long long)wf->version, st->name, st->step, lerr.message);
+    /* A module this engine had loaded already (say, by a deploy). */
+    if (pins && strcmp(want_sha, m->sha256) != 0)
+        return not_pinned(st, wf, m->name, want_v, want_sha, m->desc->version, m->sha256,
+                          m->path);
     (void)e;
     char msg[256] = "";
     void *ps = NULL;

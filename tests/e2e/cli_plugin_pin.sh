@@ -209,4 +209,128 @@ assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == true' "now p
 expect_exit 0 cf --actor admin --reason "e2e: again" workflow repin polit 1
 assert_contains "$OUT" "nothing to change" "a second repin changes nothing"
 expect_exit 0 cf --actor admin audit verify --key "$CASEFLOW_STORE.keys/store-v3.db.key.pub"
+
+# ---- a pinned plugin's file is hashed from the bytes that are mapped -------------------------
+# Another build is refused by its hash before it is loaded: its ELF constructor
+# (tests/plugins/marker/good.la writes $CASEFLOW_TEST_MARKER) never runs in the
+# caseflow process. What is loaded is a private copy of exactly the bytes hashed,
+# removed at once: nothing is left in $TMPDIR, and swapping the file meanwhile
+# never makes another build run under the pin.
+BUILD3="$B/marker/.libs/good.so"
+[ -f "$BUILD3" ] || { echo "Bail out! no $BUILD3 (make check builds it)"; exit 99; }
+SHA3=$(sha256sum "$BUILD3" | cut -c1-64)
+export CASEFLOW_NOW=2026-11-03T10:00:00Z
+mkdir -p "$E2E_TMP/race"
+setup_bare_store "$E2E_TMP/race/caseflow.db"
+R="$E2E_TMP/race/plugins"
+T="$E2E_TMP/race/tmp"
+MARK="$E2E_TMP/race/marker"
+mkdir -p "$R" "$T"
+cp "$BUILD1" "$R/good.so"
+cp "$B/.libs/oldname.so" "$R/oldname.so"
+export CASEFLOW_PLUGIN_PATH="$R"
+expect_exit 0 cf --actor admin --reason "e2e: race" workflow deploy --yes "$WF"
+A=$(ref RACE-A | jq -r .id)
+[ -n "$A" ] && [ "$A" != null ] || { echo "Bail out! cannot refer on pinflow"; exit 99; }
+
+# The marker build's constructor does run when it is loaded (so the checks below
+# can fail): plugin info loads it with no pin.
+CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" expect_exit 0 cf plugin info "$BUILD3"
+[ -f "$MARK" ] && ok "loading the marker build runs its constructor" ||
+    not_ok "loading the marker build runs its constructor"
+rm -f "$MARK"
+assert_eq "" "$(ls -A "$T")" "plugin info leaves no private copy in TMPDIR"
+
+cp "$BUILD3" "$R/good.so"
+snapshot before_marker
+CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" expect_exit 69 cf --actor officer1 act "$A" submit
+assert_contains "$ERR" "expected version 1.2.3 sha256 $SHA1, found version 1.2.5-marker sha256 $SHA3 ($R/good.so)" \
+    "the refusal names the found build, read without loading it"
+[ ! -e "$MARK" ] && ok "a build refused by its pin never runs its constructor" ||
+    not_ok "a build refused by its pin never runs its constructor"
+assert_unchanged before_marker "a build refused by its pin"
+assert_eq "" "$(ls -A "$T")" "a refused act leaves nothing in TMPDIR"
+cp "$BUILD1" "$R/good.so"
+TMPDIR="$T" expect_exit 0 cf --actor officer1 act "$A" submit
+assert_eq "$SHA1" "$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")" \
+    "the act ran the pinned build and its history says so"
+assert_eq "" "$(ls -A "$T")" "an act leaves no private copy in TMPDIR"
+
+# A bounded race: a background swapper keeps exchanging good.so with the
+# marker build (renameat2 RENAME_EXCHANGE in a loop, as the reviewer's
+# reproduction did; a loop of mv where no compiler is at hand) while acts
+# run. Each act either ran the pinned build (exit 0, and its event names
+# SHA1 AND version 1.2.3: a hash taken from another file than the one mapped
+# would record SHA1 with the marker's version) or was refused (69); and the
+# marker build's constructor never ran.
+cp "$BUILD3" "$R/.g3"
+cat >"$E2E_TMP/race/swap.c" <<'EOF'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+/* swap A B SECONDS: exchange A and B until killed or SECONDS have passed. */
+int main(int argc, char **argv)
+{
+    time_t end;
+    if (argc != 4)
+        return 64;
+    end = time(NULL) + atol(argv[3]);
+    for (long i = 0; i < 1000000000L && time(NULL) < end; i++)
+        if (syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) {
+            perror("renameat2");
+            return 1;
+        }
+    return 0;
+}
+EOF
+if ${CASEFLOW_CC:-cc} -o "$E2E_TMP/race/swap" "$E2E_TMP/race/swap.c" 2>/dev/null; then
+    "$E2E_TMP/race/swap" "$R/good.so" "$R/.g3" 120 &
+else
+    echo "# no C compiler: swapping with mv"
+    (
+        end=$((SECONDS + 120))
+        while [ "$SECONDS" -lt "$end" ]; do
+            mv -f "$R/good.so" "$R/.x" && mv -f "$R/.g3" "$R/good.so" && mv -f "$R/.x" "$R/.g3"
+        done
+    ) &
+fi
+SWAPPER=$!
+runs=0 ran=0 refused=0 wrong=0 ctor=0 other=0
+deadline=$((SECONDS + 90))
+while [ "$runs" -lt 100 ] && [ "$SECONDS" -lt "$deadline" ]; do
+    runs=$((runs + 1))
+    CASEFLOW_TEST_MARKER="$MARK" TMPDIR="$T" cf --actor officer1 act "$A" submit \
+        >/dev/null 2>"$E2E_TMP/race/err"
+    rc=$?
+    if [ -e "$MARK" ]; then
+        ctor=$((ctor + 1))
+        rm -f "$MARK"
+    fi
+    if [ "$rc" -eq 0 ]; then
+        got=$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 || ' ' || plugin_version FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")
+        if [ "$got" = "$SHA1 1.2.3" ]; then ran=$((ran + 1)); else wrong=$((wrong + 1)); fi
+    elif [ "$rc" -eq 69 ] && grep -q "is not the build pinned\|needs plugin" "$E2E_TMP/race/err"; then
+        refused=$((refused + 1))
+    else
+        other=$((other + 1))
+        echo "# run $runs: exit $rc: $(cat "$E2E_TMP/race/err")"
+    fi
+done
+kill "$SWAPPER" 2>/dev/null
+wait "$SWAPPER" 2>/dev/null
+echo "# race: $runs acts: $ran ran the pinned build, $refused refused, $wrong ran another build, $ctor ran its constructor, $other other"
+assert_eq 0 "$wrong" "no act under the swap race ran another build"
+assert_eq 0 "$ctor" "the marker build's constructor never ran during the race"
+assert_eq 0 "$other" "every act under the swap race exited 0 or 69"
+[ "$ran" -gt 0 ] && ok "some acts ran during the race" || not_ok "some acts ran during the race"
+assert_eq "" "$(ls -A "$T")" "the race leaves nothing in TMPDIR"
+cp "$BUILD1" "$R/good.so"
+expect_exit 0 cf --actor admin audit verify
 finish

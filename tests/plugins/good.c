@@ -26,6 +26,23 @@
 #define GOOD_VERSION "1.2.3"
 #endif
 
+/* A third build (tests/plugins/marker/good.la) has an ELF constructor that
+ * creates the file named by $CASEFLOW_TEST_MARKER as soon as it is mapped:
+ * the pinning test checks that a build refused by its hash never is. */
+#ifdef GOOD_CONSTRUCTOR_MARKER
+#include <stdlib.h>
+
+__attribute__((constructor)) static void good_marker(void)
+{
+    const char *path = getenv("CASEFLOW_TEST_MARKER");
+    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    if (f) {
+        fputs("constructor ran\n", f);
+        fclose(f);
+    }
+}
+#endif
+
 /* It emits whatever its config or input names, so it declares no outcomes
  * of its own: an event in emits is one only the plugin may send, which
  * every state using it must take (workflow check: unmapped-outcome). The

@@ -201,6 +201,70 @@ static void test_cache(void **state)
     cf_loader_free(l);
 }
 
+/* Is there an entry named caseflow-plugin-* in dir? */
+static bool has_private_dir(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q '^caseflow-plugin-'", dir);
+    return system(cmd) == 0;
+}
+
+/* With the expected hash, another build is refused before it is mapped and
+ * described from its bytes; the right one loads from a private copy that
+ * is gone once loaded. */
+static void test_expect(void **state)
+{
+    cf_loader *l;
+    const cf_module *m = NULL;
+    cf_loader_found found;
+    cf_error err = {0};
+    char so[PATH_MAX], want[65], tmp[] = "/tmp/test_loader_XXXXXX", *old;
+    const char *zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    (void)state;
+    assert_non_null(mkdtemp(tmp));
+    old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    snprintf(so, sizeof so, "%s/.libs/good.so", g_plugdir);
+    sodium_file_hex(so, want);
+
+    l = new_loader(g_plugdir);
+    assert_int_equal(cf_loader_get_expect(l, "good", zeros, &m, &found, &err), CF_EMISSING);
+    assert_null(m);
+    assert_true(found.refused);
+    assert_string_equal(found.sha256, want);
+    assert_string_equal(found.version, "1.2.3"); /* read from the file, not loaded */
+    same_file(found.path, so);
+    assert_contains(err.message, "is not the expected build");
+    assert_false(has_private_dir(tmp));
+    /* Not cached: the right hash then loads it. */
+    assert_int_equal(cf_loader_get_expect(l, "good", want, &m, &found, &err), 0);
+    assert_false(found.refused);
+    assert_string_equal(m->sha256, want);
+    assert_string_equal(m->desc->version, "1.2.3");
+    same_file(m->path, so); /* the file read, not the private copy */
+    assert_false(has_private_dir(tmp));
+    /* Cached by name: returned as it is, the caller compares. */
+    assert_int_equal(cf_loader_get_expect(l, "good", zeros, &m, &found, &err), 0);
+    assert_false(found.refused);
+    cf_loader_free(l);
+
+    /* A module that cannot be mapped leaves nothing behind either. */
+    l = new_loader(g_srcplug);
+    assert_int_not_equal(cf_loader_get(l, "notaplugin", &m, &err), 0);
+    assert_false(has_private_dir(tmp));
+    assert_true(strstr(err.message, tmp) == NULL); /* names the file, not the copy */
+    cf_loader_free(l);
+
+    if (old) {
+        setenv("TMPDIR", old, 1);
+        free(old);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    assert_int_equal(rmdir(tmp), 0);
+}
+
 /* libltdl is process-wide and counts lt_dlinit and opens; one loader's
  * cleanup must not pull a module from under another. */
 static void test_two_loaders(void **state)
@@ -211,7 +275,9 @@ static void test_two_loaders(void **state)
     (void)state;
     assert_int_equal(cf_loader_get(a, "good", &ma, NULL), 0);
     assert_int_equal(cf_loader_get(b, "good", &mb, NULL), 0);
-    assert_ptr_equal(ma->desc, mb->desc);
+    /* Each loader maps its own private copy of the same bytes. */
+    assert_ptr_not_equal(ma->desc, mb->desc);
+    assert_string_equal(ma->sha256, mb->sha256);
     cf_loader_free(a);
     assert_string_equal(mb->desc->version, "1.2.3");
     assert_true(cf_plugin_accepts(mb->desc, "submit"));
@@ -689,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_accepts_emits_null),
         cmocka_unit_test(test_good_behaviour),
+        cmocka_unit_test(test_expect),
     };
     return cmocka_run_group_tests(tests, setup_paths, NULL);
 }
