@@ -12,8 +12,9 @@
  * back and releases the lock.
  *
  * It is one thread per process, waiting on a condition variable on
- * CLOCK_MONOTONIC: a library installs no signal handlers, and a POSIX
- * timer would cost two system calls per call (thousands of calls a second
+ * CLOCK_MONOTONIC: no signal is needed to stop a runaway Lua call (the
+ * library's only signal handlers are engine/guard.c's, for plugin calls that
+ * crash, and they stand aside outside one), and a POSIX timer would cost two system calls per call (thousands of calls a second
  * go through here) and leave the C library's helper thread running at
  * exit. Arming and disarming only take a mutex; the thread is woken only
  * when a call's deadline is earlier than the one it sleeps towards, and
