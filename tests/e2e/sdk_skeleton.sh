@@ -49,7 +49,7 @@ sk_round() {
     sk_step "caseflow plugin new $SK_NAME --dir DIR (the installed command)" \
         "$installed_bin" plugin new "$SK_NAME" --dir "$src" || return
     sk_step "make: the plugin builds with pkg-config" \
-        "${SK_MAKE[@]}" PKG_CONFIG_SYSROOT_DIR="$D" make -C "$src" || return
+        "${SK_MAKE[@]}" PKG_CONFIG_SYSROOT_DIR="$D" make -C "$src" CC="$CC" || return
     if [ "$(nm -D --defined-only -P "$src/$SK_NAME.so" | awk '{ print $1 }')" = "${SK_NAME}_LTX_caseflow_plugin" ]; then
         ok "$SK_WHO: $SK_NAME.so exports only its descriptor"
     else
@@ -57,7 +57,7 @@ sk_round() {
     fi
     if [ -f "$SK_PC_TEST" ]; then
         if sk_step "make check: the generated test passes on the installed harness" \
-            "${SK_MAKE[@]}" PKG_CONFIG_SYSROOT_DIR="$D" make -C "$src" check; then
+            "${SK_MAKE[@]}" PKG_CONFIG_SYSROOT_DIR="$D" make -C "$src" CC="$CC" check; then
             if grep -q '\[  PASSED  \] 5 test' "$SK_DIR/step.log"; then
                 ok "$SK_WHO: make check ran the 5 tests (fake host and runner)"
             else
