@@ -534,17 +534,20 @@ static void scan_part(scan *sc, const void *key, int len, unsigned char out[32])
 }
 
 /* The case_sha256 of the key's newest history record that has one, into
- * want (empty: none; one that cannot be a digest when too long to copy). */
-static void scan_want(scan *sc, const void *key, int len, char want[72])
+ * want (one that cannot be a digest when too long to copy); false when
+ * there is none. */
+static bool scan_want(scan *sc, const void *key, int len, char want[72])
 {
-    int64_t best = -1;
+    int64_t best = 0;
+    bool have = false;
     want[0] = '\0';
     while (scan_at(sc, key, len)) {
         int64_t seq = sqlite3_column_int64(sc->st, 1);
-        if (sqlite3_column_type(sc->st, 2) != SQLITE_NULL && seq > best) {
+        if (sqlite3_column_type(sc->st, 2) != SQLITE_NULL && (!have || seq > best)) {
             const char *t = col(sc->st, 2);
             int n = sqlite3_column_bytes(sc->st, 2);
             best = seq;
+            have = true;
             if (n < 72) {
                 memcpy(want, t ? t : "", (size_t)n);
                 want[n] = '\0';
@@ -554,8 +557,7 @@ static void scan_want(scan *sc, const void *key, int len, char want[72])
         }
         sc->step = sqlite3_step(sc->st);
     }
-    if (best < 0)
-        want[0] = '\0';
+    return have;
 }
 
 static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
@@ -585,8 +587,7 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         int len = sqlite3_column_bytes(cs, 1);
         char want[72], found[65], where[80];
         snprintf(where, sizeof where, "case %s", id ? id : "?");
-        scan_want(&sc[SCAN_EVENTS], id, len, want);
-        if (!want[0]) {
+        if (!scan_want(&sc[SCAN_EVENTS], id, len, want)) {
             rc = broken(err, "cases", "%s: no audited history (row added?)", where);
             break;
         }
