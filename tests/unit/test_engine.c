@@ -881,7 +881,8 @@ static void table_edits_are_found(void **state)
         "INSERT INTO timers VALUES('CF-000001 ', 'x', 's', 1)",
         "INSERT INTO keys VALUES('account', 'x:y', 'CF-00000')",
         "INSERT INTO tasks(case_id, role, kind, created_at) VALUES('~', 'officer', 'x', 1)",
-        "INSERT INTO notifications(case_id, channel, payload, created_at) VALUES(NULL, 'c', 'p', 1)",
+        "INSERT INTO notifications(case_id, channel, payload, created_at)"
+        " VALUES(NULL, 'c', 'p', 1)",
         "INSERT INTO notifications(case_id, channel, payload, created_at)"
         " VALUES('CF-000001', 'c', 'p', 1)",
         "DELETE FROM events WHERE event='submit'",
