@@ -39,6 +39,7 @@ struct cf_chain {
     bool migrating;        /* between store.migrate and store.schema */
     int64_t schema_version;
     int64_t payloads;
+    int64_t history;       /* records that write a history row */
     int64_t schema_seq;
     json_t *users;         /* name -> state */
     json_t *policies;      /* key -> {value, seq} */
@@ -183,6 +184,13 @@ int cf_chain_replay(cf_chain *w, int64_t seq, const char *action, const char *pa
     return rc;
 }
 
+bool cf_chain_writes_history(const char *action)
+{
+    return !strcmp(action, "collection") || !strcmp(action, "change") ||
+           !strcmp(action, "retention") || !strcmp(action, "erasure") ||
+           !strcmp(action, "workflow.migrate");
+}
+
 static const char *bad(cf_chain *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static const char *bad(cf_chain *w, const char *fmt, ...)
@@ -294,6 +302,8 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
         return why;
     if (r->payload)
         w->payloads++;
+    if (cf_chain_writes_history(r->action))
+        w->history++;
     bool checkpoint = strcmp(r->action, "checkpoint") == 0;
     bool alarm = strcmp(r->action, "integrity.alarm") == 0;
     if (w->rules && (w->flags & CF_CHAIN_RULES)) {
@@ -355,6 +365,11 @@ int64_t cf_chain_last_seq(const cf_chain *w)
 int64_t cf_chain_payloads(const cf_chain *w)
 {
     return w->payloads;
+}
+
+int64_t cf_chain_history(const cf_chain *w)
+{
+    return w->history;
 }
 
 int64_t cf_chain_rules_from(const cf_chain *w)

@@ -56,6 +56,11 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r);
 const char *cf_chain_head(const cf_chain *w);      /* hash of the last record */
 int64_t cf_chain_last_seq(const cf_chain *w);      /* 0 before the first */
 int64_t cf_chain_payloads(const cf_chain *w);      /* records seen with a payload */
+/* Does a record of this action write a history row (events)? */
+bool cf_chain_writes_history(const char *action);
+/* records seen that write history (collection, change, retention, erasure,
+ * workflow.migrate): as many as there are history rows */
+int64_t cf_chain_history(const cf_chain *w);
 int64_t cf_chain_rules_from(const cf_chain *w);    /* seq of the first store.schema, 0 */
 /* name -> {roles, disabled, os_users, created_at, created_by, seq} as the
  * user records left them. */

@@ -345,14 +345,19 @@ static int scalar(cf_store *s, const char *sql, const char *text, int64_t *out, 
     return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "verify", err);
 }
 
-static int verify_events(cf_store *s, int64_t *n, cf_error *err)
+/* w (may be NULL: then the records are counted here): the walk that has
+ * just verified the chain, which counted the records that write history. */
+static int verify_events(cf_store *s, const cf_chain *w, int64_t *n, cf_error *err)
 {
     static const char sql[] =
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
-        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action,"
-        " (SELECT disposed_at FROM cases c WHERE c.id = e.case_id), e.audit_seq, a.role"
+        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action, e.audit_seq, a.role"
         " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
+    /* Asked only of history whose data is gone (a lookup per record cost a
+     * third of the walk). */
+    static const char disposed[] = "SELECT count(*) FROM cases WHERE id = ?"
+                                   " AND disposed_at IS NOT NULL";
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
         " 'erasure', 'workflow.migrate')";
@@ -373,7 +378,7 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
                  (long long)sqlite3_column_int64(st, 0));
         /* History is written in audit order: each record's audit seq is
          * greater than the one before, so none can be moved or copied. */
-        int64_t aseq = sqlite3_column_int64(st, 21);
+        int64_t aseq = sqlite3_column_int64(st, 20);
         const char *action = col(st, 19);
         /* seq is shown to users (history): numbered 1, 2, 3... in chain
          * order, so no number can be changed without a gap or a swap. */
@@ -401,10 +406,25 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
                 rc = broken(err, "events", "%s: data altered", where);
                 break;
             }
-        } else if (dsha && sqlite3_column_type(st, 20) == SQLITE_NULL) {
-            rc = broken(err, "events", "%s: data erased, but the case was not disposed",
-                        where);
-            break;
+        } else if (dsha) {
+            sqlite3_stmt *d = cf_store_stmt(s, disposed, err);
+            if (!d) {
+                rc = err ? err->code : CF_EIO;
+                break;
+            }
+            sqlite3_bind_text(d, 1, col(st, 1), sqlite3_column_bytes(st, 1), SQLITE_STATIC);
+            int dstep = sqlite3_step(d);
+            int64_t gone = dstep == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
+            sqlite3_reset(d);
+            if (dstep != SQLITE_ROW) {
+                rc = cf_store_error(s, dstep, "verify events", err);
+                break;
+            }
+            if (!gone) {
+                rc = broken(err, "events", "%s: data erased, but the case was not disposed",
+                            where);
+                break;
+            }
         }
         cf_event_fields f = {
             .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
@@ -419,7 +439,7 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         char *payload = cf_integrity_event_payload(&f);
         bool ok = digest_is(payload, col(st, 15)) && same(col(st, 16), f.case_id) &&
                   sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
-                  same(col(st, 22), f.role);
+                  same(col(st, 21), f.role);
         free(payload);
         if (!ok)
             rc = broken(err, "events", "%s: does not match its audit record", where);
@@ -430,8 +450,8 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
         return rc;
     if (step != SQLITE_DONE)
         return cf_store_error(s, step, "verify events", err);
-    int64_t records;
-    if ((rc = scalar(s, count, NULL, &records, err)))
+    int64_t records = w ? cf_chain_history(w) : 0;
+    if (!w && (rc = scalar(s, count, NULL, &records, err)))
         return rc;
     if (records != *n)
         return broken(err, "events", "%s",
@@ -439,38 +459,153 @@ static int verify_events(cf_store *s, int64_t *n, cf_error *err)
     return 0;
 }
 
+/* Every case at once: one statement per table, each ordered by case id, read
+ * side by side (a merge), instead of six lookups per case. Each side table's
+ * statement puts case_id in front of the columns of its part query and
+ * orders a case's rows as that query does (a total order: the part's key is
+ * unique within a case), so the rows of one case hash exactly as the
+ * per-case query hashes them (cf_store_hash_row). Memory stays flat: each
+ * statement streams. */
+enum { SCAN_EVENTS = CF_CASE_PARTS, SCANS };
+
+static const char *const scan_sql[SCANS] = {
+    "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
+    " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
+    " FROM cases ORDER BY id",
+    "SELECT case_id, event, state, due_at FROM timers ORDER BY case_id, event",
+    ("SELECT case_id, seq, role, kind, detail, CASE WHEN assignee IS NULL AND closed_at IS NULL"
+     " AND result IS NULL THEN status ELSE json_array(status, assignee, closed_at, result)"
+     " END, created_at FROM tasks ORDER BY case_id, seq"),
+    "SELECT case_id, kind, value FROM keys ORDER BY case_id, kind, value",
+    "SELECT case_id, seq, channel, payload, created_at FROM notifications"
+    " ORDER BY case_id, seq",
+    /* the case digest each case's newest history record carries */
+    "SELECT case_id, seq, case_sha256 FROM events ORDER BY case_id",
+};
+
+static const char tasks_v2_scan[] =
+    "SELECT case_id, seq, role, kind, detail, status, created_at FROM tasks"
+    " ORDER BY case_id, seq";
+
+typedef struct scan {
+    sqlite3_stmt *st;
+    int step;        /* of the row in hand: SQLITE_ROW, or where it ended */
+    int64_t orphans; /* rows passed over: of no case */
+} scan;
+
+/* Column 0 of the scan's row against the key (len bytes), in the order of
+ * SQLite's BINARY collation (NULL first): memcmp, then the length. */
+static int key_cmp(scan *sc, const void *key, int len)
+{
+    if (sqlite3_column_type(sc->st, 0) == SQLITE_NULL)
+        return -1;
+    const void *t = sqlite3_column_text(sc->st, 0);
+    int n = sqlite3_column_bytes(sc->st, 0);
+    int c = n && len ? memcmp(t, key, (size_t)(n < len ? n : len)) : 0;
+    return c ? c : (n > len) - (n < len);
+}
+
+/* Pass over the rows before the key (of no case), then hand each row of
+ * the key to the caller through the return value: true while the scan is on
+ * one. */
+static bool scan_at(scan *sc, const void *key, int len)
+{
+    int c = 1;
+    while (sc->step == SQLITE_ROW && (c = key_cmp(sc, key, len)) < 0) {
+        sc->orphans++;
+        sc->step = sqlite3_step(sc->st);
+    }
+    return sc->step == SQLITE_ROW && c == 0;
+}
+
+/* The hash of the key's rows of a side table, as cf_integrity_case_parts
+ * computes it. */
+static void scan_part(scan *sc, const void *key, int len, unsigned char out[32])
+{
+    cf_sha256 h;
+    cf_sha256_init(&h);
+    int end = sqlite3_column_count(sc->st);
+    while (scan_at(sc, key, len)) {
+        cf_store_hash_row(sc->st, 1, end, &h);
+        sc->step = sqlite3_step(sc->st);
+    }
+    cf_sha256_update(&h, (const unsigned char *)"|", 1);
+    cf_sha256_final(&h, out);
+}
+
+/* The case_sha256 of the key's newest history record that has one, into
+ * want (one that cannot be a digest when too long to copy); false when
+ * there is none. */
+static bool scan_want(scan *sc, const void *key, int len, char want[72])
+{
+    int64_t best = 0;
+    bool have = false;
+    want[0] = '\0';
+    while (scan_at(sc, key, len)) {
+        int64_t seq = sqlite3_column_int64(sc->st, 1);
+        if (sqlite3_column_type(sc->st, 2) != SQLITE_NULL && (!have || seq > best)) {
+            const char *t = col(sc->st, 2);
+            int n = sqlite3_column_bytes(sc->st, 2);
+            best = seq;
+            have = true;
+            if (n < 72) {
+                memcpy(want, t ? t : "", (size_t)n);
+                want[n] = '\0';
+            } else {
+                snprintf(want, 72, "%s", "(not a digest)");
+            }
+        }
+        sc->step = sqlite3_step(sc->st);
+    }
+    return have;
+}
+
 static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
 {
-    static const char sql[] =
-        "SELECT c.id, (SELECT e.case_sha256 FROM events e WHERE e.case_id = c.id"
-        "  AND e.case_sha256 IS NOT NULL ORDER BY e.seq DESC LIMIT 1) FROM cases c";
-    static const char orphans[] =
-        "SELECT count(*) FROM (SELECT DISTINCT case_id FROM events)"
-        " WHERE case_id NOT IN (SELECT id FROM cases)";
-    /* Streamed with a statement of its own (the digest queries use the
-     * cache), so memory does not grow with the number of cases. */
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &st, NULL), step;
-    if (rc != SQLITE_OK)
-        return cf_store_error(s, rc, "verify cases", err);
-    rc = 0;
+    scan sc[SCANS] = {{0}};
+    int rc = 0;
+    for (int i = 0; i < SCANS && !rc; i++) {
+        const char *sql = i == 2 && cf_store_version(s) < 3 ? tasks_v2_scan : scan_sql[i];
+        int prc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &sc[i].st, NULL);
+        if (prc != SQLITE_OK)
+            rc = cf_store_error(s, prc, "verify cases", err);
+        else if (i)
+            sc[i].step = sqlite3_step(sc[i].st);
+    }
     *n = 0;
+    /* The cases are read in the order of their id index; the rows of the
+     * table itself (the count reads the table, not an index) must be as
+     * many, or a row kept out of the index would go unread. */
     int64_t total = -1;
-    cf_error ignore;
-    if (scalar(s, "SELECT count(*) FROM cases", NULL, &total, &ignore))
-        total = -1;
-    cf_store_progress(s, "audit verify: cases", 0, total);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!rc)
+        rc = scalar(s, "SELECT count(*) FROM cases NOT INDEXED", NULL, &total, err);
+    if (!rc)
+        cf_store_progress(s, "audit verify: cases", 0, total);
+    int step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(sc[0].st)) == SQLITE_ROW) {
         cf_store_progress(s, "audit verify: cases", *n, total);
-        const char *id = col(st, 0), *want = col(st, 1);
-        char got[65], where[80];
+        sqlite3_stmt *cs = sc[0].st;
+        const char *id = col(cs, 1);
+        int len = sqlite3_column_bytes(cs, 1);
+        char want[72], found[65], where[80];
         snprintf(where, sizeof where, "case %s", id ? id : "?");
-        if (!want) {
+        if (!scan_want(&sc[SCAN_EVENTS], id, len, want)) {
             rc = broken(err, "cases", "%s: no audited history (row added?)", where);
             break;
         }
-        bool ok;
-        if ((rc = case_matches(s, id, NULL, false, want, got, &ok, err)))
+        cf_case_parts p;
+        cf_sha256 h;
+        cf_sha256_init(&h);
+        cf_store_hash_row(cs, 0, sqlite3_column_count(cs), &h);
+        cf_sha256_update(&h, (const unsigned char *)"|", 1);
+        cf_sha256_final(&h, p.part[0]);
+        for (int i = 1; i < CF_CASE_PARTS; i++)
+            scan_part(&sc[i], id, len, p.part[i]);
+        cf_integrity_case_combine(&p, found);
+        bool ok = strcmp(found, want) == 0;
+        /* Not the current digest: perhaps one recorded by schema 1, which
+         * the per-case check knows (its queries, as a command runs them). */
+        if (!ok && (rc = case_matches(s, id, NULL, false, want, found, &ok, err)))
             break;
         if (!ok) {
             rc = broken(err, "cases", "%s: row, timers, tasks, keys or notifications altered",
@@ -481,29 +616,31 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     }
     if (!rc && step != SQLITE_DONE)
         rc = cf_store_error(s, step, "verify cases", err);
-    sqlite3_finalize(st);
+    /* What is left after the last case belongs to none. */
+    for (int i = 1; i < SCANS && !rc; i++) {
+        while (sc[i].step == SQLITE_ROW) {
+            sc[i].orphans++;
+            sc[i].step = sqlite3_step(sc[i].st);
+        }
+        if (sc[i].step != SQLITE_DONE)
+            rc = cf_store_error(s, sc[i].step, "verify cases", err);
+    }
+    for (int i = 0; i < SCANS; i++)
+        sqlite3_finalize(sc[i].st);
     if (rc)
         return rc;
-    int64_t missing;
-    if ((rc = scalar(s, orphans, NULL, &missing, err)))
-        return rc;
-    if (missing)
+    if (*n != total)
+        return broken(err, "cases", "%s", "the case rows and their id index disagree (the "
+                      "file was edited behind SQLite)");
+    if (sc[SCAN_EVENTS].orphans)
         return broken(err, "cases", "%s", "case rows deleted");
     /* Rows of a case's side tables are covered by that case's digest; rows
      * that belong to no case are covered by nothing, so there must be none. */
-    static const char *const side[] = {
-        "SELECT count(*) FROM timers WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
-        "SELECT count(*) FROM tasks WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
-        "SELECT count(*) FROM keys WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
-        "SELECT count(*) FROM notifications WHERE case_id IS NULL OR case_id NOT IN (SELECT id FROM cases)",
-    };
     static const char *const names[] = {"timers", "tasks", "keys", "notifications"};
-    for (size_t t = 0; t < 4; t++) {
-        if ((rc = scalar(s, side[t], NULL, &missing, err)))
-            return rc;
-        if (missing)
-            return broken(err, names[t], "%lld row(s) of no case (added?)", (long long)missing);
-    }
+    for (size_t t = 0; t < 4; t++)
+        if (sc[t + 1].orphans)
+            return broken(err, names[t], "%lld row(s) of no case (added?)",
+                          (long long)sc[t + 1].orphans);
     return 0;
 }
 
@@ -665,7 +802,7 @@ int cf_integrity_verify(cf_store *s, const cf_chain *w, json_t *report, cf_error
     if (!rc)
         rc = verify_policies(s, w, err);
     if (!rc)
-        rc = verify_events(s, &events, err);
+        rc = verify_events(s, w, &events, err);
     if (!rc)
         rc = verify_cases(s, &cases, err);
     if (!rc)
@@ -1207,7 +1344,7 @@ int cf_integrity_verify_v1(cf_store *s, const char *pk_hex, const char *store_id
     if (!rc)
         rc = verify_meta_v1(s, err);
     if (!rc)
-        rc = verify_events(s, &n, err);
+        rc = verify_events(s, NULL, &n, err);
     if (!rc)
         rc = verify_cases(s, &n, err);
     if (!rc)

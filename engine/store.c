@@ -818,9 +818,14 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
 /* The current row of st, as cf_store_hash_rows hashes each row. */
 static void hash_row(sqlite3_stmt *st, cf_sha256 *h)
 {
+    cf_store_hash_row(st, 0, sqlite3_column_count(st), h);
+}
+
+void cf_store_hash_row(sqlite3_stmt *st, int first, int end, cf_sha256 *h)
+{
     char head[48];
     {
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
+        for (int i = first; i < end; i++) {
             int n, type = sqlite3_column_type(st, i);
             switch (type) {
             case SQLITE_NULL:

@@ -74,6 +74,11 @@ int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
  * is reset. */
 int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
                        cf_error *err);
+/* Columns [first, end) of st's current row, hashed into h as
+ * cf_store_hash_rows hashes a row (ended by ';'): lets one statement over a
+ * whole table, with a key column in front, hash each case's rows as the
+ * per-case query would. */
+void cf_store_hash_row(sqlite3_stmt *st, int first, int end, cf_sha256 *h);
 sqlite3 *cf_store_db(cf_store *s);
 /* The prepared statement for sql, cached by the address of the (static)
  * string; reset and with bindings cleared. NULL on error (err filled). */

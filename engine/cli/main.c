@@ -266,7 +266,9 @@ static const struct command commands[] = {
      "checkpoints, the schema and every audited table against it (exit 65 at the first "
      "break, naming it). --key pins the public key; --file verifies an export without "
      "any store; --anchors checks that every head in the anchor log is still in the "
-     "store (none cut off, no older copy put back)."},
+     "store (none cut off, no older copy put back); --chain-only checks the chain, its "
+     "rules and its signed checkpoints but not the tables (faster: a store's tables are "
+     "most of what verify reads)."},
     {"audit", "checkpoint", cmd_audit_checkpoint, 0, 0, OPT_ANCHOR, "[--anchor LOG]",
      "Verify the records since the last checkpoint and sign the chain's head now "
      "(administrator; needs the signing key); --anchor also appends the signed head to "

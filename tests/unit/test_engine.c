@@ -875,6 +875,16 @@ static void table_edits_are_found(void **state)
         "DELETE FROM timers",
         "INSERT INTO keys VALUES('account', 'x:y', 'CF-000001')",
         "INSERT INTO tasks(case_id, role, kind, created_at) VALUES('CF-000001', 'officer', 'x', 1)",
+        /* Rows of no case, read in case order by verify: before the first
+         * case, between two, at a prefix of one, after the last, NULL. */
+        "INSERT INTO timers VALUES('A', 'x', 's', 1)",
+        "INSERT INTO timers VALUES('CF-000001 ', 'x', 's', 1)",
+        "INSERT INTO keys VALUES('account', 'x:y', 'CF-00000')",
+        "INSERT INTO tasks(case_id, role, kind, created_at) VALUES('~', 'officer', 'x', 1)",
+        "INSERT INTO notifications(case_id, channel, payload, created_at)"
+        " VALUES(NULL, 'c', 'p', 1)",
+        "INSERT INTO notifications(case_id, channel, payload, created_at)"
+        " VALUES('CF-000001', 'c', 'p', 1)",
         "DELETE FROM events WHERE event='submit'",
         "UPDATE events SET seq = seq + 100 WHERE seq = (SELECT max(seq) FROM events)",
         "DELETE FROM users WHERE name='officer1'",
