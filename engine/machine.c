@@ -457,10 +457,11 @@ static int workflow_get(cf_engine *e, const char *name, int64_t version, bool bi
         cf_engine_note_altered(e, "workflow", id, NULL, NULL);
     }
     json_t *bundle;
-    if (rc || (rc = cf_store_workflow_get(e->store, name, version, &bundle, err)))
+    char hash[65];
+    if (rc || (rc = cf_store_workflow_get_hashed(e->store, name, version, &bundle, hash, err)))
         return rc;
     cf_wf *wf;
-    rc = cf_wf_load(bundle, &wf, err);
+    rc = cf_wf_load_hashed(bundle, hash, &wf, err);
     json_decref(bundle);
     if (rc)
         return rc;
