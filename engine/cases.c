@@ -67,7 +67,7 @@ int cf_refer(cf_engine *e, const char *workflow, const json_t *referral, json_t 
     int64_t version;
     cf_wf *wf;
     if ((rc = cf_engine_workflow_active(e, name, &version, err)) ||
-        (rc = cf_engine_workflow(e, name, version, &wf, err))) {
+        (rc = cf_engine_workflow_lazy(e, name, version, &wf, err))) {
         cf_engine_flush_alarm(e);
         return rc;
     }
@@ -144,7 +144,7 @@ static int timer_fate(cf_engine *e, const char *id, const char *ev, const char *
     }
     cf_wf *wf;
     if (!rc)
-        rc = cf_engine_workflow(e, wfname, version, &wf, &lerr);
+        rc = cf_engine_workflow_lazy(e, wfname, version, &wf, &lerr);
     if (!rc) {
         cf_wf_state *st = cf_wf_find_state(wf, state);
         bool takes = st && !st->final && cf_wf_find_transition(st, ev);

@@ -232,6 +232,11 @@ int cf_wf_eval_data(const char *file, const char *dir, const char *src, size_t l
  * (missing name/initial/states, bad field types, undefined targets),
  * CF_ESCRIPT for an exceeded budget (loading has CF_WF_DEFAULT_BUDGET_MS). */
 int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err);
+/* cf_wf_load of a bundle whose SHA-256 (of its canonical form, 64 hex
+ * digits) the caller has checked already, e.g. against the hash stored
+ * beside it (cf_store_workflow_get_hashed): that hash becomes the
+ * workflow's, rather than being computed again. */
+int cf_wf_load_hashed(json_t *bundle, const char *hash, cf_wf **out, cf_error *err);
 void cf_wf_free(cf_wf *wf);
 
 /* Lookups; NULL when absent. */

@@ -51,7 +51,7 @@ int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candi
         const cf_wf *wf = candidate;
         if (!wf) {
             cf_wf *own;
-            if ((rc = cf_engine_workflow(e, name, version, &own, err)))
+            if ((rc = cf_engine_workflow_lazy(e, name, version, &own, err)))
                 break;
             wf = own;
         }

@@ -432,15 +432,17 @@ void cf_engine_forget_workflow(cf_engine *e, const char *name, int64_t version)
         }
 }
 
-int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
-                       cf_error *err)
+/* name@version from the engine's cache or the store; with bind, every
+ * state bound to its plugin (cf_engine_bind_pinned), else none here. */
+static int workflow_get(cf_engine *e, const char *name, int64_t version, bool bind,
+                        cf_wf **out, cf_error *err)
 {
     for (size_t i = 0; i < e->nwfs; i++)
         if (e->wfs[i]->version == version && strcmp(e->wfs[i]->name, name) == 0) {
             /* A state left unbound is tried again (a long-lived engine sees a
              * plugin installed or repinned since); bound states stay as they
              * are, so nothing in use moves. */
-            int rc = cf_engine_bind_pinned(e, e->wfs[i], err);
+            int rc = bind ? cf_engine_bind_pinned(e, e->wfs[i], err) : 0;
             if (rc)
                 return rc;
             *out = e->wfs[i];
@@ -455,17 +457,18 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
         cf_engine_note_altered(e, "workflow", id, NULL, NULL);
     }
     json_t *bundle;
-    if (rc || (rc = cf_store_workflow_get(e->store, name, version, &bundle, err)))
+    char hash[65];
+    if (rc || (rc = cf_store_workflow_get_hashed(e->store, name, version, &bundle, hash, err)))
         return rc;
     cf_wf *wf;
-    rc = cf_wf_load(bundle, &wf, err);
+    rc = cf_wf_load_hashed(bundle, hash, &wf, err);
     json_decref(bundle);
     if (rc)
         return rc;
     wf->version = version;
     /* Each state's plugin checked against its pin; one that cannot run
      * blocks only its own states (cf_engine_state_ready). */
-    if ((rc = cf_engine_bind_pinned(e, wf, err))) {
+    if (bind && (rc = cf_engine_bind_pinned(e, wf, err))) {
         cf_engine_unbind_free(wf);
         return rc;
     }
@@ -484,9 +487,36 @@ int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **
     return 0;
 }
 
+int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
+                       cf_error *err)
+{
+    return workflow_get(e, name, version, true, out, err);
+}
+
+int cf_engine_workflow_lazy(cf_engine *e, const char *name, int64_t version, cf_wf **out,
+                            cf_error *err)
+{
+    return workflow_get(e, name, version, false, out, err);
+}
+
 /* ---- transitions -------------------------------------------------------------------- */
 
 static int enter(unit *u, mcase *c, cf_wf_state *st, int depth);
+
+/* Can st run now? Its plugin is bound here, on the first command that
+ * enters the state or delivers an event there (cf_engine_bind_state: found,
+ * hashed against its pin, loaded); a failure refuses as
+ * cf_engine_state_ready says. A simulation's workflow is bound in full
+ * beforehand, and its threads must not touch the engine's loader. */
+static int state_ready(unit *u, mcase *c, cf_wf_state *st)
+{
+    if (st->step && !st->module && !u->sim) {
+        int rc = cf_engine_bind_state(u->e, c->wf, st, u->err);
+        if (rc)
+            return rc;
+    }
+    return cf_engine_state_ready(st, u->err);
+}
 
 static cf_wf_state *current(mcase *c)
 {
@@ -640,7 +670,7 @@ static int enter(unit *u, mcase *c, cf_wf_state *st, int depth)
         c->row.deadline_at = u->now + st->deadline_secs;
     if (st->final)
         set_review(u, c);
-    int brc = cf_engine_state_ready(st, u->err);
+    int brc = state_ready(u, c, st);
     if (brc)
         return brc;
     if (!st->module || !st->module->desc->enter)
@@ -773,7 +803,7 @@ static int deliver(unit *u, mcase *c, const char *event, const json_t *data, boo
                           c->row.id, c->row.state, c->wf->name, (long long)c->wf->version);
     /* A state whose plugin is missing or not the pinned build takes no
      * event (other states of the workflow are not held up by it). */
-    int brc = cf_engine_state_ready(st, u->err);
+    int brc = state_ready(u, c, st);
     if (brc)
         return brc;
     /* A refusal names the rule, not the case's state: the state is case
@@ -854,7 +884,7 @@ static int load_case(unit *u, const char *id, mcase **out)
                                                    recorded, u->err)) == CF_EINVALID)
         cf_engine_note_altered(e, "case", id, found, recorded);
     if (!rc)
-        rc = cf_engine_workflow(u->e, c->row.workflow, c->row.version, &c->wf, u->err);
+        rc = cf_engine_workflow_lazy(u->e, c->row.workflow, c->row.version, &c->wf, u->err);
     if (rc) {
         cf_case_row_clear(&c->row);
         free(c);
@@ -921,7 +951,7 @@ static int takes_repeat(unit *u, const char *id, bool *takes)
         rc = cf_store_case_state(u->e->store, id, &state, &wfname, &version, u->err);
     cf_wf *wf;
     if (!rc)
-        rc = cf_engine_workflow(u->e, wfname, version, &wf, u->err);
+        rc = cf_engine_workflow_lazy(u->e, wfname, version, &wf, u->err);
     if (!rc) {
         cf_wf_state *st = cf_wf_find_state(wf, state);
         *takes = st && !st->final && cf_wf_find_transition(st, "repeat_referral");

@@ -131,6 +131,12 @@ char *cf_feed_event_text(cf_engine *e, int64_t seq, const char *case_id, const c
 /* A loaded workflow version (cached; plugins bound). Borrowed. */
 int cf_engine_workflow(cf_engine *e, const char *name, int64_t version, cf_wf **out,
                        cf_error *err);
+/* The same version, checked against its deploy record and cached the same
+ * way, with no plugin loaded for it here: the machine binds each state when
+ * a command enters it or delivers an event there (cf_engine_bind_state), and
+ * readers of the graph or config need none. Borrowed. */
+int cf_engine_workflow_lazy(cf_engine *e, const char *name, int64_t version, cf_wf **out,
+                            cf_error *err);
 /* The version of workflow name new referrals start on: the one the store
  * policy workflow.active:NAME names (cf_workflow_activate), else the latest
  * deployed. CF_EMISSING when name is not deployed. */
@@ -169,6 +175,14 @@ int cf_engine_pins_record(cf_engine *e, const char *role, const char *name, int6
  * only reading the pins or making the loader fails the call. Reads nothing
  * when every state is bound (cheap on each use of a cached version). */
 int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err);
+/* Bind one state of a stored version (wf from cf_engine_workflow_lazy or
+ * cf_engine_workflow) to its plugin now, if it has one and it is not bound
+ * yet, exactly as cf_engine_bind_pinned binds each state: the plugin found,
+ * its bytes hashed and compared with the pin before they are loaded, its
+ * init run; a failure is kept for cf_engine_state_ready. Fails only on
+ * reading the pins (CF_EINVALID, alarm raised, when altered), making the
+ * loader, or out of memory. Not for a simulation's threads. */
+int cf_engine_bind_state(cf_engine *e, cf_wf *wf, cf_wf_state *st, cf_error *err);
 /* 0 when st can run (no plugin, or its plugin bound), else CF_EMISSING with
  * the kept reason (plugin, workflow, version; for a build that is not the
  * pinned one: both versions and hashes and the repin command). */

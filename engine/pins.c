@@ -12,6 +12,14 @@
  * not the pinned build blocks only the states that use it
  * (cf_engine_state_ready), never a case elsewhere in the workflow.
  *
+ * Commands on cases bind lazily (cf_engine_bind_state): a plugin is found,
+ * hashed against its pin and loaded only when a command enters a state that
+ * uses it or delivers an event there, so a one-shot `act` or `refer` loads
+ * the one or two plugins it runs, not every plugin of the workflow. The pin
+ * is read from the store (checked against the chain) at that moment, the
+ * same check cf_engine_bind_pinned makes; deploy, activate, repin and
+ * simulate still bind every state.
+ *
  * Versions deployed before pins existed have no pins row. They stay
  * unpinned (their plugins bound as before this build) until an
  * administrator runs `workflow repin`; `workflow list` shows them as not
@@ -198,6 +206,20 @@ int cf_engine_bind_pinned(cf_engine *e, cf_wf *wf, cf_error *err)
     for (size_t i = 0; i < wf->nstates && !rc; i++)
         if (wf->states[i].step && !wf->states[i].module)
             rc = bind_state(e, l, wf, &wf->states[i], pins);
+    json_decref(pins);
+    return rc ? cf_err_set(err, CF_ENOMEM, NULL, "out of memory") : 0;
+}
+
+int cf_engine_bind_state(cf_engine *e, cf_wf *wf, cf_wf_state *st, cf_error *err)
+{
+    if (!st->step || st->module)
+        return 0;
+    json_t *pins = NULL;
+    cf_loader *l;
+    int rc = cf_engine_pins_get(e, wf->name, wf->version, &pins, err);
+    if (rc || (rc = cf_engine_loader(e, &l, err)))
+        return rc;
+    rc = bind_state(e, l, wf, st, pins);
     json_decref(pins);
     return rc ? cf_err_set(err, CF_ENOMEM, NULL, "out of memory") : 0;
 }

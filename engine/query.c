@@ -19,7 +19,7 @@ static const json_t *report_config(cf_engine *e, const char *name, int64_t versi
 {
     cf_wf *wf;
     cf_error ignored;
-    if (cf_engine_workflow(e, name, version, &wf, &ignored))
+    if (cf_engine_workflow_lazy(e, name, version, &wf, &ignored))
         return NULL;
     return json_object_get(wf->config, "report");
 }

@@ -276,7 +276,7 @@ static int version_configs(cf_engine *e, const char *name, int64_t only, json_t 
         cf_wf *wf;
         cf_error ignored;
         const json_t *rep = NULL;
-        if (cf_engine_workflow(e, name, v, &wf, &ignored) == 0)
+        if (cf_engine_workflow_lazy(e, name, v, &wf, &ignored) == 0)
             rep = json_object_get(wf->config, "report");
         char key[160];
         snprintf(key, sizeof key, "%s@%lld", name, (long long)v);

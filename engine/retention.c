@@ -44,7 +44,7 @@ static int64_t class_seconds(cf_engine *e, const cf_case_row *row)
 {
     cf_wf *wf;
     cf_error ignore;
-    if (cf_engine_workflow(e, row->workflow, row->version, &wf, &ignore))
+    if (cf_engine_workflow_lazy(e, row->workflow, row->version, &wf, &ignore))
         return 0;
     json_t *classes = json_object_get(wf->config, "retention");
     const char *outcome = json_string_value(json_object_get(row->data, "outcome"));

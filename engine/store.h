@@ -172,6 +172,10 @@ int cf_store_record_latest(cf_store *s, const char *subject, int64_t *seq, cf_er
 /* workflows */
 int cf_store_workflow_latest(cf_store *s, const char *name, int64_t *version,
                              char hash[65], cf_error *err);
+/* The bundle of name@version (*bundle new), checked against the hash stored
+ * beside it (CF_EIO when it does not match), and that hash in hash. */
+int cf_store_workflow_get_hashed(cf_store *s, const char *name, int64_t version,
+                                 json_t **bundle, char hash[65], cf_error *err);
 int cf_store_workflow_get(cf_store *s, const char *name, int64_t version,
                           json_t **bundle, cf_error *err);
 int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,

@@ -388,7 +388,9 @@ static int bundle_main(json_t *bundle, const char **name, const char **file,
     return 0;
 }
 
-int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err)
+/* cf_wf_load; hash, when given, is the SHA-256 of the canonical bundle,
+ * already checked by the caller, and is not computed again. */
+static int load(json_t *bundle, const char *hash, cf_wf **out, cf_error *err)
 {
     const char *name = NULL, *file = NULL, *src = NULL;
     char filebuf[WF_NAME_MAX + 8];
@@ -423,7 +425,9 @@ int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err)
         rc = first_problem(c->problems, CF_EINVALID, err);
     if (rc == 0)
         rc = wf_protected(L, wf_freeze_body, NULL, CF_EINVALID, err);
-    if (rc == 0) {
+    if (rc == 0 && hash != NULL) {
+        snprintf(wf->hash, sizeof wf->hash, "%s", hash);
+    } else if (rc == 0) {
         char *canon = cf_json_canonical(bundle);
         if (canon == NULL)
             rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
@@ -442,5 +446,17 @@ int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err)
     }
     *out = wf;
     return 0;
+}
+
+int cf_wf_load(json_t *bundle, cf_wf **out, cf_error *err)
+{
+    return load(bundle, NULL, out, err);
+}
+
+int cf_wf_load_hashed(json_t *bundle, const char *hash, cf_wf **out, cf_error *err)
+{
+    if (hash == NULL || strlen(hash) != 64)
+        return cf_err_set(err, CF_EINTERNAL, "hash", "cf_wf_load_hashed: no SHA-256");
+    return load(bundle, hash, out, err);
 }
 
