@@ -25,14 +25,15 @@
 #define REFER_BATCH 1000
 #define REFER_BYTES (1024 * 1024)
 
-/* Each later batch of bulk intake holds twice as many as the one before,
- * up to REFER_BATCH_MAX: the first results are durable (and printed) as
- * soon as before, while a long run commits ten times less often. Fewer
- * commits write each index page touched by many referrals (random file
- * hashes and accounts) once per batch instead of once per 1000, and fsync
- * less often. The results waiting for their commit are kept compact
- * (struct pending), so memory stays bounded by the batch, not the input. */
-#define REFER_BATCH_MAX 16000
+/* Every later batch of bulk intake holds up to REFER_BATCH_MAX: the first
+ * results are durable (and printed) as soon as before, while a long run
+ * commits ten times less often. Fewer commits write each index page touched
+ * by many referrals (random file hashes and accounts) once per batch instead
+ * of once per 1000, and fsync less often; the WAL grows to about 30 MiB
+ * during a batch (7 before). The results waiting for their commit are kept
+ * compact (struct pending), so memory stays bounded by the batch, not the
+ * input. */
+#define REFER_BATCH_MAX 10000
 
 /* One referral's result line: "CF-000001  authorisation  created". */
 static void print_referral(const struct cli *c, const json_t *out)
@@ -148,8 +149,8 @@ static void bulk_failed(struct bulk *b, int status)
 }
 
 /* Commit the open batch, then (and only then) print its results. The next
- * batch may hold twice as many. Returns 0, or an exit status when the run
- * cannot go on. */
+ * batches hold up to REFER_BATCH_MAX. Returns 0, or an exit status when the
+ * run cannot go on. */
 static int bulk_commit(struct bulk *b)
 {
     cf_error err;
