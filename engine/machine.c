@@ -978,17 +978,18 @@ static int correlate(unit *u)
          * about a person: it is noted, with its count, and links nothing.
          * Intake never fails because a key is common. */
         int64_t held = 0;
-        int rc = cf_store_key_count(u->e->store, kind, value, c->row.id, &held, u->err);
+        json_t *ids = NULL;
+        /* One look-up for the usual key, held by few or no other cases. */
+        int rc = cf_store_key_peers(u->e->store, kind, value, c->row.id,
+                                    pol->common_key_limit, &held, &ids, u->err);
         if (rc)
             return rc;
         if (held > pol->common_key_limit) {
+            json_decref(ids);
             if (note_common(c, kind, value, held))
                 return nomem(u);
             continue;
         }
-        json_t *ids;
-        if ((rc = cf_store_key_find(u->e->store, kind, value, c->row.id, &ids, u->err)))
-            return rc;
         /* The same file hash is the same material, not the same person:
          * it links for intelligence and never escalates. */
         bool escalates = strcmp(kind, "hash") != 0;

@@ -1963,6 +1963,47 @@ int cf_store_key_find(cf_store *s, const char *kind, const char *value,
     return 0;
 }
 
+int cf_store_key_peers(cf_store *s, const char *kind, const char *value,
+                       const char *except, int64_t limit, int64_t *held, json_t **ids,
+                       cf_error *err)
+{
+    /* The same rows, in the same order, as cf_store_key_find's; one more
+     * than limit tells that the key is common, and only then are they
+     * counted (up to cf_store_key_count's cap). */
+    static const char sql[] =
+        "SELECT case_id FROM keys WHERE kind=? AND value=? AND case_id<>? LIMIT ?";
+    *held = 0;
+    *ids = NULL;
+    if (limit < 0 || limit > 1000) { /* (the policy allows 1..200) counted, then found */
+        int rc = cf_store_key_count(s, kind, value, except, held, err);
+        return rc || *held > limit ? rc : cf_store_key_find(s, kind, value, except, ids, err);
+    }
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    bind_text(st, 1, kind);
+    bind_text(st, 2, value);
+    bind_text(st, 3, except);
+    sqlite3_bind_int64(st, 4, limit + 1);
+    json_t *a = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, col_json_str(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || !a) {
+        json_decref(a);
+        return a ? cf_store_error(s, rc, "find keys", err)
+                 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    if ((int64_t)json_array_size(a) <= limit) {
+        *held = (int64_t)json_array_size(a);
+        *ids = a;
+        return 0;
+    }
+    json_decref(a);
+    return cf_store_key_count(s, kind, value, except, held, err);
+}
+
 int cf_store_task_set(cf_store *s, int64_t id, const char *status, const char *assignee,
                       int64_t closed_at, const char *result, cf_error *err)
 {

@@ -258,6 +258,14 @@ int cf_store_key_count(cf_store *s, const char *kind, const char *value,
  * strings. */
 int cf_store_key_find(cf_store *s, const char *kind, const char *value,
                       const char *except, json_t **out, cf_error *err);
+/* The cases other than `except` holding (kind, value), in one look-up when
+ * they are few: when at most `limit` do, *held is their number (as
+ * cf_store_key_count gives it) and *ids (new reference) the array of their
+ * ids, as cf_store_key_find gives them; else *held is cf_store_key_count's
+ * count (more than limit) and *ids NULL. */
+int cf_store_key_peers(cf_store *s, const char *kind, const char *value,
+                       const char *except, int64_t limit, int64_t *held, json_t **ids,
+                       cf_error *err);
 /* Set a task's status ("claimed", "done"), assignee, closing time (0: none)
  * and result text (may be NULL). */
 int cf_store_task_set(cf_store *s, int64_t id, const char *status, const char *assignee,

@@ -1,10 +1,11 @@
 /*
  * refer: intake of one referral (a JSON object, perhaps over many lines) or
  * of many (JSON lines), through the referral.create operation. Here, bulk
- * intake commits in batches of REFER_BATCH referrals and prints each line's
- * result once its batch is durable; through caseflowd (--server), the same
- * lines go as NDJSON requests of REFER_BATCH lines, each answered once the
- * service has made them durable. Either way a bad line is reported with its
+ * intake commits in batches (REFER_BATCH referrals first, then batches
+ * growing to REFER_BATCH_MAX) and prints each line's result once its batch
+ * is durable; through caseflowd (--server), the same lines go as NDJSON
+ * requests of REFER_BATCH lines, each answered once the service has made
+ * them durable. Either way a bad line is reported with its
  * line number in the input and the others go on; a failure that would
  * refuse every line alike (the store, the actor, the workflow) stops.
  */
@@ -18,11 +19,21 @@
 #include "cli.h"
 #include "progress.h"
 
-/* Referrals committed per store transaction in bulk intake, or sent per
+/* Referrals in the first store transaction of bulk intake, or sent per
  * request through caseflowd; and the most text one request carries (well
  * under the service's default body limit of 4 MiB). */
 #define REFER_BATCH 1000
 #define REFER_BYTES (1024 * 1024)
+
+/* Every later batch of bulk intake holds up to REFER_BATCH_MAX: the first
+ * results are durable (and printed) as soon as before, while a long run
+ * commits ten times less often. Fewer commits write each index page touched
+ * by many referrals (random file hashes and accounts) once per batch instead
+ * of once per 1000, and fsync less often; the WAL grows to about 30 MiB
+ * during a batch (7 before). The results waiting for their commit are kept
+ * compact (struct pending), so memory stays bounded by the batch, not the
+ * input. */
+#define REFER_BATCH_MAX 10000
 
 /* One referral's result line: "CF-000001  authorisation  created". */
 static void print_referral(const struct cli *c, const json_t *out)
@@ -36,12 +47,24 @@ static void print_referral(const struct cli *c, const json_t *out)
          json_is_false(json_object_get(out, "created")) ? "existing" : "created");
 }
 
+/* Results of a batch not yet durable: for each, its id and its state (or
+ * none: "state": null, when the caller may not be told it), one after the
+ * other in text, and whether it was created. */
+struct pending {
+    char *text; /* "id\0state\0" per result; the state empty when none */
+    size_t len, cap;
+    unsigned char *flags; /* per result: 1 created, 2 has a state */
+    size_t n, nmax;
+};
+
 /* Bulk intake state: results wait here until their batch commits; through
  * caseflowd, the lines wait here until their request is sent. */
 struct bulk {
     struct cli *c;
-    json_t *pending; /* array of results not yet durable */
-    bool open;       /* a batch is open */
+    json_t *args;           /* the operation's arguments, the same for every line */
+    struct pending pending; /* results not yet durable */
+    size_t batch;           /* the size of the open batch (local intake) */
+    bool open;              /* a batch is open */
     int status;      /* exit status of the first failure, 0 if none */
     char *text;      /* remote: the NDJSON body of the next request */
     size_t len, cap;
@@ -49,17 +72,74 @@ struct bulk {
     size_t nlines;
 };
 
-/* The referral.create operation on one referral (borrowed): *out (new)
- * {id, state, created}. */
-static int refer_op(struct cli *c, const json_t *ref, json_t **out, cf_error *err)
+/* The referral.create operation on one referral (borrowed), with args
+ * (borrowed; NULL: made here): *out (new) {id, state, created}. */
+static int refer_op(struct cli *c, json_t *args, const json_t *ref, json_t **out,
+                    cf_error *err)
 {
-    json_t *args = op_args("workflow", c->workflow, NULL);
+    json_t *own = args ? NULL : op_args("workflow", c->workflow, NULL);
     struct op_req r = OP_REQ("referral.create");
-    r.args = args;
+    r.args = args ? args : own;
     r.body = ref;
     int rc = op_call(c, &r, out, NULL, err);
-    json_decref(args);
+    json_decref(own);
     return rc;
+}
+
+/* Keep result r ({id, state, created}, borrowed) until its batch commits.
+ * 0, or -1 when out of memory. */
+static int pending_add(struct pending *p, const json_t *r)
+{
+    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *state = json_string_value(json_object_get(r, "state"));
+    size_t il = id ? strlen(id) : 0, sl = state ? strlen(state) : 0;
+    if (p->n == p->nmax) {
+        size_t nmax = p->nmax ? p->nmax * 2 : 1024;
+        unsigned char *more = realloc(p->flags, nmax);
+        if (!more)
+            return -1;
+        p->flags = more;
+        p->nmax = nmax;
+    }
+    if (p->len + il + sl + 2 > p->cap) {
+        size_t cap = p->cap ? p->cap : 65536;
+        while (cap < p->len + il + sl + 2)
+            cap *= 2;
+        char *more = realloc(p->text, cap);
+        if (!more)
+            return -1;
+        p->text = more;
+        p->cap = cap;
+    }
+    memcpy(p->text + p->len, id ? id : "", il + 1);
+    p->len += il + 1;
+    memcpy(p->text + p->len, state ? state : "", sl + 1);
+    p->len += sl + 1;
+    p->flags[p->n++] = (unsigned char)((json_is_true(json_object_get(r, "created")) ? 1 : 0) |
+                                       (state ? 2 : 0));
+    return 0;
+}
+
+/* Print the results kept, as print_referral prints them, and forget them. */
+static void pending_print(const struct cli *c, struct pending *p)
+{
+    const char *t = p->text;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *id = t, *state = id + strlen(id) + 1;
+        t = state + strlen(state) + 1;
+        bool created = p->flags[i] & 1, has_state = p->flags[i] & 2;
+        json_t *r = json_pack("{s:s, s:s?, s:b}", "id", id, "state", has_state ? state : NULL,
+                              "created", created);
+        if (r)
+            print_referral(c, r);
+        json_decref(r);
+    }
+    p->n = p->len = 0;
+}
+
+static void pending_clear(struct pending *p)
+{
+    p->n = p->len = 0;
 }
 
 static void bulk_failed(struct bulk *b, int status)
@@ -68,25 +148,23 @@ static void bulk_failed(struct bulk *b, int status)
         b->status = status;
 }
 
-/* Commit the open batch, then (and only then) print its results. Returns
- * 0, or an exit status when the run cannot go on. */
+/* Commit the open batch, then (and only then) print its results. The next
+ * batches hold up to REFER_BATCH_MAX. Returns 0, or an exit status when the
+ * run cannot go on. */
 static int bulk_commit(struct bulk *b)
 {
     cf_error err;
-    size_t i;
-    json_t *r;
     if (!b->open)
         return 0;
     b->open = false;
     int rc = cf_batch_commit(b->c->engine, &err);
     if (rc < 0) {
         cf_batch_rollback(b->c->engine);
-        json_array_clear(b->pending);
+        pending_clear(&b->pending);
         return fail(rc, &err);
     }
-    json_array_foreach(b->pending, i, r)
-        print_referral(b->c, r);
-    json_array_clear(b->pending);
+    pending_print(b->c, &b->pending);
+    b->batch = REFER_BATCH_MAX;
     return check_stdout();
 }
 
@@ -227,7 +305,7 @@ static int bulk_line(struct bulk *b, const char *text, size_t len,
         }
         b->open = true;
     }
-    int rc = refer_op(b->c, ref, &out, &err);
+    int rc = refer_op(b->c, b->args, ref, &out, &err);
     json_decref(ref);
     if (rc < 0) {
         int status = fail_line(lineno, rc, &err);
@@ -239,8 +317,17 @@ static int bulk_line(struct bulk *b, const char *text, size_t len,
         int st = bulk_commit(b);
         return st ? st : status;
     }
-    json_array_append_new(b->pending, out);
-    if (json_array_size(b->pending) >= REFER_BATCH)
+    if (pending_add(&b->pending, out) != 0) {
+        /* No room to keep its result: the batch is made durable now, and
+         * this result printed after the others. */
+        int st = bulk_commit(b);
+        if (!st)
+            print_referral(b->c, out);
+        json_decref(out);
+        return st ? st : check_stdout();
+    }
+    json_decref(out);
+    if (b->pending.n >= b->batch)
         return bulk_commit(b);
     return 0;
 }
@@ -311,7 +398,7 @@ static int refer_one(struct cli *c, const char *text, size_t len,
         say("referral is not a JSON object");
         return EXIT_DATAERR;
     }
-    int rc = refer_op(c, ref, &out, &err);
+    int rc = refer_op(c, NULL, ref, &out, &err);
     json_decref(ref);
     if (rc < 0)
         return fail(rc, &err);
@@ -382,7 +469,8 @@ static int64_t estimate(FILE *f, off_t size, int64_t done)
 static int refer_lines(struct cli *c, struct input *in, const char *first,
                        size_t first_len, unsigned long first_no)
 {
-    struct bulk b = {.c = c, .pending = json_array()};
+    struct bulk b = {.c = c, .args = op_args("workflow", c->workflow, NULL),
+                     .batch = REFER_BATCH};
     struct stat sb;
     off_t size = fstat(fileno(in->f), &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_size : 0;
     int64_t done = 2; /* first and the line after it */
@@ -391,8 +479,9 @@ static int refer_lines(struct cli *c, struct input *in, const char *first,
     if (!st)
         st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
     while (!st && next_line(in)) {
-        done++;
-        progress_update(done, estimate(in->f, size, done));
+        /* the estimate asks the file position of the kernel: not per line */
+        if (++done % 64 == 0)
+            progress_update(done, estimate(in->f, size, done));
         st = bulk_line(&b, in->line, (size_t)in->len, in->lineno);
     }
     progress_end();
@@ -407,7 +496,9 @@ static int refer_lines(struct cli *c, struct input *in, const char *first,
         bulk_commit(&b);
     else if (b.nlines) /* the same through caseflowd */
         bulk_send(&b);
-    json_decref(b.pending);
+    json_decref(b.args);
+    free(b.pending.text);
+    free(b.pending.flags);
     free(b.text);
     return b.status ? b.status : st;
 }
