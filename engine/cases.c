@@ -203,14 +203,51 @@ static int tick_page_end(cf_engine *e, bool own, int rc, cf_error *err)
     return rc;
 }
 
+/* One page of deadlines_missed's query (st) after the case (*at, *after):
+ * *ids (new) the case ids; *at and *after move to the last one. */
+static int missed_page(cf_engine *e, sqlite3_stmt *st, const char *resp, int64_t *at,
+                       json_t **after, json_t **ids, cf_error *err)
+{
+    sqlite3_bind_int64(st, 1, cf_engine_now(e));
+    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, *at);
+    sqlite3_bind_text(st, 4, json_string_value(*after), -1, SQLITE_TRANSIENT);
+    json_t *a = json_array();
+    int prc = SQLITE_DONE;
+    while (a && (prc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)))) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        *at = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (!a)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    if (prc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(e->store, prc, "find missed deadlines", err);
+    }
+    size_t n = json_array_size(a);
+    if (n) {
+        json_decref(*after);
+        *after = json_incref(json_array_get(a, n - 1));
+    }
+    *ids = a;
+    return 0;
+}
+
 /* Raise deadline.missed, once per deadline, on every case whose response
  * deadline passed with no response since it was set (query.c's overdue).
  * Cases come in (deadline, id) order, each page after the last case of the
  * one before, so none is looked at twice; every test reads the covering
  * indexes cases_deadline (with the version whose response states apply),
- * notifications_channel and events_case_at, never a case row. Each page is
- * one store transaction (tick_page_begin), each case a savepoint in it.
- * Most past deadlines were met: the response is looked for first. */
+ * notifications_channel and events_case_at, never a case row. A page with
+ * cases in it is read again under the write lock, in one store transaction
+ * (tick_page_begin) with each case a savepoint in it: two ticks at once
+ * never raise one deadline twice; a tick with nothing to raise takes no
+ * lock. Most past deadlines were met: the response is looked for first. */
 static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
 {
     char *resp = NULL;
@@ -239,29 +276,26 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     if (!last_id)
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     while (!rc) {
-        bool own;
-        if ((rc = tick_page_begin(e, &own, err)))
-            break;
-        sqlite3_bind_int64(st, 1, cf_engine_now(e));
-        sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, last_at);
-        sqlite3_bind_text(st, 4, json_string_value(last_id), -1, SQLITE_TRANSIENT);
-        json_t *ids = json_array();
-        while ((prc = sqlite3_step(st)) == SQLITE_ROW) {
-            json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-            last_at = sqlite3_column_int64(st, 1);
+        json_t *ids = NULL;
+        bool own = false;
+        int64_t at0 = last_at;
+        json_t *after0 = json_incref(last_id);
+        rc = missed_page(e, st, resp, &last_at, &last_id, &ids, err);
+        if (!rc && json_array_size(ids) && !(rc = tick_page_begin(e, &own, err)) && own) {
+            /* Under the lock now: what another tick raised meanwhile is out. */
+            json_decref(ids);
+            ids = NULL;
+            last_at = at0;
+            json_decref(last_id);
+            last_id = json_incref(after0);
+            rc = missed_page(e, st, resp, &last_at, &last_id, &ids, err);
         }
-        sqlite3_reset(st);
+        json_decref(after0);
         size_t i, n = json_array_size(ids), raised = 0;
-        if (prc != SQLITE_DONE) {
-            rc = cf_store_error(e->store, prc, "find missed deadlines", err);
-            n = 0;
-        }
-        json_t *v;
-        for (i = 0; i < n && (v = json_array_get(ids, i)); i++) {
+        for (i = 0; !rc && i < n; i++) {
             cf_error derr;
             json_t *res = NULL;
-            const char *id = json_string_value(v);
+            const char *id = json_string_value(json_array_get(ids, i));
             if (cf_machine_deadline_missed(e, id, &res, &derr) == 0) {
                 raised++;
                 json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event",
@@ -270,11 +304,8 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
             }
             json_decref(res);
         }
-        rc = tick_page_end(e, own, rc, err);
-        if (n) {
-            json_decref(last_id);
-            last_id = json_incref(json_array_get(ids, n - 1));
-        }
+        if (own)
+            rc = tick_page_end(e, own, rc, err);
         json_decref(ids);
         if (n < TICK_PAGE || raised == 0)
             break;
@@ -362,14 +393,17 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
     for (size_t n = TICK_PAGE; !rc && n == TICK_PAGE;) {
         bool own;
         json_t *due = NULL;
-        if ((rc = tick_page_begin(e, &own, err)))
+        /* Read before the write lock is taken (and not taken when nothing
+         * is due): each timer is read again under it (cf_machine_act). */
+        if ((rc = cf_store_timer_due_after(e->store, now, &at, TICK_PAGE, &due, err)))
             break;
-        rc = cf_store_timer_due_after(e->store, now, &at, TICK_PAGE, &due, err);
         n = json_array_size(due);
-        for (size_t i = 0; !rc && i < n; i++)
-            rc = tick_timer(e, json_array_get(due, i), fired, &failed, err);
+        if (n && !(rc = tick_page_begin(e, &own, err))) {
+            for (size_t i = 0; !rc && i < n; i++)
+                rc = tick_timer(e, json_array_get(due, i), fired, &failed, err);
+            rc = tick_page_end(e, own, rc, err);
+        }
         json_decref(due);
-        rc = tick_page_end(e, own, rc, err);
     }
     if (!rc)
         rc = deadlines_missed(e, fired, err);
