@@ -486,14 +486,14 @@ static long long count_of(const char *sql)
 
 /* tick fires a page of timers per store transaction, each under its own
  * savepoint (issue 11): a timer whose transition refuses, in the first and
- * in the third page of 600, stays with no trace and costs none of the
- * others its commit; the call returns the first refusal with *out set;
+ * in the second page of 300 (256 a page), stays with no trace and costs
+ * none of the others its commit; the call returns the first refusal with *out set;
  * the next tick (here inside the caller's own batch, as caseflowd's
  * writer runs it) fires nothing twice. */
 static void a_refused_timer_costs_the_others_nothing(void **state)
 {
     (void)state;
-    enum { N = 600, R1 = 10, R2 = 520 };
+    enum { N = 300, R1 = 10, R2 = 280 };
     char wf[512];
     cf_error err;
     json_t *out;
