@@ -163,13 +163,91 @@ static int timer_fate(cf_engine *e, const char *id, const char *ev, const char *
     return rc;
 }
 
+/* Timers (or deadlines) handled per store transaction when the caller has
+ * no batch of its own open (also the LIMIT of deadlines_missed's query). */
+#define TICK_PAGE 256
+
+/* Open one page of tick's work as one store transaction: a batch
+ * (cf_batch_begin), so each timer, drop and deadline in it runs under a
+ * savepoint of its own; one that fails leaves no trace and costs the others
+ * nothing. Inside the caller's batch (caseflowd's writer) it is already one.
+ * *own: this page opened the batch. err is set only on failure (it may hold
+ * an earlier timer's refusal). */
+static int tick_page_begin(cf_engine *e, bool *own, cf_error *err)
+{
+    *own = !e->batch;
+    if (!*own)
+        return 0;
+    cf_error berr;
+    int rc = cf_batch_begin(e, &berr);
+    if (rc && err)
+        *err = berr;
+    return rc;
+}
+
+/* Close the page: what succeeded in it is committed (whole timers only: each
+ * ran under its own savepoint), even after a hard error rc, as it was when
+ * each timer had a transaction of its own. Returns rc, else the commit's
+ * error (then nothing of the page was saved). */
+static int tick_page_end(cf_engine *e, bool own, int rc, cf_error *err)
+{
+    if (!own)
+        return rc;
+    cf_error berr;
+    int crc = cf_batch_commit(e, &berr);
+    if (crc && !rc) {
+        if (err)
+            *err = berr;
+        rc = crc;
+    }
+    return rc;
+}
+
+/* One page of deadlines_missed's query (st) after the case (*at, *after):
+ * *ids (new) the case ids; *at and *after move to the last one. */
+static int missed_page(cf_engine *e, sqlite3_stmt *st, const char *resp, int64_t *at,
+                       json_t **after, json_t **ids, cf_error *err)
+{
+    sqlite3_bind_int64(st, 1, cf_engine_now(e));
+    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, *at);
+    sqlite3_bind_text(st, 4, json_string_value(*after), -1, SQLITE_TRANSIENT);
+    json_t *a = json_array();
+    int prc = SQLITE_DONE;
+    while (a && (prc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)))) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        *at = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (!a)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    if (prc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(e->store, prc, "find missed deadlines", err);
+    }
+    size_t n = json_array_size(a);
+    if (n) {
+        json_decref(*after);
+        *after = json_incref(json_array_get(a, n - 1));
+    }
+    *ids = a;
+    return 0;
+}
+
 /* Raise deadline.missed, once per deadline, on every case whose response
  * deadline passed with no response since it was set (query.c's overdue).
- * Cases come in (deadline, id) order, each batch after the last case of the
+ * Cases come in (deadline, id) order, each page after the last case of the
  * one before, so none is looked at twice; every test reads the covering
  * indexes cases_deadline (with the version whose response states apply),
- * notifications_channel and events_case_at, never a case row.
- * Most past deadlines were met: the response is looked for first. */
+ * notifications_channel and events_case_at, never a case row. A page with
+ * cases in it is read again under the write lock, in one store transaction
+ * (tick_page_begin) with each case a savepoint in it: two ticks at once
+ * never raise one deadline twice; a tick with nothing to raise takes no
+ * lock. Most past deadlines were met: the response is looked for first. */
 static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
 {
     char *resp = NULL;
@@ -187,7 +265,7 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
         "  AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
         " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
         "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
-        " ORDER BY c.deadline_at, c.id LIMIT 256",
+        " ORDER BY c.deadline_at, c.id LIMIT 256", /* TICK_PAGE */
         -1, &st, NULL);
     if (prc != SQLITE_OK) {
         free(resp);
@@ -198,28 +276,26 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     if (!last_id)
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     while (!rc) {
-        sqlite3_bind_int64(st, 1, cf_engine_now(e));
-        sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, last_at);
-        sqlite3_bind_text(st, 4, json_string_value(last_id), -1, SQLITE_TRANSIENT);
-        json_t *ids = json_array();
-        while ((prc = sqlite3_step(st)) == SQLITE_ROW) {
-            json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-            last_at = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_reset(st);
-        if (prc != SQLITE_DONE) {
+        json_t *ids = NULL;
+        bool own = false;
+        int64_t at0 = last_at;
+        json_t *after0 = json_incref(last_id);
+        rc = missed_page(e, st, resp, &last_at, &last_id, &ids, err);
+        if (!rc && json_array_size(ids) && !(rc = tick_page_begin(e, &own, err)) && own) {
+            /* Under the lock now: what another tick raised meanwhile is out. */
             json_decref(ids);
-            rc = cf_store_error(e->store, prc, "find missed deadlines", err);
-            break;
+            ids = NULL;
+            last_at = at0;
+            json_decref(last_id);
+            last_id = json_incref(after0);
+            rc = missed_page(e, st, resp, &last_at, &last_id, &ids, err);
         }
+        json_decref(after0);
         size_t i, n = json_array_size(ids), raised = 0;
-        json_t *v;
-        json_array_foreach(ids, i, v)
-        {
+        for (i = 0; !rc && i < n; i++) {
             cf_error derr;
             json_t *res = NULL;
-            const char *id = json_string_value(v);
+            const char *id = json_string_value(json_array_get(ids, i));
             if (cf_machine_deadline_missed(e, id, &res, &derr) == 0) {
                 raised++;
                 json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event",
@@ -228,12 +304,10 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
             }
             json_decref(res);
         }
-        if (n) {
-            json_decref(last_id);
-            last_id = json_incref(json_array_get(ids, n - 1));
-        }
+        if (own)
+            rc = tick_page_end(e, own, rc, err);
         json_decref(ids);
-        if (n < 256 || raised == 0)
+        if (n < TICK_PAGE || raised == 0)
             break;
     }
     json_decref(last_id);
@@ -242,6 +316,62 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     return rc;
 }
 
+/* Fire (or drop, or keep) one due timer t, inside tick's page. Its outcome
+ * goes to fired; the first refusal to *failed and err. Returns 0, or a hard
+ * error (the case's workflow could not be read) that ends the tick. */
+static int tick_timer(cf_engine *e, const json_t *t, json_t *fired, int *failed, cf_error *err)
+{
+    const char *id = json_string_value(json_object_get(t, "case"));
+    const char *ev = json_string_value(json_object_get(t, "event"));
+    enum timer_fate fate;
+    char why[300] = "";
+    int rc = timer_fate(e, id, ev, json_string_value(json_object_get(t, "state")), &fate, why,
+                        sizeof why, err);
+    if (rc)
+        return rc;
+    if (fate == TIMER_KEEP) {
+        /* Said every time, never fired, never dropped. */
+        json_array_append_new(fired, json_pack("{s:s, s:s, s:O, s:b, s:s}", "id", id, "event",
+                                               ev, "due_at", json_object_get(t, "due_at"),
+                                               "kept", 1, "error", why));
+        if (!*failed)
+            *failed = cf_err_set(err, CF_EINVALID, "timer", "tick: %s %s: %s", id, ev, why);
+        return 0;
+    }
+    bool stale = fate == TIMER_DROP;
+    json_t *res = NULL;
+    cf_error terr;
+    cf_err_clear(&terr);
+    int trc = stale ? cf_machine_drop_timer(e, id, ev, &terr)
+                    : cf_machine_act(e, id, ev, NULL, -1, true, ev, &res, &terr);
+    if (trc == CF_ENOTFOUND && strcmp(terr.field, "timer") == 0)
+        return 0; /* another tick fired it meanwhile */
+    if (stale && !trc)
+        return 0;
+    if (trc) {
+        /* Refused by a step, or a concurrent change: the timer stays for the
+         * next tick (its savepoint was rolled back), and a refusal is said,
+         * never lost. */
+        if (trc != CF_ECONFLICT) {
+            json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event", ev,
+                                                   "error", terr.message));
+            if (!*failed)
+                *failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
+                                     terr.message);
+        }
+        return 0;
+    }
+    json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event", ev, "state",
+                                           json_object_get(res, "state")));
+    json_decref(res);
+    return 0;
+}
+
+/* Timers come a page at a time in the order of the due-time index, each
+ * page after the last timer of the one before (so a kept or refused timer
+ * is not read again in this tick, and no page costs more than another);
+ * each page is one store transaction, each timer a savepoint in it. The
+ * timers due when the tick starts are the ones it fires. */
 int cf_tick(cf_engine *e, json_t **out, cf_error *err)
 {
     cf_err_clear(err);
@@ -255,65 +385,25 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
     if (rc)
         return rc;
     json_t *fired = json_array();
+    if (!fired)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     int failed = 0;
-    size_t kept = 0; /* due timers left in place (refused, or raced): skipped */
-    for (;;) {
-        json_t *due;
-        if ((rc = cf_store_timer_due(e->store, cf_engine_now(e), kept, 256, &due, err)))
+    const int64_t now = cf_engine_now(e);
+    cf_timer_cursor at = {INT64_MIN, INT64_MIN};
+    for (size_t n = TICK_PAGE; !rc && n == TICK_PAGE;) {
+        bool own;
+        json_t *due = NULL;
+        /* Read before the write lock is taken (and not taken when nothing
+         * is due): each timer is read again under it (cf_machine_act). */
+        if ((rc = cf_store_timer_due_after(e->store, now, &at, TICK_PAGE, &due, err)))
             break;
-        size_t n = json_array_size(due), i;
-        json_t *t;
-        json_array_foreach(due, i, t)
-        {
-            const char *id = json_string_value(json_object_get(t, "case"));
-            const char *ev = json_string_value(json_object_get(t, "event"));
-            enum timer_fate fate;
-            char why[300] = "";
-            if ((rc = timer_fate(e, id, ev, json_string_value(json_object_get(t, "state")),
-                                 &fate, why, sizeof why, err)))
-                break;
-            if (fate == TIMER_KEEP) {
-                /* Said every time, never fired, never dropped. */
-                kept++;
-                json_array_append_new(fired, json_pack("{s:s, s:s, s:O, s:b, s:s}", "id", id,
-                                                       "event", ev, "due_at",
-                                                       json_object_get(t, "due_at"), "kept",
-                                                       1, "error", why));
-                if (!failed)
-                    failed = cf_err_set(err, CF_EINVALID, "timer", "tick: %s %s: %s", id, ev,
-                                        why);
-                continue;
-            }
-            bool stale = fate == TIMER_DROP;
-            json_t *res = NULL;
-            cf_error terr;
-            cf_err_clear(&terr);
-            int trc = stale ? cf_machine_drop_timer(e, id, ev, &terr)
-                            : cf_machine_act(e, id, ev, NULL, -1, true, ev, &res, &terr);
-            if (trc == CF_ENOTFOUND && strcmp(terr.field, "timer") == 0)
-                continue; /* another tick fired it meanwhile */
-            if (stale && !trc)
-                continue;
-            if (trc) {
-                /* Refused by a step, or a concurrent change: the timer stays
-                 * for the next tick, and a refusal is said, never lost. */
-                kept++;
-                if (trc != CF_ECONFLICT) {
-                    json_array_append_new(fired, json_pack("{s:s, s:s, s:s}", "id", id, "event",
-                                                           ev, "error", terr.message));
-                    if (!failed)
-                        failed = cf_err_set(err, trc, terr.field, "tick: %s %s: %s", id, ev,
-                                            terr.message);
-                }
-                continue;
-            }
-            json_array_append_new(fired, json_pack("{s:s, s:s, s:O?}", "id", id, "event", ev,
-                                                   "state", json_object_get(res, "state")));
-            json_decref(res);
+        n = json_array_size(due);
+        if (n && !(rc = tick_page_begin(e, &own, err))) {
+            for (size_t i = 0; !rc && i < n; i++)
+                rc = tick_timer(e, json_array_get(due, i), fired, &failed, err);
+            rc = tick_page_end(e, own, rc, err);
         }
         json_decref(due);
-        if (rc || n < 256)
-            break;
     }
     if (!rc)
         rc = deadlines_missed(e, fired, err);

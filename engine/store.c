@@ -1847,6 +1847,53 @@ int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json
     return timer_rows(s, st, out, err);
 }
 
+int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, size_t limit,
+                             json_t **out, cf_error *err)
+{
+    /* (due_at, rowid) is the order of the index timers_due itself: each page
+     * seeks to where the last one ended (the rest of its due second, then
+     * the later ones), and neither sorts nor steps over the timers before
+     * it, however many fall due at the same second. At most 2 * limit rows
+     * are sorted. */
+    static const char sql[] =
+        "SELECT * FROM ("
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rowid FROM timers"
+        "  WHERE due_at = ?2 AND rowid > ?3 AND due_at <= ?1 ORDER BY rowid LIMIT ?4)"
+        " UNION ALL"
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rowid FROM timers"
+        "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?4))"
+        " ORDER BY 4, 5 LIMIT ?4";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, after->due);
+    sqlite3_bind_int64(st, 3, after->rowid);
+    sqlite3_bind_int64(st, 4, (int64_t)limit);
+    json_t *a = json_array();
+    int rc = SQLITE_DONE;
+    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        after->due = sqlite3_column_int64(st, 3);
+        after->rowid = sqlite3_column_int64(st, 4);
+        json_t *t = json_pack("{s:o, s:o, s:o, s:o, s:I}", "case", col_json_str(st, 0), "event",
+                              col_json_str(st, 1), "state", col_json_str(st, 2), "due_at",
+                              col_time(st, 3), "due", (json_int_t)after->due);
+        if (!t || json_array_append_new(a, t)) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    sqlite3_reset(st);
+    if (!a)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return cf_store_error(s, rc, "read timers", err);
+    }
+    *out = a;
+    return 0;
+}
+
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out, cf_error *err)
 {
     static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"

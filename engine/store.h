@@ -240,6 +240,19 @@ int cf_store_timer_get(cf_store *s, const char *case_id, const char *event, int6
 /* Due timers (array of {case, event, state, due}), oldest first. */
 int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json_t **out,
                        cf_error *err);
+/* Where a walk over the due timers stands: the last timer read (due time,
+ * rowid). Start at {INT64_MIN, INT64_MIN}. */
+typedef struct cf_timer_cursor {
+    int64_t due;
+    int64_t rowid;
+} cf_timer_cursor;
+/* The next `limit` timers due by `now` after *after (array of {case, event,
+ * state, due_at, due}, in the order of the due-time index: due time, then
+ * the order they were set in); *after moves to the last one returned. One
+ * page costs the same wherever it starts and however many timers share a
+ * due time. *out is new; CF_ENOMEM or CF_EIO. */
+int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, size_t limit,
+                             json_t **out, cf_error *err);
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out,
                         cf_error *err);
 

@@ -482,7 +482,11 @@ CF_EXTERN int cf_act_with(cf_engine *engine, const char *case_id, const char *ev
  * audit_records, workflows, webhooks: {pending, dead}}. */
 CF_EXTERN int cf_stats(cf_engine *engine, json_t **out, cf_error *err);
 
-/* Fire every timer due by the engine clock, each in its own transaction.
+/* Fire every timer due by the engine clock when the call starts, each under
+ * a savepoint of its own, up to 256 per store transaction (inside the
+ * caller's batch, in that one): a timer that fails leaves no trace and
+ * costs the others nothing; if the process dies, what was committed is
+ * whole timers, and the next tick fires the rest once.
  * *out (new reference): array of {id, event, state}, and {id, event, error}
  * for a timer whose step refused it: that timer stays for the next tick and
  * the call returns the first such error (with *out still set). A timer whose

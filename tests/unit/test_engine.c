@@ -470,6 +470,112 @@ static void timers_fire_once_when_due(void **state)
     free(id2);
 }
 
+/* A count read through a separate connection (what was committed). */
+static long long count_of(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* tick fires a page of timers per store transaction, each under its own
+ * savepoint (issue 11): a timer whose transition refuses, in the first and
+ * in the second page of 300 (256 a page), stays with no trace and costs
+ * none of the others its commit; the call returns the first refusal with *out set;
+ * the next tick (here inside the caller's own batch, as caseflowd's
+ * writer runs it) fires nothing twice. */
+static void a_refused_timer_costs_the_others_nothing(void **state)
+{
+    (void)state;
+    enum { N = 300, R1 = 10, R2 = 280 };
+    char wf[512];
+    cf_error err;
+    json_t *out;
+    snprintf(wf, sizeof wf, "%s/tests/data/engine/tickflow.lua", srcdir());
+    as("admin");
+    assert_int_equal(cf_workflow_deploy(e, wf, &out, &err), 0);
+    json_decref(out);
+    static char *ids[N];
+    as("analyst1");
+    assert_int_equal(cf_batch_begin(e, &err), 0);
+    for (int i = 0; i < N; i++) {
+        char ref[32];
+        snprintf(ref, sizeof ref, "TICK-%d", i);
+        json_t *r = referral(ref);
+        if (cf_refer(e, "tickflow", r, &out, &err))
+            fail_msg("refer %d: %s", i, err.message);
+        ids[i] = strdup(json_string_value(json_object_get(out, "id")));
+        json_decref(out);
+        json_decref(r);
+    }
+    assert_int_equal(cf_batch_commit(e, &err), 0);
+    assert_int_equal(act("officer1", ids[R1], "submit", "{\"set\":{\"refuse\":true}}", &err), 0);
+    assert_int_equal(act("officer1", ids[R2], "submit", "{\"set\":{\"refuse\":true}}", &err), 0);
+    assert_int_equal(count_of("SELECT count(*) FROM timers"), N);
+    long long events0 = count_of("SELECT count(*) FROM events");
+    char before[65], after[65];
+
+    cf_engine_set_clock(e, T0 + 30 * 86400);
+    assert_int_equal(cf_engine_set_actor(e, NULL, NULL), 0); /* the engine's own clock */
+    int rc = cf_tick(e, &out, &err);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err.message, ids[R1])); /* the first refusal */
+    assert_non_null(strstr(err.message, "not this one"));
+    assert_non_null(out);
+    assert_int_equal(json_array_size(out), N);
+    size_t i, done = 0, refused = 0;
+    json_t *f;
+    json_array_foreach(out, i, f)
+    {
+        const char *id = json_string_value(json_object_get(f, "id"));
+        if (json_object_get(f, "error")) {
+            refused++;
+            assert_true(strcmp(id, ids[R1]) == 0 || strcmp(id, ids[R2]) == 0);
+        } else {
+            done++;
+            assert_string_equal(json_string_value(json_object_get(f, "state")), "done");
+        }
+    }
+    json_decref(out);
+    assert_int_equal(done, N - 2);
+    assert_int_equal(refused, 2);
+    assert_int_equal(count_of("SELECT count(*) FROM cases WHERE workflow = 'tickflow'"
+                              " AND state = 'done'"),
+                     N - 2);
+    assert_int_equal(count_of("SELECT count(DISTINCT case_id) FROM events"
+                              " WHERE event = 'expired'"),
+                     N - 2);
+    assert_int_equal(count_of("SELECT count(*) FROM timers"), 2); /* the refused stay */
+    /* The refused ones left no trace: only the fired timers' events were added. */
+    long long events1 = count_of("SELECT count(*) FROM events");
+    assert_int_equal(count_of("SELECT count(*) FROM events e JOIN cases c ON c.id = e.case_id"
+                              " WHERE c.state = 'waiting' AND e.event = 'expired'"),
+                     0);
+
+    /* Again, inside the caller's batch: the two are refused again, nothing
+     * else fires, nothing of them is written. */
+    snapshot(before);
+    assert_int_equal(cf_batch_begin(e, &err), 0);
+    rc = cf_tick(e, &out, &err);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err.message, ids[R1]));
+    assert_int_equal(json_array_size(out), 2);
+    json_decref(out);
+    assert_int_equal(cf_batch_commit(e, &err), 0);
+    snapshot(after);
+    assert_string_equal(before, after);
+    assert_int_equal(count_of("SELECT count(*) FROM events"), events1);
+    assert_true(events1 - events0 >= N - 2);
+    for (int k = 0; k < N; k++)
+        free(ids[k]);
+}
+
 static void deploys_are_versioned_and_pinned(void **state)
 {
     (void)state;
@@ -1365,6 +1471,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(functions_decide_or_stay, setup, teardown),
         cmocka_unit_test_setup_teardown(revisions_refuse_stale_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_fire_once_when_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_refused_timer_costs_the_others_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(deploys_are_versioned_and_pinned, setup, teardown),
         cmocka_unit_test_setup_teardown(deploy_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(users_and_roles, setup, teardown),
