@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "integrity.h"
+#include "memvfs.h"
 #include "store.h"
 
 #define STMT_SLOTS 128
@@ -502,6 +503,22 @@ static int secure_existing(const char *path, cf_error *err)
     return 0;
 }
 
+/* A store in memory: a private database in the memory VFS (memvfs.h), whose
+ * commits cost the same however large the store grows; SQLite's own
+ * ":memory:" when that VFS is unavailable. Either way nothing touches a disk
+ * and nobody else can open it. */
+static int open_memory(cf_store *s)
+{
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    const char *vfs = cf_memvfs_name();
+    if (!vfs)
+        return sqlite3_open_v2(":memory:", &s->db, flags, NULL);
+    int rc = sqlite3_open_v2("caseflow-memory-store", &s->db, flags, vfs);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=MEMORY", NULL, NULL, NULL);
+    return rc;
+}
+
 int cf_store_open(const char *path, int create, int readonly, cf_store **out,
                   cf_error *err)
 {
@@ -537,9 +554,9 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
             return rc;
         }
     } else {
-        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                    (memory ? SQLITE_OPEN_CREATE : 0);
-        rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+        rc = memory ? open_memory(s) : sqlite3_open_v2(path, &s->db,
+                                                      SQLITE_OPEN_READWRITE |
+                                                          SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
             rc = cf_store_error(s, rc, "open", err);
             cf_store_close(s);
