@@ -754,6 +754,8 @@ void cf_store_set_group(cf_store *s, bool on)
         s->lost = false;
 }
 
+static int step_sql(cf_store *s, const char *sql, cf_error *err);
+
 static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 {
     /* Not a fresh transaction after the batch's was lost: it would commit
@@ -765,7 +767,7 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
         return cf_store_savepoint(s, err);
     if (s->depth)
         return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
-    int rc = exec(s, sql, err);
+    int rc = step_sql(s, sql, err); /* prepared once: every command begins one */
     if (rc)
         return rc;
     s->depth = 1;
@@ -776,12 +778,14 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 
 int cf_store_begin(cf_store *s, cf_error *err)
 {
-    return begin_mode(s, "BEGIN IMMEDIATE", err);
+    static const char sql[] = "BEGIN IMMEDIATE";
+    return begin_mode(s, sql, err);
 }
 
 int cf_store_begin_read(cf_store *s, cf_error *err)
 {
-    return begin_mode(s, "BEGIN", err);
+    static const char sql[] = "BEGIN";
+    return begin_mode(s, sql, err);
 }
 
 /* The schema as text: the header fields caseflow sets, every object in
@@ -886,7 +890,8 @@ int cf_store_commit(cf_store *s, cf_error *err)
     if (tx_lost(s))
         return cf_err_set(err, CF_EIO, "store",
                           "the store rolled the transaction back; nothing of it was saved");
-    int rc = exec(s, "COMMIT", err);
+    static const char commit[] = "COMMIT";
+    int rc = step_sql(s, commit, err);
     if (rc) {
         cf_store_rollback(s);
         return rc;
@@ -903,8 +908,9 @@ void cf_store_rollback(cf_store *s)
         cf_store_rollback_to(s);
         return;
     }
+    static const char rollback[] = "ROLLBACK";
     if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        step_sql(s, rollback, NULL);
     s->depth = 0;
     if (s->hooks.after_rollback)
         s->hooks.after_rollback(s->hooks.ctx);
