@@ -22,6 +22,7 @@
 #include "store.h"
 
 #define STMT_SLOTS 128
+#define CF_MEMORY_CACHE_KIB "2000" /* page cache of a store in memory */
 
 struct cf_store {
     sqlite3 *db;
@@ -574,6 +575,11 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
     if ((rc = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
                       "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
                    err)))
+        goto fail;
+    /* In memory a page "read" is a copy: a small cache costs little, and
+     * SQLite walks the cache's whole hash table at the end of each
+     * transaction. */
+    if (memory && !readonly && (rc = exec(s, "PRAGMA cache_size=-" CF_MEMORY_CACHE_KIB, err)))
         goto fail;
     s->version = uv;
     if (uv > CF_SCHEMA_VERSION) {
