@@ -21,7 +21,7 @@
 #include "memvfs.h"
 #include "store.h"
 
-#define STMT_SLOTS 128
+#define STMT_SLOTS 256 /* distinct statements: about 120 today, BEGIN/COMMIT among them */
 #define CF_MEMORY_CACHE_KIB "2000" /* page cache of a store in memory */
 
 struct cf_store {
