@@ -531,16 +531,19 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     /* lifecycles: the eligible half of the cases, at most lifecycle_max */
     size_t cases = 0;
     t0 = now_s();
+    double c0 = cpu_s();
     for (size_t i = 0; i < nl && ids[i]; i++, cases++) {
         int rc = lifecycle(e, ids[i], i, &err);
         if (rc != 0)
             check(rc, &err, ids[i]);
     }
     secs = now_s() - t0;
+    double cpu = cpu_s() - c0;
     double events = (double)(cases * LIFECYCLE_EVENTS);
     printf("{\"bench\":\"lifecycle\",\"cases\":%zu,\"lifecycle_cases\":%zu,\"store\":\"%s\","
-           "\"events\":%.0f,\"seconds\":%.3f,\"per_sec\":%.0f,\"target_per_sec\":200000}\n",
-           n, cases, where, events, secs, events / secs);
+           "\"events\":%.0f,\"seconds\":%.3f,\"per_sec\":%.0f,\"cpu_seconds\":%.3f,"
+           "\"cpu_per_sec\":%.0f,\"target_per_sec\":200000}\n",
+           n, cases, where, events, secs, events / secs, cpu, events / cpu);
     fflush(stdout);
 
     /* a year later every monitoring period ends */

@@ -361,7 +361,7 @@ int cf_engine_open(const char *path, const cf_open_options *opts, cf_engine **ou
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     e->clock = -1;
     e->pol.data_version = -1;
-    e->user_ok.data_version = -1;
+    cf_engine_forget_users(e);
     who_am_i(e);
     /* The plugin path is only noted here: the loader is made when a plugin
      * is first needed (cf_engine_loader), once the store's plugin_path
@@ -673,16 +673,33 @@ static int may_act(const cf_engine *e, const cf_user_row *u, const cf_policies *
     return 0;
 }
 
+void cf_engine_forget_users(cf_engine *e)
+{
+    for (size_t i = 0; i < CF_USER_OK_SLOTS; i++) {
+        e->user_ok[i].name[0] = '\0';
+        e->user_ok[i].data_version = -1;
+    }
+}
+
+/* The slot of the actor's last check, or NULL. */
+static struct cf_user_ok *user_ok_of(cf_engine *e, const char *name)
+{
+    for (size_t i = 0; i < CF_USER_OK_SLOTS; i++)
+        if (e->user_ok[i].data_version >= 0 && strcmp(e->user_ok[i].name, name) == 0)
+            return &e->user_ok[i];
+    return NULL;
+}
+
 int cf_engine_recheck(cf_engine *e, cf_error *err)
 {
-    if (!e->actor || !*e->actor || !e->store_id || e->user_ok.data_version < 0 ||
-        strcmp(e->user_ok.name, e->actor) != 0)
+    struct cf_user_ok *ok = e->actor && *e->actor ? user_ok_of(e, e->actor) : NULL;
+    if (!ok || !e->store_id)
         return 0;
     /* Nothing committed by anyone since the check: it still holds. */
     const cf_policies *pol = cf_engine_policies(e, err);
     if (!pol)
         return err ? err->code : CF_EINVALID;
-    if (pol->data_version == e->user_ok.data_version)
+    if (pol->data_version == ok->data_version)
         return 0;
     cf_user_row u;
     int rc = cf_store_user_get(e->store, e->actor, &u, err);
@@ -699,7 +716,7 @@ int cf_engine_recheck(cf_engine *e, cf_error *err)
                         e->actor);
     cf_user_row_clear(&u);
     if (!rc)
-        e->user_ok.data_version = pol->data_version;
+        ok->data_version = pol->data_version;
     return rc;
 }
 
@@ -742,8 +759,8 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
         return rc;
     /* Checked once while no other process has committed: a long-lived
      * engine (a service, a benchmark) does not re-hash its actor per call. */
-    bool known = e->user_ok.data_version >= 0 && e->user_ok.data_version == pol->data_version &&
-                 strcmp(e->user_ok.name, e->actor) == 0;
+    struct cf_user_ok *ok = user_ok_of(e, e->actor);
+    bool known = ok && ok->data_version == pol->data_version;
     if (!known && (rc = cf_integrity_check_user(e->store, &u, err))) {
         cf_user_row_clear(&u);
         if (rc == CF_EINVALID) {
@@ -752,8 +769,11 @@ int cf_engine_require(cf_engine *e, const char *const *any, size_t nany,
         }
         return rc;
     }
-    snprintf(e->user_ok.name, sizeof e->user_ok.name, "%s", e->actor);
-    e->user_ok.data_version = pol->data_version;
+    if (!ok) {
+        ok = &e->user_ok[e->user_ok_next++ % CF_USER_OK_SLOTS];
+        snprintf(ok->name, sizeof ok->name, "%s", e->actor);
+    }
+    ok->data_version = pol->data_version;
     free(e->roles);
     e->roles = u.roles;
     u.roles = NULL;

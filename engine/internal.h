@@ -54,8 +54,10 @@ json_t *cf_json_path_get(json_t *doc, const char *path);
 /* Set value (stolen, NULL deletes) at dotted path, creating objects.
  * Returns 0 or -1 when a non-container is in the way. */
 int cf_json_path_set(json_t *doc, const char *path, json_t *value);
-/* Canonical text of a JSON value (sorted keys, compact); new malloc'd
- * string, NULL on OOM. */
+/* Canonical text of a JSON value: exactly json_dumps(v, JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_ENCODE_ANY), written faster (canon.c); new malloc'd
+ * string, NULL on OOM or where json_dumps gives NULL (invalid UTF-8, a
+ * cycle, v NULL). */
 char *cf_json_canonical(const json_t *v);
 /* Hex SHA-256 of data. */
 void cf_sha256_hex(const void *data, size_t len, char out[65]);

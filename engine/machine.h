@@ -24,6 +24,8 @@ typedef struct cf_policies {
     int64_t plugin_call_ms; /* wall time one plugin call may take (guard.h) */
 } cf_policies;
 
+#define CF_USER_OK_SLOTS 8
+
 struct cf_engine {
     cf_store *store;
     cf_loader *loader;      /* made on first need: use cf_engine_loader */
@@ -48,10 +50,11 @@ struct cf_engine {
     bool served;       /* a service set the peer: its clients send requests, not options */
     int64_t clock;     /* < 0: system clock */
     cf_policies pol;
-    struct {           /* the actor's row, checked against the chain when the */
-        char name[80]; /* store was at this data_version (-1: none) */
-        int64_t data_version;
-    } user_ok;
+    struct cf_user_ok { /* actors' rows, checked against the chain when the */
+        char name[80]; /* store was at this data_version (-1: none); a few, */
+        int64_t data_version; /* as a service or batch alternates between users */
+    } user_ok[CF_USER_OK_SLOTS];
+    unsigned user_ok_next; /* the slot a new name takes */
     json_t *anchors;   /* signed heads waiting for the commit, to append */
     struct {           /* a row a command found altered: its alarm is due */
         char kind[16], id[160], found[65], recorded[65];
@@ -341,6 +344,9 @@ int cf_engine_begin_checked(cf_engine *e, cf_error *err);
  * them, binding them elsewhere, altering their row or changing their roles:
  * CF_EDENIED, CF_EINVALID, CF_ECONFLICT). 0 for the engine acting alone. */
 int cf_engine_recheck(cf_engine *e, cf_error *err);
+/* Forget every actor check (cf_engine_require): the next command by anyone
+ * checks its user's row against the chain again. For a change to users. */
+void cf_engine_forget_users(cf_engine *e);
 /* Roll back on rc, else commit. Returns rc or the commit's error. */
 int cf_engine_finish(cf_engine *e, int rc, cf_error *err);
 /* Append an audit record by the actor with its reason; text (stolen, may

@@ -18,9 +18,11 @@
 #include <sodium.h>
 
 #include "integrity.h"
+#include "memvfs.h"
 #include "store.h"
 
-#define STMT_SLOTS 128
+#define STMT_SLOTS 256 /* distinct statements: about 120 today, BEGIN/COMMIT among them */
+#define CF_MEMORY_CACHE_KIB "2000" /* page cache of a store in memory */
 
 struct cf_store {
     sqlite3 *db;
@@ -502,6 +504,22 @@ static int secure_existing(const char *path, cf_error *err)
     return 0;
 }
 
+/* A store in memory: a private database in the memory VFS (memvfs.h), whose
+ * commits cost the same however large the store grows; SQLite's own
+ * ":memory:" when that VFS is unavailable. Either way nothing touches a disk
+ * and nobody else can open it. */
+static int open_memory(cf_store *s)
+{
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    const char *vfs = cf_memvfs_name();
+    if (!vfs)
+        return sqlite3_open_v2(":memory:", &s->db, flags, NULL);
+    int rc = sqlite3_open_v2("caseflow-memory-store", &s->db, flags, vfs);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=MEMORY", NULL, NULL, NULL);
+    return rc;
+}
+
 int cf_store_open(const char *path, int create, int readonly, cf_store **out,
                   cf_error *err)
 {
@@ -537,9 +555,9 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
             return rc;
         }
     } else {
-        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                    (memory ? SQLITE_OPEN_CREATE : 0);
-        rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+        rc = memory ? open_memory(s) : sqlite3_open_v2(path, &s->db,
+                                                      SQLITE_OPEN_READWRITE |
+                                                          SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
             rc = cf_store_error(s, rc, "open", err);
             cf_store_close(s);
@@ -557,6 +575,11 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
     if ((rc = exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
                       "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY",
                    err)))
+        goto fail;
+    /* In memory a page "read" is a copy: a small cache costs little, and
+     * SQLite walks the cache's whole hash table at the end of each
+     * transaction. */
+    if (memory && !readonly && (rc = exec(s, "PRAGMA cache_size=-" CF_MEMORY_CACHE_KIB, err)))
         goto fail;
     s->version = uv;
     if (uv > CF_SCHEMA_VERSION) {
@@ -737,6 +760,8 @@ void cf_store_set_group(cf_store *s, bool on)
         s->lost = false;
 }
 
+static int step_sql(cf_store *s, const char *sql, cf_error *err);
+
 static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 {
     /* Not a fresh transaction after the batch's was lost: it would commit
@@ -748,7 +773,7 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
         return cf_store_savepoint(s, err);
     if (s->depth)
         return cf_err_set(err, CF_EINTERNAL, NULL, "nested transaction");
-    int rc = exec(s, sql, err);
+    int rc = step_sql(s, sql, err); /* prepared once: every command begins one */
     if (rc)
         return rc;
     s->depth = 1;
@@ -759,12 +784,14 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 
 int cf_store_begin(cf_store *s, cf_error *err)
 {
-    return begin_mode(s, "BEGIN IMMEDIATE", err);
+    static const char sql[] = "BEGIN IMMEDIATE";
+    return begin_mode(s, sql, err);
 }
 
 int cf_store_begin_read(cf_store *s, cf_error *err)
 {
-    return begin_mode(s, "BEGIN", err);
+    static const char sql[] = "BEGIN";
+    return begin_mode(s, sql, err);
 }
 
 /* The schema as text: the header fields caseflow sets, every object in
@@ -874,7 +901,8 @@ int cf_store_commit(cf_store *s, cf_error *err)
     if (tx_lost(s))
         return cf_err_set(err, CF_EIO, "store",
                           "the store rolled the transaction back; nothing of it was saved");
-    int rc = exec(s, "COMMIT", err);
+    static const char commit[] = "COMMIT";
+    int rc = step_sql(s, commit, err);
     if (rc) {
         cf_store_rollback(s);
         return rc;
@@ -891,8 +919,9 @@ void cf_store_rollback(cf_store *s)
         cf_store_rollback_to(s);
         return;
     }
+    static const char rollback[] = "ROLLBACK";
     if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        step_sql(s, rollback, NULL);
     s->depth = 0;
     if (s->hooks.after_rollback)
         s->hooks.after_rollback(s->hooks.ctx);

@@ -29,7 +29,7 @@ static bool valid_name(const char *s);
 static int put_user(cf_engine *e, const char *role, const char *action, cf_user_row *u,
                     bool insert, cf_error *err)
 {
-    e->user_ok.data_version = -1;
+    cf_engine_forget_users(e);
     int rc = cf_engine_audit_text(e, role, action, NULL, cf_integrity_user_payload(u), &u->audit_seq,
                         err);
     return rc ? rc : cf_store_user_put(e->store, u, insert, err);

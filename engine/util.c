@@ -124,10 +124,7 @@ int cf_json_path_set(json_t *doc, const char *path, json_t *value)
     return set_in(v, seg, value);
 }
 
-char *cf_json_canonical(const json_t *v)
-{
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-}
+/* cf_json_canonical: canon.c */
 
 void cf_sha256_hex(const void *data, size_t len, char out[65])
 {

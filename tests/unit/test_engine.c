@@ -1400,6 +1400,37 @@ static void the_actor_is_rechecked_under_the_lock(void **state)
     free(id);
 }
 
+/* A long-lived engine (a service, a batch) acting for several users in turn
+ * remembers each user's check only while nothing else has committed: a row
+ * edited behind its back is found for that user, whichever acted last. */
+static void alternating_actors_are_each_rechecked(void **state)
+{
+    (void)state;
+    cf_error err;
+    const char *role;
+    static const char *const users[] = {"officer1", "officer2", "analyst1", "sup1"};
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < 4; i++) {
+            as(users[i]);
+            assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), 0);
+        }
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE users SET roles='officer,supervisor'"
+                                      " WHERE name='officer2'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    as("officer1");
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), 0);
+    as("officer2");
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), CF_EINVALID);
+    as("sup1");
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), 0);
+    as("officer2");
+    assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), CF_EINVALID);
+}
+
 static void retention_keep_hold_dispose(void **state)
 {
     (void)state;
@@ -1489,6 +1520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_forged_interval_does_not_count, setup, teardown),
         cmocka_unit_test_setup_teardown(a_history_role_is_its_records, setup, teardown),
         cmocka_unit_test_setup_teardown(the_actor_is_rechecked_under_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(alternating_actors_are_each_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

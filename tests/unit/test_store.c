@@ -1,6 +1,7 @@
 /* Unit tests for store.c: creating and recognising stores, refusing files
  * that are not caseflow stores, revision-checked case updates, savepoints,
- * timers and keys. Every test runs on a real SQLite file. */
+ * timers and keys. Every test runs on a real SQLite file, but the last: stores
+ * in memory (memvfs.c) are private, grow, roll back and shrink. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -211,6 +212,112 @@ static void read_only_store_refuses_writes(void **state)
     cf_store_close(s);
 }
 
+/* The text of case n's data: big enough that a few hundred cases fill many
+ * of the memory VFS's chunks and more than its page cache. */
+static char *big_data(int n)
+{
+    char *d = malloc(4200);
+    int k = snprintf(d, 4200, "{\"n\":%d,\"pad\":\"", n);
+    for (int i = 0; i < 4000; i++)
+        d[k++] = (char)('a' + (n + i) % 26);
+    snprintf(d + k, 4200 - (size_t)k, "\"}");
+    return d;
+}
+
+static int insert_cases(cf_store *s, int from, int to)
+{
+    cf_error err;
+    int rc = 0;
+    for (int i = from; i < to && !rc; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "CF-%06d", i);
+        cf_case_row r = row(i, id);
+        char *d = big_data(i);
+        rc = cf_store_case_insert(s, &r, d, &err);
+        free(d);
+        cf_case_row_clear(&r);
+    }
+    return rc;
+}
+
+static void expect_cases(cf_store *s, int from, int to)
+{
+    cf_error err;
+    for (int i = from; i < to; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "CF-%06d", i);
+        cf_case_row got;
+        assert_int_equal(cf_store_case_get(s, id, &got, &err), 0);
+        char *d = big_data(i), *t = json_dumps(got.data, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(t, d);
+        free(d);
+        free(t);
+        cf_case_row_clear(&got);
+    }
+}
+
+static void memory_stores_are_private(void **state)
+{
+    (void)state;
+    cf_store *a, *b;
+    cf_error err;
+    char cwd_file[200];
+    assert_int_equal(cf_store_open(":memory:", 1, 0, &a, &err), 0);
+    assert_int_equal(cf_store_open(":memory:", 1, 0, &b, &err), 0);
+    /* in the memory VFS (whose commits do not slow down as the store
+     * grows), not SQLite's ":memory:" */
+    sqlite3_vfs *vfs = NULL;
+    assert_int_equal(sqlite3_file_control(cf_store_db(a), "main", SQLITE_FCNTL_VFS_POINTER, &vfs),
+                     SQLITE_OK);
+    assert_non_null(vfs);
+    assert_string_equal(vfs->zName, "caseflow-memory");
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(cf_store_db(a), "PRAGMA journal_mode", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "memory");
+    sqlite3_finalize(st);
+    /* 3000 cases of 4 KB: about 200 chunks, more than the page cache holds */
+    assert_int_equal(cf_store_begin(a, &err), 0);
+    assert_int_equal(insert_cases(a, 1, 3001), 0);
+    assert_int_equal(cf_store_commit(a, &err), 0);
+    cf_case_row got;
+    assert_int_equal(cf_store_case_get(b, "CF-000001", &got, &err), CF_ENOTFOUND);
+    /* a transaction that grew the store, rolled back, then another */
+    assert_int_equal(cf_store_begin(a, &err), 0);
+    assert_int_equal(insert_cases(a, 3001, 4001), 0);
+    cf_store_rollback(a);
+    assert_int_equal(cf_store_case_get(a, "CF-003001", &got, &err), CF_ENOTFOUND);
+    assert_int_equal(cf_store_begin(a, &err), 0);
+    assert_int_equal(insert_cases(a, 5001, 5501), 0);
+    assert_int_equal(cf_store_commit(a, &err), 0);
+    expect_cases(a, 1, 3001);
+    expect_cases(a, 5001, 5501);
+    /* shrinking the file (VACUUM truncates it) keeps what remains */
+    assert_int_equal(sqlite3_exec(cf_store_db(a), "DELETE FROM cases WHERE seq > 1000; VACUUM",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    expect_cases(a, 1, 1001);
+    assert_int_equal(cf_store_case_get(a, "CF-001001", &got, &err), CF_ENOTFOUND);
+    assert_int_equal(cf_store_begin(a, &err), 0);
+    assert_int_equal(insert_cases(a, 1001, 2001), 0);
+    assert_int_equal(cf_store_commit(a, &err), 0);
+    expect_cases(a, 1, 2001);
+    assert_int_equal(sqlite3_prepare_v2(cf_store_db(a), "PRAGMA integrity_check", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    assert_int_equal(cf_store_case_get(b, "CF-000001", &got, &err), CF_ENOTFOUND);
+    cf_store_close(a);
+    cf_store_close(b);
+    /* nothing reached a file */
+    snprintf(cwd_file, sizeof cwd_file, "caseflow-memory-store");
+    assert_int_not_equal(access(cwd_file, F_OK), 0);
+    assert_int_not_equal(access(":memory:", F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(savepoints_undo_one_unit, setup, teardown),
         cmocka_unit_test_setup_teardown(timers_and_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(read_only_store_refuses_writes, setup, teardown),
+        cmocka_unit_test(memory_stores_are_private),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -255,11 +255,140 @@ static void line_diff(void **state)
     }
 }
 
+/* ---- canonical text: byte for byte jansson's ---------------------------------- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+static unsigned rnd(unsigned n)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (unsigned)(rnd_state % n);
+}
+
+/* A random string: ASCII, controls, quotes, backslashes, NUL, multi-byte
+ * UTF-8 and (when bad) bytes that are not UTF-8. */
+static json_t *rnd_string(bool bad)
+{
+    static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\x01", "\x1f",
+                                         "\x7f", "\n", "\t", "\b", "\f", "\r", "\xc3\xa9",
+                                         "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf"};
+    static const char *const broken[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff",
+                                         "\xc3", "\x80", "\xe2\x82"};
+    char buf[256];
+    size_t n = 0, parts = rnd(8);
+    for (size_t i = 0; i < parts; i++) {
+        const char *p = pieces[rnd(sizeof pieces / sizeof *pieces)];
+        size_t k = strlen(p);
+        if (rnd(20) == 0) { /* an embedded NUL */
+            buf[n++] = '\0';
+            continue;
+        }
+        memcpy(buf + n, p, k);
+        n += k;
+    }
+    if (bad) {
+        const char *p = broken[rnd(sizeof broken / sizeof *broken)];
+        memcpy(buf + n, p, strlen(p));
+        n += strlen(p);
+    }
+    return json_stringn_nocheck(buf, n);
+}
+
+static json_t *rnd_value(int depth, bool bad)
+{
+    unsigned t = rnd(depth > 4 ? 6 : 9);
+    switch (t) {
+    case 0: return json_null();
+    case 1: return json_true();
+    case 2: return json_false();
+    case 3: {
+        static const json_int_t ints[] = {0, 1, -1, 9, 10, 42, -1000, INT64_MAX, INT64_MIN,
+                                          1234567890123LL};
+        return json_integer(rnd(3) ? ints[rnd(10)] : (json_int_t)rnd(1000000) - 500000);
+    }
+    case 4: {
+        static const double reals[] = {0.0, -0.0, 1.5, 1e300, 1e-300, 3.0, 0.1, -2.5e-7,
+                                       123456789.125, 1e21};
+        return json_real(reals[rnd(10)]);
+    }
+    case 5: return rnd_string(bad && rnd(3) == 0);
+    case 6:
+    case 7: {
+        json_t *o = json_object();
+        unsigned n = rnd(t == 6 ? 5 : 40);
+        for (unsigned i = 0; i < n; i++) {
+            json_t *k = rnd_string(false);
+            json_object_setn_new_nocheck(o, json_string_value(k), json_string_length(k),
+                                         rnd_value(depth + 1, bad));
+            json_decref(k);
+        }
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        unsigned n = rnd(6);
+        for (unsigned i = 0; i < n; i++)
+            json_array_append_new(a, rnd_value(depth + 1, bad));
+        return a;
+    }
+    }
+}
+
+static void expect_as_jansson(const json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *got = cf_json_canonical(v);
+    if (!want) {
+        assert_null(got);
+        return;
+    }
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+}
+
+static void canonical_is_jansson_text(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 20000; i++) {
+        json_t *v = rnd_value(0, i % 4 == 3);
+        expect_as_jansson(v);
+        json_decref(v);
+    }
+    /* objects past the small-object array, nesting past the depth limit */
+    json_t *big = json_object();
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", (i * 7919) % 300);
+        json_object_set_new(big, k, json_integer(i));
+    }
+    expect_as_jansson(big);
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 2000; i++) {
+        json_t *n = json_object();
+        json_array_append_new(cur, n);
+        cur = json_array();
+        json_object_set_new(n, "x", cur);
+    }
+    expect_as_jansson(deep);
+    json_decref(big);
+    json_decref(deep);
+    /* keys that are prefixes of one another; a key with a NUL */
+    json_t *o = json_pack("{s:i, s:i, s:i, s:i}", "ab", 1, "a", 2, "abc", 3, "b", 4);
+    json_object_setn_new_nocheck(o, "a\0z", 3, json_true());
+    expect_as_jansson(o);
+    json_decref(o);
+    assert_null(cf_json_canonical(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(path_get_and_set),
         cmocka_unit_test(canonical_and_sha),
+        cmocka_unit_test(canonical_is_jansson_text),
         cmocka_unit_test(sha256_matches_libsodium),
         cmocka_unit_test(error_table),
         cmocka_unit_test(line_diff),
