@@ -224,7 +224,7 @@ static void write_referrals(const char *path, const char *prefix, size_t n)
  * the bench. So the bench starts a copy of itself (`--spawn`), small, which
  * starts the command, times it from spawn to exit, and writes
  * "status seconds rss_kib" on its descriptor 3. The figure's floor is that
- * copy's own RSS (about 2 MiB).
+ * copy's own RSS (2.4 MiB here).
  */
 static int spawn_child(int argc, char **argv)
 {
