@@ -1,13 +1,15 @@
 /*
  * caseflow-bench: the figures issue 2 sets targets for, one JSON line each.
  *
- * For each store size N (10^4 and 10^6 by default; see bench/README.md) it
- * generates N synthetic referrals and measures:
+ * For each store size N (10^4, 10^5 and 10^6 by default; see bench/README.md)
+ * it generates N synthetic referrals and measures:
  *   bulk_refer          one `caseflow refer FILE` of N JSON lines into a
  *                       fresh file store (durable), referrals/s, child RSS
  *   refer_per_process   one `caseflow refer` process per referral on that
  *                       store, referrals/s and median ms
  *   show                `caseflow show ID` latency on that store (median, p95)
+ *   list_page           `caseflow list --limit 100`: the first page, and one
+ *                       deep in the store (--after), median and p95
  *   audit_verify        `caseflow audit verify` over the whole chain, records/s
  *   audit_verify_chain  the same with --chain-only (no table checks), records/s
  *   refer_memory        cf_refer in batches through the API, store in memory
@@ -19,13 +21,17 @@
  *                       through polit.lua itself (all must come out unchanged),
  *                       cases/s
  * The spawned figures run the real command, so they include process start,
- * opening the store and loading the workflow, as a user would see them.
+ * opening the store and loading the workflow, as a user would see them; each
+ * reports the command's own peak RSS (peak_rss_mib, see run_cf). The
+ * in-memory figures report the bench's own (peak_rss_self_mib): it holds the
+ * store, so that one grows with N.
  *
  * Environment: CASEFLOW_BIN (the caseflow program), CASEFLOW_WORKFLOW
  * (polit.lua), CASEFLOW_PLUGIN_PATH, BENCH_SCALE (small | full), BENCH_SIZES
- * ("10000 1000000"), BENCH_SPAWN (processes for refer_per_process, 200),
- * BENCH_SHOW_RUNS (51), BENCH_LIFECYCLE (cases driven through the lifecycle
- * per size, at most; 100000), BENCH_DIR (where stores go; TMPDIR or /tmp),
+ * ("10000 100000 1000000"), BENCH_SPAWN (processes for refer_per_process,
+ * 200), BENCH_SHOW_RUNS (51; list_page's runs too), BENCH_LIST_LIMIT (100),
+ * BENCH_LIFECYCLE (cases driven through the lifecycle per size, at most;
+ * 100000), BENCH_DIR (where stores go; TMPDIR or /tmp),
  * BENCH_KEEP=1 (keep the stores), BENCH_ONLY (store | memory: one half).
  */
 #include <caseflow/caseflow.h>
@@ -36,6 +42,7 @@
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +63,13 @@ extern char **environ;
 typedef struct bench_cfg {
     const char *bin;
     const char *workflow;
+    char self[4096]; /* this program, which spawns each command (run_cf) */
     char dir[4096];
     size_t sizes[BENCH_MAX_SIZES];
     int nsizes;
     int spawn;
     int show_runs;
+    int list_limit;
     size_t lifecycle_max;
     int keep;
 } bench_cfg;
@@ -102,6 +111,20 @@ static long self_rss_kib(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+/* Start this process's peak RSS again from its current RSS (Linux: "5" to
+ * /proc/self/clear_refs), so each size's in-memory figures show that size's
+ * peak, not the largest so far. Where that cannot be done the figures are
+ * the peak so far: sizes run in the order given, so smallest first. */
+static void self_rss_reset(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "5", 1) != 1)
+            fprintf(stderr, "caseflow-bench: cannot reset the peak RSS: %s\n", strerror(errno));
+        close(fd);
+    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -195,41 +218,96 @@ static void write_referrals(const char *path, const char *prefix, size_t n)
 /* ---- running the caseflow command -------------------------------------- */
 
 /*
- * Run the caseflow command with args (NULL-terminated, without argv[0]),
- * stdout to out_path (NULL: /dev/null). Returns the exit status (-1 when it
- * did not exit), the wall time and the child's peak RSS.
+ * The child's peak RSS: wait4 reports the largest of the child's own and of
+ * the address space it was started from. posix_spawn (vfork) and fork both
+ * start it from the bench's, which holds a whole store in memory after the
+ * first size's in-memory figures: every command would then seem as large as
+ * the bench. So the bench starts a copy of itself (`--spawn`), small, which
+ * starts the command, times it from spawn to exit, and writes
+ * "status seconds rss_kib" on its descriptor 3. The figure's floor is that
+ * copy's own RSS (2.4 MiB here).
  */
-static int run_cf(const bench_cfg *cfg, const char *const *args, const char *out_path,
-                  double *secs, long *rss_kib)
+static int spawn_child(int argc, char **argv)
 {
-    char *argv[16];
-    int argc = 0;
-    argv[argc++] = (char *)cfg->bin;
-    for (; *args && argc < 15; args++)
-        argv[argc++] = (char *)*args;
-    argv[argc] = NULL;
-
+    /* argv: self --spawn OUT PROGRAM ARGS... */
+    if (argc < 4 || fcntl(3, F_SETFD, FD_CLOEXEC) != 0)
+        return 70;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null",
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
     double t0 = now_s();
-    int rc = posix_spawn(&pid, cfg->bin, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, argv[3], &fa, NULL, argv + 3, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        die("cannot run %s: %s", cfg->bin, strerror(rc));
+    if (rc != 0) {
+        fprintf(stderr, "caseflow-bench: cannot run %s: %s\n", argv[3], strerror(rc));
+        return 70;
+    }
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &status, 0, &ru) < 0) {
         if (errno != EINTR)
-            die("wait4: %s", strerror(errno));
+            return 70;
     }
-    *secs = now_s() - t0;
+    double secs = now_s() - t0;
+    dprintf(3, "%d %.9f %ld\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1, secs,
+            (long)ru.ru_maxrss);
+    return 0;
+}
+
+/*
+ * Run the caseflow command with args (NULL-terminated, without argv[0]),
+ * stdout to out_path (NULL: /dev/null). Returns the exit status (-1 when it
+ * did not exit), the wall time and the child's peak RSS (see spawn_child).
+ */
+static int run_cf(const bench_cfg *cfg, const char *const *args, const char *out_path,
+                  double *secs, long *rss_kib)
+{
+    char *argv[20];
+    int argc = 0;
+    argv[argc++] = (char *)cfg->self;
+    argv[argc++] = (char *)"--spawn";
+    argv[argc++] = (char *)(out_path ? out_path : "/dev/null");
+    argv[argc++] = (char *)cfg->bin;
+    for (; *args && argc < 19; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+
+    int p[2];
+    if (pipe(p) != 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(p[1], F_SETFD, FD_CLOEXEC) != 0)
+        die("pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 3);
+    pid_t pid;
+    int rc = posix_spawn(&pid, cfg->self, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if (rc != 0)
+        die("cannot run %s: %s", cfg->self, strerror(rc));
+    char line[128];
+    ssize_t got = 0, k;
+    while ((size_t)got < sizeof line - 1 &&
+           ((k = read(p[0], line + got, sizeof line - 1 - (size_t)got)) > 0 ||
+            (k < 0 && errno == EINTR)))
+        got += k > 0 ? k : 0;
+    line[got] = '\0';
+    close(p[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            die("waitpid: %s", strerror(errno));
+    }
+    int code;
+    long rss;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        sscanf(line, "%d %lf %ld", &code, secs, &rss) != 3)
+        die("%s --spawn %s failed", cfg->self, cfg->bin);
     if (rss_kib)
-        *rss_kib = ru.ru_maxrss;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        *rss_kib = rss;
+    return code;
 }
 
 /* ---- stores through the API --------------------------------------------- */
@@ -268,6 +346,42 @@ static cf_engine *open_store(const bench_cfg *cfg, const char *path, cf_error *e
 }
 
 /* ---- the figures --------------------------------------------------------- */
+
+/* list latency: `caseflow list --limit L` (the first page) and the same
+ * from a cursor deep in the store (`--after`, the `next` of the page before
+ * it: a case's intake seq; the bench takes the one at 9/10 of the store), runs
+ * times each, as a dashboard pages through the store. */
+static void bench_list_page(const bench_cfg *cfg, size_t n)
+{
+    char limit[24], after[24];
+    snprintf(limit, sizeof limit, "%d", cfg->list_limit);
+    snprintf(after, sizeof after, "%zu", n - n / 10);
+    const char *first[] = {"--json", "list", "--limit", limit, NULL};
+    const char *deep[] = {"--json", "list", "--limit", limit, "--after", after, NULL};
+    const char *const *pages[] = {first, deep};
+    size_t runs = (size_t)cfg->show_runs;
+    double *t = calloc(runs, sizeof *t);
+    if (!t)
+        die("out of memory");
+    for (int k = 0; k < 2; k++) {
+        long rss = 0, max_rss = 0;
+        for (size_t i = 0; i < runs; i++) {
+            int rc = run_cf(cfg, pages[k], NULL, &t[i], &rss);
+            if (rc != 0)
+                die("caseflow list --limit %s%s%s exited %d", limit, k ? " --after " : "",
+                    k ? after : "", rc);
+            if (rss > max_rss)
+                max_rss = rss;
+        }
+        printf("{\"bench\":\"list_page\",\"cases\":%zu,\"page\":\"%s\",\"after\":%s,"
+               "\"limit\":%d,\"runs\":%zu,\"median_ms\":%.2f,\"p95_ms\":%.2f,"
+               "\"peak_rss_mib\":%.1f}\n",
+               n, k ? "deep" : "first", k ? after : "null", cfg->list_limit, runs,
+               1000 * percentile(t, runs, 0.5), 1000 * percentile(t, runs, 0.95), mib(max_rss));
+        fflush(stdout);
+    }
+    free(t);
+}
 
 static void bench_store(const bench_cfg *cfg, size_t n)
 {
@@ -368,6 +482,7 @@ static void bench_store(const bench_cfg *cfg, size_t n)
     for (size_t i = 0; i < nids; i++)
         free(ids[i]);
     free(ids);
+    bench_list_page(cfg, n);
 
     /* audit verify over the whole chain */
     setenv("CASEFLOW_ACTOR", BENCH_ADMIN, 1);
@@ -502,6 +617,7 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     }
 
     /* intake through the API, in batches */
+    self_rss_reset();
     const size_t batch = 10000;
     size_t nl = n < cfg->lifecycle_max ? n : cfg->lifecycle_max;
     char **ids = calloc(nl, sizeof *ids);
@@ -524,8 +640,8 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     }
     double secs = now_s() - t0;
     printf("{\"bench\":\"refer_memory\",\"cases\":%zu,\"store\":\"%s\",\"seconds\":%.3f,"
-           "\"per_sec\":%.0f}\n",
-           n, where, secs, (double)n / secs);
+           "\"per_sec\":%.0f,\"peak_rss_self_mib\":%.1f}\n",
+           n, where, secs, (double)n / secs, mib(self_rss_kib()));
     fflush(stdout);
 
     /* lifecycles: the eligible half of the cases, at most lifecycle_max */
@@ -542,8 +658,9 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     double events = (double)(cases * LIFECYCLE_EVENTS);
     printf("{\"bench\":\"lifecycle\",\"cases\":%zu,\"lifecycle_cases\":%zu,\"store\":\"%s\","
            "\"events\":%.0f,\"seconds\":%.3f,\"per_sec\":%.0f,\"cpu_seconds\":%.3f,"
-           "\"cpu_per_sec\":%.0f,\"target_per_sec\":200000}\n",
-           n, cases, where, events, secs, events / secs, cpu, events / cpu);
+           "\"cpu_per_sec\":%.0f,\"target_per_sec\":200000,\"peak_rss_self_mib\":%.1f}\n",
+           n, cases, where, events, secs, events / secs, cpu, events / cpu,
+           mib(self_rss_kib()));
     fflush(stdout);
 
     /* a year later every monitoring period ends */
@@ -603,6 +720,10 @@ static void configure(bench_cfg *cfg)
         die("%s: not an executable (set CASEFLOW_BIN)", cfg->bin);
     if (access(cfg->workflow, R_OK) != 0)
         die("%s: not readable (set CASEFLOW_WORKFLOW)", cfg->workflow);
+    ssize_t k = readlink("/proc/self/exe", cfg->self, sizeof cfg->self - 1);
+    if (k <= 0 || (size_t)k >= sizeof cfg->self - 1)
+        die("/proc/self/exe: cannot find this program (%s)", strerror(errno));
+    cfg->self[k] = '\0';
 
     const char *sizes = getenv("BENCH_SIZES");
     const char *scale = getenv("BENCH_SCALE");
@@ -610,7 +731,7 @@ static void configure(bench_cfg *cfg)
         if (scale && !strcmp(scale, "small"))
             sizes = "1000 10000";
         else if (!scale || !*scale || !strcmp(scale, "full"))
-            sizes = "10000 1000000";
+            sizes = "10000 100000 1000000";
         else
             die("BENCH_SCALE=%s: expected small or full", scale);
     }
@@ -624,6 +745,7 @@ static void configure(bench_cfg *cfg)
     }
     cfg->spawn = (int)env_long("BENCH_SPAWN", 200);
     cfg->show_runs = (int)env_long("BENCH_SHOW_RUNS", 51);
+    cfg->list_limit = (int)env_long("BENCH_LIST_LIMIT", 100);
     cfg->lifecycle_max = (size_t)env_long("BENCH_LIFECYCLE", 100000);
     cfg->keep = getenv("BENCH_KEEP") && !strcmp(getenv("BENCH_KEEP"), "1");
 
@@ -637,6 +759,28 @@ static void configure(bench_cfg *cfg)
         die("%s: %s", cfg->dir, strerror(errno));
 }
 
+/* Remove dir and everything in it, one level of directories deep (the
+ * stores' signing key directories); false when something stayed. */
+static bool remove_dir(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *ent;
+    while (d && (ent = readdir(d)) != NULL) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+            continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+        struct stat sb;
+        if (depth > 0 && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            remove_dir(p, depth - 1);
+        else
+            unlink(p);
+    }
+    if (d)
+        closedir(d);
+    return rmdir(dir) == 0;
+}
+
 /* Remove the bench's own directory and everything the stores left in it
  * (the database, its WAL, signing keys...). */
 static void cleanup(const bench_cfg *cfg)
@@ -645,24 +789,15 @@ static void cleanup(const bench_cfg *cfg)
         fprintf(stderr, "caseflow-bench: stores kept in %s\n", cfg->dir);
         return;
     }
-    DIR *d = opendir(cfg->dir);
-    struct dirent *ent;
-    while (d && (ent = readdir(d)) != NULL) {
-        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
-            continue;
-        char p[4400];
-        snprintf(p, sizeof p, "%s/%s", cfg->dir, ent->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    if (rmdir(cfg->dir) != 0)
+    if (!remove_dir(cfg->dir, 1))
         fprintf(stderr, "caseflow-bench: left %s (%s)\n", cfg->dir, strerror(errno));
 }
 
 int main(int argc, char **argv)
 {
     bench_cfg cfg;
+    if (argc > 1 && !strcmp(argv[1], "--spawn"))
+        return spawn_child(argc, argv);
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         puts("usage: caseflow-bench   (configured by environment; see bench/README.md)");
         return 0;

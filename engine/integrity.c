@@ -1102,17 +1102,23 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
 /* What a checkpoint is about to sign, beyond the records themselves: the
  * history records written since record `after` match theirs, every case
  * they touched matches its digest, and the users, policies, workflows, the
- * identity and the schema match the chain. The history rows are read in the
- * order of their audit records, through the audit_seq index: ordered by
- * e.seq, SQLite scanned the whole events table at every checkpoint (every
- * checkpoint_interval records), a cost per record that grew with the store. */
+ * identity and the schema match the chain. */
 int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_error *err)
 {
+    /* The history rows of records after `after`, in seq order: read from
+     * the first of them on (found in the audit_seq index, over those rows
+     * alone: seq + 0 keeps SQLite from looking for the least seq by walking
+     * the table from its start), not by testing every row of the table, so
+     * a checkpoint's cost is that of the records it signs, not of the
+     * store. The rows are the same: all with audit_seq > ?1, whatever their
+     * order. */
     static const char events[] =
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
         " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.role FROM events e"
-        " JOIN audit a ON a.seq = e.audit_seq WHERE e.audit_seq > ? ORDER BY e.audit_seq";
+        " JOIN audit a ON a.seq = e.audit_seq"
+        " WHERE e.seq >= (SELECT min(seq + 0) FROM events WHERE audit_seq > ?1)"
+        " AND e.audit_seq > ?1 ORDER BY e.seq";
     static const char workflows[] = "SELECT name, version FROM workflows";
     sqlite3_stmt *st = cf_store_stmt(s, events, err);
     if (!st)

@@ -185,6 +185,18 @@ void out_block(const char *text);
 void print_json(const json_t *v, bool compact);
 int print_result(const struct cli *c, json_t *out, bool compact,
                  void (*print_human)(const json_t *));
+
+/*
+ * Machine output of an array too long to hold (every case of a store), an
+ * element at a time, byte for byte as print_json prints the whole array
+ * indented: json_seq_item for each element (borrowed), then json_seq_end
+ * ("[]" when there was none). Start from struct json_seq s = {0}.
+ */
+struct json_seq {
+    size_t n;
+};
+void json_seq_item(struct json_seq *s, const json_t *v);
+void json_seq_end(struct json_seq *s);
 const char *jtext(const json_t *obj, const char *key, char *buf, size_t size);
 const char *workflow_text(const json_t *obj, char *buf, size_t size);
 const char *join_strings(const json_t *obj, const char *key, char *buf,
@@ -194,7 +206,9 @@ void print_pairs(const json_t *o);
 /*
  * A small aligned table for human output: ncols columns per row, each cell
  * a copy of its text, printed with two spaces between columns and the last
- * column unpadded.
+ * column unpadded. table_flush prints the rows so far and lets them go,
+ * keeping the widths (later rows are aligned to at least those): a long
+ * table a part at a time. table_print_free prints the rest and frees it.
  */
 struct table {
     size_t ncols, nrows, cap;
@@ -204,6 +218,7 @@ struct table {
 
 void table_init(struct table *t, size_t ncols);
 void table_add(struct table *t, const char *const *row);
+void table_flush(struct table *t);
 void table_print_free(struct table *t);
 
 /* ---- input.c ------------------------------------------------------------- */

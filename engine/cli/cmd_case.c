@@ -65,20 +65,27 @@ int cmd_show(struct cli *c)
     return read_case(c, "case.get", print_case);
 }
 
+static void case_row(struct table *t, const json_t *cs)
+{
+    char b1[64], b2[64], b3[96], b4[64];
+    table_add(t, (const char *[]){jtext(cs, "id", b1, sizeof b1), jtext(cs, "state", b2, sizeof b2),
+                                  workflow_text(cs, b3, sizeof b3),
+                                  jtext(cs, "updated_at", b4, sizeof b4)});
+}
+
+static void case_header(struct table *t)
+{
+    table_add(t, (const char *[]){"ID", "STATE", "WORKFLOW", "UPDATED"});
+}
+
 static void print_cases(const json_t *list)
 {
     const json_t *cs;
     size_t i;
     struct table t;
     table_init(&t, 4);
-    table_add(&t, (const char *[]){"ID", "STATE", "WORKFLOW", "UPDATED"});
-    json_array_foreach(list, i, cs) {
-        char b1[64], b2[64], b3[96], b4[64];
-        table_add(&t, (const char *[]){jtext(cs, "id", b1, sizeof b1),
-                                       jtext(cs, "state", b2, sizeof b2),
-                                       workflow_text(cs, b3, sizeof b3),
-                                       jtext(cs, "updated_at", b4, sizeof b4)});
-    }
+    case_header(&t);
+    json_array_foreach(list, i, cs) case_row(&t, cs);
     table_print_free(&t);
 }
 
@@ -124,33 +131,53 @@ static json_t *list_args(const struct cli *c)
     return args;
 }
 
-/* Every case the filters select, up to limit (0: all), a page at a time,
- * into one array (*out, new). 0, or an exit status after a message. */
-static int list_all(struct cli *c, json_t *args, int64_t limit, json_t **out)
+/* Every case the filters select, up to limit (0: all), read a page at a
+ * time and printed as it is read (--json one array, else the table, its
+ * widths those of the rows so far): nothing is kept of a page once printed,
+ * so a list of every case of a large store takes no more memory than a page
+ * does. 0, or an exit status after a message; what was printed before a
+ * failure stays printed (the --json array then left open, not valid). */
+static int list_all(struct cli *c, json_t *args, int64_t limit)
 {
-    json_t *items = json_array(), *page = NULL;
+    json_t *page = NULL;
     struct op_req r = OP_REQ("case.list");
+    struct json_seq seq = {0};
+    struct table t;
+    int64_t printed = 0;
+    table_init(&t, 4);
     r.args = args;
     for (;;) {
-        int64_t want = limit ? limit - (int64_t)json_array_size(items) : 1000;
+        int64_t want = limit ? limit - printed : 1000;
         json_object_set_new(args, "limit", json_integer(want < 1000 ? want : 1000));
         int st = op_run(c, &r, &page);
         if (st) {
-            json_decref(items);
+            table_print_free(&t);
             return st;
         }
-        json_array_extend(items, json_object_get(page, "items"));
+        const json_t *items = json_object_get(page, "items"), *cs;
+        size_t i;
+        if (!c->json && printed == 0 && t.nrows == 0)
+            case_header(&t); /* with the first page: nothing at all on a failure */
+        json_array_foreach(items, i, cs) {
+            if (c->json)
+                json_seq_item(&seq, cs);
+            else
+                case_row(&t, cs);
+        }
+        table_flush(&t);
+        printed += (int64_t)json_array_size(items);
         const json_t *next = json_object_get(page, "next");
-        bool done = !json_is_string(next) ||
-                    (limit && (int64_t)json_array_size(items) >= limit) ||
-                    json_array_size(json_object_get(page, "items")) == 0;
+        bool done = !json_is_string(next) || (limit && printed >= limit) ||
+                    json_array_size(items) == 0;
         if (!done)
             json_object_set(args, "after", (json_t *)next);
         json_decref(page);
         if (done)
             break;
     }
-    *out = items;
+    if (c->json)
+        json_seq_end(&seq);
+    table_print_free(&t);
     return 0;
 }
 
@@ -182,14 +209,14 @@ int cmd_list(struct cli *c)
     int64_t limit = 0;
     if (c->limit && !parse_count("limit", c->limit, &limit))
         return EXIT_USAGE;
-    json_t *args = list_args(c), *list = NULL;
+    json_t *args = list_args(c);
     if (!args)
         return EXIT_USAGE;
     int st = ops_open(c);
     if (!st && c->after)
         st = list_page(c, args, limit);
-    else if (!st && !(st = list_all(c, args, limit, &list)))
-        st = print_result(c, list, false, print_cases);
+    else if (!st)
+        st = list_all(c, args, limit);
     json_decref(args);
     return st;
 }

@@ -301,6 +301,46 @@ void print_json(const json_t *v, bool compact)
     fputc('\n', stdout);
 }
 
+/* json_dump_callback sink for one element of an array printed by
+ * json_seq_item: each line indented one level more (jansson escapes the
+ * newlines inside strings, so every raw newline is its layout's). */
+struct seq_sink {
+    FILE *f;
+    bool tty;
+};
+
+static int dump_nested(const char *buf, size_t size, void *data)
+{
+    const struct seq_sink *k = data;
+    size_t i = 0;
+    while (i < size) {
+        const char *nl = memchr(buf + i, '\n', size - i);
+        size_t run = nl ? (size_t)(nl - (buf + i)) + 1 : size - i;
+        if (k->tty ? dump_tty(buf + i, run, k->f) != 0 : fwrite(buf + i, 1, run, k->f) != run)
+            return -1;
+        if (nl && fputs("  ", k->f) < 0)
+            return -1;
+        i += run;
+    }
+    return 0;
+}
+
+void json_seq_item(struct json_seq *s, const json_t *v)
+{
+    progress_hide();
+    bool tty = isatty(fileno(stdout));
+    struct seq_sink k = {stdout, tty};
+    fputs(s->n++ ? ",\n  " : "[\n  ", stdout);
+    json_dump_callback(v, dump_nested, &k,
+                       JSON_ENCODE_ANY | JSON_INDENT(2) | (tty ? JSON_ENSURE_ASCII : 0));
+}
+
+void json_seq_end(struct json_seq *s)
+{
+    progress_hide();
+    fputs(s->n ? "\n]\n" : "[]\n", stdout);
+}
+
 /* An API result: --json as it is, else human text by print_human. Takes the
  * reference to out. Returns 0 (the exit status of a success). */
 int print_result(const struct cli *c, json_t *out, bool compact,
@@ -409,7 +449,7 @@ void table_add(struct table *t, const char *const *row)
     t->nrows++;
 }
 
-void table_print_free(struct table *t)
+void table_flush(struct table *t)
 {
     progress_hide();
     for (size_t r = 0; r < t->nrows; r++) {
@@ -422,8 +462,15 @@ void table_print_free(struct table *t)
             free(t->cells[r * t->ncols + c]);
         }
     }
+    t->nrows = 0;
+}
+
+void table_print_free(struct table *t)
+{
+    table_flush(t);
     free(t->cells);
     t->cells = NULL;
+    t->cap = 0;
 }
 
 /* Print a flat object as "key  value" lines (human output of small results). */

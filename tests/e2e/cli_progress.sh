@@ -84,6 +84,15 @@ if has_progress migrate "workflow migrate"; then ok "on a terminal: workflow mig
 else not_ok "on a terminal: workflow migrate shows a progress line"; head -c 600 "$E2E_TMP/migrate.tty" | cat -A | sed 's/^/#   /'; fi
 expect_exit 0 cf --actor supervisor1 --reason e2e list --json --workflow polit@2 --limit 100000
 assert_jq "$OUT" "length == 80" "the 80 cases now on version 2"
+# list --json on a terminal, printed a page at a time: the same array as piped
+expect_exit 0 cf --actor supervisor1 --reason e2e list --json
+cp "$OUT" "$E2E_TMP/list.piped"
+on_tty listj "'$CASEFLOW_BIN' --actor supervisor1 --reason e2e list --json 2>/dev/null"
+tr -d '\r' <"$E2E_TMP/listj.tty" >"$E2E_TMP/list.tty"
+assert_eq "$(jq -c . "$E2E_TMP/list.piped")" "$(jq -c . "$E2E_TMP/list.tty")" \
+    "list --json on a terminal: the same cases as piped"
+assert_eq "$(jq length "$E2E_TMP/list.piped")" "$(LC_ALL=C grep -c '^    "id": ' "$E2E_TMP/list.tty")" \
+    "list --json on a terminal: indented as piped"
 expect_exit 0 cf --actor admin audit verify
 
 # ---- retention dispose --due -----------------------------------------------------------------

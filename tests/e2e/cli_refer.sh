@@ -131,5 +131,37 @@ assert_eq 3 "$(wc -l <"$OUT")" "human list: a header and two rows"
 expect_exit 0 cf --actor supervisor1 --reason e2e list --state authorisation --limit 1 --json
 assert_jq "$OUT" 'length == 1 and .[0].state == "authorisation"' "list --state authorisation --limit 1"
 
+# ---- list of every case: printed a page (1000 cases) at a time ----------------------
+# The store holds some 3,350 cases: list reads them in four pages and prints
+# each as it comes, one JSON array (or one table) for all, the same as the
+# pages read one by one with --after.
+expect_exit 0 cf --actor supervisor1 --reason e2e list --json
+cp "$OUT" "$E2E_TMP/all.json"
+total=$(jq length "$E2E_TMP/all.json")
+if [ "$total" -gt 2000 ]; then ok "list --json: $total cases, more than two pages"
+else not_ok "list --json: $total cases, expected more than two pages"; fi
+: >"$E2E_TMP/pages.json"
+after=0
+while :; do
+    expect_exit 0 cf --actor supervisor1 --reason e2e list --json --limit 1000 --after "$after"
+    jq -c '.items[]' "$OUT" >>"$E2E_TMP/pages.json"
+    after=$(jq -r '.next // empty' "$OUT")
+    [ -n "$after" ] || break
+done
+assert_eq "$(jq -c '.[]' "$E2E_TMP/all.json")" "$(cat "$E2E_TMP/pages.json")" \
+    "list --json: every case once, in intake order, as the pages read with --after"
+assert_eq "$total" "$(jq -r '.[].id' "$E2E_TMP/all.json" | sort -u | wc -l)" "list --json: distinct ids"
+if jq --indent 2 . "$E2E_TMP/all.json" | cmp -s - "$E2E_TMP/all.json"; then
+    ok "list --json: indented by two spaces throughout, as one array printed whole"
+else not_ok "list --json: not laid out as one array printed whole"; fi
+expect_exit 0 cf --actor supervisor1 --reason e2e list --json --limit 2500
+assert_eq "$(jq -c '.[:2500][]' "$E2E_TMP/all.json")" "$(jq -c '.[]' "$OUT")" \
+    "list --limit 2500 across pages: the first 2500"
+expect_exit 0 cf --actor supervisor1 --reason e2e list
+assert_eq "$((total + 1))" "$(wc -l <"$OUT")" "human list of every case: a header and a row each"
+assert_eq 1 "$(grep -c '^ID  ' "$OUT")" "human list of every case: one header"
+assert_eq "$(jq -r '.[].id' "$E2E_TMP/all.json")" "$(tail -n +2 "$OUT" | cut -d' ' -f1)" \
+    "human list of every case: the same cases in the same order"
+
 expect_exit 0 cf --actor admin audit verify
 finish
