@@ -15,7 +15,10 @@
  *   refer_memory        cf_refer in batches through the API, store in memory
  *   lifecycle           cf_act through workflows/polit.lua (authorise,
  *                       resolve, check, approve, visit), store in memory,
- *                       events/s
+ *                       events/s; half of the cases one transaction per act
+ *   lifecycle_group     the other half in group commit (10 cases, 60 acts
+ *                       per transaction, a savepoint per act: caseflowd's
+ *                       writer), events/s
  *   tick_expire         cf_tick firing the monitoring timers of those cases
  *   simulate            cf_workflow_simulate: every case of that store replayed
  *                       through polit.lua itself (all must come out unchanged),
@@ -565,6 +568,7 @@ static int lifecycle(cf_engine *e, const char *id, uint64_t i, cf_error *err)
                   err);
 }
 #define LIFECYCLE_EVENTS 6
+#define LIFECYCLE_GROUP 10 /* cases per transaction in lifecycle_group */
 
 /* workflow simulate: every case of the store just built (referred, half of
  * them through their lifecycle and their monitoring ended) replayed through
@@ -644,11 +648,13 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
            n, where, secs, (double)n / secs, mib(self_rss_kib()));
     fflush(stdout);
 
-    /* lifecycles: the eligible half of the cases, at most lifecycle_max */
-    size_t cases = 0;
+    /* lifecycles: the eligible half of the cases, at most lifecycle_max.
+     * The first half one transaction per act (as `caseflow act`), the
+     * second half in group commit (as caseflowd's writer). */
+    size_t cases = 0, first = (nl + 1) / 2;
     t0 = now_s();
     double c0 = cpu_s();
-    for (size_t i = 0; i < nl && ids[i]; i++, cases++) {
+    for (size_t i = 0; i < first && ids[i]; i++, cases++) {
         int rc = lifecycle(e, ids[i], i, &err);
         if (rc != 0)
             check(rc, &err, ids[i]);
@@ -661,6 +667,31 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
            "\"cpu_per_sec\":%.0f,\"target_per_sec\":200000,\"peak_rss_self_mib\":%.1f}\n",
            n, cases, where, events, secs, events / secs, cpu, events / cpu,
            mib(self_rss_kib()));
+    fflush(stdout);
+
+    /* the same lifecycles in group commit: LIFECYCLE_GROUP cases (6 acts
+     * each) per store transaction, every act under its own savepoint, as
+     * caseflowd's writer commits the jobs it has queued (cf_batch_begin) */
+    size_t grouped = 0;
+    t0 = now_s();
+    c0 = cpu_s();
+    for (size_t i = first; i < nl && ids[i];) {
+        check(cf_batch_begin(e, &err), &err, "batch begin");
+        for (size_t k = 0; k < LIFECYCLE_GROUP && i < nl && ids[i]; k++, i++, grouped++) {
+            int rc = lifecycle(e, ids[i], i, &err);
+            if (rc != 0)
+                check(rc, &err, ids[i]);
+        }
+        check(cf_batch_commit(e, &err), &err, "batch commit");
+    }
+    secs = now_s() - t0;
+    cpu = cpu_s() - c0;
+    events = (double)(grouped * LIFECYCLE_EVENTS);
+    printf("{\"bench\":\"lifecycle_group\",\"cases\":%zu,\"lifecycle_cases\":%zu,"
+           "\"acts_per_commit\":%d,\"store\":\"%s\",\"events\":%.0f,\"seconds\":%.3f,"
+           "\"per_sec\":%.0f,\"cpu_seconds\":%.3f,\"cpu_per_sec\":%.0f}\n",
+           n, grouped, LIFECYCLE_GROUP * LIFECYCLE_EVENTS, where, events, secs,
+           events / secs, cpu, events / cpu);
     fflush(stdout);
 
     /* a year later every monitoring period ends */
