@@ -651,7 +651,10 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     /* lifecycles: the eligible half of the cases, at most lifecycle_max.
      * The first half one transaction per act (as `caseflow act`), the
      * second half in group commit (as caseflowd's writer). */
-    size_t cases = 0, first = (nl + 1) / 2;
+    size_t have = 0;
+    while (have < nl && ids[have])
+        have++;
+    size_t cases = 0, first = (have + 1) / 2;
     t0 = now_s();
     double c0 = cpu_s();
     for (size_t i = 0; i < first && ids[i]; i++, cases++) {
@@ -675,9 +678,9 @@ static void bench_memory(const bench_cfg *cfg, size_t n)
     size_t grouped = 0;
     t0 = now_s();
     c0 = cpu_s();
-    for (size_t i = first; i < nl && ids[i];) {
+    for (size_t i = first; i < have;) {
         check(cf_batch_begin(e, &err), &err, "batch begin");
-        for (size_t k = 0; k < LIFECYCLE_GROUP && i < nl && ids[i]; k++, i++, grouped++) {
+        for (size_t k = 0; k < LIFECYCLE_GROUP && i < have; k++, i++, grouped++) {
             int rc = lifecycle(e, ids[i], i, &err);
             if (rc != 0)
                 check(rc, &err, ids[i]);
