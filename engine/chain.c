@@ -504,7 +504,7 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
 }
 
 int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
-                         int64_t *after, cf_error *err)
+                         int64_t *after, int64_t *history, cf_error *err)
 {
     static const char last_cp[] = "SELECT coalesce(max(seq), 0) FROM checkpoints";
     static const char replay[] =
@@ -602,6 +602,8 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
         if (!rc && step != SQLITE_DONE)
             rc = cf_store_error(s, step, "read audit", err);
     }
+    if (!rc && history)
+        *history = cf_chain_history(w);
     cf_chain_free(w);
     return rc;
 }

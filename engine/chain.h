@@ -88,9 +88,10 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
  * head with every rule, starting from the state replayed from the kept
  * payloads before it (each checked against its record), after checking
  * that last checkpoint is genuine under pk_hex: what a checkpoint is about
- * to sign. *after (may be NULL) receives the last checkpoint's seq.
- * CF_EINVALID names the first bad record. */
+ * to sign. *after (may be NULL) receives the last checkpoint's seq, and
+ * *history (may be NULL) the number of records after it that write a
+ * history row. CF_EINVALID names the first bad record. */
 int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
-                         int64_t *after, cf_error *err);
+                         int64_t *after, int64_t *history, cf_error *err);
 
 #endif

@@ -1103,7 +1103,8 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
  * history records written since record `after` match theirs, every case
  * they touched matches its digest, and the users, policies, workflows, the
  * identity and the schema match the chain. */
-int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_error *err)
+int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool cases_too,
+                             cf_error *err)
 {
     /* The history rows of records after `after`, in seq order: read from
      * the first of them on (found in the audit_seq index, over those rows
@@ -1111,11 +1112,16 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_erro
      * the table from its start), not by testing every row of the table, so
      * a checkpoint's cost is that of the records it signs, not of the
      * store. The rows are the same: all with audit_seq > ?1, whatever their
-     * order. */
+     * order. Where the walk starts comes from an index, which an intruder
+     * editing the file could doctor to start past a forged row; so the rows
+     * read must be exactly as many as the chain's history records after the
+     * checkpoint, each with a record later than the one before (audit_seq is
+     * read from the row itself): a row skipped, or a copy of another,
+     * cannot make up the number. */
     static const char events[] =
         "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
-        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.role FROM events e"
+        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.role, e.audit_seq FROM events e"
         " JOIN audit a ON a.seq = e.audit_seq"
         " WHERE e.seq >= (SELECT min(seq + 0) FROM events WHERE audit_seq > ?1)"
         " AND e.audit_seq > ?1 ORDER BY e.seq";
@@ -1126,8 +1132,18 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_erro
     sqlite3_bind_int64(st, 1, after);
     json_t *cases = json_object();
     int rc = 0, step;
+    int64_t nrows = 0, last = after;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *data = col(st, 9), *dsha = col(st, 10);
+        int64_t aseq = sqlite3_column_int64(st, 20);
+        if (aseq <= last) {
+            rc = broken(err, "events", "history record %lld: out of the order of its audit "
+                        "record (%lld after %lld)", (long long)sqlite3_column_int64(st, 0),
+                        (long long)aseq, (long long)last);
+            break;
+        }
+        last = aseq;
+        nrows++;
         char h[65];
         if (data)
             cf_sha256_hex(data, strlen(data), h);
@@ -1155,6 +1171,9 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_erro
     sqlite3_reset(st);
     if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
         rc = cf_store_error(s, step, "verify history", err);
+    if (!rc && nrows != history)
+        rc = broken(err, "events", "%lld history row(s) after checkpoint %lld, but the chain "
+                    "records %lld", (long long)nrows, (long long)after, (long long)history);
     const char *id;
     json_t *v;
     json_object_foreach(cases, id, v)

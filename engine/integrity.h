@@ -111,8 +111,11 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
  * `after`, the cases they touched (cases_too: a checkpoint between
  * commands; inside a command a case being written is not whole yet), and
  * every user, policy and workflow row, the identity and the schema, each
- * against the chain. */
-int cf_integrity_verify_tail(cf_store *s, int64_t after, bool cases_too, cf_error *err);
+ * against the chain. history: the number of records after `after` that
+ * write a history row (cf_chain_verify_tail): there must be exactly as many
+ * history rows, in the order of their records. */
+int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool cases_too,
+                             cf_error *err);
 /* A store of schema 1, as caseflow 0.1 verified it (its schema objects, the
  * chain's links, checkpoints under pk_hex, and every table), before it is
  * migrated: a migration records the state it finds, so it must not record

@@ -920,8 +920,12 @@ void cf_store_rollback(cf_store *s)
         return;
     }
     static const char rollback[] = "ROLLBACK";
-    if (!sqlite3_get_autocommit(s->db))
-        step_sql(s, rollback, NULL);
+    /* The cached statement may be out of reach (the cache full, no memory
+     * to prepare it: a usual reason to roll back): then parse it here, so a
+     * failed command's writes never stay open for a later COMMIT. */
+    if (!sqlite3_get_autocommit(s->db) && step_sql(s, rollback, NULL) != 0 &&
+        !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, rollback, NULL, NULL, NULL);
     s->depth = 0;
     if (s->hooks.after_rollback)
         s->hooks.after_rollback(s->hooks.ctx);

@@ -140,10 +140,10 @@ int cf_engine_sign_head(cf_engine *e, int64_t at, const char *actor, const char 
 
 int cf_engine_walk_tail(cf_engine *e, bool cases_too, cf_error *err)
 {
-    int64_t after = 0;
-    int rc = cf_chain_verify_tail(e->store, e->public_key, e->store_id, &after, err);
+    int64_t after = 0, history = 0;
+    int rc = cf_chain_verify_tail(e->store, e->public_key, e->store_id, &after, &history, err);
     if (!rc && !e->migrating)
-        rc = cf_integrity_verify_tail(e->store, after, cases_too, err);
+        rc = cf_integrity_verify_tail(e->store, after, history, cases_too, err);
     return rc;
 }
 
