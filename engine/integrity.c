@@ -470,28 +470,140 @@ enum { SCAN_EVENTS = CF_CASE_PARTS, SCANS };
 
 static const char *const scan_sql[SCANS] = {
     "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
-    " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
+    " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at, rowid"
     " FROM cases ORDER BY id",
-    "SELECT case_id, event, state, due_at FROM timers ORDER BY case_id, event",
+    "SELECT case_id, event, state, due_at, rowid FROM timers ORDER BY case_id, event",
     ("SELECT case_id, seq, role, kind, detail, CASE WHEN assignee IS NULL AND closed_at IS NULL"
      " AND result IS NULL THEN status ELSE json_array(status, assignee, closed_at, result)"
-     " END, created_at FROM tasks ORDER BY case_id, seq"),
+     " END, created_at, rowid FROM tasks ORDER BY case_id, seq"),
     "SELECT case_id, kind, value FROM keys ORDER BY case_id, kind, value",
-    "SELECT case_id, seq, channel, payload, created_at FROM notifications"
+    "SELECT case_id, seq, channel, payload, created_at, rowid FROM notifications"
     " ORDER BY case_id, seq",
     /* the case digest each case's newest history record carries */
-    "SELECT case_id, seq, case_sha256 FROM events ORDER BY case_id",
+    "SELECT case_id, seq, case_sha256, rowid FROM events ORDER BY case_id",
 };
 
 static const char tasks_v2_scan[] =
-    "SELECT case_id, seq, role, kind, detail, status, created_at FROM tasks"
+    "SELECT case_id, seq, role, kind, detail, status, created_at, rowid FROM tasks"
     " ORDER BY case_id, seq";
+
+/* Each scan reads its table through an index (the order by case id is an
+ * index's order). An index is not covered by any digest: an intruder can
+ * rebuild one without some rows of its table (or with an entry twice in
+ * place of another), and those rows would go unread and unchecked. So each
+ * table is read once more without any index, and the two reads must see the
+ * same rows: as many, and the same set of row identities (a sum of a keyed
+ * hash of each, keyed at random per run so that no set can be made to
+ * collide in advance). The identity is the rowid, or for keys (WITHOUT
+ * ROWID) its primary key: the columns the scan ends with, from the table's
+ * ident column on. */
+static const char *const table_sql[SCANS] = {
+    "SELECT rowid FROM cases NOT INDEXED",
+    "SELECT rowid FROM timers NOT INDEXED",
+    "SELECT rowid FROM tasks NOT INDEXED",
+    /* keys has no rowid: its table is its primary key's b-tree. NOT
+     * INDEXED would still let SQLite (3.40) read keys_case, which covers
+     * every column; this names the table's own b-tree. */
+    "SELECT case_id, kind, value FROM keys INDEXED BY sqlite_autoindex_keys_1",
+    "SELECT rowid FROM notifications NOT INDEXED",
+    "SELECT rowid FROM events NOT INDEXED",
+};
+
+static const char *const scan_table[SCANS] = {"cases", "timers", "tasks", "keys",
+                                              "notifications", "events"};
 
 typedef struct scan {
     sqlite3_stmt *st;
     int step;        /* of the row in hand: SQLITE_ROW, or where it ended */
     int64_t orphans; /* rows passed over: of no case */
+    int ident;       /* the first column of the row's identity (the last are the rest) */
+    int64_t rows;    /* rows read */
+    uint64_t set;    /* the sum of the keyed hashes of their identities */
+    const unsigned char *key; /* of those hashes: this run's, random */
 } scan;
+
+/* The keyed hash of the identity in columns [from, to) of the row in hand:
+ * one integer as 8 bytes, otherwise each column's type and text, length
+ * first. */
+static uint64_t ident_hash(sqlite3_stmt *st, int from, int to,
+                           const unsigned char key[crypto_shorthash_KEYBYTES])
+{
+    unsigned char out[crypto_shorthash_BYTES], small[512], *buf = small;
+    size_t len = 0;
+    if (to - from == 1 && sqlite3_column_type(st, from) == SQLITE_INTEGER) {
+        uint64_t v = (uint64_t)sqlite3_column_int64(st, from);
+        for (int i = 0; i < 8; i++)
+            small[i] = (unsigned char)(v >> (8 * i));
+        len = 8;
+    } else {
+        size_t need = 0;
+        for (int c = from; c < to; c++) {
+            sqlite3_column_text(st, c);
+            need += 5 + (size_t)sqlite3_column_bytes(st, c);
+        }
+        if (need > sizeof small && !(buf = malloc(need)))
+            return 0; /* hashes as a 0: the two reads then disagree, or both failed alike */
+        for (int c = from; c < to; c++) {
+            const unsigned char *t = sqlite3_column_text(st, c);
+            uint32_t n = (uint32_t)sqlite3_column_bytes(st, c);
+            buf[len++] = (unsigned char)sqlite3_column_type(st, c);
+            for (int i = 0; i < 4; i++)
+                buf[len++] = (unsigned char)(n >> (8 * i));
+            if (n)
+                memcpy(buf + len, t, n);
+            len += n;
+        }
+    }
+    crypto_shorthash(out, buf, len, key);
+    if (buf != small)
+        free(buf);
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h |= (uint64_t)out[i] << (8 * i);
+    return h;
+}
+
+/* The next row of the scan, its identity counted in. */
+static int scan_next(scan *sc)
+{
+    sc->step = sqlite3_step(sc->st);
+    if (sc->step == SQLITE_ROW) {
+        sc->rows++;
+        sc->set += ident_hash(sc->st, sc->ident, sqlite3_column_count(sc->st), sc->key);
+    }
+    return sc->step;
+}
+
+/* The columns of the scan's row that its part hashes: all but the rowid. */
+static int scan_end(const scan *sc)
+{
+    int n = sqlite3_column_count(sc->st);
+    return sc->ident ? sc->ident : n;
+}
+
+/* Table i read without an index: its rows and the set of their identities
+ * must be those the scan saw through its index. */
+static int table_check(cf_store *s, int i, const scan *sc, cf_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int prc = sqlite3_prepare_v2(cf_store_db(s), table_sql[i], -1, &st, NULL);
+    if (prc != SQLITE_OK)
+        return cf_store_error(s, prc, "verify cases", err);
+    scan t = {.st = st, .ident = 0, .key = sc->key};
+    while (scan_next(&t) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(st);
+    if (t.step != SQLITE_DONE)
+        return cf_store_error(s, t.step, "verify cases", err);
+    if (t.rows != sc->rows)
+        return broken(err, scan_table[i],
+                      "%lld row(s) not reachable through its index (the file was edited "
+                      "behind SQLite)", (long long)(t.rows - sc->rows));
+    if (t.set != sc->set)
+        return broken(err, scan_table[i], "%s", "row(s) not reachable through its index (an "
+                      "index entry altered or duplicated: the file was edited behind SQLite)");
+    return 0;
+}
 
 /* Column 0 of the scan's row against the key (len bytes), in the order of
  * SQLite's BINARY collation (NULL first): memcmp, then the length. */
@@ -513,7 +625,7 @@ static bool scan_at(scan *sc, const void *key, int len)
     int c = 1;
     while (sc->step == SQLITE_ROW && (c = key_cmp(sc, key, len)) < 0) {
         sc->orphans++;
-        sc->step = sqlite3_step(sc->st);
+        scan_next(sc);
     }
     return sc->step == SQLITE_ROW && c == 0;
 }
@@ -524,10 +636,10 @@ static void scan_part(scan *sc, const void *key, int len, unsigned char out[32])
 {
     cf_sha256 h;
     cf_sha256_init(&h);
-    int end = sqlite3_column_count(sc->st);
+    int end = scan_end(sc);
     while (scan_at(sc, key, len)) {
         cf_store_hash_row(sc->st, 1, end, &h);
-        sc->step = sqlite3_step(sc->st);
+        scan_next(sc);
     }
     cf_sha256_update(&h, (const unsigned char *)"|", 1);
     cf_sha256_final(&h, out);
@@ -555,7 +667,7 @@ static bool scan_want(scan *sc, const void *key, int len, char want[72])
                 snprintf(want, 72, "%s", "(not a digest)");
             }
         }
-        sc->step = sqlite3_step(sc->st);
+        scan_next(sc);
     }
     return have;
 }
@@ -563,14 +675,21 @@ static bool scan_want(scan *sc, const void *key, int len, char want[72])
 static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
 {
     scan sc[SCANS] = {{0}};
+    unsigned char key[crypto_shorthash_KEYBYTES];
     int rc = 0;
+    randombytes_buf(key, sizeof key);
     for (int i = 0; i < SCANS && !rc; i++) {
+        sc[i].key = key;
         const char *sql = i == 2 && cf_store_version(s) < 3 ? tasks_v2_scan : scan_sql[i];
         int prc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &sc[i].st, NULL);
-        if (prc != SQLITE_OK)
+        if (prc != SQLITE_OK) {
             rc = cf_store_error(s, prc, "verify cases", err);
-        else if (i)
-            sc[i].step = sqlite3_step(sc[i].st);
+            break;
+        }
+        /* keys has no rowid: its identity is all its columns */
+        sc[i].ident = i == 3 ? 0 : sqlite3_column_count(sc[i].st) - 1;
+        if (i)
+            scan_next(&sc[i]);
     }
     *n = 0;
     /* The cases are read in the order of their id index; the rows of the
@@ -582,7 +701,7 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     if (!rc)
         cf_store_progress(s, "audit verify: cases", 0, total);
     int step = SQLITE_DONE;
-    while (!rc && (step = sqlite3_step(sc[0].st)) == SQLITE_ROW) {
+    while (!rc && (step = scan_next(&sc[0])) == SQLITE_ROW) {
         cf_store_progress(s, "audit verify: cases", *n, total);
         sqlite3_stmt *cs = sc[0].st;
         const char *id = col(cs, 1);
@@ -596,7 +715,7 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         cf_case_parts p;
         cf_sha256 h;
         cf_sha256_init(&h);
-        cf_store_hash_row(cs, 0, sqlite3_column_count(cs), &h);
+        cf_store_hash_row(cs, 0, scan_end(&sc[0]), &h);
         cf_sha256_update(&h, (const unsigned char *)"|", 1);
         cf_sha256_final(&h, p.part[0]);
         for (int i = 1; i < CF_CASE_PARTS; i++)
@@ -620,7 +739,7 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     for (int i = 1; i < SCANS && !rc; i++) {
         while (sc[i].step == SQLITE_ROW) {
             sc[i].orphans++;
-            sc[i].step = sqlite3_step(sc[i].st);
+            scan_next(&sc[i]);
         }
         if (sc[i].step != SQLITE_DONE)
             rc = cf_store_error(s, sc[i].step, "verify cases", err);
@@ -632,6 +751,10 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     if (*n != total)
         return broken(err, "cases", "%s", "the case rows and their id index disagree (the "
                       "file was edited behind SQLite)");
+    /* Each table read again without an index: the same rows. */
+    for (int i = 0; i < SCANS; i++)
+        if ((rc = table_check(s, i, &sc[i], err)))
+            return rc;
     if (sc[SCAN_EVENTS].orphans)
         return broken(err, "cases", "%s", "case rows deleted");
     /* Rows of a case's side tables are covered by that case's digest; rows

@@ -33,7 +33,9 @@ static void print_verified(const json_t *out, const char *what)
                                 : "system");
     }
     const json_t *tables = json_object_get(out, "tables");
-    if (tables) {
+    if (json_is_string(tables))
+        outf("tables: %s against the chain (--chain-only)\n", json_string_value(tables));
+    else if (tables) {
         char t1[32], t2[32], t3[32], t4[32];
         outf("tables match the chain: %s cases, %s history records, %s users, "
              "%s workflow versions\n",

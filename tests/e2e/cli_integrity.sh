@@ -9,8 +9,8 @@
 #    tampering are found; anchors find a store cut short or rolled back;
 #  - CASEFLOW_NOW is refused on a store made without --test-clock, and time
 #    never goes backwards; OS-account bindings stop naming another user;
-#  - planted triggers, a changed storage type and renumbered history are
-#    found;
+#  - planted triggers, a changed storage type, renumbered history and rows
+#    kept out of an index (the table untouched) are found;
 #  - a widely shared file hash never blocks intake nor escalates; two ticks
 #    at once never fail; init makes an existing file private; refusals do
 #    not tell a case's state.
@@ -425,6 +425,69 @@ fi
 sql "UPDATE events SET seq = seq + 1000 WHERE seq = (SELECT max(seq) FROM events)"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "renumbered" "renumbered history is found"
+cp "$E2E_TMP/clean.db" "$DB"
+rm -f "$DB-wal" "$DB-shm"
+# Rows kept out of an index, the table untouched (the reviewer's attack):
+# verify reads each case's rows through an index, so a planted row the
+# index does not hold would go unread, and commands would still use it.
+# hide INDEX COND: rebuild INDEX as if partial (WHERE COND), then put its
+# SQL back, so the schema reads as before.
+hide() {
+    local idx=$1 cond=$2 orig
+    orig=$(sql "SELECT sql FROM sqlite_schema WHERE name='$idx'")
+    sql "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = sql || ' WHERE $cond' WHERE name='$idx'"
+    sql "REINDEX $idx"
+    sql "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = '$orig' WHERE name='$idx'"
+}
+# hidden TABLE WHAT: verify fails, naming the table and its index.
+hidden() {
+    expect_exit 65 cf --actor admin audit verify
+    assert_contains "$ERR" "audit verify: $1: 1 row(s) not reachable through its index" \
+        "$2 kept out of its index is found"
+    cp "$E2E_TMP/idx.db" "$DB"
+    rm -f "$DB-wal" "$DB-shm"
+}
+C=$(new_case INT-INDEX)
+cp "$DB" "$E2E_TMP/idx.db"
+sql "INSERT INTO tasks(case_id, role, kind, detail, created_at) VALUES('$C', 'officer', 'review', 'planted', 0)"
+hide tasks_case "seq <> $(sql "SELECT max(seq) FROM tasks")"
+hidden tasks "a planted task"
+sql "INSERT INTO notifications(case_id, channel, payload, created_at) VALUES('$C', 'email', '{}', 0)"
+hide notifications_case "seq <> $(sql "SELECT max(seq) FROM notifications")"
+hidden notifications "a planted notification"
+sql "INSERT INTO keys(kind, value, case_id) VALUES('ip', '198.51.100.7', '$C')"
+hide keys_case "value <> ''198.51.100.7''"
+hidden keys "a planted key"
+# The timers' primary-key index has no SQL to change: point it at the pages
+# of a partial index built for the purpose instead.
+sql "INSERT INTO timers(case_id, event, state, due_at) VALUES('$C', 'deadline.passed', 'x', 0)"
+sql "CREATE INDEX hide ON timers(case_id, event) WHERE rowid <> $(sql "SELECT max(rowid) FROM timers")"
+sql "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET rootpage =
+     (SELECT rootpage FROM sqlite_schema WHERE name='hide') WHERE name='sqlite_autoindex_timers_1';
+     DELETE FROM sqlite_schema WHERE name='hide'"
+hidden timers "a planted timer"
+# A case put back to an older revision, its newest history kept out of the
+# indexes the newest digest is read through.
+old=$(sql "SELECT max(seq) FROM events")
+expect_exit 0 cf --actor officer1 act "$C" authorisation.applied --data "$applied"
+sql "ATTACH '$E2E_TMP/idx.db' AS o; BEGIN;
+     DELETE FROM cases WHERE id='$C'; INSERT INTO cases SELECT * FROM o.cases WHERE id='$C';
+     DELETE FROM tasks WHERE case_id='$C'; INSERT INTO tasks SELECT * FROM o.tasks WHERE case_id='$C';
+     DELETE FROM notifications WHERE case_id='$C';
+     INSERT INTO notifications SELECT * FROM o.notifications WHERE case_id='$C';
+     DELETE FROM keys WHERE case_id='$C'; INSERT INTO keys SELECT * FROM o.keys WHERE case_id='$C';
+     DELETE FROM timers WHERE case_id='$C'; INSERT INTO timers SELECT * FROM o.timers WHERE case_id='$C';
+     COMMIT"
+expect_exit 65 cf --actor admin audit verify
+assert_contains "$ERR" "$C" "a case put back to an older revision is found"
+hide events_case_at "seq <= $old"
+hide events_case "seq <= $old"
+hidden events "a rolled-back case's newest history"
+# --chain-only says the tables were not checked.
+expect_exit 0 cf --actor admin --json audit verify --chain-only
+assert_jq "$OUT" '.ok == true and .tables == "not checked"' "a chain-only verify says the tables were not checked"
+expect_exit 0 cf --actor admin --json audit verify
+assert_jq "$OUT" '.ok == true and (.tables.cases | type) == "number"' "a full verify reports the tables it checked"
 cp "$E2E_TMP/clean.db" "$DB"
 rm -f "$DB-wal" "$DB-shm"
 
