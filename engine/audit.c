@@ -60,30 +60,8 @@ int cf_buf_put_json_str(cf_buf *b, const char *s, bool upper)
         return -1;
     char *o = b->p + b->n;
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            *o++ = '\\';
-            switch (c) {
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            default:
-                *o++ = 'u';
-                *o++ = '0';
-                *o++ = '0';
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
-            }
-        } else {
-            *o++ = (char)c;
-        }
-    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        o = cf_json_escape_ascii(o, *p, hex);
     *o++ = '"';
     b->n = (size_t)(o - b->p);
     return 0;

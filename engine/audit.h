@@ -26,6 +26,35 @@ int cf_buf_put(cf_buf *b, const char *s, size_t n);
  * \n \r \t, else \u00XX, hex digits in upper case if upper); NULL as null.
  * The bytes are not checked for UTF-8. 0, or -1 on OOM. */
 int cf_buf_put_json_str(cf_buf *b, const char *s, bool upper);
+/* Write the ASCII byte c at o as a JSON string writes it ('"' and '\\'
+ * escaped, control characters as \b \f \n \r \t or \u00XX with the
+ * digits of hex, the rest as is); at most 6 bytes. Returns the end. The one
+ * escape of cf_buf_put_json_str and of canonical JSON (canon.c). */
+static inline char *cf_json_escape_ascii(char *o, unsigned char c, const char *hex)
+{
+    if (c == '"' || c == '\\') {
+        *o++ = '\\';
+        *o++ = (char)c;
+    } else if (c < 0x20) {
+        *o++ = '\\';
+        switch (c) {
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    } else {
+        *o++ = (char)c;
+    }
+    return o;
+}
 
 /* The hash of a record: SHA-256 of its canonical line (see audit.c). b is
  * scratch space the caller frees (b->p). 0 or -1 on OOM. */

@@ -75,26 +75,7 @@ static int put_str(cf_buf *b, const char *s, size_t len)
             continue;
         }
         p++;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            *o++ = '\\';
-            switch (c) {
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
-            default:
-                memcpy(o, "u00", 3);
-                o[3] = hex[c >> 4];
-                o[4] = hex[c & 15];
-                o += 5;
-            }
-        } else {
-            *o++ = (char)c;
-        }
+        o = cf_json_escape_ascii(o, c, hex);
     }
     *o++ = '"';
     b->n = (size_t)(o - b->p);
