@@ -214,7 +214,8 @@ static int intern(const char *sql)
         if (!strcmp(templates[i], sql))
             return (int)i;
     templates = xrealloc(templates, (ntemplates + 1) * sizeof *templates);
-    templates[ntemplates] = strdup(sql);
+    templates[ntemplates] = xrealloc(NULL, strlen(sql) + 1);
+    strcpy(templates[ntemplates], sql);
     return (int)ntemplates++;
 }
 
@@ -248,10 +249,12 @@ static int on_trace(unsigned type, void *ctx, void *p, void *x)
         r->tmpl = b->tmpl;
         r->nv = b->nv;
         r->v = calloc((size_t)(b->nv ? b->nv : 1), sizeof *r->v);
+        if (!r->v)
+            die("out of memory");
         for (int i = 0; i < b->nv; i++) {
             r->v[i] = b->v[i];
             if (b->v[i].s) {
-                r->v[i].s = malloc((size_t)b->v[i].n + 1);
+                r->v[i].s = xrealloc(NULL, (size_t)b->v[i].n + 1);
                 memcpy(r->v[i].s, b->v[i].s, (size_t)b->v[i].n + 1);
             }
         }
@@ -364,7 +367,7 @@ static void keep_bytes(val *s, int type, const void *p, int n)
         n = (int)strlen(p);
     s->type = type;
     s->n = n;
-    s->s = malloc((size_t)n + 1);
+    s->s = xrealloc(NULL, (size_t)n + 1);
     memcpy(s->s, p, (size_t)n);
     s->s[n] = '\0';
 }
@@ -1105,6 +1108,17 @@ static void dump_unit(FILE *f, const phase *p, size_t from, size_t limit)
     }
 }
 
+static void free_phase(phase *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        for (int k = 0; k < p->r[i].nv; k++)
+            free(p->r[i].v[k].s);
+        free(p->r[i].v);
+    }
+    free(p->r);
+    sqlite3_close(p->before);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1165,5 +1179,15 @@ int main(void)
     figure(&intake, "file_wal", file, H_SODIUM, false, V_ALL, "sql+sha", repeat);
     figure(&intake, "file_wal", file, H_SHANI, false, V_LEAN, "sql+sha_ni", repeat);
     figure(&intake, "file_wal", file, H_NONE, false, V_MIN, "sql", repeat);
+    free_phase(&intake);
+    free_phase(&acts);
+    free_phase(&tick);
+    for (size_t i = 0; i < ntemplates; i++)
+        free(templates[i]);
+    free(templates);
+    for (size_t i = 0; i < nbounds; i++)
+        for (int j = 0; j < bounds[i].nv; j++)
+            free(bounds[i].v[j].s);
+    free(bounds);
     return 0;
 }

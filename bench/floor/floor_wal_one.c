@@ -1,5 +1,5 @@
 /*
- * floor_wal_one DB [keep-wal]: the smallest durable writing command
+ * floor_wal_one DB [keep-wal|libs]: the smallest durable writing command
  * (bench/floor/process_floor.c starts it). Linked against the libraries
  * caseflow is (lua5.4, jansson, sqlite3, sodium, ltdl) and touching each so
  * the loader maps and relocates them all; opens the SQLite file DB with
@@ -7,7 +7,8 @@
  * transaction, closes and exits. Closing the last connection checkpoints
  * the WAL, as `caseflow` does on exit; with "keep-wal" the connection is
  * told not to (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): the commit is as durable,
- * but the .db file alone then lacks the newest commits.
+ * but the .db file alone then lacks the newest commits. With "libs" it
+ * exits once the libraries are touched (the cost of loading them).
  * Exit 0, or 1 with a one-line error.
  */
 #include <stdio.h>
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
         return fail(NULL, "libsodium or ltdl");
     (void)jansson_version_str();
     (void)lua_version(NULL);
+    if (argc > 2 && !strcmp(argv[2], "libs"))
+        return lt_dlexit() == 0 ? 0 : 1;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)

@@ -3,6 +3,8 @@
  * starts `caseflow refer` for refer_per_process (posix_spawn, timed from the
  * spawn to wait4's return, stdout to a file), for:
  *   true         bench/floor/floor_true: libc only, does nothing;
+ *   libs         bench/floor/floor_wal_one DB libs: caseflow's libraries
+ *                loaded and touched, nothing else;
  *   wal_one      bench/floor/floor_wal_one DB: caseflow's libraries, one
  *                durable insert in a WAL file (synchronous=FULL), the
  *                checkpoint on close;
@@ -113,7 +115,9 @@ int main(int argc, char **argv)
     char *a_true[] = {tru, NULL};
     char *a_wal[] = {wal, db, NULL};
     char *a_keep[] = {wal, db, (char *)"keep-wal", NULL};
-    int rc = measure("true", a_true, runs) || measure("wal_one", a_wal, runs) ||
+    char *a_libs[] = {wal, db, (char *)"libs", NULL};
+    int rc = measure("true", a_true, runs) || measure("libs", a_libs, runs) ||
+             measure("wal_one", a_wal, runs) ||
              measure("wal_one_keep", a_keep, runs);
     if (!rc && argc > 4 && !strcmp(argv[3], "--"))
         rc = measure(argv[4], argv + 4, runs);
