@@ -96,6 +96,20 @@ static bool key_at(const char *line, const char *p, const char *end,
     return true;
 }
 
+/* The first occurrence of key (klen > 0 bytes) in [s, end), or NULL. */
+static const char *find_text(const char *s, const char *end, const char *key, size_t klen)
+{
+    while ((size_t)(end - s) >= klen) {
+        const char *p = memchr(s, key[0], (size_t)(end - s) - klen + 1);
+        if (p == NULL)
+            return NULL;
+        if (memcmp(p, key, klen) == 0)
+            return p;
+        s = p + 1;
+    }
+    return NULL;
+}
+
 /*
  * The Lua API gives no line for a table field, so find `key = ` in the
  * source text, on lines [from, to) (to 0: to the end). With brace, the value
@@ -112,7 +126,25 @@ static int scan_line(const wf_ctx *c, const char *key, int from, int to,
     int lineno = 1, best = 0;
     size_t best_indent = SIZE_MAX;
 
+    for (const char *nl; lineno < from && (nl = memchr(s, '\n', (size_t)(end - s))) != NULL;
+         s = nl + 1)
+        lineno++;
     while (s < end) {
+        /* Only a line holding the key's text can match (in either form):
+         * go straight to the next such line, counting the lines passed.
+         * Each state's look-up would otherwise test every byte of the
+         * source (a third of a megabyte for polit.lua's states, on every
+         * load of a stored workflow). */
+        if (klen > 0) {
+            const char *hit = find_text(s, end, key, klen);
+            if (hit == NULL)
+                break;
+            for (const char *nl; (nl = memchr(s, '\n', (size_t)(hit - s))) != NULL;
+                 s = nl + 1)
+                lineno++;
+            if (to > 0 && lineno >= to)
+                break;
+        }
         const char *eol = memchr(s, '\n', (size_t)(end - s));
         if (eol == NULL)
             eol = end;
