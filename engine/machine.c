@@ -30,6 +30,7 @@ typedef struct mcase {
     int64_t deadline0;    /* deadline_at as read (domain events tell a change) */
     char grade0[32];      /* the grade as read ("" for none) */
     bool emitted;         /* this unit appended domain events to it */
+    char *text;           /* the data text written (row.data is not changed after) */
     struct mcase *next;
 } mcase;
 
@@ -126,6 +127,14 @@ static void unit_free(unit *u)
     mcase *c = u->cases;
     while (c) {
         mcase *n = c->next;
+        if (c->text && !u->sim) {
+            /* After the ops: their references into the data are gone. The
+             * next read of these bytes, if any, takes the parse from here. */
+            cf_data_cache_put(cf_store_data_cache(u->e->store), c->text, c->row.data);
+            c->row.data = NULL;
+            c->text = NULL;
+        }
+        free(c->text);
         cf_case_row_clear(&c->row);
         free(c);
         c = n;
@@ -1301,7 +1310,10 @@ static int write_unit(unit *u)
         if (!rc)
             cf_integrity_row_part(&c->row, c->is_new ? c->row.revision : c->row.revision + 1,
                                   data, c->parts.part[0]);
-        free(data);
+        /* kept with the data for the cache (unit_free): nothing changes
+         * row.data once it is written */
+        free(c->text);
+        c->text = data;
     }
     for (size_t k = 0; k < u->nops && !rc; k++)
         rc = write_side_op(u, &u->ops[k]);
