@@ -1192,8 +1192,20 @@ static unsigned touched_parts(const unit *u, const mcase *c)
  * written, the side tables it touched read again, the rest as read. */
 static int case_digest_after(unit *u, mcase *c, char out[65])
 {
-    int rc = cf_integrity_case_parts(u->e->store, c->row.id, touched_parts(u, c), &c->parts,
-                                     u->err);
+    unsigned m = touched_parts(u, c);
+    int rc = 0;
+    bool erased = false;
+    for (size_t k = 0; k < u->nops; k++)
+        erased |= u->ops[k].kind == OP_ERASE && u->ops[k].c == c;
+    /* Notifications are only ever added by a unit (an erasure aside): the
+     * rows read when the case was loaded, in this transaction, are hashed
+     * already; hash on from there over the new ones. */
+    if ((m & CF_PART_NOTES) && !c->is_new && !erased) {
+        rc = cf_integrity_case_notes_added(u->e->store, c->row.id, &c->parts, u->err);
+        m &= ~(unsigned)CF_PART_NOTES;
+    }
+    if (!rc)
+        rc = cf_integrity_case_parts(u->e->store, c->row.id, m, &c->parts, u->err);
     if (!rc)
         cf_integrity_case_combine(&c->parts, out);
     return rc;
