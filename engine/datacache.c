@@ -12,11 +12,14 @@
  * order of the text (canonical text sorts them), a tree nobody else holds.
  * So a value is only kept when that can be made true cheaply: every real
  * read back from its 17 significant digits (jansson's text) as the same
- * double, no NUL in a string or key (the parser refuses those), no value
- * another reference holds, bounded depth.
- * An entry is taken, not copied: the command owns and may change it, and the
- * cache forgets it.
+ * double, no NUL in a string or key (the parser refuses those; the text
+ * then holds "\u0000"), no value another reference holds, bounded depth.
+ * Those are checked when it is kept (reading only: most entries are never
+ * taken); the keys are put in the text's order when it is taken. An entry is
+ * taken, not copied: the command owns and may change it, and the cache
+ * forgets it.
  */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +75,12 @@ static int set_key(json_t *o, const char *k, size_t len, json_t *v)
 #endif
 }
 
-static json_t *keep(json_t *v, int depth);
+static json_t *ordered(json_t *v);
 
 /* An object in its keys' order: itself when already so, else a new object
  * holding the same values (a new reference: the caller puts it in v's place,
- * which releases v). NULL: not keepable. */
-static json_t *keep_object(json_t *v, int depth)
+ * which releases v). NULL: out of memory. */
+static json_t *ordered_object(json_t *v)
 {
     size_t n = json_object_size(v), i = 0;
     key small[SMALL_OBJECT], *keys = n <= SMALL_OBJECT ? small : malloc(n * sizeof *keys);
@@ -88,8 +91,6 @@ static json_t *keep_object(json_t *v, int depth)
         keys[i].s = json_object_iter_key(it);
         keys[i].len = key_len(it, keys[i].s);
         keys[i].v = json_object_iter_value(it);
-        if (memchr(keys[i].s, '\0', keys[i].len))
-            ok = false;
         if (i && key_cmp(&keys[i - 1], &keys[i]) >= 0)
             sorted = false;
     }
@@ -97,7 +98,7 @@ static json_t *keep_object(json_t *v, int depth)
         ok = false;
     /* the values first: each may come back as a new object */
     for (i = 0; i < n && ok; i++) {
-        json_t *k = keep(keys[i].v, depth + 1);
+        json_t *k = ordered(keys[i].v);
         if (!k)
             ok = false;
         else if (k != keys[i].v) {
@@ -125,53 +126,68 @@ static json_t *keep_object(json_t *v, int depth)
     return ok ? out : NULL;
 }
 
-/* v (held once, by the caller) as the parse of its canonical text would give
- * it: v itself, or a new object to put in its place (which releases v), or
- * NULL: not keepable (v still the caller's, perhaps with some of its inner
- * objects replaced by equal ones). */
-static json_t *keep(json_t *v, int depth)
+/* v, whose values keepable() accepted, with every object's keys in order:
+ * v itself, or a new object to put in its place (which releases v), or NULL
+ * when out of memory. */
+static json_t *ordered(json_t *v)
+{
+    if (json_is_object(v))
+        return ordered_object(v);
+    if (json_is_array(v)) {
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(v, i), *k = ordered(e);
+            if (!k || (k != e && json_array_set_new(v, i, k))) /* releases e */
+                return NULL;
+        }
+    }
+    return v;
+}
+
+/* Can v (held once, by the caller) be handed out as the parse of its
+ * canonical text? Nothing else holds any of it, its reals read back, it is
+ * not too deep. Reads only. */
+static bool keepable(json_t *v, int depth)
 {
     if (depth > MAX_DEPTH)
-        return NULL;
+        return false;
     switch (json_typeof(v)) {
     case JSON_TRUE:
     case JSON_FALSE:
     case JSON_NULL:
-        return v; /* shared constants, never changed */
+        return true; /* shared constants, never changed */
     case JSON_INTEGER:
-        return v->refcount == 1 ? v : NULL;
     case JSON_STRING:
-        return v->refcount == 1 &&
-                       !memchr(json_string_value(v), '\0', json_string_length(v))
-                   ? v
-                   : NULL;
+        return v->refcount == 1;
     case JSON_ARRAY: {
         if (v->refcount != 1)
-            return NULL;
+            return false;
         size_t n = json_array_size(v);
-        for (size_t i = 0; i < n; i++) {
-            json_t *e = json_array_get(v, i), *k = keep(e, depth + 1);
-            if (!k)
-                return NULL;
-            if (k != e && json_array_set_new(v, i, k)) /* releases e */
-                return NULL;
-        }
-        return v;
+        for (size_t i = 0; i < n; i++)
+            if (!keepable(json_array_get(v, i), depth + 1))
+                return false;
+        return true;
     }
-    case JSON_OBJECT:
-        return v->refcount == 1 ? keep_object(v, depth) : NULL;
+    case JSON_OBJECT: {
+        if (v->refcount != 1)
+            return false;
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+            if (!keepable(json_object_iter_value(it), depth + 1))
+                return false;
+        return true;
+    }
     case JSON_REAL: {
         /* jansson writes a real with "%.17g" and reads it with strtod */
         double d = json_real_value(v), back;
         char text[40];
         if (v->refcount != 1 || !isfinite(d) ||
             snprintf(text, sizeof text, "%.17g", d) >= (int)sizeof text)
-            return NULL;
+            return false;
         back = strtod(text, NULL);
-        return memcmp(&back, &d, sizeof d) == 0 ? v : NULL;
+        return memcmp(&back, &d, sizeof d) == 0;
     }
     default:
-        return NULL;
+        return false;
     }
 }
 
@@ -210,11 +226,9 @@ void cf_data_cache_put(cf_data_cache *c, char *text, json_t *data)
     for (unsigned i = 0; i < SLOTS; i++)
         if (c->slot[i].text && c->slot[i].len == len && !memcmp(c->slot[i].text, text, len))
             slot_clear(c, i);
-    json_t *k = keep(data, 0);
-    if (k != data)
-        json_decref(data); /* not keepable, or rebuilt in key order as k */
-    if (!k) {
+    if (memmem(text, len, "\\u0000", 6) || !keepable(data, 0)) {
         free(text);
+        json_decref(data);
         return;
     }
     unsigned i = c->next;
@@ -222,7 +236,7 @@ void cf_data_cache_put(cf_data_cache *c, char *text, json_t *data)
     slot_clear(c, i);
     c->slot[i].text = text;
     c->slot[i].len = len;
-    c->slot[i].data = k;
+    c->slot[i].data = data;
 }
 
 json_t *cf_data_cache_take(cf_data_cache *c, const void *bytes, size_t len)
@@ -232,10 +246,16 @@ json_t *cf_data_cache_take(cf_data_cache *c, const void *bytes, size_t len)
     for (unsigned i = 0; i < SLOTS; i++) {
         if (!c->slot[i].text || c->slot[i].len != len || memcmp(c->slot[i].text, bytes, len))
             continue;
-        json_t *d = c->slot[i].data;
+        json_t *d = c->slot[i].data, *k;
         c->slot[i].data = NULL;
         slot_clear(c, i);
-        return d;
+        if (!(k = ordered(d))) { /* out of memory: the caller parses */
+            json_decref(d);
+            return NULL;
+        }
+        if (k != d)
+            json_decref(d); /* rebuilt in the text's key order as k */
+        return k;
     }
     return NULL;
 }
