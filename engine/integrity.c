@@ -161,9 +161,46 @@ static const char *part_query(cf_store *s, int i)
     return i == 2 && cf_store_version(s) < 3 ? tasks_v2_sql : part_sql[i];
 }
 
+/* The notifications' rows of st (seq first) hashed into h from where it
+ * is, ended, into out; p keeps the state before the end and the last seq. */
+static int notes_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h, cf_case_parts *p,
+                      unsigned char out[32], cf_error *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        p->notes_last = sqlite3_column_int64(st, 0);
+        cf_store_hash_row(st, 0, sqlite3_column_count(st), h);
+    }
+    sqlite3_reset(st);
+    p->notes_open = rc == SQLITE_DONE;
+    p->notes = *h;
+    cf_sha256_update(h, (const unsigned char *)"|", 1);
+    cf_sha256_final(h, out);
+    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
+}
+
+int cf_integrity_case_notes_added(cf_store *s, const char *case_id, cf_case_parts *p,
+                                  cf_error *err)
+{
+    static const char more[] =
+        "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=?"
+        " AND seq>? ORDER BY seq";
+    if (!p->notes_open)
+        return cf_integrity_case_parts(s, case_id, CF_PART_NOTES, p, err);
+    sqlite3_stmt *st = cf_store_stmt(s, more, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, p->notes_last);
+    cf_sha256 h = p->notes;
+    return notes_rows(s, st, &h, p, p->part[4], err);
+}
+
 int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
                             cf_case_parts *p, cf_error *err)
 {
+    if (which & CF_PART_NOTES)
+        p->notes_open = false;
     for (int i = 0; i < CF_CASE_PARTS; i++) {
         if (!(which & (1u << i)))
             continue;
@@ -173,8 +210,14 @@ int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
         sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
         cf_sha256 h;
         cf_sha256_init(&h);
-        int rc = cf_store_hash_rows(s, st, &h, err);
-        cf_sha256_final(&h, p->part[i]);
+        int rc;
+        if (i == 4) {
+            p->notes_last = 0;
+            rc = notes_rows(s, st, &h, p, p->part[i], err);
+        } else {
+            rc = cf_store_hash_rows(s, st, &h, err);
+            cf_sha256_final(&h, p->part[i]);
+        }
         if (rc)
             return rc;
     }

@@ -9,6 +9,7 @@
 #ifndef CF_INTEGRITY_H
 #define CF_INTEGRITY_H
 
+#include "hash.h"
 #include "store.h"
 
 struct cf_chain;
@@ -56,6 +57,11 @@ enum {
 };
 typedef struct cf_case_parts {
     unsigned char part[CF_CASE_PARTS][32];
+    /* The notifications part as hashed from the rows read, before its end
+     * mark, and the last seq read (notes_open false: not kept). */
+    bool notes_open;
+    int64_t notes_last;
+    cf_sha256 notes;
 } cf_case_parts;
 
 /* The parts in `which` (CF_PART_* bits), from the stored rows. */
@@ -65,6 +71,11 @@ int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
  * this revision and data text (0 times and NULL strings stored as NULL). */
 void cf_integrity_row_part(const cf_case_row *r, int64_t revision, const char *data,
                            unsigned char out[32]);
+/* The notifications part again after this transaction only added rows to
+ * them: the rows after p->notes_last read and hashed on from where the
+ * parts were read (every row otherwise, when p->notes_open is false). */
+int cf_integrity_case_notes_added(cf_store *s, const char *case_id, cf_case_parts *p,
+                                  cf_error *err);
 /* The case digest of its parts (hex). */
 void cf_integrity_case_combine(const cf_case_parts *p, char out[65]);
 /* Digest of the case as stored, every part. */

@@ -30,6 +30,7 @@ typedef struct mcase {
     int64_t deadline0;    /* deadline_at as read (domain events tell a change) */
     char grade0[32];      /* the grade as read ("" for none) */
     bool emitted;         /* this unit appended domain events to it */
+    char *text;           /* the data text written (row.data is not changed after) */
     struct mcase *next;
 } mcase;
 
@@ -126,6 +127,14 @@ static void unit_free(unit *u)
     mcase *c = u->cases;
     while (c) {
         mcase *n = c->next;
+        if (c->text && !u->sim) {
+            /* After the ops: their references into the data are gone. The
+             * next read of these bytes, if any, takes the parse from here. */
+            cf_data_cache_put(cf_store_data_cache(u->e->store), c->text, c->row.data);
+            c->row.data = NULL;
+            c->text = NULL;
+        }
+        free(c->text);
         cf_case_row_clear(&c->row);
         free(c);
         c = n;
@@ -1183,8 +1192,20 @@ static unsigned touched_parts(const unit *u, const mcase *c)
  * written, the side tables it touched read again, the rest as read. */
 static int case_digest_after(unit *u, mcase *c, char out[65])
 {
-    int rc = cf_integrity_case_parts(u->e->store, c->row.id, touched_parts(u, c), &c->parts,
-                                     u->err);
+    unsigned m = touched_parts(u, c);
+    int rc = 0;
+    bool erased = false;
+    for (size_t k = 0; k < u->nops; k++)
+        erased |= u->ops[k].kind == OP_ERASE && u->ops[k].c == c;
+    /* Notifications are only ever added by a unit (an erasure aside): the
+     * rows read when the case was loaded, in this transaction, are hashed
+     * already; hash on from there over the new ones. */
+    if ((m & CF_PART_NOTES) && !c->is_new && !erased) {
+        rc = cf_integrity_case_notes_added(u->e->store, c->row.id, &c->parts, u->err);
+        m &= ~(unsigned)CF_PART_NOTES;
+    }
+    if (!rc)
+        rc = cf_integrity_case_parts(u->e->store, c->row.id, m, &c->parts, u->err);
     if (!rc)
         cf_integrity_case_combine(&c->parts, out);
     return rc;
@@ -1301,7 +1322,10 @@ static int write_unit(unit *u)
         if (!rc)
             cf_integrity_row_part(&c->row, c->is_new ? c->row.revision : c->row.revision + 1,
                                   data, c->parts.part[0]);
-        free(data);
+        /* kept with the data for the cache (unit_free): nothing changes
+         * row.data once it is written */
+        free(c->text);
+        c->text = data;
     }
     for (size_t k = 0; k < u->nops && !rc; k++)
         rc = write_side_op(u, &u->ops[k]);

@@ -39,6 +39,7 @@ struct cf_store {
     int64_t cookie;    /* PRAGMA schema_version when schema last matched */
     char *path;
     cf_store_hooks hooks;
+    cf_data_cache *dcache; /* case data this process wrote, parsed (or NULL) */
 };
 
 void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h)
@@ -616,8 +617,16 @@ void cf_store_close(cf_store *s)
         sqlite3_finalize(s->stmts[i].st);
     if (s->db)
         sqlite3_close(s->db);
+    cf_data_cache_free(s->dcache);
     free(s->path);
     free(s);
+}
+
+cf_data_cache *cf_store_data_cache(cf_store *s)
+{
+    if (!s->dcache)
+        s->dcache = cf_data_cache_new();
+    return s->dcache;
 }
 
 sqlite3 *cf_store_db(cf_store *s)
@@ -1512,8 +1521,13 @@ int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
         out->workflow = col_dup(st, 4);
         out->version = sqlite3_column_int64(st, 5);
         out->state = col_dup(st, 6);
-        out->data = json_loadb((const char *)sqlite3_column_blob(st, 7),
-                               (size_t)sqlite3_column_bytes(st, 7), 0, &je);
+        /* the bytes just read, whole: a row changed by anyone else is
+         * parsed afresh (the row part above hashed the same bytes) */
+        const void *text = sqlite3_column_blob(st, 7);
+        size_t len = (size_t)sqlite3_column_bytes(st, 7);
+        out->data = cf_data_cache_take(s->dcache, text, len);
+        if (!out->data)
+            out->data = json_loadb(text, len, 0, &je);
         out->revision = sqlite3_column_int64(st, 8);
         out->created_at = sqlite3_column_int64(st, 9);
         out->updated_at = sqlite3_column_int64(st, 10);

@@ -186,6 +186,28 @@ int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err);
  * array of [workflow, version, state, count]. */
 int cf_store_case_version_counts(cf_store *s, json_t **out, cf_error *err);
 
+/* The parsed data of cases this process wrote (datacache.c), for the next
+ * read of the same bytes. Keyed by the exact bytes of the data column: a row
+ * changed by anyone else is parsed afresh. */
+typedef struct cf_data_cache cf_data_cache;
+/* A new, empty cache; NULL when out of memory (then nothing is kept). */
+cf_data_cache *cf_data_cache_new(void);
+/* Free c and all it holds (NULL: nothing). */
+void cf_data_cache_free(cf_data_cache *c);
+/* Forget every entry. */
+void cf_data_cache_clear(cf_data_cache *c);
+/* Keep data (the caller's only reference, taken) as the parse of text (its
+ * canonical text, cf_json_canonical of data as it is now; malloc'd, taken).
+ * Kept only when it can be handed out exactly as json_loadb(text) would give
+ * it (datacache.c); else both are freed. c may be NULL. */
+void cf_data_cache_put(cf_data_cache *c, char *text, json_t *data);
+/* The data kept for exactly these bytes (a new reference the caller owns and
+ * may change; the cache forgets it), or NULL. */
+json_t *cf_data_cache_take(cf_data_cache *c, const void *bytes, size_t len);
+/* The store's cache (NULL when it has none), for cf_data_cache_put after a
+ * case's data was written; cf_store_case_get* take from it. */
+cf_data_cache *cf_store_data_cache(cf_store *s);
+
 /* cases */
 int cf_store_case_get(cf_store *s, const char *id, cf_case_row *out, cf_error *err);
 /* The same, and the SHA-256 of the row as stored (the row part of the case

@@ -1446,6 +1446,105 @@ static void alternating_actors_are_each_rechecked(void **state)
     assert_int_equal(cf_engine_require(e, NULL, 0, NULL, &role, &err), CF_EINVALID);
 }
 
+/* The bytes of case id's data column, read through a second connection
+ * (malloc'd), and its revision. */
+static char *stored_data(const char *id, int64_t *revision)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT data, revision FROM cases WHERE id=?", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char *data = strdup((const char *)sqlite3_column_text(st, 0));
+    if (revision)
+        *revision = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return data;
+}
+
+static void edit(const char *sql, const char *id)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Is the parse of exactly these bytes held by e's data cache? (Put back.) */
+static bool cached(const char *bytes)
+{
+    cf_data_cache *c = cf_store_data_cache(e->store);
+    json_t *d = cf_data_cache_take(c, bytes, strlen(bytes));
+    if (!d)
+        return false;
+    cf_data_cache_put(c, strdup(bytes), d);
+    return true;
+}
+
+/* A long-lived engine keeps the parse of the case data it wrote for its next
+ * act (datacache.c). An intruder who edits the row between two acts of the
+ * same process is refused as without the cache: an edit of another column
+ * (the data bytes, and so the cache entry, unchanged) and an edit of the
+ * data (the bytes no longer those kept). Neither is laundered into a new
+ * digest: the row keeps the edit, the revision stays, verify finds it. */
+static void a_cached_case_edited_between_acts_is_refused(void **state)
+{
+    (void)state;
+    cf_error err;
+    char *id = refer("R-C1"), *id2 = refer("R-C2");
+    assert_int_equal(act("officer1", id, "submit", NULL, &err), 0);
+    assert_int_equal(act("officer1", id, "submit", "{\"note\": \"second\"}", &err), 0);
+    int64_t rev0, rev1;
+    char *before = stored_data(id, &rev0);
+    assert_true(cached(before)); /* the next act would take it, not parse */
+    /* 1. the state edited, the data bytes left as the cache holds them */
+    edit("UPDATE cases SET state='review' WHERE id=?", id);
+    assert_int_equal(act("officer1", id, "submit", NULL, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "altered outside caseflow"));
+    char *after = stored_data(id, &rev1);
+    assert_string_equal(before, after);
+    assert_int_equal(rev0, rev1);
+    free(after);
+    /* the intruder puts the state back: the row is what the chain holds
+     * again, and the case acts (its data parsed afresh) */
+    edit("UPDATE cases SET state='waiting' WHERE id=?", id);
+    assert_int_equal(act("officer1", id, "submit", NULL, &err), 0);
+    free(before);
+
+    /* 2. the data edited (same length, one value changed) */
+    assert_int_equal(act("officer1", id2, "submit", NULL, &err), 0);
+    assert_int_equal(act("officer1", id2, "submit", "{\"note\": \"second\"}", &err), 0);
+    before = stored_data(id2, &rev0);
+    assert_true(cached(before));
+    assert_non_null(strstr(before, "\"intake\":true"));
+    edit("UPDATE cases SET data=replace(data, '\"intake\":true', '\"intake\":null') WHERE id=?",
+         id2);
+    char *edited = stored_data(id2, NULL);
+    assert_string_not_equal(before, edited);
+    assert_int_equal(act("officer1", id2, "submit", NULL, &err), CF_EINVALID);
+    assert_non_null(strstr(err.message, "altered outside caseflow"));
+    after = stored_data(id2, &rev1);
+    assert_string_equal(after, edited); /* not rewritten */
+    assert_int_equal(rev0, rev1);
+    json_t *v = NULL;
+    assert_int_not_equal(cf_audit_verify(e, &v, &err), 0);
+    json_decref(v);
+    free(before);
+    free(edited);
+    free(after);
+    free(id);
+    free(id2);
+}
+
 static void retention_keep_hold_dispose(void **state)
 {
     (void)state;
@@ -1539,6 +1638,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_actor_is_rechecked_under_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(alternating_actors_are_each_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(retention_keep_hold_dispose, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_cached_case_edited_between_acts_is_refused, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

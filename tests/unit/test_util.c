@@ -12,6 +12,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "store.h"
 
 static void path_get_and_set(void **state)
 {
@@ -383,12 +384,79 @@ static void canonical_is_jansson_text(void **state)
     assert_null(cf_json_canonical(NULL));
 }
 
+/* ---- the parsed-data cache: what it hands out is json_loadb of its bytes --------- */
+
+/* v's text in its own key order (not sorted): equal texts, equal order. */
+static char *in_order(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void data_cache_gives_a_fresh_parse(void **state)
+{
+    (void)state;
+    cf_data_cache *c = cf_data_cache_new();
+    assert_non_null(c);
+    int kept = 0;
+    for (int i = 0; i < 20000; i++) {
+        json_t *v = json_object(), *inner = rnd_value(0, i % 8 == 7);
+        json_object_set_new(v, i % 2 ? "zz" : "a", inner);
+        json_object_set_new(v, "m", rnd_value(1, false));
+        char *text = cf_json_canonical(v);
+        if (!text) {
+            json_decref(v);
+            continue;
+        }
+        json_t *parsed = json_loads(text, 0, NULL);
+        size_t len = strlen(text);
+        char *copy = strdup(text);
+        cf_data_cache_put(c, text, v); /* both taken */
+        json_t *got = cf_data_cache_take(c, copy, len);
+        if (got) {
+            kept++;
+            assert_non_null(parsed); /* never kept where the parser refuses */
+            assert_true(json_equal(got, parsed));
+            char *a = in_order(got), *b = in_order(parsed);
+            assert_string_equal(a, b);
+            free(a);
+            free(b);
+            /* taken, not copied: a second read parses */
+            assert_null(cf_data_cache_take(c, copy, len));
+            json_decref(got);
+        }
+        free(copy);
+        json_decref(parsed);
+    }
+    assert_true(kept > 5000);
+    /* another byte, another length: not served */
+    json_t *v = json_pack("{s:i, s:s}", "b", 1, "a", "x");
+    char *text = cf_json_canonical(v);
+    char *other = strdup(text);
+    other[strlen(other) - 3] = 'y';
+    cf_data_cache_put(c, text, v);
+    assert_null(cf_data_cache_take(c, other, strlen(other)));
+    assert_null(cf_data_cache_take(c, other, strlen(other) - 1));
+    free(other);
+    /* a value someone else still holds is not kept: they could change it */
+    json_t *shared = json_string("s");
+    v = json_pack("{s:O}", "k", shared);
+    text = cf_json_canonical(v);
+    other = strdup(text);
+    cf_data_cache_put(c, text, v);
+    assert_null(cf_data_cache_take(c, other, strlen(other)));
+    json_string_set(shared, "changed");
+    json_decref(shared);
+    free(other);
+    cf_data_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(path_get_and_set),
         cmocka_unit_test(canonical_and_sha),
         cmocka_unit_test(canonical_is_jansson_text),
+        cmocka_unit_test(data_cache_gives_a_fresh_parse),
         cmocka_unit_test(sha256_matches_libsodium),
         cmocka_unit_test(error_table),
         cmocka_unit_test(line_diff),
