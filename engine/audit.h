@@ -84,6 +84,12 @@ int cf_audit_checkpoint(cf_store *s, const unsigned char *sk, const char *store_
  * signature under pk_hex. Adds {checkpoints, last_signed_seq} to report. */
 int cf_audit_verify_checkpoints(cf_store *s, const char *pk_hex, const char *store_id,
                                 json_t *report, cf_error *err);
+/* The same, given the number of checkpoint records in the chain (a walk of
+ * the whole chain on this transaction counted them: cf_chain_checkpoints),
+ * instead of counting them here (a read of the whole audit table); -1:
+ * count them here. */
+int cf_audit_verify_checkpoints_n(cf_store *s, const char *pk_hex, const char *store_id,
+                                  int64_t records, json_t *report, cf_error *err);
 /* Is the checkpoint row at seq genuine: tied to its record, signing the
  * record before it with the head the chain has, under pk_hex? CF_EINVALID
  * says why not. */

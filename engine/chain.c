@@ -40,6 +40,7 @@ struct cf_chain {
     int64_t schema_version;
     int64_t payloads;
     int64_t history;       /* records that write a history row */
+    int64_t checkpoints;   /* checkpoint records */
     int64_t schema_seq;
     json_t *users;         /* name -> state */
     json_t *policies;      /* key -> {value, seq} */
@@ -322,6 +323,7 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
      * right after it, as the engine writes them: a forged policy record
      * left pending for a later routine checkpoint to sign never does. */
     if (checkpoint) {
+        w->checkpoints++;
         w->since_cp = 0;
         if (w->pending >= 0 && w->pending_seq == r->seq - 1)
             w->interval = w->pending;
@@ -370,6 +372,11 @@ int64_t cf_chain_payloads(const cf_chain *w)
 int64_t cf_chain_history(const cf_chain *w)
 {
     return w->history;
+}
+
+int64_t cf_chain_checkpoints(const cf_chain *w)
+{
+    return w->checkpoints;
 }
 
 int64_t cf_chain_rules_from(const cf_chain *w)

@@ -61,6 +61,8 @@ bool cf_chain_writes_history(const char *action);
 /* records seen that write history (collection, change, retention, erasure,
  * workflow.migrate): as many as there are history rows */
 int64_t cf_chain_history(const cf_chain *w);
+/* checkpoint records seen: as many as there are checkpoint rows */
+int64_t cf_chain_checkpoints(const cf_chain *w);
 int64_t cf_chain_rules_from(const cf_chain *w);    /* seq of the first store.schema, 0 */
 /* name -> {roles, disabled, os_users, created_at, created_by, seq} as the
  * user records left them. */

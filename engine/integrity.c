@@ -7,7 +7,9 @@
  * notifications), events, users, workflows, the store's identity in meta,
  * and signed checkpoints.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,27 +43,35 @@ static bool cj_str(cf_buf *b, const char *s)
  * bytes as cf_json_canonical of the object {actor, at, case, case_sha256,
  * data_sha256, event, from, outcome, plugin, plugin_sha256, plugin_version,
  * role, to}, keys sorted, absent ones null. test_audit compares the two. */
-char *cf_integrity_event_payload(const cf_event_fields *f)
+/* The payload into b (from b->n on; NUL-terminated, the NUL not counted):
+ * false on OOM or when f lacks a required field or is not UTF-8. */
+static bool event_payload_into(cf_buf *b, const cf_event_fields *f)
 {
     if (!f->case_id || !f->actor || !f->event || !f->to)
-        return NULL;
-    cf_buf b = {0};
+        return false;
     char at[32];
     snprintf(at, sizeof at, "%lld", (long long)f->at);
-    bool ok = cf_buf_put(&b, "{\"actor\":", 9) == 0 && cj_str(&b, f->actor) &&
-              cf_buf_put(&b, ",\"at\":", 6) == 0 && cf_buf_put(&b, at, strlen(at)) == 0 &&
-              cf_buf_put(&b, ",\"case\":", 8) == 0 && cj_str(&b, f->case_id) &&
-              cf_buf_put(&b, ",\"case_sha256\":", 15) == 0 && cj_str(&b, f->case_sha256) &&
-              cf_buf_put(&b, ",\"data_sha256\":", 15) == 0 && cj_str(&b, f->data_sha256) &&
-              cf_buf_put(&b, ",\"event\":", 9) == 0 && cj_str(&b, f->event) &&
-              cf_buf_put(&b, ",\"from\":", 8) == 0 && cj_str(&b, f->from) &&
-              cf_buf_put(&b, ",\"outcome\":", 11) == 0 && cj_str(&b, f->outcome) &&
-              cf_buf_put(&b, ",\"plugin\":", 10) == 0 && cj_str(&b, f->plugin) &&
-              cf_buf_put(&b, ",\"plugin_sha256\":", 17) == 0 && cj_str(&b, f->plugin_sha256) &&
-              cf_buf_put(&b, ",\"plugin_version\":", 18) == 0 && cj_str(&b, f->plugin_version) &&
-              cf_buf_put(&b, ",\"role\":", 8) == 0 && cj_str(&b, f->role) &&
-              cf_buf_put(&b, ",\"to\":", 6) == 0 && cj_str(&b, f->to) && cf_buf_put(&b, "}", 2) == 0;
-    if (!ok) {
+    bool ok = cf_buf_put(b, "{\"actor\":", 9) == 0 && cj_str(b, f->actor) &&
+              cf_buf_put(b, ",\"at\":", 6) == 0 && cf_buf_put(b, at, strlen(at)) == 0 &&
+              cf_buf_put(b, ",\"case\":", 8) == 0 && cj_str(b, f->case_id) &&
+              cf_buf_put(b, ",\"case_sha256\":", 15) == 0 && cj_str(b, f->case_sha256) &&
+              cf_buf_put(b, ",\"data_sha256\":", 15) == 0 && cj_str(b, f->data_sha256) &&
+              cf_buf_put(b, ",\"event\":", 9) == 0 && cj_str(b, f->event) &&
+              cf_buf_put(b, ",\"from\":", 8) == 0 && cj_str(b, f->from) &&
+              cf_buf_put(b, ",\"outcome\":", 11) == 0 && cj_str(b, f->outcome) &&
+              cf_buf_put(b, ",\"plugin\":", 10) == 0 && cj_str(b, f->plugin) &&
+              cf_buf_put(b, ",\"plugin_sha256\":", 17) == 0 && cj_str(b, f->plugin_sha256) &&
+              cf_buf_put(b, ",\"plugin_version\":", 18) == 0 && cj_str(b, f->plugin_version) &&
+              cf_buf_put(b, ",\"role\":", 8) == 0 && cj_str(b, f->role) &&
+              cf_buf_put(b, ",\"to\":", 6) == 0 && cj_str(b, f->to) && cf_buf_put(b, "}", 2) == 0;
+    b->n -= ok ? 1 : 0; /* the NUL */
+    return ok;
+}
+
+char *cf_integrity_event_payload(const cf_event_fields *f)
+{
+    cf_buf b = {0};
+    if (!event_payload_into(&b, f)) {
         free(b.p);
         return NULL;
     }
@@ -353,6 +363,16 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Is digest (may be NULL) the SHA-256 of the n bytes at p, in hex? */
+static bool digest_is_n(const char *p, size_t n, const char *digest)
+{
+    char h[65];
+    if (!p || !digest)
+        return false;
+    cf_sha256_hex(p, n, h);
+    return strcmp(h, digest) == 0;
+}
+
 static bool digest_is(const char *payload, const char *digest)
 {
     char h[65];
@@ -386,120 +406,6 @@ static int scalar(cf_store *s, const char *sql, const char *text, int64_t *out, 
     *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "verify", err);
-}
-
-/* w (may be NULL: then the records are counted here): the walk that has
- * just verified the chain, which counted the records that write history. */
-static int verify_events(cf_store *s, const cf_chain *w, int64_t *n, cf_error *err)
-{
-    static const char sql[] =
-        "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
-        " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
-        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action, e.audit_seq, a.role"
-        " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
-    /* Asked only of history whose data is gone (a lookup per record cost a
-     * third of the walk). */
-    static const char disposed[] = "SELECT count(*) FROM cases WHERE id = ?"
-                                   " AND disposed_at IS NOT NULL";
-    static const char count[] =
-        "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
-        " 'erasure', 'workflow.migrate')";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
-    if (!st)
-        return err ? err->code : CF_EIO;
-    int rc = 0, step;
-    char where[64];
-    int64_t last_audit = 0, total = -1;
-    *n = 0;
-    cf_error ignore;
-    if (scalar(s, "SELECT coalesce(max(seq), 0) FROM events", NULL, &total, &ignore))
-        total = -1;
-    cf_store_progress(s, "audit verify: history", 0, total);
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        cf_store_progress(s, "audit verify: history", *n, total);
-        snprintf(where, sizeof where, "history record %lld",
-                 (long long)sqlite3_column_int64(st, 0));
-        /* History is written in audit order: each record's audit seq is
-         * greater than the one before, so none can be moved or copied. */
-        int64_t aseq = sqlite3_column_int64(st, 20);
-        const char *action = col(st, 19);
-        /* seq is shown to users (history): numbered 1, 2, 3... in chain
-         * order, so no number can be changed without a gap or a swap. */
-        if (sqlite3_column_int64(st, 0) != *n + 1) {
-            rc = broken(err, "events", "%s: history renumbered (expected %lld)", where,
-                        (long long)(*n + 1));
-            break;
-        }
-        if (aseq <= last_audit) {
-            rc = broken(err, "events", "%s: out of order or duplicated", where);
-            break;
-        }
-        last_audit = aseq;
-        if (!action || (strcmp(action, "collection") && strcmp(action, "change") &&
-                        strcmp(action, "retention") && strcmp(action, "erasure") &&
-                        strcmp(action, "workflow.migrate"))) {
-            rc = broken(err, "events", "%s: its audit record is not a history record", where);
-            break;
-        }
-        const char *data = col(st, 9), *dsha = col(st, 10);
-        char h[65];
-        if (data) {
-            cf_sha256_hex(data, strlen(data), h);
-            if (!same(h, dsha)) {
-                rc = broken(err, "events", "%s: data altered", where);
-                break;
-            }
-        } else if (dsha) {
-            sqlite3_stmt *d = cf_store_stmt(s, disposed, err);
-            if (!d) {
-                rc = err ? err->code : CF_EIO;
-                break;
-            }
-            sqlite3_bind_text(d, 1, col(st, 1), sqlite3_column_bytes(st, 1), SQLITE_STATIC);
-            int dstep = sqlite3_step(d);
-            int64_t gone = dstep == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
-            sqlite3_reset(d);
-            if (dstep != SQLITE_ROW) {
-                rc = cf_store_error(s, dstep, "verify events", err);
-                break;
-            }
-            if (!gone) {
-                rc = broken(err, "events", "%s: data erased, but the case was not disposed",
-                            where);
-                break;
-            }
-        }
-        cf_event_fields f = {
-            .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
-            .role = col(st, 4), .event = col(st, 5), .outcome = col(st, 6),
-            .from = col(st, 7), .to = col(st, 8), .data_sha256 = dsha,
-            .plugin = col(st, 11), .plugin_version = col(st, 12),
-            .plugin_sha256 = col(st, 13), .case_sha256 = col(st, 14)};
-        if (!f.case_id || !f.actor || !f.event || !f.to) {
-            rc = broken(err, "events", "%s: required column emptied", where);
-            break;
-        }
-        char *payload = cf_integrity_event_payload(&f);
-        bool ok = digest_is(payload, col(st, 15)) && same(col(st, 16), f.case_id) &&
-                  sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
-                  same(col(st, 21), f.role);
-        free(payload);
-        if (!ok)
-            rc = broken(err, "events", "%s: does not match its audit record", where);
-        (*n)++;
-    }
-    sqlite3_reset(st);
-    if (rc)
-        return rc;
-    if (step != SQLITE_DONE)
-        return cf_store_error(s, step, "verify events", err);
-    int64_t records = w ? cf_chain_history(w) : 0;
-    if (!w && (rc = scalar(s, count, NULL, &records, err)))
-        return rc;
-    if (records != *n)
-        return broken(err, "events", "%s",
-                      records > *n ? "history records missing" : "history records added");
-    return 0;
 }
 
 /* Every case at once: one statement per table, each ordered by case id, read
@@ -563,6 +469,7 @@ typedef struct scan {
     int64_t rows;    /* rows read */
     uint64_t set;    /* the sum of the keyed hashes of their identities */
     const unsigned char *key; /* of those hashes: this run's, random */
+    atomic_bool *stop;        /* (may be NULL) set: end the scan as if interrupted */
 } scan;
 
 /* The keyed hash of the identity in columns [from, to) of the row in hand:
@@ -609,6 +516,8 @@ static uint64_t ident_hash(sqlite3_stmt *st, int from, int to,
 /* The next row of the scan, its identity counted in. */
 static int scan_next(scan *sc)
 {
+    if (sc->stop && atomic_load_explicit(sc->stop, memory_order_relaxed))
+        return sc->step = SQLITE_INTERRUPT;
     sc->step = sqlite3_step(sc->st);
     if (sc->step == SQLITE_ROW) {
         sc->rows++;
@@ -626,25 +535,34 @@ static int scan_end(const scan *sc)
 
 /* Table i read without an index: its rows and the set of their identities
  * must be those the scan saw through its index. */
-static int table_check(cf_store *s, int i, const scan *sc, cf_error *err)
+static int same_rows(int i, const scan *sc, const scan *t, cf_error *err)
+{
+    if (t->rows != sc->rows)
+        return broken(err, scan_table[i],
+                      "%lld row(s) not reachable through its index (the file was edited "
+                      "behind SQLite)", (long long)(t->rows - sc->rows));
+    if (t->set != sc->set)
+        return broken(err, scan_table[i], "%s", "row(s) not reachable through its index (an "
+                      "index entry altered or duplicated: the file was edited behind SQLite)");
+    return 0;
+}
+
+/* Table i read without an index: *t, its rows and the keyed hashes of their
+ * identities under key. */
+static int table_read(cf_store *s, int i, const unsigned char *key, atomic_bool *stop,
+                      scan *t, cf_error *err)
 {
     sqlite3_stmt *st = NULL;
     int prc = sqlite3_prepare_v2(cf_store_db(s), table_sql[i], -1, &st, NULL);
     if (prc != SQLITE_OK)
         return cf_store_error(s, prc, "verify cases", err);
-    scan t = {.st = st, .ident = 0, .key = sc->key};
-    while (scan_next(&t) == SQLITE_ROW)
+    *t = (scan){.st = st, .ident = 0, .key = key, .stop = stop};
+    while (scan_next(t) == SQLITE_ROW)
         ;
     sqlite3_finalize(st);
-    if (t.step != SQLITE_DONE)
-        return cf_store_error(s, t.step, "verify cases", err);
-    if (t.rows != sc->rows)
-        return broken(err, scan_table[i],
-                      "%lld row(s) not reachable through its index (the file was edited "
-                      "behind SQLite)", (long long)(t.rows - sc->rows));
-    if (t.set != sc->set)
-        return broken(err, scan_table[i], "%s", "row(s) not reachable through its index (an "
-                      "index entry altered or duplicated: the file was edited behind SQLite)");
+    t->st = NULL;
+    if (t->step != SQLITE_DONE)
+        return cf_store_error(s, t->step, "verify cases", err);
     return 0;
 }
 
@@ -715,14 +633,155 @@ static bool scan_want(scan *sc, const void *key, int len, char want[72])
     return have;
 }
 
-static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
+/* "history record N" of the row in hand, into where (written only for a
+ * message: formatting it for every row cost 3% of a verify). */
+static const char *history_at(char where[64], sqlite3_stmt *st)
+{
+    snprintf(where, 64, "history record %lld", (long long)sqlite3_column_int64(st, 0));
+    return where;
+}
+
+/* w (may be NULL: then the records are counted here): the walk that has
+ * just verified the chain, which counted the records that write history.
+ * The history is read from the events table itself (NOT INDEXED, in rowid
+ * order: seq is the rowid), every row of it; tab (may be NULL) receives
+ * their number and the keyed hash of their rowids (tab->key), which stand
+ * for verify_cases' second read of events without an index. */
+static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, cf_error *err)
+{
+    static const char sql[] =
+        "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
+        " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
+        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action, e.audit_seq, a.role"
+        " FROM events e NOT INDEXED LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
+    /* Asked only of history whose data is gone (a lookup per record cost a
+     * third of the walk). */
+    static const char disposed[] = "SELECT count(*) FROM cases WHERE id = ?"
+                                   " AND disposed_at IS NOT NULL";
+    static const char count[] =
+        "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
+        " 'erasure', 'workflow.migrate')";
+    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    int rc = 0, step;
+    char where[64];
+    int64_t last_audit = 0, total = -1;
+    cf_buf pb = {0};
+    *n = 0;
+    cf_error ignore;
+    if (scalar(s, "SELECT coalesce(max(seq), 0) FROM events", NULL, &total, &ignore))
+        total = -1;
+    cf_store_progress(s, "audit verify: history", 0, total);
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        cf_store_progress(s, "audit verify: history", *n, total);
+        if (tab) {
+            tab->rows++;
+            tab->set += ident_hash(st, 0, 1, tab->key);
+        }
+        /* History is written in audit order: each record's audit seq is
+         * greater than the one before, so none can be moved or copied. */
+        int64_t aseq = sqlite3_column_int64(st, 20);
+        const char *action = col(st, 19);
+        /* seq is shown to users (history): numbered 1, 2, 3... in chain
+         * order, so no number can be changed without a gap or a swap. */
+        if (sqlite3_column_int64(st, 0) != *n + 1) {
+            rc = broken(err, "events", "%s: history renumbered (expected %lld)", history_at(where, st),
+                        (long long)(*n + 1));
+            break;
+        }
+        if (aseq <= last_audit) {
+            rc = broken(err, "events", "%s: out of order or duplicated", history_at(where, st));
+            break;
+        }
+        last_audit = aseq;
+        if (!action || (strcmp(action, "collection") && strcmp(action, "change") &&
+                        strcmp(action, "retention") && strcmp(action, "erasure") &&
+                        strcmp(action, "workflow.migrate"))) {
+            rc = broken(err, "events", "%s: its audit record is not a history record", history_at(where, st));
+            break;
+        }
+        const char *data = col(st, 9), *dsha = col(st, 10);
+        char h[65];
+        if (data) {
+            cf_sha256_hex(data, strlen(data), h);
+            if (!same(h, dsha)) {
+                rc = broken(err, "events", "%s: data altered", history_at(where, st));
+                break;
+            }
+        } else if (dsha) {
+            sqlite3_stmt *d = cf_store_stmt(s, disposed, err);
+            if (!d) {
+                rc = err ? err->code : CF_EIO;
+                break;
+            }
+            sqlite3_bind_text(d, 1, col(st, 1), sqlite3_column_bytes(st, 1), SQLITE_STATIC);
+            int dstep = sqlite3_step(d);
+            int64_t gone = dstep == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
+            sqlite3_reset(d);
+            if (dstep != SQLITE_ROW) {
+                rc = cf_store_error(s, dstep, "verify events", err);
+                break;
+            }
+            if (!gone) {
+                rc = broken(err, "events", "%s: data erased, but the case was not disposed",
+                            history_at(where, st));
+                break;
+            }
+        }
+        cf_event_fields f = {
+            .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
+            .role = col(st, 4), .event = col(st, 5), .outcome = col(st, 6),
+            .from = col(st, 7), .to = col(st, 8), .data_sha256 = dsha,
+            .plugin = col(st, 11), .plugin_version = col(st, 12),
+            .plugin_sha256 = col(st, 13), .case_sha256 = col(st, 14)};
+        if (!f.case_id || !f.actor || !f.event || !f.to) {
+            rc = broken(err, "events", "%s: required column emptied", history_at(where, st));
+            break;
+        }
+        pb.n = 0;
+        bool ok = event_payload_into(&pb, &f) && digest_is_n(pb.p, pb.n, col(st, 15)) &&
+                  same(col(st, 16), f.case_id) &&
+                  sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
+                  same(col(st, 21), f.role);
+        if (!ok)
+            rc = broken(err, "events", "%s: does not match its audit record", history_at(where, st));
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    free(pb.p);
+    if (rc)
+        return rc;
+    if (step != SQLITE_DONE)
+        return cf_store_error(s, step, "verify events", err);
+    int64_t records = w ? cf_chain_history(w) : 0;
+    if (!w && (rc = scalar(s, count, NULL, &records, err)))
+        return rc;
+    if (records != *n)
+        return broken(err, "events", "%s",
+                      records > *n ? "history records missing" : "history records added");
+    return 0;
+}
+
+/* What reading the case tables leaves for cases_finish: the events scan
+ * (its rows and identities, st NULL) and the rows of no case per table. */
+typedef struct cases_read {
+    int64_t n;          /* cases checked */
+    scan sums[SCANS];   /* each scan's rows, identities and orphans (st NULL) */
+} cases_read;
+
+/* Read every case with its side tables (the merge), through their
+ * indexes. key: of the identity hashes (random per run); stop (may be
+ * NULL): see scan. */
+static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *stop,
+                          cases_read *out, cf_error *err)
 {
     scan sc[SCANS] = {{0}};
-    unsigned char key[crypto_shorthash_KEYBYTES];
     int rc = 0;
-    randombytes_buf(key, sizeof key);
+    int64_t *n = &out->n;
     for (int i = 0; i < SCANS && !rc; i++) {
         sc[i].key = key;
+        sc[i].stop = stop;
         const char *sql = i == 2 && cf_store_version(s) < 3 ? tasks_v2_scan : scan_sql[i];
         int prc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &sc[i].st, NULL);
         if (prc != SQLITE_OK) {
@@ -736,11 +795,12 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
     }
     *n = 0;
     /* The cases are read in the order of their id index; the rows of the
-     * table itself (the count reads the table, not an index) must be as
-     * many, or a row kept out of the index would go unread. */
+     * table itself must be as many (table_check below), or a row kept out
+     * of the index would go unread. The progress shows the highest seq (a
+     * look-up, where counting read the whole table once more). */
     int64_t total = -1;
     if (!rc)
-        rc = scalar(s, "SELECT count(*) FROM cases NOT INDEXED", NULL, &total, err);
+        rc = scalar(s, "SELECT coalesce(max(seq), 0) FROM cases", NULL, &total, err);
     if (!rc)
         cf_store_progress(s, "audit verify: cases", 0, total);
     int step = SQLITE_DONE;
@@ -787,27 +847,214 @@ static int verify_cases(cf_store *s, int64_t *n, cf_error *err)
         if (sc[i].step != SQLITE_DONE)
             rc = cf_store_error(s, sc[i].step, "verify cases", err);
     }
-    for (int i = 0; i < SCANS; i++)
+    for (int i = 0; i < SCANS; i++) {
         sqlite3_finalize(sc[i].st);
-    if (rc)
-        return rc;
-    if (*n != total)
-        return broken(err, "cases", "%s", "the case rows and their id index disagree (the "
-                      "file was edited behind SQLite)");
-    /* Each table read again without an index: the same rows. */
-    for (int i = 0; i < SCANS; i++)
-        if ((rc = table_check(s, i, &sc[i], err)))
+        sc[i].st = NULL;
+        out->sums[i] = sc[i];
+    }
+    return rc;
+}
+
+/* The checks after the reads, in the order verify has always made them:
+ * each table read through its index (r) and without one (tables; failed:
+ * the first table whose read failed, with rc and e, or SCANS) saw the same
+ * rows (for cases: as many as were checked, r->sums[0].rows == r->n); no
+ * row of a side table belongs to no case. */
+static int cases_finish(const cases_read *r, const scan tables[SCANS], int failed, int rc,
+                        const cf_error *e, cf_error *err)
+{
+    for (int i = 0; i < SCANS; i++) {
+        if (i == failed) {
+            if (err)
+                *err = *e;
             return rc;
-    if (sc[SCAN_EVENTS].orphans)
+        }
+        if ((rc = same_rows(i, &r->sums[i], &tables[i], err)))
+            return rc;
+    }
+    if (r->sums[SCAN_EVENTS].orphans)
         return broken(err, "cases", "%s", "case rows deleted");
     /* Rows of a case's side tables are covered by that case's digest; rows
      * that belong to no case are covered by nothing, so there must be none. */
     static const char *const names[] = {"timers", "tasks", "keys", "notifications"};
     for (size_t t = 0; t < 4; t++)
-        if (sc[t + 1].orphans)
+        if (r->sums[t + 1].orphans)
             return broken(err, names[t], "%lld row(s) of no case (added?)",
-                          (long long)sc[t + 1].orphans);
+                          (long long)r->sums[t + 1].orphans);
     return 0;
+}
+
+/* Each case table read without an index (table_read) into tables, but
+ * events when skip_events (verify_events reads it so); failed: the first
+ * whose read failed (rc, e), or SCANS. */
+static void tables_read(cf_store *s, const unsigned char *key, atomic_bool *stop,
+                        bool skip_events, scan tables[SCANS], int *failed, int *rc,
+                        cf_error *e)
+{
+    *failed = SCANS;
+    *rc = 0;
+    cf_err_clear(e);
+    for (int i = 0; i < SCANS; i++) {
+        if (i == SCAN_EVENTS && skip_events) {
+            tables[i] = (scan){0};
+        } else if ((*rc = table_read(s, i, key, stop, &tables[i], e))) {
+            *failed = i;
+            return;
+        }
+    }
+}
+
+/* ---- the case tables on a second core ---------------------------------------------- */
+
+struct cf_integrity_bg {
+    cf_store *s;
+    pthread_t thread;
+    bool joined;
+    atomic_bool stop;
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    cases_read read;
+    int rc;
+    cf_error err;
+    scan tables[SCANS]; /* but events: tables_read */
+    int failed, trc;
+    cf_error terr;
+    /* The thread's progress, shown by the caller's thread (the callback is
+     * the caller's and need not be thread-safe): under mu, the cases done
+     * and the end, each signalled on cv. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t done;
+    bool finished;
+};
+
+/* The twin's progress hook (on the thread): noted every 512 cases. */
+static void bg_progress(void *ctx, const char *what, int64_t done, int64_t total)
+{
+    (void)what;
+    (void)total;
+    cf_integrity_bg *bg = ctx;
+    if (done % 512 || !done)
+        return;
+    pthread_mutex_lock(&bg->mu);
+    bg->done = done;
+    pthread_cond_signal(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+}
+
+static void *bg_main(void *arg)
+{
+    cf_integrity_bg *bg = arg;
+    cf_err_clear(&bg->err);
+    bg->rc = cases_read_all(bg->s, bg->key, &bg->stop, &bg->read, &bg->err);
+    if (!bg->rc)
+        tables_read(bg->s, bg->key, &bg->stop, true, bg->tables, &bg->failed, &bg->trc,
+                    &bg->terr);
+    pthread_mutex_lock(&bg->mu);
+    bg->finished = true;
+    pthread_cond_signal(&bg->cv);
+    pthread_mutex_unlock(&bg->mu);
+    return NULL;
+}
+
+int cf_integrity_bg_start(cf_store *s2, cf_integrity_bg **out)
+{
+    *out = NULL;
+    cf_integrity_bg *bg = calloc(1, sizeof *bg);
+    if (!bg)
+        return -1;
+    bg->s = s2;
+    atomic_init(&bg->stop, false);
+    randombytes_buf(bg->key, sizeof bg->key);
+    cf_store_set_hooks(s2, &(cf_store_hooks){.progress = bg_progress, .ctx = bg});
+    /* The SHA-256 implementation is chosen once (pthread_once); both
+     * threads would, but choosing it here keeps the start simple. */
+    cf_sha256_accelerated();
+    if (pthread_mutex_init(&bg->mu, NULL) != 0) {
+        free(bg);
+        return -1;
+    }
+    if (pthread_cond_init(&bg->cv, NULL) != 0 ||
+        pthread_create(&bg->thread, NULL, bg_main, bg) != 0) {
+        pthread_mutex_destroy(&bg->mu);
+        free(bg);
+        return -1;
+    }
+    *out = bg;
+    return 0;
+}
+
+/* Wait for the thread; s (may be NULL): show its progress on s's hook
+ * meanwhile, from 0 of total. */
+static void bg_join(cf_integrity_bg *bg, cf_store *s, int64_t total)
+{
+    if (bg->joined)
+        return;
+    int64_t shown = 0;
+    if (s)
+        cf_store_progress(s, "audit verify: cases", 0, total);
+    pthread_mutex_lock(&bg->mu);
+    while (!bg->finished) {
+        if (s && bg->done != shown) {
+            shown = bg->done;
+            pthread_mutex_unlock(&bg->mu); /* the callback may take its time */
+            cf_store_progress(s, "audit verify: cases", shown, total);
+            pthread_mutex_lock(&bg->mu);
+            continue;
+        }
+        pthread_cond_wait(&bg->cv, &bg->mu);
+    }
+    pthread_mutex_unlock(&bg->mu);
+    pthread_join(bg->thread, NULL);
+    bg->joined = true;
+    if (s && !bg->rc)
+        cf_store_progress(s, "audit verify: cases", bg->read.n, total);
+}
+
+void cf_integrity_bg_free(cf_integrity_bg *bg)
+{
+    if (!bg)
+        return;
+    atomic_store(&bg->stop, true);
+    bg_join(bg, NULL, 0);
+    cf_store_set_hooks(bg->s, NULL); /* they pointed here */
+    pthread_cond_destroy(&bg->cv);
+    pthread_mutex_destroy(&bg->mu);
+    free(bg);
+}
+
+/* The case tables: each read through its indexes and again without one,
+ * here (bg NULL) or by the thread, all on one snapshot; events without an
+ * index by verify_events (history; NULL: here too). */
+static int verify_cases(cf_store *s, cf_integrity_bg *bg, const unsigned char *key,
+                        const scan *history, int64_t *n, cf_error *err)
+{
+    int rc;
+    if (bg) {
+        /* the progress counts to the highest seq, as the serial read's */
+        int64_t total = -1;
+        if ((rc = scalar(s, "SELECT coalesce(max(seq), 0) FROM cases", NULL, &total, err)))
+            return rc;
+        bg_join(bg, s, total);
+        if ((rc = bg->rc)) {
+            if (err)
+                *err = bg->err;
+            return rc;
+        }
+        bg->tables[SCAN_EVENTS] = *history;
+        *n = bg->read.n;
+        return cases_finish(&bg->read, bg->tables, bg->failed, bg->trc, &bg->terr, err);
+    }
+    cases_read r;
+    scan tables[SCANS];
+    int failed, trc;
+    cf_error e;
+    if ((rc = cases_read_all(s, key, NULL, &r, err)))
+        return rc;
+    tables_read(s, key, NULL, history != NULL, tables, &failed, &trc, &e);
+    if (history)
+        tables[SCAN_EVENTS] = *history;
+    *n = r.n;
+    return cases_finish(&r, tables, failed, trc, &e, err);
 }
 
 /* Each user row is the state its latest user record left (replayed by the
@@ -963,14 +1210,26 @@ static int verify_meta(cf_store *s, const cf_chain *w, cf_error *err)
 
 int cf_integrity_verify(cf_store *s, const cf_chain *w, json_t *report, cf_error *err)
 {
+    return cf_integrity_verify_bg(s, w, NULL, report, err);
+}
+
+int cf_integrity_verify_bg(cf_store *s, const cf_chain *w, cf_integrity_bg *bg,
+                           json_t *report, cf_error *err)
+{
     int64_t events = 0, cases = 0, users = 0, workflows = 0;
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    if (bg)
+        memcpy(key, bg->key, sizeof key);
+    else
+        randombytes_buf(key, sizeof key);
+    scan history = {.key = key};
     int rc = verify_meta(s, w, err);
     if (!rc)
         rc = verify_policies(s, w, err);
     if (!rc)
-        rc = verify_events(s, w, &events, err);
+        rc = verify_events(s, w, &history, &events, err);
     if (!rc)
-        rc = verify_cases(s, &cases, err);
+        rc = verify_cases(s, bg, key, &history, &cases, err);
     if (!rc)
         rc = verify_users(s, w, &users, err);
     if (!rc)
@@ -1538,9 +1797,11 @@ int cf_integrity_verify_v1(cf_store *s, const char *pk_hex, const char *store_id
     if (!rc)
         rc = verify_meta_v1(s, err);
     if (!rc)
-        rc = verify_events(s, NULL, &n, err);
+        rc = verify_events(s, NULL, NULL, &n, err);
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    randombytes_buf(key, sizeof key);
     if (!rc)
-        rc = verify_cases(s, &n, err);
+        rc = verify_cases(s, NULL, key, NULL, &n, err);
     if (!rc)
         rc = verify_users_v1(s, err);
     if (!rc)

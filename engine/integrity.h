@@ -88,6 +88,23 @@ int cf_integrity_case_digest(cf_store *s, const char *case_id, char out[65],
 int cf_integrity_verify(cf_store *s, const struct cf_chain *w, json_t *report,
                         cf_error *err);
 
+/* The case tables (cases, timers, tasks, keys, notifications and the
+ * digests history carries) read and checked on a thread of their own, so
+ * that a full verify uses a second core. s2 is a second connection to the
+ * store, already in a read transaction on the very snapshot the one given
+ * to cf_integrity_verify_bg is on (cf_store_open_twin); it is used by the
+ * thread alone until cf_integrity_bg_free, and stays the caller's. *out is
+ * NULL on failure (-1: no memory or no thread): then verify without it. */
+typedef struct cf_integrity_bg cf_integrity_bg;
+int cf_integrity_bg_start(cf_store *s2, cf_integrity_bg **out);
+/* Stop the thread if still running, wait for it, free bg (NULL is a no-op). */
+void cf_integrity_bg_free(cf_integrity_bg *bg);
+/* cf_integrity_verify, with the case tables read by bg (NULL: here). Its
+ * result is reported where and as the serial one would be: the same first
+ * problem, whatever the thread found. */
+int cf_integrity_verify_bg(cf_store *s, const struct cf_chain *w, cf_integrity_bg *bg,
+                           json_t *report, cf_error *err);
+
 /*
  * The rows one command relies on, each checked against the audit record it
  * is tied to before the command uses it: CF_EINVALID ("... was altered

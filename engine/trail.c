@@ -18,6 +18,7 @@
 #include "integrity.h"
 #include "machine.h"
 #include "sign.h"
+#include "twin.h"
 
 static const char *const admin[] = {"administrator"};
 
@@ -255,11 +256,27 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
     cf_store_expect_schema(e->store, NULL, -1);
     /* Every table is read once, in order, so a small page cache serves as
      * well as the usual one; it keeps the memory a verify touches (and the
-     * page faults of filling it) small. Put back afterwards. */
-    int64_t cache = verify_cache(e->store, -2048);
-    if ((rc = cf_store_begin_read(e->store, err))) {
+     * page faults of filling it) small. Put back afterwards. This
+     * connection's reads (the chain, the history, look-ups of records by
+     * seq) walk forward: 256 KiB serves them as well as 2 MiB did, with
+     * the same pages read (16,098 preads at 10^4 either way), and filling
+     * 2 MiB cost ~9 ms of CPU at 10^4 (malloc and page faults). */
+    int64_t cache = verify_cache(e->store, -256);
+    /* A full verify reads the case tables on a second connection, on its
+     * own thread and on the same snapshot (twin.h), while this one walks
+     * the chain and the history; without a twin, all is read here. */
+    cf_store *twin = NULL;
+    cf_integrity_bg *bg = NULL;
+    rc = o->flags & CF_VERIFY_CHAIN_ONLY
+             ? cf_store_begin_read(e->store, err)
+             : cf_store_begin_read_twin(e->store, e->store_path, &twin, err);
+    if (rc) {
         verify_cache(e->store, cache);
         return rc;
+    }
+    if (twin && cf_integrity_bg_start(twin, &bg) != 0) {
+        cf_store_twin_close(twin);
+        twin = NULL;
     }
     cf_chain *w = NULL;
     /* A store without a key (in memory) signs nothing, so it owes no
@@ -269,9 +286,12 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
                                    (e->public_key ? CF_CHAIN_CHECKPOINTS : 0),
                                out, &w, err);
     if (!rc)
-        rc = cf_audit_verify_checkpoints(e->store, pk, e->store_id, *out, err);
+        rc = cf_audit_verify_checkpoints_n(e->store, pk, e->store_id, cf_chain_checkpoints(w),
+                                           *out, err);
     if (!rc && !(o->flags & CF_VERIFY_CHAIN_ONLY))
-        rc = cf_integrity_verify(e->store, w, *out, err);
+        rc = cf_integrity_verify_bg(e->store, w, bg, *out, err);
+    cf_integrity_bg_free(bg);
+    cf_store_twin_close(twin);
     if (!rc && o->anchors_file)
         rc = cf_anchor_verify(o->anchors_file, e->store_id ? e->store_id : "", pk ? pk : "",
                               store_hash_at, e->store, *out, err);
