@@ -483,6 +483,25 @@ assert_contains "$ERR" "$C" "a case put back to an older revision is found"
 hide events_case_at "seq <= $old"
 hide events_case "seq <= $old"
 hidden events "a rolled-back case's newest history"
+# A planted notification kept out of its index, and a forged sqlite_stat1
+# that steers a rowid read (the second review's attack): an act that adds a
+# notification reads the case's notifications once to check the case and
+# again to hash on; if the second read saw a row the first did not, the
+# planted row would be chained into the case's digest and verify would pass
+# once the index is rebuilt and the statistics dropped.
+expect_exit 0 cf --actor officer1 act "$C" authorisation.applied --data "$applied"
+sql "INSERT INTO notifications(case_id, channel, payload, created_at) VALUES('$C', 'email', '{\"planted\":true}', 0)"
+planted=$(sql "SELECT max(seq) FROM notifications")
+hide notifications_case "seq <> $planted"
+sql "ANALYZE; DELETE FROM sqlite_stat1 WHERE tbl='notifications';
+     INSERT INTO sqlite_stat1 VALUES('notifications', 'notifications_case', '1000000 1000000'),
+                                    ('notifications', NULL, '1000000')"
+cf --actor authoriser1 act "$C" authorisation.granted --data "$granted" || true
+sql "REINDEX notifications_case; DELETE FROM sqlite_stat1"
+expect_exit 65 cf --actor admin audit verify
+assert_contains "$ERR" "$C" "a planted notification is not laundered into the case's digest by the next act"
+cp "$E2E_TMP/idx.db" "$DB"
+rm -f "$DB-wal" "$DB-shm"
 # --chain-only says the tables were not checked.
 expect_exit 0 cf --actor admin --json audit verify --chain-only
 assert_jq "$OUT" '.ok == true and .tables == "not checked"' "a chain-only verify says the tables were not checked"
