@@ -40,6 +40,7 @@ struct cf_store {
     char *path;
     cf_store_hooks hooks;
     cf_data_cache *dcache; /* case data this process wrote, parsed (or NULL) */
+    bool immutable;        /* opened immutable=1: SQLite takes no locks */
 };
 
 void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h)
@@ -53,6 +54,11 @@ void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h)
 const cf_store_hooks *cf_store_get_hooks(const cf_store *s)
 {
     return &s->hooks;
+}
+
+bool cf_store_immutable(const cf_store *s)
+{
+    return s->immutable;
 }
 
 void cf_store_progress(cf_store *s, const char *what, int64_t done, int64_t total)
@@ -442,6 +448,8 @@ static int open_readonly(cf_store *s, const char *path, int64_t *uv, cf_error *e
         } else {
             rc = cf_store_error(s, src, "open", err);
         }
+        if (rc == 0)
+            s->immutable = i == 1;
         if (rc != CF_EIO || i == 1)
             return rc;
         sqlite3_close(s->db);

@@ -105,6 +105,12 @@ typedef struct cf_store_hooks {
 void cf_store_set_hooks(cf_store *s, const cf_store_hooks *h);
 /* Borrowed. */
 const cf_store_hooks *cf_store_get_hooks(const cf_store *s);
+
+/* Whether s was opened immutable (a read-only open on media that cannot
+ * hold WAL's shared memory): SQLite then takes no locks and sees no
+ * commits, so nothing can be learnt from PRAGMA data_version. */
+bool cf_store_immutable(const cf_store *s);
+
 /* Report progress through the progress hook, if any. */
 void cf_store_progress(cf_store *s, const char *what, int64_t done, int64_t total);
 
