@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "synth.h"
 
 /* xorshift64*: the synthetic data is the same on every run. */
@@ -55,4 +57,44 @@ int bench_make_referral(char *buf, size_t cap, const char *prefix, uint64_t i)
         prefix, i, ip, (unsigned)(1024 + i % 60000), types[i % 3], day, hh, mm, off,
         acct, md5, eligible ? "C" : (i % 3 ? "B" : "A"), eligible ? "once" : freq[1 + i % 2]);
     return (n > 0 && (size_t)n < cap) ? 0 : -1;
+}
+
+/* One case's life on the visit route (synth.h). */
+int bench_lifecycle(cf_engine *e, const char *id, uint64_t i, bench_act_fn act_as,
+                    cf_error *err)
+{
+    char name[64], line1[64], postcode[16], ref[32];
+    snprintf(name, sizeof name, "Bench Person %" PRIu64, i);
+    snprintf(line1, sizeof line1, "%" PRIu64 " Bench Road", i);
+    snprintf(postcode, sizeof postcode, "ZZ%u %u%c%c", (unsigned)(1 + i % 99), (unsigned)(i / 99 % 10),
+             'A' + (int)(i / 990 % 26), 'A' + (int)(i / 25740 % 26));
+    snprintf(ref, sizeof ref, "OCDA-B-%" PRIu64, i);
+    int rc;
+    if ((rc = act_as(e, "bench.officer", id, "authorisation.applied",
+                     json_pack("{s:s,s:s}", "necessity", "benchmark", "proportionality",
+                               "subscriber details only"), err)))
+        return rc;
+    if ((rc = act_as(e, "bench.authoriser", id, "authorisation.granted",
+                     json_pack("{s:s,s:s,s:b}", "authority", "OCDA", "reference", ref, "urgent", 0),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.officer", id, "subscriber.resolved",
+                     json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s}", "name", name, "address", "line1",
+                               line1, "town", "Benchtown", "postcode", postcode, "address_type",
+                               "installation", "provider_reference", ref),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.analyst", id, "checks.completed",
+                     json_pack("{s:[{s:s,s:s}],s:b,s:b,s:b,s:b,s:b,s:b}", "occupants", "name", name,
+                               "dob", "1980-01-01", "prior_history", 0, "registered_sex_offender", 0,
+                               "children_in_household", 0, "access_to_children_at_work", 0,
+                               "distribution_signs", 0, "address_corroborated", 1),
+                     err)))
+        return rc;
+    if ((rc = act_as(e, "bench.supervisor", id, "assessment.approved", json_object(), err)))
+        return rc;
+    return act_as(e, "bench.officer", id, "visit.completed",
+                  json_pack("{s:b,s:b,s:b,s:b}", "advice_given", 1, "letter_issued", (int)(i % 2),
+                            "security_advice", 1, "signposted", 1),
+                  err);
 }
