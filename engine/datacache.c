@@ -259,10 +259,3 @@ json_t *cf_data_cache_take(cf_data_cache *c, const void *bytes, size_t len)
     }
     return NULL;
 }
-
-void cf_data_cache_clear(cf_data_cache *c)
-{
-    if (c)
-        for (unsigned i = 0; i < SLOTS; i++)
-            slot_clear(c, i);
-}

@@ -200,8 +200,6 @@ typedef struct cf_data_cache cf_data_cache;
 cf_data_cache *cf_data_cache_new(void);
 /* Free c and all it holds (NULL: nothing). */
 void cf_data_cache_free(cf_data_cache *c);
-/* Forget every entry. */
-void cf_data_cache_clear(cf_data_cache *c);
 /* Keep data (the caller's only reference, taken) as the parse of text (its
  * canonical text, cf_json_canonical of data as it is now; malloc'd, taken).
  * Kept only when it can be handed out exactly as json_loadb(text) would give
