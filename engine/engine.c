@@ -98,26 +98,39 @@ void cf_engine_flush_alarm(cf_engine *e)
     memset(&e->altered, 0, sizeof e->altered);
 }
 
-/* Default key locations: the one init recorded, else "<store>.keys/<name>.key",
- * else the 0.1 layout "<store>.key". */
+/* Default key locations: the one init recorded, else (none recorded, or
+ * nothing there: a store restored or copied to another directory with its
+ * keys beside it) "<store>.keys/<name>.key", else the 0.1 layout
+ * "<store>.key". Whichever is found signs only if it is the store's own key
+ * (cf_engine_ensure_key compares it with the recorded public key). */
 static char *default_key_path(cf_engine *e)
 {
     char *recorded = NULL;
     cf_error ignore;
     if (e->store && cf_store_meta_get(e->store, "key_path", &recorded, &ignore) == 0 &&
-        recorded)
-        return recorded;
+        recorded) {
+        if (access(recorded, F_OK) == 0 || errno != ENOENT)
+            return recorded;
+    }
     const char *base = strrchr(e->store_path, '/');
     base = base ? base + 1 : e->store_path;
     size_t n = strlen(e->store_path) * 2 + 32;
     char *p = malloc(n);
-    if (!p)
+    if (!p) {
+        free(recorded);
         return NULL;
+    }
     snprintf(p, n, "%s.keys/%s.key", e->store_path, base);
     char legacy[4200];
     snprintf(legacy, sizeof legacy, "%s.key", e->store_path);
     if (access(p, F_OK) != 0 && access(legacy, F_OK) == 0)
         snprintf(p, n, "%s", legacy);
+    if (recorded && access(p, F_OK) != 0) {
+        /* nothing beside the store either: name the recorded place */
+        free(p);
+        return recorded;
+    }
+    free(recorded);
     return p;
 }
 
@@ -546,11 +559,11 @@ static void policy_apply(cf_policies *p, const char *key, const char *v)
 const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
 {
     static const char dv_sql[] = "PRAGMA data_version";
-    sqlite3_stmt *st = cf_store_stmt(e->store, dv_sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, dv_sql, err);
     if (!st)
         return NULL;
-    int64_t dv = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -2;
-    sqlite3_reset(st);
+    int64_t dv = cf_stmt_step(st) == CF_DB_ROW ? cf_stmt_int64(st, 0) : -2;
+    cf_stmt_reset(st);
     if (dv == e->pol.data_version && !e->migrating)
         return &e->pol;
     cf_policies p = {.data_version = dv};
@@ -619,19 +632,19 @@ int cf_engine_bound_users(cf_engine *e, const char *login, const char *num, char
                           int *n, cf_error *err)
 {
     static const char sql[] = "SELECT name, os_users FROM users WHERE os_users <> ''";
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int step;
     *n = 0;
     found[0] = '\0';
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *b = (const char *)sqlite3_column_text(st, 1);
+    while ((step = cf_stmt_step(st)) == CF_DB_ROW) {
+        const char *b = cf_stmt_text(st, 1);
         if ((cf_list_has(b, login) || cf_list_has(b, num)) && (*n)++ == 0)
-            snprintf(found, 80, "%s", (const char *)sqlite3_column_text(st, 0));
+            snprintf(found, 80, "%s", cf_stmt_text(st, 0));
     }
-    sqlite3_reset(st);
-    return step == SQLITE_DONE ? 0 : cf_store_error(e->store, step, "read users", err);
+    cf_stmt_reset(st);
+    return step == CF_DB_DONE ? 0 : cf_store_error(e->store, step, "read users", err);
 }
 
 /* No actor named: on a store of bound users, the one user bound to the

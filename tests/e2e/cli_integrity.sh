@@ -107,6 +107,25 @@ snapshot swapped
 expect_exit 77 cf --actor admin --signing-key "$E2E_TMP/evil/evil.db.keys/evil.db.key" audit checkpoint
 assert_contains "$ERR" "not this store's key" "a foreign key is named as such"
 assert_unchanged swapped "a checkpoint with a foreign key"
+# A store restored to another directory, its recorded key path gone: the key
+# beside it is found, but signs only if it is the store's own. A foreign key
+# planted there signs nothing; the store's own key, copied beside it, signs.
+mv "$DB.keys" "$DB.keys.away"
+mkdir -p "$E2E_TMP/moved/m.db.keys"
+chmod 700 "$E2E_TMP/moved" "$E2E_TMP/moved/m.db.keys"
+cp "$DB" "$E2E_TMP/moved/m.db"
+cp "$E2E_TMP/evil/evil.db.keys/evil.db.key" "$E2E_TMP/moved/m.db.keys/m.db.key"
+before_moved=$(sqlite3 "$E2E_TMP/moved/m.db" "SELECT count(*) FROM audit")
+expect_exit 77 cf --actor admin --store "$E2E_TMP/moved/m.db" audit checkpoint
+assert_contains "$ERR" "not this store's key" "a foreign key beside a moved store is refused"
+assert_eq "$before_moved" "$(sqlite3 "$E2E_TMP/moved/m.db" "SELECT count(*) FROM audit")" \
+    "and nothing was appended"
+cp "$DB.keys.away/$(basename "$DB").key" "$E2E_TMP/moved/m.db.keys/m.db.key"
+expect_exit 0 cf --actor admin --store "$E2E_TMP/moved/m.db" audit checkpoint
+expect_exit 0 cf --actor admin --store "$E2E_TMP/moved/m.db" audit verify \
+    --key "$DB.keys.away/$(basename "$DB").key.pub"
+ok "the store's own key beside the moved store signs, and it verifies"
+mv "$DB.keys.away" "$DB.keys"
 # CASEFLOW_KEY naming a foreign key: an analyst's bulk intake that crosses
 # the checkpoint interval stops at that point, and writes no bad checkpoint.
 expect_exit 0 cf --actor admin policy set checkpoint_interval 40
