@@ -100,23 +100,23 @@ int cf_audit_head(cf_store *s, int64_t *seq, char hash[65], cf_error *err)
 int cf_audit_head_at(cf_store *s, int64_t *seq, char hash[65], int64_t *at, cf_error *err)
 {
     static const char sql[] = "SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
+    int rc = cf_stmt_step(st);
     *seq = 0;
     memcpy(hash, CF_AUDIT_GENESIS, 65);
     if (at)
         *at = 0;
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(st, 0);
-        const unsigned char *h = sqlite3_column_text(st, 1);
+    if (rc == CF_DB_ROW) {
+        *seq = cf_stmt_int64(st, 0);
+        const char *h = cf_stmt_text(st, 1);
         snprintf(hash, 65, "%s", h ? (const char *)h : "");
         if (at)
-            *at = sqlite3_column_int64(st, 2);
+            *at = cf_stmt_int64(st, 2);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read audit head", err);
     return 0;
 }
@@ -151,10 +151,10 @@ int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role
     if (hooks->before_append) {
         /* Read the head again only when the hook wrote (a checkpoint): in
          * this write transaction nothing else can. */
-        int changes = sqlite3_total_changes(cf_store_db(s));
+        int changes = cf_store_total_changes(s);
         if ((rc = hooks->before_append(hooks->ctx, seq + 1, at, action, err)))
             return rc;
-        if (sqlite3_total_changes(cf_store_db(s)) != changes &&
+        if (cf_store_total_changes(s) != changes &&
             (rc = cf_audit_head(s, &seq, prev, err)))
             return rc;
     }
@@ -168,22 +168,22 @@ int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role
     free(b.p);
     if (rc)
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, at);
-    sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, case_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, justification, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, prev, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    cf_stmt_bind_int64(st, 1, seq);
+    cf_stmt_bind_int64(st, 2, at);
+    cf_stmt_bind_text(st, 3, actor);
+    cf_stmt_bind_text(st, 4, role);
+    cf_stmt_bind_text(st, 5, action);
+    cf_stmt_bind_text(st, 6, case_id);
+    cf_stmt_bind_text(st, 7, justification);
+    cf_stmt_bind_text(st, 8, digest);
+    cf_stmt_bind_text(st, 9, prev);
+    cf_stmt_bind_text(st, 10, hash);
+    rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE)
         return cf_store_error(s, rc, "append audit", err);
     /* The records whose history verify replays keep their payload, with the
      * subject they are about, so the newest one for it is found at once. */
@@ -199,9 +199,9 @@ int cf_audit_append(cf_store *s, int64_t at, const char *actor, const char *role
     return 0;
 }
 
-static const char *text(sqlite3_stmt *st, int i)
+static const char *text(cf_stmt *st, int i)
 {
-    return (const char *)sqlite3_column_text(st, i);
+    return cf_stmt_text(st, i);
 }
 
 int cf_audit_verify_store(cf_store *s, json_t **out, cf_error *err)
@@ -213,37 +213,37 @@ int cf_audit_record(cf_store *s, int64_t seq, char digest[65], char action[96], 
 {
     static const char sql[] = "SELECT digest, action FROM audit WHERE seq=?";
     digest[0] = action[0] = '\0';
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    cf_stmt_bind_int64(st, 1, seq);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         snprintf(digest, 65, "%s", text(st, 0) ? text(st, 0) : "");
         snprintf(action, 96, "%s", text(st, 1) ? text(st, 1) : "");
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return CF_ENOTFOUND;
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read audit", err);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read audit", err);
 }
 
 int cf_audit_hash_at(cf_store *s, int64_t seq, char out[65], cf_error *err)
 {
     static const char sql[] = "SELECT hash FROM audit WHERE seq=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    int rc = sqlite3_step(st);
+    cf_stmt_bind_int64(st, 1, seq);
+    int rc = cf_stmt_step(st);
     out[0] = '\0';
-    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    if (rc == CF_DB_ROW && cf_stmt_text(st, 0))
+        snprintf(out, 65, "%s", cf_stmt_text(st, 0));
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_EINVALID, "audit", "audit record %lld is missing",
                           (long long)seq);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read audit", err);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read audit", err);
 }
 
 int cf_audit_checkpoint(cf_store *s, const unsigned char *sk, const char *store_id,
@@ -267,17 +267,17 @@ int cf_audit_checkpoint(cf_store *s, const unsigned char *sk, const char *store_
     free(payload);
     if (rc)
         return rc;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_int64(st, 2, signed_seq);
-    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, at);
-    sqlite3_bind_text(st, 5, sig, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    cf_stmt_bind_int64(st, 1, seq);
+    cf_stmt_bind_int64(st, 2, signed_seq);
+    cf_stmt_bind_text(st, 3, hash);
+    cf_stmt_bind_int64(st, 4, at);
+    cf_stmt_bind_text(st, 5, sig);
+    rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE)
         return cf_store_error(s, rc, "write checkpoint", err);
     if (out)
         *out = json_pack("{s:I, s:I, s:s, s:I, s:s}", "seq", (json_int_t)seq, "signed_seq",
@@ -290,12 +290,12 @@ int cf_audit_checkpoint(cf_store *s, const unsigned char *sk, const char *store_
  * head, at, signature, its record's digest and action, the hash of the
  * record it signs), or NULL. A checkpoint signs the record just before its
  * own. */
-static const char *checkpoint_problem(sqlite3_stmt *st, const char *pk_hex,
+static const char *checkpoint_problem(cf_stmt *st, const char *pk_hex,
                                       const char *store_id)
 {
-    int64_t seq = sqlite3_column_int64(st, 0), signed_seq = sqlite3_column_int64(st, 1);
+    int64_t seq = cf_stmt_int64(st, 0), signed_seq = cf_stmt_int64(st, 1);
     const char *head = text(st, 2), *sig = text(st, 4);
-    int64_t at = sqlite3_column_int64(st, 3);
+    int64_t at = cf_stmt_int64(st, 3);
     char *payload = cf_integrity_checkpoint_payload(signed_seq, head ? head : "", at,
                                                     sig ? sig : "");
     char h[65] = "", msg[256];
@@ -327,15 +327,15 @@ int cf_audit_checkpoint_valid(cf_store *s, int64_t seq, const char *pk_hex,
                               const char *store_id, cf_error *err)
 {
     static const char sql[] = CHECKPOINT_COLUMNS " WHERE c.seq = ?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    int rc = sqlite3_step(st);
-    const char *why = rc == SQLITE_ROW ? checkpoint_problem(st, pk_hex, store_id)
+    cf_stmt_bind_int64(st, 1, seq);
+    int rc = cf_stmt_step(st);
+    const char *why = rc == CF_DB_ROW ? checkpoint_problem(st, pk_hex, store_id)
                                        : "no such checkpoint";
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read checkpoints", err);
     return why ? cf_err_set(err, CF_EINVALID, "checkpoints", "checkpoint at record %lld: %s",
                             (long long)seq, why)
@@ -353,22 +353,22 @@ int cf_audit_verify_checkpoints_n(cf_store *s, const char *pk_hex, const char *s
 {
     static const char sql[] = CHECKPOINT_COLUMNS " ORDER BY c.seq";
     static const char count[] = "SELECT count(*) FROM audit WHERE action='checkpoint'";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int64_t n = 0, last = 0, bad = 0;
     const char *why = NULL;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         if ((why = checkpoint_problem(st, pk_hex, store_id))) {
-            bad = sqlite3_column_int64(st, 0);
+            bad = cf_stmt_int64(st, 0);
             break;
         }
-        last = sqlite3_column_int64(st, 1);
+        last = cf_stmt_int64(st, 1);
         n++;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read checkpoints", err);
     json_object_set_new(report, "checkpoints", json_integer(n));
     json_object_set_new(report, "last_signed_seq", json_integer(last));
@@ -376,12 +376,12 @@ int cf_audit_verify_checkpoints_n(cf_store *s, const char *pk_hex, const char *s
         return cf_err_set(err, CF_EINVALID, "checkpoints",
                           "audit verify: checkpoint at record %lld: %s", (long long)bad, why);
     if (records < 0) {
-        sqlite3_stmt *c = cf_store_stmt(s, count, err);
+        cf_stmt *c = cf_store_stmt(s, count, err);
         if (!c)
             return err ? err->code : CF_EIO;
-        rc = sqlite3_step(c);
-        records = rc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : -1;
-        sqlite3_reset(c);
+        rc = cf_stmt_step(c);
+        records = rc == CF_DB_ROW ? cf_stmt_int64(c, 0) : -1;
+        cf_stmt_reset(c);
     }
     if (records != n)
         return cf_err_set(err, CF_EINVALID, "checkpoints",
@@ -417,21 +417,21 @@ int cf_audit_export_to(cf_store *s, FILE *f, int64_t since, int64_t until,
     memcpy(head, CF_AUDIT_GENESIS, 65);
     if (put_line(f, json_deep_copy(header)))
         return cf_err_set(err, CF_EIO, "export", "cannot write the export");
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     if (until <= 0)
         until = INT64_MAX;
-    sqlite3_bind_int64(st, 1, since);
-    sqlite3_bind_int64(st, 2, until);
+    cf_stmt_bind_int64(st, 1, since);
+    cf_stmt_bind_int64(st, 2, until);
     int rc, bad = 0;
-    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!bad && (rc = cf_stmt_step(st)) == CF_DB_ROW) {
         /* Kept payloads (user and policy changes) go with their records, so
          * that the rules on actors and checkpoints can be checked offline. */
         bad = put_line(f, json_pack("{s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
                                     " s:s?, s:s*}",
-                                    "seq", (json_int_t)sqlite3_column_int64(st, 0), "at",
-                                    (json_int_t)sqlite3_column_int64(st, 1), "actor",
+                                    "seq", (json_int_t)cf_stmt_int64(st, 0), "at",
+                                    (json_int_t)cf_stmt_int64(st, 1), "actor",
                                     text(st, 2), "role", text(st, 3), "action", text(st, 4),
                                     "case", text(st, 5), "justification", text(st, 6),
                                     "digest", text(st, 7), "prev", text(st, 8), "hash",
@@ -440,25 +440,25 @@ int cf_audit_export_to(cf_store *s, FILE *f, int64_t since, int64_t until,
             snprintf(head, 65, "%s", text(st, 9));
         (*count)++;
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (bad)
         return cf_err_set(err, CF_EIO, "export", "cannot write the export");
-    if (rc != SQLITE_DONE)
+    if (rc != CF_DB_DONE)
         return cf_store_error(s, rc, "export", err);
     if (!(st = cf_store_stmt(s, cps, err)))
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, since);
-    sqlite3_bind_int64(st, 2, until);
-    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    cf_stmt_bind_int64(st, 1, since);
+    cf_stmt_bind_int64(st, 2, until);
+    while (!bad && (rc = cf_stmt_step(st)) == CF_DB_ROW)
         bad = put_line(f, json_pack("{s:{s:I, s:I, s:s?, s:I, s:s?}}", "checkpoint", "seq",
-                                    (json_int_t)sqlite3_column_int64(st, 0), "signed_seq",
-                                    (json_int_t)sqlite3_column_int64(st, 1), "head",
-                                    text(st, 2), "at", (json_int_t)sqlite3_column_int64(st, 3),
+                                    (json_int_t)cf_stmt_int64(st, 0), "signed_seq",
+                                    (json_int_t)cf_stmt_int64(st, 1), "head",
+                                    text(st, 2), "at", (json_int_t)cf_stmt_int64(st, 3),
                                     "signature", text(st, 4)));
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (bad)
         return cf_err_set(err, CF_EIO, "export", "cannot write the export");
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "export", err);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "export", err);
 }
 
 static const char *jstr(const json_t *o, const char *k)

@@ -205,27 +205,27 @@ static int tick_page_end(cf_engine *e, bool own, int rc, cf_error *err)
 
 /* One page of deadlines_missed's query (st) after the case (*at, *after):
  * *ids (new) the case ids; *at and *after move to the last one. */
-static int missed_page(cf_engine *e, sqlite3_stmt *st, const char *resp, int64_t *at,
+static int missed_page(cf_engine *e, cf_stmt *st, const char *resp, int64_t *at,
                        json_t **after, json_t **ids, cf_error *err)
 {
-    sqlite3_bind_int64(st, 1, cf_engine_now(e));
-    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, *at);
-    sqlite3_bind_text(st, 4, json_string_value(*after), -1, SQLITE_TRANSIENT);
+    cf_stmt_bind_int64(st, 1, cf_engine_now(e));
+    cf_stmt_bind_text(st, 2, resp);
+    cf_stmt_bind_int64(st, 3, *at);
+    cf_stmt_bind_text_copy(st, 4, json_string_value(*after));
     json_t *a = json_array();
-    int prc = SQLITE_DONE;
-    while (a && (prc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)))) {
+    int prc = CF_DB_DONE;
+    while (a && (prc = cf_stmt_step(st)) == CF_DB_ROW) {
+        if (json_array_append_new(a, json_string(cf_stmt_text(st, 0)))) {
             json_decref(a);
             a = NULL;
             break;
         }
-        *at = sqlite3_column_int64(st, 1);
+        *at = cf_stmt_int64(st, 1);
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (!a)
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    if (prc != SQLITE_DONE) {
+    if (prc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(e->store, prc, "find missed deadlines", err);
     }
@@ -254,9 +254,9 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     int rc = cf_engine_response_states(e, &resp, NULL, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st;
-    int prc = sqlite3_prepare_v2(
-        cf_store_db(e->store),
+    cf_stmt *st;
+    int prc = cf_store_prepare(
+        e->store,
         "SELECT c.id, c.deadline_at FROM cases c WHERE c.deadline_at <= ?1"
         " AND (c.deadline_at, c.id) > (?3, ?4) AND c.disposed_at IS NULL"
         " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
@@ -266,8 +266,8 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
         " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
         "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
         " ORDER BY c.deadline_at, c.id LIMIT 256", /* TICK_PAGE */
-        -1, &st, NULL);
-    if (prc != SQLITE_OK) {
+        &st);
+    if (prc != CF_DB_OK) {
         free(resp);
         return cf_store_error(e->store, prc, "find missed deadlines", err);
     }
@@ -311,7 +311,7 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
             break;
     }
     json_decref(last_id);
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     free(resp);
     return rc;
 }

@@ -401,15 +401,15 @@ int64_t cf_chain_schema_seq(const cf_chain *w)
 
 /* ---- walking a store ---------------------------------------------------------- */
 
-static const char *col(sqlite3_stmt *st, int i)
+static const char *col(cf_stmt *st, int i)
 {
-    return (const char *)sqlite3_column_text(st, i);
+    return cf_stmt_text(st, i);
 }
 
-static void rec_of(sqlite3_stmt *st, cf_chain_rec *r)
+static void rec_of(cf_stmt *st, cf_chain_rec *r)
 {
-    r->seq = sqlite3_column_int64(st, 0);
-    r->at = sqlite3_column_int64(st, 1);
+    r->seq = cf_stmt_int64(st, 0);
+    r->at = cf_stmt_int64(st, 1);
     r->actor = col(st, 2);
     r->role = col(st, 3);
     r->action = col(st, 4);
@@ -419,7 +419,7 @@ static void rec_of(sqlite3_stmt *st, cf_chain_rec *r)
     r->prev = col(st, 8);
     r->hash = col(st, 9);
     r->payload = col(st, 10);
-    r->has_subject = sqlite3_column_count(st) > 11;
+    r->has_subject = cf_stmt_columns(st) > 11;
     r->subject = r->has_subject ? col(st, 11) : NULL;
 }
 
@@ -444,22 +444,21 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     /* A statement of its own, stepped through a million records while the
      * cached ones serve the table checks. */
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(cf_store_db(s), (flags & CF_CHAIN_LEGACY) ? legacy : sql, -1,
-                                &st, NULL);
-    if (rc != SQLITE_OK) {
+    cf_stmt *st;
+    int rc = cf_store_prepare(s, (flags & CF_CHAIN_LEGACY) ? legacy : sql, &st);
+    if (rc != CF_DB_OK) {
         cf_chain_free(w);
         return cf_store_error(s, rc, "read audit", err);
     }
     int64_t count = 0, bad_seq = 0, total = -1;
     const char *why = NULL;
-    sqlite3_stmt *last = cf_store_stmt(s, last_seq, NULL);
-    if (last && sqlite3_step(last) == SQLITE_ROW)
-        total = sqlite3_column_int64(last, 0);
+    cf_stmt *last = cf_store_stmt(s, last_seq, NULL);
+    if (last && cf_stmt_step(last) == CF_DB_ROW)
+        total = cf_stmt_int64(last, 0);
     if (last)
-        sqlite3_reset(last);
+        cf_stmt_reset(last);
     cf_store_progress(s, "audit verify: records", 0, total);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         cf_chain_rec r;
         rec_of(st, &r);
         if ((why = cf_chain_step(w, &r))) {
@@ -469,8 +468,8 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
         count++;
         cf_store_progress(s, "audit verify: records", count, total < count ? count : total);
     }
-    sqlite3_finalize(st);
-    if (!why && rc != SQLITE_DONE) {
+    cf_stmt_finalize(st);
+    if (!why && rc != CF_DB_DONE) {
         cf_chain_free(w);
         return cf_store_error(s, rc, "read audit", err);
     }
@@ -480,13 +479,13 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
     }
     if (!why && !(flags & CF_CHAIN_LEGACY)) {
         /* Payload rows that belong to no record were added. */
-        sqlite3_stmt *c = cf_store_stmt(s, rows, err);
+        cf_stmt *c = cf_store_stmt(s, rows, err);
         if (!c) {
             cf_chain_free(w);
             return err ? err->code : CF_EIO;
         }
-        int64_t n = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : -1;
-        sqlite3_reset(c);
+        int64_t n = cf_stmt_step(c) == CF_DB_ROW ? cf_stmt_int64(c, 0) : -1;
+        cf_stmt_reset(c);
         if (n != w->payloads) {
             why = "kept payloads added that belong to no record";
             bad_seq = count + 1;
@@ -523,11 +522,11 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
                                " LEFT JOIN records r ON r.seq = a.seq WHERE a.seq > ?"
                                " ORDER BY a.seq";
     static const char at_of[] = "SELECT hash, at FROM audit WHERE seq = ?";
-    sqlite3_stmt *st = cf_store_stmt(s, last_cp, err);
+    cf_stmt *st = cf_store_stmt(s, last_cp, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int64_t from = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    int64_t from = cf_stmt_step(st) == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
     if (after)
         *after = from;
     /* The walk starts from the last checkpoint: it must be a real one, or a
@@ -544,11 +543,11 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
         cf_chain_free(w);
         return err ? err->code : CF_EIO;
     }
-    sqlite3_bind_int64(st, 1, from);
+    cf_stmt_bind_int64(st, 1, from);
     int step;
     bool rules_on = false;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
+    while ((step = cf_stmt_step(st)) == CF_DB_ROW) {
+        int64_t seq = cf_stmt_int64(st, 0);
         const char *payload = col(st, 2), *digest = col(st, 3);
         char h[65] = "";
         if (payload)
@@ -573,28 +572,28 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
         if (strcmp(col(st, 1), "store.schema") == 0)
             rules_on = true;
     }
-    sqlite3_reset(st);
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+    cf_stmt_reset(st);
+    if (!rc && step != CF_DB_DONE && step != CF_DB_ROW)
         rc = cf_store_error(s, step, "read records", err);
     if (!rc && from > 0) {
         if (!(st = cf_store_stmt(s, at_of, err))) {
             rc = err ? err->code : CF_EIO;
         } else {
-            sqlite3_bind_int64(st, 1, from);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                cf_chain_start(w, from, col(st, 0), sqlite3_column_int64(st, 1), rules_on);
+            cf_stmt_bind_int64(st, 1, from);
+            if (cf_stmt_step(st) == CF_DB_ROW)
+                cf_chain_start(w, from, col(st, 0), cf_stmt_int64(st, 1), rules_on);
             else
                 rc = cf_err_set(err, CF_EINVALID, "audit",
                                 "the record of the last checkpoint (%lld) is missing",
                                 (long long)from);
-            sqlite3_reset(st);
+            cf_stmt_reset(st);
         }
     }
     if (!rc && !(st = cf_store_stmt(s, tail, err)))
         rc = err ? err->code : CF_EIO;
     if (!rc) {
-        sqlite3_bind_int64(st, 1, from);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        cf_stmt_bind_int64(st, 1, from);
+        while ((step = cf_stmt_step(st)) == CF_DB_ROW) {
             cf_chain_rec r;
             rec_of(st, &r);
             const char *why = cf_chain_step(w, &r);
@@ -605,8 +604,8 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
                 break;
             }
         }
-        sqlite3_reset(st);
-        if (!rc && step != SQLITE_DONE)
+        cf_stmt_reset(st);
+        if (!rc && step != CF_DB_DONE)
             rc = cf_store_error(s, step, "read audit", err);
     }
     if (!rc && history)

@@ -41,15 +41,15 @@ int cf_feed_head(cf_engine *e, int64_t *seq, cf_error *err)
 {
     cf_err_clear(err);
     *seq = 0;
-    sqlite3_stmt *st = cf_store_stmt(e->store, "SELECT coalesce(max(seq), 0) FROM notifications",
+    cf_stmt *st = cf_store_stmt(e->store, "SELECT coalesce(max(seq), 0) FROM notifications",
                                      err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *seq = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(e->store, rc, "read the feed head", err);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW)
+        *seq = cf_stmt_int64(st, 0);
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(e->store, rc, "read the feed head", err);
 }
 
 /* The case ids of events (each once), for the audit record of the read. */
@@ -100,30 +100,30 @@ int cf_feed_read(cf_engine *e, int64_t after, size_t limit, json_t **out, cf_err
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
     if (rc || (rc = cf_engine_require_reason(e, err)))
         return rc;
-    sqlite3_stmt *st = cf_store_stmt(
+    cf_stmt *st = cf_store_stmt(
         e->store,
         "SELECT seq, case_id, channel, payload, created_at FROM notifications"
         " WHERE seq > ? ORDER BY seq LIMIT ?",
         err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit ? limit : FEED_PAGE));
+    cf_stmt_bind_int64(st, 1, after);
+    cf_stmt_bind_int64(st, 2, (int64_t)(limit ? limit : FEED_PAGE));
     json_t *events = json_array();
     int64_t next = after;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        next = sqlite3_column_int64(st, 0);
-        json_t *ev = cf_feed_event(e, next, (const char *)sqlite3_column_text(st, 1),
-                                   (const char *)sqlite3_column_text(st, 2),
-                                   (const char *)sqlite3_column_text(st, 3),
-                                   sqlite3_column_int64(st, 4));
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
+        next = cf_stmt_int64(st, 0);
+        json_t *ev = cf_feed_event(e, next, cf_stmt_text(st, 1),
+                                   cf_stmt_text(st, 2),
+                                   cf_stmt_text(st, 3),
+                                   cf_stmt_int64(st, 4));
         if (!ev || json_array_append_new(events, ev)) {
-            rc = SQLITE_NOMEM;
+            rc = CF_DB_NOMEM;
             break;
         }
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(events);
         return cf_store_error(e->store, rc, "read the feed", err);
     }
@@ -139,14 +139,14 @@ int cf_feed_read(cf_engine *e, int64_t after, size_t limit, json_t **out, cf_err
 static int count_into(cf_store *s, const char *sql, json_t *obj, const char *key,
                       cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        json_object_set_new(obj, key, json_integer(sqlite3_column_int64(st, 0)));
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "count", err);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW)
+        json_object_set_new(obj, key, json_integer(cf_stmt_int64(st, 0)));
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "count", err);
 }
 
 int cf_stats(cf_engine *e, json_t **out, cf_error *err)
@@ -154,19 +154,19 @@ int cf_stats(cf_engine *e, json_t **out, cf_error *err)
     cf_err_clear(err);
     *out = NULL;
     cf_store *s = e->store;
-    sqlite3_stmt *st = cf_store_stmt(
+    cf_stmt *st = cf_store_stmt(
         s, "SELECT state, count(*) FROM cases WHERE disposed_at IS NULL GROUP BY state", err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *by = json_object(), *r = json_object(), *wh = json_object();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(by, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    sqlite3_reset(st);
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
+        json_object_set_new(by, cf_stmt_text(st, 0),
+                            json_integer(cf_stmt_int64(st, 1)));
+    cf_stmt_reset(st);
     json_object_set_new(r, "cases", by);
     json_object_set_new(r, "webhooks", wh);
-    rc = rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "count cases", err);
+    rc = rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "count cases", err);
     if (!rc)
         rc = count_into(s, "SELECT count(*) FROM tasks WHERE status <> 'done'", r, "open_tasks",
                         err);

@@ -57,21 +57,21 @@ static int lookup(cf_store *s, const char *actor, const char *key, bool *found,
 {
     *found = false;
     *case_id = *request = *result = NULL;
-    sqlite3_stmt *st = cf_store_stmt(
+    cf_stmt *st = cf_store_stmt(
         s, "SELECT case_id, request, result FROM idempotency WHERE actor=? AND key=?", err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    cf_stmt_bind_text(st, 1, actor);
+    cf_stmt_bind_text(st, 2, key);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         *found = true;
-        *case_id = strdup((const char *)sqlite3_column_text(st, 0));
-        *request = strdup((const char *)sqlite3_column_text(st, 1));
-        *result = strdup((const char *)sqlite3_column_text(st, 2));
+        *case_id = strdup(cf_stmt_text(st, 0));
+        *request = strdup(cf_stmt_text(st, 1));
+        *result = strdup(cf_stmt_text(st, 2));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read idempotency key", err);
     if (*found && (!*case_id || !*request || !*result))
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
@@ -92,7 +92,7 @@ static int keep(cf_engine *e, const char *key, const char *case_id, const char *
     int rc = cf_engine_audit_text(e, role[0] ? role : NULL, "idempotency", case_id,
                                   key_payload(e->actor, key, case_id, request, text, at), &seq,
                                   err);
-    sqlite3_stmt *st = rc ? NULL
+    cf_stmt *st = rc ? NULL
                           : cf_store_stmt(e->store,
                                           "INSERT INTO idempotency(actor, key, case_id, request,"
                                           " result, at, audit_seq) VALUES(?,?,?,?,?,?,?)",
@@ -100,16 +100,16 @@ static int keep(cf_engine *e, const char *key, const char *case_id, const char *
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     if (!rc) {
-        sqlite3_bind_text(st, 1, e->actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, request, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, at);
-        sqlite3_bind_int64(st, 7, seq);
-        int src = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (src != SQLITE_DONE)
+        cf_stmt_bind_text(st, 1, e->actor);
+        cf_stmt_bind_text(st, 2, key);
+        cf_stmt_bind_text(st, 3, case_id);
+        cf_stmt_bind_text(st, 4, request);
+        cf_stmt_bind_text(st, 5, text);
+        cf_stmt_bind_int64(st, 6, at);
+        cf_stmt_bind_int64(st, 7, seq);
+        int src = cf_stmt_step(st);
+        cf_stmt_reset(st);
+        if (src != CF_DB_DONE)
             rc = cf_store_error(e->store, src, "keep idempotency key", err);
     }
     free(text);
@@ -193,24 +193,22 @@ int cf_act_with(cf_engine *e, const char *case_id, const char *event, const json
 
 int cf_idempotency_verify(cf_store *s, json_t *report, cf_error *err)
 {
-    sqlite3_stmt *st;
-    int prc = sqlite3_prepare_v2(cf_store_db(s),
-                                 "SELECT actor, key, case_id, request, result, at, audit_seq"
-                                 " FROM idempotency ORDER BY audit_seq",
-                                 -1, &st, NULL);
-    if (prc != SQLITE_OK)
+    cf_stmt *st;
+    int prc = cf_store_prepare(s, "SELECT actor, key, case_id, request, result, at, audit_seq"
+                                 " FROM idempotency ORDER BY audit_seq", &st);
+    if (prc != CF_DB_OK)
         return cf_store_error(s, prc, "read idempotency keys", err);
     int rc = 0;
     int64_t n = 0;
-    while (!rc && (prc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *actor = (const char *)sqlite3_column_text(st, 0),
-                   *key = (const char *)sqlite3_column_text(st, 1),
-                   *case_id = (const char *)sqlite3_column_text(st, 2);
-        char *payload = key_payload(actor, key, case_id, (const char *)sqlite3_column_text(st, 3),
-                                    (const char *)sqlite3_column_text(st, 4),
-                                    sqlite3_column_int64(st, 5));
+    while (!rc && (prc = cf_stmt_step(st)) == CF_DB_ROW) {
+        const char *actor = cf_stmt_text(st, 0),
+                   *key = cf_stmt_text(st, 1),
+                   *case_id = cf_stmt_text(st, 2);
+        char *payload = key_payload(actor, key, case_id, cf_stmt_text(st, 3),
+                                    cf_stmt_text(st, 4),
+                                    cf_stmt_int64(st, 5));
         bool ok;
-        rc = cf_integrity_tied(s, sqlite3_column_int64(st, 6), payload, "idempotency", false,
+        rc = cf_integrity_tied(s, cf_stmt_int64(st, 6), payload, "idempotency", false,
                                &ok, err);
         free(payload);
         if (!rc && !ok)
@@ -219,8 +217,8 @@ int cf_idempotency_verify(cf_store *s, json_t *report, cf_error *err)
                             key, actor, case_id);
         n++;
     }
-    sqlite3_finalize(st);
-    if (!rc && prc != SQLITE_DONE)
+    cf_stmt_finalize(st);
+    if (!rc && prc != CF_DB_DONE)
         rc = cf_store_error(s, prc, "read idempotency keys", err);
     if (!rc && report)
         json_object_set_new(report, "idempotency", json_integer(n));

@@ -177,20 +177,20 @@ static const char *part_query(cf_store *s, int i)
 
 /* The notifications' rows of st (seq first) hashed into h from where it
  * is, ended, into out; p keeps the state before the end and the last seq. */
-static int notes_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h, cf_case_parts *p,
+static int notes_rows(cf_store *s, cf_stmt *st, cf_sha256 *h, cf_case_parts *p,
                       unsigned char out[32], cf_error *err)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        p->notes_last = sqlite3_column_int64(st, 0);
-        cf_store_hash_row(st, 0, sqlite3_column_count(st), h);
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
+        p->notes_last = cf_stmt_int64(st, 0);
+        cf_store_hash_row(st, 0, cf_stmt_columns(st), h);
     }
-    sqlite3_reset(st);
-    p->notes_open = rc == SQLITE_DONE;
+    cf_stmt_reset(st);
+    p->notes_open = rc == CF_DB_DONE;
     p->notes = *h;
     cf_sha256_update(h, (const unsigned char *)"|", 1);
     cf_sha256_final(h, out);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
 }
 
 int cf_integrity_case_notes_added(cf_store *s, const char *case_id, cf_case_parts *p,
@@ -201,11 +201,11 @@ int cf_integrity_case_notes_added(cf_store *s, const char *case_id, cf_case_part
         " INDEXED BY notifications_case WHERE case_id=? AND seq>? ORDER BY seq";
     if (!p->notes_open)
         return cf_integrity_case_parts(s, case_id, CF_PART_NOTES, p, err);
-    sqlite3_stmt *st = cf_store_stmt(s, more, err);
+    cf_stmt *st = cf_store_stmt(s, more, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, p->notes_last);
+    cf_stmt_bind_text(st, 1, case_id);
+    cf_stmt_bind_int64(st, 2, p->notes_last);
     cf_sha256 h = p->notes;
     return notes_rows(s, st, &h, p, p->part[4], err);
 }
@@ -218,10 +218,10 @@ int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
     for (int i = 0; i < CF_CASE_PARTS; i++) {
         if (!(which & (1u << i)))
             continue;
-        sqlite3_stmt *st = cf_store_stmt(s, part_query(s, i), err);
+        cf_stmt *st = cf_store_stmt(s, part_query(s, i), err);
         if (!st)
             return err ? err->code : CF_EIO;
-        sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+        cf_stmt_bind_text(st, 1, case_id);
         cf_sha256 h;
         cf_sha256_init(&h);
         int rc;
@@ -316,11 +316,11 @@ static int case_digest_v1(cf_store *s, const char *case_id, char out[65], cf_err
     int rc = 0;
     cf_sha256_init(&h);
     for (int i = 0; i < CF_CASE_PARTS && !rc; i++) {
-        sqlite3_stmt *st = cf_store_stmt(s, part_query(s, i), err);
+        cf_stmt *st = cf_store_stmt(s, part_query(s, i), err);
         if (!st)
             rc = err ? err->code : CF_EIO;
         else {
-            sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+            cf_stmt_bind_text(st, 1, case_id);
             rc = cf_store_hash_rows(s, st, &h, err);
         }
     }
@@ -357,9 +357,9 @@ static int case_matches(cf_store *s, const char *case_id, cf_case_parts *parts, 
 
 /* ---- verification ------------------------------------------------------------------ */
 
-static const char *col(sqlite3_stmt *st, int i)
+static const char *col(cf_stmt *st, int i)
 {
-    return (const char *)sqlite3_column_text(st, i);
+    return cf_stmt_text(st, i);
 }
 
 static bool same(const char *a, const char *b)
@@ -401,15 +401,15 @@ static int broken(cf_error *err, const char *table, const char *fmt, ...)
 
 static int scalar(cf_store *s, const char *sql, const char *text, int64_t *out, cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     if (text)
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "verify", err);
+        cf_stmt_bind_text(st, 1, text);
+    int rc = cf_stmt_step(st);
+    *out = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "verify", err);
 }
 
 /* Every case at once: one statement per table, each ordered by case id, read
@@ -466,8 +466,8 @@ static const char *const scan_table[SCANS] = {"cases", "timers", "tasks", "keys"
                                               "notifications", "events"};
 
 typedef struct scan {
-    sqlite3_stmt *st;
-    int step;        /* of the row in hand: SQLITE_ROW, or where it ended */
+    cf_stmt *st;
+    int step;        /* of the row in hand: CF_DB_ROW, or where it ended */
     int64_t orphans; /* rows passed over: of no case */
     int ident;       /* the first column of the row's identity (the last are the rest) */
     int64_t rows;    /* rows read */
@@ -479,28 +479,28 @@ typedef struct scan {
 /* The keyed hash of the identity in columns [from, to) of the row in hand:
  * one integer as 8 bytes, otherwise each column's type and text, length
  * first. */
-static uint64_t ident_hash(sqlite3_stmt *st, int from, int to,
+static uint64_t ident_hash(cf_stmt *st, int from, int to,
                            const unsigned char key[crypto_shorthash_KEYBYTES])
 {
     unsigned char out[crypto_shorthash_BYTES], small[512], *buf = small;
     size_t len = 0;
-    if (to - from == 1 && sqlite3_column_type(st, from) == SQLITE_INTEGER) {
-        uint64_t v = (uint64_t)sqlite3_column_int64(st, from);
+    if (to - from == 1 && cf_stmt_type(st, from) == CF_DB_INTEGER) {
+        uint64_t v = (uint64_t)cf_stmt_int64(st, from);
         for (int i = 0; i < 8; i++)
             small[i] = (unsigned char)(v >> (8 * i));
         len = 8;
     } else {
         size_t need = 0;
         for (int c = from; c < to; c++) {
-            sqlite3_column_text(st, c);
-            need += 5 + (size_t)sqlite3_column_bytes(st, c);
+            cf_stmt_text(st, c);
+            need += 5 + (size_t)cf_stmt_bytes(st, c);
         }
         if (need > sizeof small && !(buf = malloc(need)))
             return 0; /* hashes as a 0: the two reads then disagree, or both failed alike */
         for (int c = from; c < to; c++) {
-            const unsigned char *t = sqlite3_column_text(st, c);
-            uint32_t n = (uint32_t)sqlite3_column_bytes(st, c);
-            buf[len++] = (unsigned char)sqlite3_column_type(st, c);
+            const char *t = cf_stmt_text(st, c);
+            uint32_t n = (uint32_t)cf_stmt_bytes(st, c);
+            buf[len++] = (unsigned char)cf_stmt_type(st, c);
             for (int i = 0; i < 4; i++)
                 buf[len++] = (unsigned char)(n >> (8 * i));
             if (n)
@@ -521,11 +521,11 @@ static uint64_t ident_hash(sqlite3_stmt *st, int from, int to,
 static int scan_next(scan *sc)
 {
     if (sc->stop && atomic_load_explicit(sc->stop, memory_order_relaxed))
-        return sc->step = SQLITE_INTERRUPT;
-    sc->step = sqlite3_step(sc->st);
-    if (sc->step == SQLITE_ROW) {
+        return sc->step = CF_DB_INTERRUPT;
+    sc->step = cf_stmt_step(sc->st);
+    if (sc->step == CF_DB_ROW) {
         sc->rows++;
-        sc->set += ident_hash(sc->st, sc->ident, sqlite3_column_count(sc->st), sc->key);
+        sc->set += ident_hash(sc->st, sc->ident, cf_stmt_columns(sc->st), sc->key);
     }
     return sc->step;
 }
@@ -533,7 +533,7 @@ static int scan_next(scan *sc)
 /* The columns of the scan's row that its part hashes: all but the rowid. */
 static int scan_end(const scan *sc)
 {
-    int n = sqlite3_column_count(sc->st);
+    int n = cf_stmt_columns(sc->st);
     return sc->ident ? sc->ident : n;
 }
 
@@ -556,16 +556,16 @@ static int same_rows(int i, const scan *sc, const scan *t, cf_error *err)
 static int table_read(cf_store *s, int i, const unsigned char *key, atomic_bool *stop,
                       scan *t, cf_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int prc = sqlite3_prepare_v2(cf_store_db(s), table_sql[i], -1, &st, NULL);
-    if (prc != SQLITE_OK)
+    cf_stmt *st = NULL;
+    int prc = cf_store_prepare(s, table_sql[i], &st);
+    if (prc != CF_DB_OK)
         return cf_store_error(s, prc, "verify cases", err);
     *t = (scan){.st = st, .ident = 0, .key = key, .stop = stop};
-    while (scan_next(t) == SQLITE_ROW)
+    while (scan_next(t) == CF_DB_ROW)
         ;
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     t->st = NULL;
-    if (t->step != SQLITE_DONE)
+    if (t->step != CF_DB_DONE)
         return cf_store_error(s, t->step, "verify cases", err);
     return 0;
 }
@@ -574,10 +574,10 @@ static int table_read(cf_store *s, int i, const unsigned char *key, atomic_bool 
  * SQLite's BINARY collation (NULL first): memcmp, then the length. */
 static int key_cmp(scan *sc, const void *key, int len)
 {
-    if (sqlite3_column_type(sc->st, 0) == SQLITE_NULL)
+    if (cf_stmt_type(sc->st, 0) == CF_DB_NULL)
         return -1;
-    const void *t = sqlite3_column_text(sc->st, 0);
-    int n = sqlite3_column_bytes(sc->st, 0);
+    const void *t = cf_stmt_text(sc->st, 0);
+    int n = cf_stmt_bytes(sc->st, 0);
     int c = n && len ? memcmp(t, key, (size_t)(n < len ? n : len)) : 0;
     return c ? c : (n > len) - (n < len);
 }
@@ -588,11 +588,11 @@ static int key_cmp(scan *sc, const void *key, int len)
 static bool scan_at(scan *sc, const void *key, int len)
 {
     int c = 1;
-    while (sc->step == SQLITE_ROW && (c = key_cmp(sc, key, len)) < 0) {
+    while (sc->step == CF_DB_ROW && (c = key_cmp(sc, key, len)) < 0) {
         sc->orphans++;
         scan_next(sc);
     }
-    return sc->step == SQLITE_ROW && c == 0;
+    return sc->step == CF_DB_ROW && c == 0;
 }
 
 /* The hash of the key's rows of a side table, as cf_integrity_case_parts
@@ -619,10 +619,10 @@ static bool scan_want(scan *sc, const void *key, int len, char want[72])
     bool have = false;
     want[0] = '\0';
     while (scan_at(sc, key, len)) {
-        int64_t seq = sqlite3_column_int64(sc->st, 1);
-        if (sqlite3_column_type(sc->st, 2) != SQLITE_NULL && (!have || seq > best)) {
+        int64_t seq = cf_stmt_int64(sc->st, 1);
+        if (cf_stmt_type(sc->st, 2) != CF_DB_NULL && (!have || seq > best)) {
             const char *t = col(sc->st, 2);
-            int n = sqlite3_column_bytes(sc->st, 2);
+            int n = cf_stmt_bytes(sc->st, 2);
             best = seq;
             have = true;
             if (n < 72) {
@@ -639,9 +639,9 @@ static bool scan_want(scan *sc, const void *key, int len, char want[72])
 
 /* "history record N" of the row in hand, into where (written only for a
  * message: formatting it for every row cost 3% of a verify). */
-static const char *history_at(char where[64], sqlite3_stmt *st)
+static const char *history_at(char where[64], cf_stmt *st)
 {
-    snprintf(where, 64, "history record %lld", (long long)sqlite3_column_int64(st, 0));
+    snprintf(where, 64, "history record %lld", (long long)cf_stmt_int64(st, 0));
     return where;
 }
 
@@ -665,7 +665,7 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
         " 'erasure', 'workflow.migrate')";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
@@ -677,7 +677,7 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
     if (scalar(s, "SELECT coalesce(max(seq), 0) FROM events", NULL, &total, &ignore))
         total = -1;
     cf_store_progress(s, "audit verify: history", 0, total);
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         cf_store_progress(s, "audit verify: history", *n, total);
         if (tab) {
             tab->rows++;
@@ -685,11 +685,11 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
         }
         /* History is written in audit order: each record's audit seq is
          * greater than the one before, so none can be moved or copied. */
-        int64_t aseq = sqlite3_column_int64(st, 20);
+        int64_t aseq = cf_stmt_int64(st, 20);
         const char *action = col(st, 19);
         /* seq is shown to users (history): numbered 1, 2, 3... in chain
          * order, so no number can be changed without a gap or a swap. */
-        if (sqlite3_column_int64(st, 0) != *n + 1) {
+        if (cf_stmt_int64(st, 0) != *n + 1) {
             rc = broken(err, "events", "%s: history renumbered (expected %lld)", history_at(where, st),
                         (long long)(*n + 1));
             break;
@@ -714,16 +714,16 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
                 break;
             }
         } else if (dsha) {
-            sqlite3_stmt *d = cf_store_stmt(s, disposed, err);
+            cf_stmt *d = cf_store_stmt(s, disposed, err);
             if (!d) {
                 rc = err ? err->code : CF_EIO;
                 break;
             }
-            sqlite3_bind_text(d, 1, col(st, 1), sqlite3_column_bytes(st, 1), SQLITE_STATIC);
-            int dstep = sqlite3_step(d);
-            int64_t gone = dstep == SQLITE_ROW ? sqlite3_column_int64(d, 0) : 0;
-            sqlite3_reset(d);
-            if (dstep != SQLITE_ROW) {
+            cf_stmt_bind_textn(d, 1, col(st, 1), cf_stmt_bytes(st, 1));
+            int dstep = cf_stmt_step(d);
+            int64_t gone = dstep == CF_DB_ROW ? cf_stmt_int64(d, 0) : 0;
+            cf_stmt_reset(d);
+            if (dstep != CF_DB_ROW) {
                 rc = cf_store_error(s, dstep, "verify events", err);
                 break;
             }
@@ -734,7 +734,7 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
             }
         }
         cf_event_fields f = {
-            .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
+            .case_id = col(st, 1), .at = cf_stmt_int64(st, 2), .actor = col(st, 3),
             .role = col(st, 4), .event = col(st, 5), .outcome = col(st, 6),
             .from = col(st, 7), .to = col(st, 8), .data_sha256 = dsha,
             .plugin = col(st, 11), .plugin_version = col(st, 12),
@@ -746,17 +746,17 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
         pb.n = 0;
         bool ok = event_payload_into(&pb, &f) && digest_is_n(pb.p, pb.n, col(st, 15)) &&
                   same(col(st, 16), f.case_id) &&
-                  sqlite3_column_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
+                  cf_stmt_int64(st, 17) == f.at && same(col(st, 18), f.actor) &&
                   same(col(st, 21), f.role);
         if (!ok)
             rc = broken(err, "events", "%s: does not match its audit record", history_at(where, st));
         (*n)++;
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     free(pb.p);
     if (rc)
         return rc;
-    if (step != SQLITE_DONE)
+    if (step != CF_DB_DONE)
         return cf_store_error(s, step, "verify events", err);
     int64_t records = w ? cf_chain_history(w) : 0;
     if (!w && (rc = scalar(s, count, NULL, &records, err)))
@@ -787,13 +787,13 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
         sc[i].key = key;
         sc[i].stop = stop;
         const char *sql = i == 2 && cf_store_version(s) < 3 ? tasks_v2_scan : scan_sql[i];
-        int prc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &sc[i].st, NULL);
-        if (prc != SQLITE_OK) {
+        int prc = cf_store_prepare(s, sql, &sc[i].st);
+        if (prc != CF_DB_OK) {
             rc = cf_store_error(s, prc, "verify cases", err);
             break;
         }
         /* keys has no rowid: its identity is all its columns */
-        sc[i].ident = i == 3 ? 0 : sqlite3_column_count(sc[i].st) - 1;
+        sc[i].ident = i == 3 ? 0 : cf_stmt_columns(sc[i].st) - 1;
         if (i)
             scan_next(&sc[i]);
     }
@@ -807,12 +807,12 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
         rc = scalar(s, "SELECT coalesce(max(seq), 0) FROM cases", NULL, &total, err);
     if (!rc)
         cf_store_progress(s, "audit verify: cases", 0, total);
-    int step = SQLITE_DONE;
-    while (!rc && (step = scan_next(&sc[0])) == SQLITE_ROW) {
+    int step = CF_DB_DONE;
+    while (!rc && (step = scan_next(&sc[0])) == CF_DB_ROW) {
         cf_store_progress(s, "audit verify: cases", *n, total);
-        sqlite3_stmt *cs = sc[0].st;
+        cf_stmt *cs = sc[0].st;
         const char *id = col(cs, 1);
-        int len = sqlite3_column_bytes(cs, 1);
+        int len = cf_stmt_bytes(cs, 1);
         char want[72], found[65], where[80];
         snprintf(where, sizeof where, "case %s", id ? id : "?");
         if (!scan_want(&sc[SCAN_EVENTS], id, len, want)) {
@@ -840,19 +840,19 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
         }
         (*n)++;
     }
-    if (!rc && step != SQLITE_DONE)
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(s, step, "verify cases", err);
     /* What is left after the last case belongs to none. */
     for (int i = 1; i < SCANS && !rc; i++) {
-        while (sc[i].step == SQLITE_ROW) {
+        while (sc[i].step == CF_DB_ROW) {
             sc[i].orphans++;
             scan_next(&sc[i]);
         }
-        if (sc[i].step != SQLITE_DONE)
+        if (sc[i].step != CF_DB_DONE)
             rc = cf_store_error(s, sc[i].step, "verify cases", err);
     }
     for (int i = 0; i < SCANS; i++) {
-        sqlite3_finalize(sc[i].st);
+        cf_stmt_finalize(sc[i].st);
         sc[i].st = NULL;
         out->sums[i] = sc[i];
     }
@@ -1068,12 +1068,12 @@ static int verify_users(cf_store *s, const cf_chain *w, int64_t *n, cf_error *er
     static const char sql[] = "SELECT name, roles, disabled, created_at, created_by,"
                               " os_users, audit_seq FROM users ORDER BY name";
     const json_t *users = cf_chain_users(w);
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
     *n = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         const char *name = col(st, 0);
         json_t *u = json_object_get(users, name ? name : "");
         if (!u) {
@@ -1082,22 +1082,22 @@ static int verify_users(cf_store *s, const cf_chain *w, int64_t *n, cf_error *er
             break;
         }
         bool ok = same(col(st, 1), json_string_value(json_object_get(u, "roles"))) &&
-                  sqlite3_column_int64(st, 2) ==
+                  cf_stmt_int64(st, 2) ==
                       json_integer_value(json_object_get(u, "disabled")) &&
-                  sqlite3_column_int64(st, 3) ==
+                  cf_stmt_int64(st, 3) ==
                       json_integer_value(json_object_get(u, "created_at")) &&
                   same(col(st, 4), json_string_value(json_object_get(u, "created_by"))) &&
                   same(col(st, 5), json_string_value(json_object_get(u, "os_users"))) &&
-                  sqlite3_column_int64(st, 6) == json_integer_value(json_object_get(u, "seq"));
+                  cf_stmt_int64(st, 6) == json_integer_value(json_object_get(u, "seq"));
         if (!ok)
             rc = broken(err, "users", "user %s: not what its latest user record says",
                         name);
         (*n)++;
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (rc)
         return rc;
-    if (step != SQLITE_DONE)
+    if (step != CF_DB_DONE)
         return cf_store_error(s, step, "verify users", err);
     if ((size_t)*n != json_object_size(users))
         return broken(err, "users", "%s", "user rows deleted");
@@ -1111,15 +1111,15 @@ static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
         " w.deployed_by, a.digest, a.action FROM workflows w"
         " LEFT JOIN audit a ON a.seq = w.audit_seq";
     static const char count[] = "SELECT count(*) FROM audit WHERE action='workflow.deploy'";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
     *n = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         char where[96];
         snprintf(where, sizeof where, "workflow %s v%lld", col(st, 0) ? col(st, 0) : "?",
-                 (long long)sqlite3_column_int64(st, 1));
+                 (long long)cf_stmt_int64(st, 1));
         json_t *bundle = col(st, 4) ? json_loads(col(st, 4), 0, NULL) : NULL;
         char *text = bundle ? cf_json_canonical(bundle) : NULL;
         json_decref(bundle);
@@ -1128,9 +1128,9 @@ static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
             cf_sha256_hex(text, strlen(text), h);
         free(text);
         char *payload = cf_integrity_workflow_payload(
-            col(st, 0) ? col(st, 0) : "", sqlite3_column_int64(st, 1),
-            sqlite3_column_int64(st, 2), col(st, 3) ? col(st, 3) : "",
-            sqlite3_column_int64(st, 5), col(st, 6) ? col(st, 6) : "");
+            col(st, 0) ? col(st, 0) : "", cf_stmt_int64(st, 1),
+            cf_stmt_int64(st, 2), col(st, 3) ? col(st, 3) : "",
+            cf_stmt_int64(st, 5), col(st, 6) ? col(st, 6) : "");
         if (!same(h, col(st, 3)))
             rc = broken(err, "workflows", "%s: source does not match its hash", where);
         else if (!digest_is(payload, col(st, 7)) || !same(col(st, 8), "workflow.deploy"))
@@ -1138,10 +1138,10 @@ static int verify_workflows(cf_store *s, int64_t *n, cf_error *err)
         free(payload);
         (*n)++;
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (rc)
         return rc;
-    if (step != SQLITE_DONE)
+    if (step != CF_DB_DONE)
         return cf_store_error(s, step, "verify workflows", err);
     int64_t records;
     if ((rc = scalar(s, count, NULL, &records, err)))
@@ -1186,17 +1186,17 @@ static int verify_meta(cf_store *s, const cf_chain *w, cf_error *err)
     static const char sql[] = "SELECT key FROM meta WHERE key NOT IN ('store_id',"
                               " 'created_at', 'public_key', 'test_clock', 'schema_seq',"
                               " 'key_path')";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int step = sqlite3_step(st);
+    int step = cf_stmt_step(st);
     char extra[64] = "";
-    if (step == SQLITE_ROW)
+    if (step == CF_DB_ROW)
         snprintf(extra, sizeof extra, "%s", col(st, 0) ? col(st, 0) : "?");
-    sqlite3_reset(st);
-    if (step == SQLITE_ROW)
+    cf_stmt_reset(st);
+    if (step == CF_DB_ROW)
         return broken(err, "meta", "a row caseflow did not write (%s)", extra);
-    if (step != SQLITE_DONE)
+    if (step != CF_DB_DONE)
         return cf_store_error(s, step, "verify meta", err);
     int rc = cf_integrity_check_identity(s, NULL, err);
     if (rc)
@@ -1355,26 +1355,26 @@ int cf_integrity_check_workflow(cf_store *s, const char *name, int64_t version,
     static const char sql[] =
         "SELECT declared_version, hash, deployed_at, deployed_by, audit_seq FROM workflows"
         " WHERE name=? AND version=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, version);
-    int step = sqlite3_step(st);
+    cf_stmt_bind_text_copy(st, 1, name);
+    cf_stmt_bind_int64(st, 2, version);
+    int step = cf_stmt_step(st);
     char *payload = NULL;
     int64_t seq = 0;
-    if (step == SQLITE_ROW) {
-        payload = cf_integrity_workflow_payload(name, version, sqlite3_column_int64(st, 0),
+    if (step == CF_DB_ROW) {
+        payload = cf_integrity_workflow_payload(name, version, cf_stmt_int64(st, 0),
                                                 col(st, 1) ? col(st, 1) : "",
-                                                sqlite3_column_int64(st, 2),
+                                                cf_stmt_int64(st, 2),
                                                 col(st, 3) ? col(st, 3) : "");
-        seq = sqlite3_column_int64(st, 4);
+        seq = cf_stmt_int64(st, 4);
     }
-    sqlite3_reset(st);
-    if (step == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (step == CF_DB_DONE)
         return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s v%lld is not deployed",
                           name, (long long)version);
-    if (step != SQLITE_ROW)
+    if (step != CF_DB_ROW)
         return cf_store_error(s, step, "read workflow", err);
     bool ok;
     int rc = tied(s, seq, payload, "workflow.deploy", false, &ok, err);
@@ -1472,33 +1472,33 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
     recorded[0] = found[0] = '\0';
     int64_t seq = 0;
     char digest[65] = "";
-    sqlite3_stmt *st = cf_store_stmt(s, latest, err);
+    cf_stmt *st = cf_store_stmt(s, latest, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, case_id, -1, SQLITE_STATIC);
+    cf_stmt_bind_text(st, 1, case_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         const char *a = col(st, 1);
         if (a && (!strcmp(a, "change") || !strcmp(a, "collection") || !strcmp(a, "retention") ||
                   !strcmp(a, "erasure") || !strcmp(a, "workflow.migrate"))) {
-            seq = sqlite3_column_int64(st, 0);
+            seq = cf_stmt_int64(st, 0);
             snprintf(digest, sizeof digest, "%s", col(st, 2) ? col(st, 2) : "");
             break;
         }
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read audit", err);
     rc = 0;
     st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
-    int step = sqlite3_step(st);
+    cf_stmt_bind_int64(st, 1, seq);
+    int step = cf_stmt_step(st);
     char *payload = NULL;
-    if (step == SQLITE_ROW) {
+    if (step == CF_DB_ROW) {
         cf_event_fields f = {
-            .case_id = col(st, 0), .at = sqlite3_column_int64(st, 1), .actor = col(st, 2),
+            .case_id = col(st, 0), .at = cf_stmt_int64(st, 1), .actor = col(st, 2),
             .role = col(st, 3), .event = col(st, 4), .outcome = col(st, 5),
             .from = col(st, 6), .to = col(st, 7), .data_sha256 = col(st, 8),
             .plugin = col(st, 9), .plugin_version = col(st, 10),
@@ -1507,8 +1507,8 @@ int cf_integrity_check_case_parts(cf_store *s, const char *case_id, cf_case_part
             payload = cf_integrity_event_payload(&f);
         snprintf(recorded, 65, "%s", f.case_sha256 ? f.case_sha256 : "");
     }
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (step != CF_DB_ROW && step != CF_DB_DONE) {
         free(payload);
         return cf_store_error(s, step, "read history", err);
     }
@@ -1555,19 +1555,19 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool c
         " WHERE e.seq >= (SELECT min(seq + 0) FROM events WHERE audit_seq > ?1)"
         " AND e.audit_seq > ?1 ORDER BY e.seq";
     static const char workflows[] = "SELECT name, version FROM workflows";
-    sqlite3_stmt *st = cf_store_stmt(s, events, err);
+    cf_stmt *st = cf_store_stmt(s, events, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, after);
+    cf_stmt_bind_int64(st, 1, after);
     json_t *cases = json_object();
     int rc = 0, step;
     int64_t nrows = 0, last = after;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         const char *data = col(st, 9), *dsha = col(st, 10);
-        int64_t aseq = sqlite3_column_int64(st, 20);
+        int64_t aseq = cf_stmt_int64(st, 20);
         if (aseq <= last) {
             rc = broken(err, "events", "history record %lld: out of the order of its audit "
-                        "record (%lld after %lld)", (long long)sqlite3_column_int64(st, 0),
+                        "record (%lld after %lld)", (long long)cf_stmt_int64(st, 0),
                         (long long)aseq, (long long)last);
             break;
         }
@@ -1577,7 +1577,7 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool c
         if (data)
             cf_sha256_hex(data, strlen(data), h);
         cf_event_fields f = {
-            .case_id = col(st, 1), .at = sqlite3_column_int64(st, 2), .actor = col(st, 3),
+            .case_id = col(st, 1), .at = cf_stmt_int64(st, 2), .actor = col(st, 3),
             .role = col(st, 4), .event = col(st, 5), .outcome = col(st, 6),
             .from = col(st, 7), .to = col(st, 8), .data_sha256 = dsha,
             .plugin = col(st, 11), .plugin_version = col(st, 12),
@@ -1589,16 +1589,16 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool c
          * rules judged the record's actor and role, so the row's must be
          * those. */
         if ((data && !same(h, dsha)) || !digest_is(payload, col(st, 15)) ||
-            !same(col(st, 16), f.case_id) || sqlite3_column_int64(st, 17) != f.at ||
+            !same(col(st, 16), f.case_id) || cf_stmt_int64(st, 17) != f.at ||
             !same(col(st, 18), f.actor) || !same(col(st, 19), f.role))
             rc = broken(err, "events", "history record %lld: does not match its audit record",
-                        (long long)sqlite3_column_int64(st, 0));
+                        (long long)cf_stmt_int64(st, 0));
         else
             json_object_set_new(cases, f.case_id, json_true());
         free(payload);
     }
-    sqlite3_reset(st);
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+    cf_stmt_reset(st);
+    if (!rc && step != CF_DB_DONE && step != CF_DB_ROW)
         rc = cf_store_error(s, step, "verify history", err);
     if (!rc && nrows != history)
         rc = broken(err, "events", "%lld history row(s) after checkpoint %lld, but the chain "
@@ -1638,10 +1638,10 @@ int cf_integrity_verify_tail(cf_store *s, int64_t after, int64_t history, bool c
     }
     if (!rc && (st = cf_store_stmt(s, workflows, err))) {
         json_t *wfs = json_array();
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        while ((step = cf_stmt_step(st)) == CF_DB_ROW)
             json_array_append_new(wfs, json_pack("[s?, I]", col(st, 0),
-                                                 (json_int_t)sqlite3_column_int64(st, 1)));
-        sqlite3_reset(st);
+                                                 (json_int_t)cf_stmt_int64(st, 1)));
+        cf_stmt_reset(st);
         json_array_foreach(wfs, i, v)
         if (!rc)
             rc = cf_integrity_check_workflow(s, json_string_value(json_array_get(v, 0))
@@ -1672,19 +1672,19 @@ static int verify_users_v1(cf_store *s, cf_error *err)
     static const char disabled[] =
         "SELECT count(*) FROM audit WHERE action='user.disable' AND digest=?";
     static const char count[] = "SELECT count(*) FROM audit WHERE action='user.add'";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *rows = json_array();
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    while ((step = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(rows, json_pack("[s?, s?, i, I, s?, I]", col(st, 0), col(st, 1),
-                                              sqlite3_column_int(st, 2),
-                                              (json_int_t)sqlite3_column_int64(st, 3),
+                                              (int)cf_stmt_int64(st, 2),
+                                              (json_int_t)cf_stmt_int64(st, 3),
                                               col(st, 4),
-                                              (json_int_t)sqlite3_column_int64(st, 5)));
-    sqlite3_reset(st);
-    int rc = step == SQLITE_DONE ? 0 : cf_store_error(s, step, "verify users", err);
+                                              (json_int_t)cf_stmt_int64(st, 5)));
+    cf_stmt_reset(st);
+    int rc = step == CF_DB_DONE ? 0 : cf_store_error(s, step, "verify users", err);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -1741,15 +1741,15 @@ static int verify_meta_v1(cf_store *s, cf_error *err)
     int rc = scalar(s, other, NULL, &n, err);
     if (!rc && n)
         rc = broken(err, "meta", "%s", "a row caseflow did not write");
-    sqlite3_stmt *st = rc ? NULL : cf_store_stmt(s, sql, err);
+    cf_stmt *st = rc ? NULL : cf_store_stmt(s, sql, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     json_t *rows = json_array();
     int step;
-    while (st && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (st && (step = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(rows, json_pack("[s?, s?]", col(st, 0), col(st, 1)));
     if (st)
-        sqlite3_reset(st);
+        cf_stmt_reset(st);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -1760,15 +1760,15 @@ static int verify_meta_v1(cf_store *s, cf_error *err)
         char action[96], *payload = cf_integrity_policy_payload(
                              key, json_string_value(json_array_get(r, 1)));
         snprintf(action, sizeof action, "policy.set:%s", key);
-        sqlite3_stmt *l = cf_store_stmt(s, latest, err);
+        cf_stmt *l = cf_store_stmt(s, latest, err);
         if (!l) {
             free(payload);
             rc = err ? err->code : CF_EIO;
             break;
         }
-        sqlite3_bind_text(l, 1, action, -1, SQLITE_TRANSIENT);
-        bool ok = sqlite3_step(l) == SQLITE_ROW && digest_is(payload, col(l, 0));
-        sqlite3_reset(l);
+        cf_stmt_bind_text_copy(l, 1, action);
+        bool ok = cf_stmt_step(l) == CF_DB_ROW && digest_is(payload, col(l, 0));
+        cf_stmt_reset(l);
         free(payload);
         if (!ok)
             rc = broken(err, "meta", "policy %s does not match its audit record", key);

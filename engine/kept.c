@@ -33,21 +33,21 @@ int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candi
         " AND (?1 IS NULL OR c.workflow = ?1)"
         " GROUP BY c.workflow, c.version, c.state, t.event"
         " ORDER BY c.workflow, c.version, c.state, t.event";
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     if (workflow)
-        sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
+        cf_stmt_bind_text(st, 1, workflow);
     else
-        sqlite3_bind_null(st, 1);
-    sqlite3_bind_int64(st, 2, cf_engine_now(e));
+        cf_stmt_bind_null(st, 1);
+    cf_stmt_bind_int64(st, 2, cf_engine_now(e));
     json_t *groups = json_array();
     int rc = 0, prc;
-    while (!rc && (prc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        int64_t version = sqlite3_column_int64(st, 1);
-        const char *state = (const char *)sqlite3_column_text(st, 2);
-        const char *ev = (const char *)sqlite3_column_text(st, 3);
+    while (!rc && (prc = cf_stmt_step(st)) == CF_DB_ROW) {
+        const char *name = cf_stmt_text(st, 0);
+        int64_t version = cf_stmt_int64(st, 1);
+        const char *state = cf_stmt_text(st, 2);
+        const char *ev = cf_stmt_text(st, 3);
         const cf_wf *wf = candidate;
         if (!wf) {
             cf_wf *own;
@@ -58,18 +58,18 @@ int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candi
         if (takes(wf, state, ev))
             continue;
         char due[32];
-        cf_time_format(sqlite3_column_int64(st, 6), due);
+        cf_time_format(cf_stmt_int64(st, 6), due);
         json_t *g = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s}", "workflow", name,
                               "version", (json_int_t)version, "state", state, "event", ev,
-                              "timers", (json_int_t)sqlite3_column_int64(st, 4), "due",
-                              (json_int_t)sqlite3_column_int64(st, 5), "first_due", due,
-                              "first_case", (const char *)sqlite3_column_text(st, 7));
+                              "timers", (json_int_t)cf_stmt_int64(st, 4), "due",
+                              (json_int_t)cf_stmt_int64(st, 5), "first_due", due,
+                              "first_case", cf_stmt_text(st, 7));
         if (!g || json_array_append_new(groups, g))
             rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     }
-    if (!rc && prc != SQLITE_DONE)
+    if (!rc && prc != CF_DB_DONE)
         rc = cf_store_error(e->store, prc, "read timers", err);
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (rc) {
         json_decref(groups);
         return rc;

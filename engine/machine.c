@@ -1087,7 +1087,7 @@ static int write_side_op(unit *u, op *o)
     case OP_TASK:
         text = o->j ? cf_json_canonical(o->j) : NULL;
         rc = cf_store_task_add(s, id, o->a, o->b, text, u->now, u->err);
-        o->n = rc ? 0 : sqlite3_last_insert_rowid(cf_store_db(s));
+        o->n = rc ? 0 : cf_store_last_insert_id(s);
         break;
     case OP_NOTIFY:
         text = cf_json_canonical(o->j);

@@ -68,18 +68,18 @@ static int entered_at(cf_store *s, const cf_case_row *r, int64_t *at, cf_error *
 {
     static const char sql[] = "SELECT at, event, from_state, to_state FROM events"
                               " WHERE case_id=? ORDER BY seq DESC";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    cf_stmt_bind_text(st, 1, r->id);
     char name[128];
     snprintf(name, sizeof name, "%s", r->state);
     *at = r->created_at;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *ev = (const char *)sqlite3_column_text(st, 1);
-        const char *from = (const char *)sqlite3_column_text(st, 2);
-        const char *to = (const char *)sqlite3_column_text(st, 3);
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
+        const char *ev = cf_stmt_text(st, 1);
+        const char *from = cf_stmt_text(st, 2);
+        const char *to = cf_stmt_text(st, 3);
         if (!to || strcmp(to, name) != 0)
             continue;
         if (ev && strcmp(ev, "workflow.migrated") == 0 && from) {
@@ -87,12 +87,12 @@ static int entered_at(cf_store *s, const cf_case_row *r, int64_t *at, cf_error *
             continue;
         }
         if (!from || strcmp(from, to) != 0) {
-            *at = sqlite3_column_int64(st, 0);
+            *at = cf_stmt_int64(st, 0);
             break;
         }
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read history", err);
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW || rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read history", err);
 }
 
 /* Is there a history event of the case at time t (the deadline was set
@@ -100,15 +100,15 @@ static int entered_at(cf_store *s, const cf_case_row *r, int64_t *at, cf_error *
 static int event_at(cf_store *s, const char *id, int64_t t, bool *yes, cf_error *err)
 {
     static const char sql[] = "SELECT 1 FROM events WHERE case_id=? AND at=? LIMIT 1";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, t);
-    int rc = sqlite3_step(st);
-    *yes = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read history", err);
+    cf_stmt_bind_text(st, 1, id);
+    cf_stmt_bind_int64(st, 2, t);
+    int rc = cf_stmt_step(st);
+    *yes = rc == CF_DB_ROW;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW || rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read history", err);
 }
 
 static int open_tasks(cf_store *s, const char *id, json_t **out, cf_error *err)
@@ -116,19 +116,19 @@ static int open_tasks(cf_store *s, const char *id, json_t **out, cf_error *err)
     static const char sql[] = "SELECT seq, kind, role FROM tasks WHERE case_id=?"
                               " AND status<>'done' ORDER BY seq";
     *out = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    cf_stmt_bind_text(st, 1, id);
     *out = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(*out, json_pack("{s:I, s:s?, s:s?}", "id",
-                                              (json_int_t)sqlite3_column_int64(st, 0), "kind",
-                                              (const char *)sqlite3_column_text(st, 1), "role",
-                                              (const char *)sqlite3_column_text(st, 2)));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read tasks", err);
+                                              (json_int_t)cf_stmt_int64(st, 0), "kind",
+                                              cf_stmt_text(st, 1), "role",
+                                              cf_stmt_text(st, 2)));
+    cf_stmt_reset(st);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read tasks", err);
 }
 
 /* ---- the plan of one case --------------------------------------------------------- */
@@ -287,16 +287,16 @@ static int all_cases(cf_store *s, const char *name, json_t **ids, cf_error *err)
 {
     static const char sql[] = "SELECT id FROM cases WHERE workflow=? AND disposed_at IS NULL"
                               " ORDER BY seq";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    cf_stmt_bind_text(st, 1, name);
     *ids = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(*ids, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read cases", err);
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
+        json_array_append_new(*ids, json_string(cf_stmt_text(st, 0)));
+    cf_stmt_reset(st);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read cases", err);
 }
 
 /* Plans for every selected case (ids: array of strings, or NULL for all). */
@@ -425,14 +425,14 @@ static int load_request(cf_engine *e, int64_t seq, json_t **payload, cf_error *e
     if (rc)
         return rc;
     static const char sql[] = "SELECT payload FROM records WHERE seq=?";
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
+    cf_stmt_bind_int64(st, 1, seq);
     char *text = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        text = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
+    if (cf_stmt_step(st) == CF_DB_ROW && cf_stmt_text(st, 0))
+        text = strdup(cf_stmt_text(st, 0));
+    cf_stmt_reset(st);
     char h[65] = "";
     if (text)
         cf_sha256_hex(text, strlen(text), h);

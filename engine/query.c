@@ -159,18 +159,18 @@ static const char state_probe[] =
 static int probe(cf_engine *e, const char *sql, const char *text, int64_t bound, int64_t most,
                  int64_t *n, cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     if (text)
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        cf_stmt_bind_text(st, 1, text);
     else
-        sqlite3_bind_int64(st, 1, bound);
-    sqlite3_bind_int64(st, 2, most + 1);
-    int prc = sqlite3_step(st);
-    *n = prc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return prc == SQLITE_ROW ? 0 : cf_store_error(e->store, prc, "query cases", err);
+        cf_stmt_bind_int64(st, 1, bound);
+    cf_stmt_bind_int64(st, 2, most + 1);
+    int prc = cf_stmt_step(st);
+    *n = prc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return prc == CF_DB_ROW ? 0 : cf_store_error(e->store, prc, "query cases", err);
 }
 
 static bool use_drivers = true;
@@ -328,17 +328,17 @@ int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_err
         free(gpaths);
         return cf_err_set(err, CF_EINTERNAL, NULL, "case query too long");
     }
-    sqlite3_stmt *st;
-    int prc = sqlite3_prepare_v2(cf_store_db(e->store), sql, -1, &st, NULL);
-    if (prc != SQLITE_OK) {
+    cf_stmt *st;
+    int prc = cf_store_prepare(e->store, sql, &st);
+    if (prc != CF_DB_OK) {
         free(resp);
         free(gpaths);
         return cf_store_error(e->store, prc, "query cases", err);
     }
 #define BIND_TEXT(name, v) \
     if (v)                 \
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, name), v, -1, SQLITE_STATIC)
-#define BIND_INT(name, v) sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, name), v)
+        cf_stmt_bind_text(st, cf_stmt_param_index(st, name), v)
+#define BIND_INT(name, v) cf_stmt_bind_int64(st, cf_stmt_param_index(st, name), v)
     BIND_TEXT(":gpaths", gpaths);
     BIND_TEXT(":resp", resp);
     BIND_TEXT(":state", q->state);
@@ -357,36 +357,36 @@ int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_err
     json_t *items = json_array();
     int64_t last = after;
     bool more = false;
-    while ((prc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((prc = cf_stmt_step(st)) == CF_DB_ROW) {
         if (json_array_size(items) == limit) {
             more = true;
             break;
         }
-        last = sqlite3_column_int64(st, 0);
-        const char *grade = (const char *)sqlite3_column_text(st, 5);
+        last = cf_stmt_int64(st, 0);
+        const char *grade = cf_stmt_text(st, 5);
         json_t *it = json_pack(
             "{s:s, s:s, s:{s:s, s:I}, s:s?, s:o, s:b, s:I, s:I, s:o, s:o}", "id",
-            (const char *)sqlite3_column_text(st, 1), "state",
-            (const char *)sqlite3_column_text(st, 2), "workflow", "name",
-            (const char *)sqlite3_column_text(st, 3), "version",
-            (json_int_t)sqlite3_column_int64(st, 4), "grade", grade, "deadline_at",
-            time_or_null(sqlite3_column_int64(st, 6), sqlite3_column_type(st, 6) != SQLITE_NULL),
-            "overdue", sqlite3_column_int(st, 11), "open_tasks",
-            (json_int_t)sqlite3_column_int64(st, 10), "revision",
-            (json_int_t)sqlite3_column_int64(st, 7), "created_at",
-            time_or_null(sqlite3_column_int64(st, 8), true), "updated_at",
-            time_or_null(sqlite3_column_int64(st, 9), true));
+            cf_stmt_text(st, 1), "state",
+            cf_stmt_text(st, 2), "workflow", "name",
+            cf_stmt_text(st, 3), "version",
+            (json_int_t)cf_stmt_int64(st, 4), "grade", grade, "deadline_at",
+            time_or_null(cf_stmt_int64(st, 6), cf_stmt_type(st, 6) != CF_DB_NULL),
+            "overdue", (int)cf_stmt_int64(st, 11), "open_tasks",
+            (json_int_t)cf_stmt_int64(st, 10), "revision",
+            (json_int_t)cf_stmt_int64(st, 7), "created_at",
+            time_or_null(cf_stmt_int64(st, 8), true), "updated_at",
+            time_or_null(cf_stmt_int64(st, 9), true));
         if (!it || json_array_append_new(items, it)) {
-            prc = SQLITE_NOMEM;
+            prc = CF_DB_NOMEM;
             break;
         }
     }
-    if (prc == SQLITE_ROW)
-        prc = SQLITE_DONE;
-    sqlite3_finalize(st);
+    if (prc == CF_DB_ROW)
+        prc = CF_DB_DONE;
+    cf_stmt_finalize(st);
     free(resp);
     free(gpaths);
-    if (prc != SQLITE_DONE) {
+    if (prc != CF_DB_DONE) {
         json_decref(items);
         return cf_store_error(e->store, prc, "query cases", err);
     }

@@ -43,45 +43,45 @@ typedef struct scope {
 static int rows(cf_store *s, const char *sql, const scope *sc, const char *text,
                 const char *keyed, json_t **out, cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    for (int i = 1; i <= sqlite3_bind_parameter_count(st); i++) {
-        const char *name = sqlite3_bind_parameter_name(st, i);
+    for (int i = 1; i <= cf_stmt_param_count(st); i++) {
+        const char *name = cf_stmt_param_name(st, i);
         if (name && strcmp(name, ":since") == 0)
-            sqlite3_bind_int64(st, i, sc->since);
+            cf_stmt_bind_int64(st, i, sc->since);
         else if (name && strcmp(name, ":now") == 0)
-            sqlite3_bind_int64(st, i, sc->now);
+            cf_stmt_bind_int64(st, i, sc->now);
         else if (name && strcmp(name, ":ver") == 0)
-            sqlite3_bind_int64(st, i, sc->ver);
+            cf_stmt_bind_int64(st, i, sc->ver);
         else if (name && strcmp(name, ":text") == 0)
-            sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+            cf_stmt_bind_text(st, i, text);
         else if (name && strcmp(name, ":keyed") == 0)
-            sqlite3_bind_text(st, i, keyed ? keyed : "{}", -1, SQLITE_STATIC);
+            cf_stmt_bind_text(st, i, keyed ? keyed : "{}");
         else if (name && strcmp(name, ":wf") == 0)
-            sqlite3_bind_text(st, i, sc->wf, -1, SQLITE_STATIC);
+            cf_stmt_bind_text(st, i, sc->wf);
     }
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         json_t *r = json_array();
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            switch (sqlite3_column_type(st, i)) {
-            case SQLITE_INTEGER:
-                json_array_append_new(r, json_integer(sqlite3_column_int64(st, i)));
+        for (int i = 0; i < cf_stmt_columns(st); i++) {
+            switch (cf_stmt_type(st, i)) {
+            case CF_DB_INTEGER:
+                json_array_append_new(r, json_integer(cf_stmt_int64(st, i)));
                 break;
-            case SQLITE_NULL:
+            case CF_DB_NULL:
                 json_array_append_new(r, json_null());
                 break;
             default:
                 json_array_append_new(r,
-                                      json_string((const char *)sqlite3_column_text(st, i)));
+                                      json_string(cf_stmt_text(st, i)));
             }
         }
         json_array_append_new(a, r);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "report", err);
     }
@@ -205,32 +205,29 @@ static int deadlines(cf_engine *e, const scope *sc, json_t **out, cf_error *err)
     int rc = cf_engine_response_states(e, &resp, &gpaths, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st;
-    rc = sqlite3_prepare_v2(
-        cf_store_db(e->store),
-        "SELECT json_extract(c.data, coalesce(json_extract(?1, " CF_VERSION_KEY("c") "),"
+    cf_stmt *st;
+    rc = cf_store_prepare(e->store, "SELECT json_extract(c.data, coalesce(json_extract(?1, " CF_VERSION_KEY("c") "),"
         "  '$.risk.grade')), c.deadline_at,"
         " (SELECT min(e.at) FROM events e WHERE e.case_id = c.id"
         "   AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
         " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3"
-        " AND c.workflow = ?4 AND (?5 = 0 OR c.version = ?5)",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
+        " AND c.workflow = ?4 AND (?5 = 0 OR c.version = ?5)", &st);
+    if (rc != CF_DB_OK) {
         free(resp);
         free(gpaths);
         return cf_store_error(e->store, rc, "report", err);
     }
-    sqlite3_bind_text(st, 1, gpaths, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, resp, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, sc->since);
-    sqlite3_bind_text(st, 4, sc->wf, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, sc->ver);
+    cf_stmt_bind_text(st, 1, gpaths);
+    cf_stmt_bind_text(st, 2, resp);
+    cf_stmt_bind_int64(st, 3, sc->since);
+    cf_stmt_bind_text(st, 4, sc->wf);
+    cf_stmt_bind_int64(st, 5, sc->ver);
     json_t *o = json_object();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *g = (const char *)sqlite3_column_text(st, 0);
-        int64_t due = sqlite3_column_int64(st, 1);
-        bool responded = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        int64_t at = sqlite3_column_int64(st, 2);
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
+        const char *g = cf_stmt_text(st, 0);
+        int64_t due = cf_stmt_int64(st, 1);
+        bool responded = cf_stmt_type(st, 2) != CF_DB_NULL;
+        int64_t at = cf_stmt_int64(st, 2);
         const char *k = g ? g : "ungraded";
         json_t *b = json_object_get(o, k);
         if (!b) {
@@ -245,10 +242,10 @@ static int deadlines(cf_engine *e, const scope *sc, json_t **out, cf_error *err)
             json_object_set_new(
                 b, which, json_integer(json_integer_value(json_object_get(b, which)) + 1));
     }
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     free(resp);
     free(gpaths);
-    if (rc != SQLITE_DONE) {
+    if (rc != CF_DB_DONE) {
         json_decref(o);
         return cf_store_error(e->store, rc, "report", err);
     }

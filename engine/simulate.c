@@ -62,26 +62,26 @@ static void history_clear(history *h)
     h->n = 0;
 }
 
-static char *col(sqlite3_stmt *st, int i)
+static char *col(cf_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const char *t = cf_stmt_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
 /* The row's six text columns (1-6) copied into one buffer. */
-static int row_texts(sqlite3_stmt *st, row *r)
+static int row_texts(cf_stmt *st, row *r)
 {
     char **dst[6] = {&r->actor, &r->role, &r->event, &r->outcome, &r->from, &r->to};
     size_t len[6], total = 0;
     for (int k = 0; k < 6; k++) {
-        len[k] = sqlite3_column_text(st, k + 2) ? (size_t)sqlite3_column_bytes(st, k + 2) : 0;
+        len[k] = cf_stmt_text(st, k + 2) ? (size_t)cf_stmt_bytes(st, k + 2) : 0;
         total += len[k] + 1;
     }
     char *p = r->buf = malloc(total);
     if (!p)
         return -1;
     for (int k = 0; k < 6; k++) {
-        const unsigned char *t = sqlite3_column_text(st, k + 2);
+        const char *t = cf_stmt_text(st, k + 2);
         *dst[k] = t ? p : NULL;
         if (t)
             memcpy(p, t, len[k]);
@@ -99,17 +99,17 @@ static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
     static const char sql[] = "SELECT seq, at, actor, role, event, outcome, from_state,"
                               " to_state, data FROM events WHERE case_id=?";
     history_clear(h);
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    cf_stmt_bind_text(st, 1, id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         if (h->n == h->cap) {
             size_t cap = h->cap ? h->cap * 2 : 16;
             row *n = realloc(h->rows, cap * sizeof *n);
             if (!n) {
-                sqlite3_reset(st);
+                cf_stmt_reset(st);
                 return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
             }
             h->rows = n;
@@ -117,15 +117,15 @@ static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
         }
         row *r = &h->rows[h->n];
         memset(r, 0, sizeof *r);
-        r->seq = sqlite3_column_int64(st, 0);
-        r->at = sqlite3_column_int64(st, 1);
+        r->seq = cf_stmt_int64(st, 0);
+        r->at = cf_stmt_int64(st, 1);
         if (row_texts(st, r) || !r->actor || !r->event || !r->to) {
             free(r->buf);
-            sqlite3_reset(st);
+            cf_stmt_reset(st);
             return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
         }
-        const char *d = (const char *)sqlite3_column_text(st, 8);
-        r->data = d ? json_loadb(d, (size_t)sqlite3_column_bytes(st, 8), 0, NULL) : NULL;
+        const char *d = cf_stmt_text(st, 8);
+        r->data = d ? json_loadb(d, (size_t)cf_stmt_bytes(st, 8), 0, NULL) : NULL;
         h->n++;
         for (size_t k = h->n - 1; k > 0 && h->rows[k - 1].seq > h->rows[k].seq; k--) {
             row t = h->rows[k];
@@ -133,8 +133,8 @@ static int history_load(cf_store *s, const char *id, history *h, cf_error *err)
             h->rows[k - 1] = t;
         }
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read history", err);
+    cf_stmt_reset(st);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read history", err);
 }
 
 static bool same(const char *a, const char *b)
@@ -194,21 +194,21 @@ static void case_clear(case_in *c)
 }
 
 /* The row st is on. */
-static int case_read(sqlite3_stmt *st, case_in *c, cf_error *err)
+static int case_read(cf_stmt *st, case_in *c, cf_error *err)
 {
     memset(c, 0, sizeof *c);
     c->id = col(st, 0);
     c->workflow = col(st, 1);
     c->state = col(st, 2);
-    c->outcome = sqlite3_column_type(st, 3) == SQLITE_TEXT ? col(st, 3) : NULL;
-    c->grade = sqlite3_column_type(st, 4) == SQLITE_TEXT ? col(st, 4) : NULL;
-    c->version = sqlite3_column_int64(st, 5);
-    c->created_at = sqlite3_column_int64(st, 6);
-    c->deadline_at = sqlite3_column_int64(st, 7);
-    c->disposed_at = sqlite3_column_int64(st, 8);
-    const char *ref = (const char *)sqlite3_column_text(st, 9);
+    c->outcome = cf_stmt_type(st, 3) == CF_DB_TEXT ? col(st, 3) : NULL;
+    c->grade = cf_stmt_type(st, 4) == CF_DB_TEXT ? col(st, 4) : NULL;
+    c->version = cf_stmt_int64(st, 5);
+    c->created_at = cf_stmt_int64(st, 6);
+    c->deadline_at = cf_stmt_int64(st, 7);
+    c->disposed_at = cf_stmt_int64(st, 8);
+    const char *ref = cf_stmt_text(st, 9);
     if (ref)
-        c->referral = json_loadb(ref, (size_t)sqlite3_column_bytes(st, 9), 0, NULL);
+        c->referral = json_loadb(ref, (size_t)cf_stmt_bytes(st, 9), 0, NULL);
     if (!c->id || !c->workflow || !c->state)
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     return 0;
@@ -712,15 +712,15 @@ static int count_cases(cf_store *st, const char *name, int64_t since, int64_t *n
 {
     static const char sql[] = "SELECT count(*) FROM cases WHERE workflow=? AND created_at>=?"
                               " AND disposed_at IS NULL";
-    sqlite3_stmt *q = cf_store_stmt(st, sql, err);
+    cf_stmt *q = cf_store_stmt(st, sql, err);
     if (!q)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, since);
-    int rc = sqlite3_step(q);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(st, rc, "count cases", err);
+    cf_stmt_bind_text(q, 1, name);
+    cf_stmt_bind_int64(q, 2, since);
+    int rc = cf_stmt_step(q);
+    *n = rc == CF_DB_ROW ? cf_stmt_int64(q, 0) : 0;
+    cf_stmt_reset(q);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(st, rc, "count cases", err);
 }
 
 /* The candidate in path, its plugins bound through the engine's loader. */
@@ -832,31 +832,28 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     static const char by_id[] = CASE_COLUMNS " WHERE c.id = :id";
     static const char every[] = CASE_COLUMNS " WHERE c.workflow = :wf AND c.created_at >= :since"
                                 " AND c.disposed_at IS NULL ORDER BY c.seq";
-    sqlite3_stmt *st = rc ? NULL : cf_store_stmt(e->store, o->ncases ? by_id : every, err);
+    cf_stmt *st = rc ? NULL : cf_store_stmt(e->store, o->ncases ? by_id : every, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     if (st) {
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":gpaths"), gpaths, -1,
-                          SQLITE_TRANSIENT);
+        cf_stmt_bind_text_copy(st, cf_stmt_param_index(st, ":gpaths"), gpaths);
         if (!o->ncases) {
-            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":wf"), s.cand->name, -1,
-                              SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), o->since);
+            cf_stmt_bind_text_copy(st, cf_stmt_param_index(st, ":wf"), s.cand->name);
+            cf_stmt_bind_int64(st, cf_stmt_param_index(st, ":since"), o->since);
         }
     }
     for (int64_t done = 0; st && !rc && (!o->ncases || done < (int64_t)o->ncases); done++) {
         const char *id = o->ncases ? o->cases[done] : NULL;
         if (id)
-            sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":id"), id, -1,
-                              SQLITE_TRANSIENT);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE && id) {
+            cf_stmt_bind_text_copy(st, cf_stmt_param_index(st, ":id"), id);
+        int step = cf_stmt_step(st);
+        if (step == CF_DB_DONE && id) {
             rc = cf_err_set(err, CF_ENOTFOUND, "cases", "no case %s", id);
             break;
         }
-        if (step == SQLITE_DONE)
+        if (step == CF_DB_DONE)
             break;
-        if (step != SQLITE_ROW) {
+        if (step != CF_DB_ROW) {
             rc = cf_store_error(e->store, step, "read cases", err);
             break;
         }
@@ -868,7 +865,7 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
         job *j = &p->jobs[p->produced % RING];
         rc = case_read(st, &j->r, err);
         if (id)
-            sqlite3_reset(st);
+            cf_stmt_reset(st);
         if (!rc && id && strcmp(j->r.workflow, s.cand->name) != 0)
             rc = cf_err_set(err, CF_EINVALID, "cases", "case %s runs workflow %s, not %s", id,
                             j->r.workflow, s.cand->name);
@@ -882,7 +879,7 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
         cf_engine_progress(e, "workflow simulate", done + 1, total);
     }
     if (st)
-        sqlite3_reset(st);
+        cf_stmt_reset(st);
     free(gpaths);
     /* The rest of the jobs, then the workers' end. */
     pthread_mutex_lock(&p->mu);

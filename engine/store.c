@@ -28,7 +28,7 @@ struct cf_store {
     sqlite3 *db;
     struct {
         const char *sql;
-        sqlite3_stmt *st;
+        cf_stmt st;
     } stmts[STMT_SLOTS];
     int depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
     bool group; /* a batch: begin/commit/rollback inside it are savepoints */
@@ -298,29 +298,96 @@ int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
         return cf_err_set(err, CF_EIO, "store", "store is read-only (%s): %s", what, msg);
     case SQLITE_FULL:
         return cf_err_set(err, CF_EIO, "store", "disk full (%s): %s", what, msg);
-    case SQLITE_CONSTRAINT:
+    case CF_DB_CONSTRAINT:
         return cf_err_set(err, CF_EINVALID, "store", "%s: %s", what, msg);
     default:
         return cf_err_set(err, CF_EIO, "store", "store I/O error (%s): %s", what, msg);
     }
 }
 
+static int pragma_int(cf_store *s, const char *sql, int64_t *out, cf_error *err);
+
+/* A new statement on a SQLite connection (*out NULL on error). */
+static int lite_prepare(sqlite3 *db, const char *sql, cf_stmt **out)
+{
+    *out = NULL;
+    cf_stmt *st = calloc(1, sizeof *st);
+    if (!st)
+        return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st->lite, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st->lite);
+        free(st);
+        return rc;
+    }
+    *out = st;
+    return CF_DB_OK;
+}
+
+void cf_stmt_finalize(cf_stmt *st)
+{
+    if (!st)
+        return;
+#if CF_WITH_POSTGRES
+    if (st->pg)
+        cf_pg_stmt_finalize(st->pg);
+#endif
+    sqlite3_finalize(st->lite);
+    free(st);
+}
+
+int cf_store_prepare(cf_store *s, const char *sql, cf_stmt **out)
+{
+    return lite_prepare(s->db, sql, out);
+}
+
+int64_t cf_store_changes(cf_store *s)
+{
+    return sqlite3_changes64(s->db);
+}
+
+int64_t cf_store_total_changes(cf_store *s)
+{
+    return sqlite3_total_changes64(s->db);
+}
+
+int64_t cf_store_last_insert_id(cf_store *s)
+{
+    return sqlite3_last_insert_rowid(s->db);
+}
+
+int64_t cf_store_cache_size(cf_store *s, int64_t size)
+{
+    int64_t was = 0;
+    if (!size || pragma_int(s, "PRAGMA cache_size", &was, NULL) || !was)
+        return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)size);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return was;
+}
+
+void cf_store_checkpoint(cf_store *s)
+{
+    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+}
+
 static int exec(cf_store *s, const char *sql, cf_error *err)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : cf_store_error(s, rc, "exec", err);
+    return rc == CF_DB_OK ? 0 : cf_store_error(s, rc, "exec", err);
 }
 
 static int pragma_int(cf_store *s, const char *sql, int64_t *out, cf_error *err)
 {
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    cf_stmt *st;
+    int rc = lite_prepare(s->db, sql, &st);
+    if (rc != CF_DB_OK)
         return cf_store_error(s, rc, "read store header", err);
-    rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    rc = cf_stmt_step(st);
+    *out = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_finalize(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read store header", err);
     return 0;
 }
@@ -441,7 +508,7 @@ static int open_readonly(cf_store *s, const char *path, int64_t *uv, cf_error *e
                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                                   NULL);
         free(uri);
-        if (src == SQLITE_OK) {
+        if (src == CF_DB_OK) {
             sqlite3_extended_result_codes(s->db, 1);
             sqlite3_busy_timeout(s->db, 10000);
             rc = check_identity(s, 0, uv, err);
@@ -524,7 +591,7 @@ static int open_memory(cf_store *s)
     if (!vfs)
         return sqlite3_open_v2(":memory:", &s->db, flags, NULL);
     int rc = sqlite3_open_v2("caseflow-memory-store", &s->db, flags, vfs);
-    if (rc == SQLITE_OK)
+    if (rc == CF_DB_OK)
         rc = sqlite3_exec(s->db, "PRAGMA journal_mode=MEMORY", NULL, NULL, NULL);
     return rc;
 }
@@ -567,7 +634,7 @@ int cf_store_open(const char *path, int create, int readonly, cf_store **out,
         rc = memory ? open_memory(s) : sqlite3_open_v2(path, &s->db,
                                                       SQLITE_OPEN_READWRITE |
                                                           SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
+        if (rc != CF_DB_OK) {
             rc = cf_store_error(s, rc, "open", err);
             cf_store_close(s);
             return rc;
@@ -622,7 +689,7 @@ void cf_store_close(cf_store *s)
     if (!s)
         return;
     for (size_t i = 0; i < STMT_SLOTS; i++)
-        sqlite3_finalize(s->stmts[i].st);
+        sqlite3_finalize(s->stmts[i].st.lite);
     if (s->db)
         sqlite3_close(s->db);
     cf_data_cache_free(s->dcache);
@@ -642,27 +709,27 @@ sqlite3 *cf_store_db(cf_store *s)
     return s->db;
 }
 
-sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err)
+cf_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err)
 {
     size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
     for (size_t n = 0; n < STMT_SLOTS; n++, h = (h + 1) % STMT_SLOTS) {
         if (s->stmts[h].sql == sql) {
-            sqlite3_stmt *st = s->stmts[h].st;
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
+            cf_stmt *st = &s->stmts[h].st;
+            cf_stmt_reset(st);
+            cf_stmt_clear(st);
             return st;
         }
         if (!s->stmts[h].sql) {
-            sqlite3_stmt *st;
+            sqlite3_stmt *lite;
             int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                        &st, NULL);
+                                        &lite, NULL);
             if (rc != SQLITE_OK) {
                 cf_store_error(s, rc, "prepare", err);
                 return NULL;
             }
             s->stmts[h].sql = sql;
-            s->stmts[h].st = st;
-            return st;
+            s->stmts[h].st = (cf_stmt){.lite = lite};
+            return &s->stmts[h].st;
         }
     }
     cf_err_set(err, CF_EINTERNAL, NULL, "statement cache full");
@@ -693,33 +760,33 @@ int cf_store_schema_is(cf_store *s, int version, bool *ok, cf_error *err)
     if (version < 1 || version > CF_SCHEMA_VERSION)
         return cf_err_set(err, CF_EINTERNAL, "schema", "no schema version %d", version);
     sqlite3 *ref;
-    if (sqlite3_open(":memory:", &ref) != SQLITE_OK) {
+    if (sqlite3_open(":memory:", &ref) != CF_DB_OK) {
         sqlite3_close(ref);
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     }
     int rc = 0;
     for (int v = 0; v < version && !rc; v++)
-        if (sqlite3_exec(ref, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+        if (sqlite3_exec(ref, migrations[v], NULL, NULL, NULL) != CF_DB_OK)
             rc = cf_err_set(err, CF_EINTERNAL, "schema", "cannot build schema %d", v + 1);
-    sqlite3_stmt *a = NULL, *b = NULL;
-    if (!rc && (sqlite3_prepare_v2(ref, objects, -1, &a, NULL) != SQLITE_OK ||
-                sqlite3_prepare_v2(s->db, objects, -1, &b, NULL) != SQLITE_OK))
+    cf_stmt *a = NULL, *b = NULL;
+    if (!rc && (lite_prepare(ref, objects, &a) != CF_DB_OK ||
+                lite_prepare(s->db, objects, &b) != CF_DB_OK))
         rc = cf_store_error(s, SQLITE_ERROR, "read schema", err);
     bool same = !rc;
     while (same) {
-        int ra = sqlite3_step(a), rb = sqlite3_step(b);
+        int ra = cf_stmt_step(a), rb = cf_stmt_step(b);
         if (ra != rb) {
             same = false;
             break;
         }
-        if (ra != SQLITE_ROW)
+        if (ra != CF_DB_ROW)
             break;
         for (int i = 0; i < 4 && same; i++)
-            same = strcmp((const char *)sqlite3_column_text(a, i),
-                          (const char *)sqlite3_column_text(b, i)) == 0;
+            same = strcmp(cf_stmt_text(a, i),
+                          cf_stmt_text(b, i)) == 0;
     }
-    sqlite3_finalize(a);
-    sqlite3_finalize(b);
+    cf_stmt_finalize(a);
+    cf_stmt_finalize(b);
     sqlite3_close(ref);
     *ok = same;
     return rc;
@@ -736,13 +803,13 @@ static int schema_guard(cf_store *s, cf_error *err)
     if (!s->schema[0])
         return 0;
     static const char sql[] = "PRAGMA schema_version";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int step = sqlite3_step(st);
-    int64_t cookie = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW)
+    int step = cf_stmt_step(st);
+    int64_t cookie = step == CF_DB_ROW ? cf_stmt_int64(st, 0) : -1;
+    cf_stmt_reset(st);
+    if (step != CF_DB_ROW)
         return cf_store_error(s, step, "read schema version", err);
     if (cookie == s->cookie)
         return 0;
@@ -837,14 +904,14 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
     cf_sha256_update(&h, (const unsigned char *)head, (size_t)n);
     const char *const sqls[] = {objects, versions};
     for (size_t q = 0; q < 2 && !rc; q++) {
-        sqlite3_stmt *st;
-        int prc = sqlite3_prepare_v2(s->db, sqls[q], -1, &st, NULL);
-        if (prc != SQLITE_OK) {
+        cf_stmt *st;
+        int prc = lite_prepare(s->db, sqls[q], &st);
+        if (prc != CF_DB_OK) {
             rc = cf_store_error(s, prc, "read schema", err);
             break;
         }
         rc = cf_store_hash_rows(s, st, &h, err);
-        sqlite3_finalize(st);
+        cf_stmt_finalize(st);
     }
     unsigned char bin[crypto_hash_sha256_BYTES];
     cf_sha256_final(&h, bin);
@@ -860,35 +927,35 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err)
  * changes type but not bytes changes the digest. st is reset, not
  * finalized. */
 /* The current row of st, as cf_store_hash_rows hashes each row. */
-static void hash_row(sqlite3_stmt *st, cf_sha256 *h)
+static void hash_row(cf_stmt *st, cf_sha256 *h)
 {
-    cf_store_hash_row(st, 0, sqlite3_column_count(st), h);
+    cf_store_hash_row(st, 0, cf_stmt_columns(st), h);
 }
 
-void cf_store_hash_row(sqlite3_stmt *st, int first, int end, cf_sha256 *h)
+void cf_store_hash_row(cf_stmt *st, int first, int end, cf_sha256 *h)
 {
     char head[48];
     {
         for (int i = first; i < end; i++) {
-            int n, type = sqlite3_column_type(st, i);
+            int n, type = cf_stmt_type(st, i);
             switch (type) {
-            case SQLITE_NULL:
+            case CF_DB_NULL:
                 cf_sha256_update(h, (const unsigned char *)"n0:", 3);
                 break;
-            case SQLITE_INTEGER:
-                n = (int)cf_hash_field_head(head, 'i', sqlite3_column_int64(st, i));
+            case CF_DB_INTEGER:
+                n = (int)cf_hash_field_head(head, 'i', cf_stmt_int64(st, i));
                 cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 break;
-            case SQLITE_FLOAT:
-                n = snprintf(head, sizeof head, "r%.17g:", sqlite3_column_double(st, i));
+            case CF_DB_FLOAT:
+                n = snprintf(head, sizeof head, "r%.17g:", cf_stmt_double(st, i));
                 cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 break;
             default: {
-                const unsigned char *t = type == SQLITE_BLOB
-                                             ? sqlite3_column_blob(st, i)
-                                             : sqlite3_column_text(st, i);
-                size_t len = (size_t)sqlite3_column_bytes(st, i);
-                n = (int)cf_hash_field_head(head, type == SQLITE_BLOB ? 'b' : 't',
+                const unsigned char *t = type == CF_DB_BLOB
+                                             ? cf_stmt_blob(st, i)
+                                             : cf_stmt_text(st, i);
+                size_t len = (size_t)cf_stmt_bytes(st, i);
+                n = (int)cf_hash_field_head(head, type == CF_DB_BLOB ? 'b' : 't',
                                             (int64_t)len);
                 cf_sha256_update(h, (const unsigned char *)head, (size_t)n);
                 if (len)
@@ -900,15 +967,15 @@ void cf_store_hash_row(sqlite3_stmt *st, int first, int end, cf_sha256 *h)
     }
 }
 
-int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
+int cf_store_hash_rows(cf_store *s, cf_stmt *st, cf_sha256 *h,
                        cf_error *err)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         hash_row(st, h);
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     cf_sha256_update(h, (const unsigned char *)"|", 1);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "hash rows", err);
 }
 
 int cf_store_commit(cf_store *s, cf_error *err)
@@ -961,12 +1028,12 @@ int cf_store_depth(const cf_store *s)
 /* Savepoints run once per referral in a bulk intake: prepared, not parsed. */
 static int step_sql(cf_store *s, const char *sql, cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, sql, err);
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, sql, err);
 }
 
 int cf_store_savepoint(cf_store *s, cf_error *err)
@@ -1007,42 +1074,42 @@ void cf_store_rollback_to(cf_store *s)
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static int done(cf_store *s, sqlite3_stmt *st, const char *what, cf_error *err)
+static int done(cf_store *s, cf_stmt *st, const char *what, cf_error *err)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE)
         return cf_store_error(s, rc, what, err);
     return 0;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(cf_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const char *t = cf_stmt_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
 
-static json_t *col_json_str(sqlite3_stmt *st, int i)
+static json_t *col_json_str(cf_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const char *t = cf_stmt_text(st, i);
     return t ? json_string((const char *)t) : json_null();
 }
 
-static json_t *col_time(sqlite3_stmt *st, int i)
+static json_t *col_time(cf_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+    if (cf_stmt_type(st, i) == CF_DB_NULL)
         return json_null();
     char buf[32];
-    cf_time_format(sqlite3_column_int64(st, i), buf);
+    cf_time_format(cf_stmt_int64(st, i), buf);
     return json_string(buf);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(cf_stmt *st, int i, const char *v)
 {
     if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        cf_stmt_bind_text(st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        cf_stmt_bind_null(st, i);
 }
 
 /* ---- meta ------------------------------------------------------------------------ */
@@ -1051,15 +1118,15 @@ int cf_store_meta_get(cf_store *s, const char *key, char **value, cf_error *err)
 {
     static const char sql[] = "SELECT value FROM meta WHERE key=?";
     *value = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW)
         *value = col_dup(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read meta", err);
     return 0;
 }
@@ -1067,7 +1134,7 @@ int cf_store_meta_get(cf_store *s, const char *key, char **value, cf_error *err)
 int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error *err)
 {
     static const char sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
@@ -1084,18 +1151,18 @@ int cf_store_policy_get(cf_store *s, const char *key, char **value, int64_t *aud
     *value = NULL;
     if (audit_seq)
         *audit_seq = 0;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         *value = col_dup(st, 0);
         if (audit_seq)
-            *audit_seq = sqlite3_column_int64(st, 1);
+            *audit_seq = cf_stmt_int64(st, 1);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read policy", err);
     return 0;
 }
@@ -1105,29 +1172,29 @@ int cf_store_policy_set(cf_store *s, const char *key, const char *value, int64_t
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO policies(key, value, audit_seq) VALUES(?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
     bind_text(st, 2, value);
-    sqlite3_bind_int64(st, 3, audit_seq);
+    cf_stmt_bind_int64(st, 3, audit_seq);
     return done(s, st, "write policy", err);
 }
 
 int cf_store_policy_list(cf_store *s, json_t **out, cf_error *err)
 {
     static const char sql[] = "SELECT key, value, audit_seq FROM policies ORDER BY key";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, json_pack("[o, o, I]", col_json_str(st, 0),
                                            col_json_str(st, 1),
-                                           (json_int_t)sqlite3_column_int64(st, 2)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+                                           (json_int_t)cf_stmt_int64(st, 2)));
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "read policies", err);
     }
@@ -1139,10 +1206,10 @@ int cf_store_record_put(cf_store *s, int64_t seq, const char *subject, const cha
                         cf_error *err)
 {
     static const char sql[] = "INSERT INTO records(seq, subject, payload) VALUES(?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, seq);
+    cf_stmt_bind_int64(st, 1, seq);
     bind_text(st, 2, subject);
     bind_text(st, 3, payload);
     return done(s, st, "write record payload", err);
@@ -1151,14 +1218,14 @@ int cf_store_record_put(cf_store *s, int64_t seq, const char *subject, const cha
 int cf_store_record_latest(cf_store *s, const char *subject, int64_t *seq, cf_error *err)
 {
     static const char sql[] = "SELECT max(seq) FROM records WHERE subject=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, subject);
-    int rc = sqlite3_step(st);
-    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read record payloads", err);
+    int rc = cf_stmt_step(st);
+    *seq = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read record payloads", err);
 }
 
 /* ---- users ------------------------------------------------------------------------ */
@@ -1179,24 +1246,24 @@ int cf_store_user_get(cf_store *s, const char *name, cf_user_row *out, cf_error 
     static const char sql[] = "SELECT name, roles, disabled, created_at, created_by,"
                               " os_users, audit_seq FROM users WHERE name=?";
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         out->name = col_dup(st, 0);
         out->roles = col_dup(st, 1);
-        out->disabled = sqlite3_column_int(st, 2);
-        out->created_at = sqlite3_column_int64(st, 3);
+        out->disabled = (int)cf_stmt_int64(st, 2);
+        out->created_at = cf_stmt_int64(st, 3);
         out->created_by = col_dup(st, 4);
         out->os_users = col_dup(st, 5);
-        out->audit_seq = sqlite3_column_int64(st, 6);
+        out->audit_seq = cf_stmt_int64(st, 6);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_EDENIED, "actor", "unknown user \"%s\"", name);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(s, rc, "read user", err);
     if (!out->name || !out->roles || !out->created_by || !out->os_users) {
         cf_user_row_clear(out);
@@ -1208,14 +1275,14 @@ int cf_store_user_get(cf_store *s, const char *name, cf_user_row *out, cf_error 
 int cf_store_user_exists(cf_store *s, const char *name, bool *exists, cf_error *err)
 {
     static const char sql[] = "SELECT 1 FROM users WHERE name=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
-    int rc = sqlite3_step(st);
-    *exists = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "read user", err);
+    int rc = cf_stmt_step(st);
+    *exists = rc == CF_DB_ROW;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW || rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "read user", err);
 }
 
 int cf_store_user_put(cf_store *s, const cf_user_row *u, bool insert, cf_error *err)
@@ -1226,23 +1293,23 @@ int cf_store_user_put(cf_store *s, const cf_user_row *u, bool insert, cf_error *
     static const char upd[] =
         "UPDATE users SET roles=?, disabled=?, created_at=?, created_by=?, os_users=?,"
         " audit_seq=? WHERE name=?";
-    sqlite3_stmt *st = cf_store_stmt(s, insert ? ins : upd, err);
+    cf_stmt *st = cf_store_stmt(s, insert ? ins : upd, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, u->roles);
-    sqlite3_bind_int(st, 2, u->disabled ? 1 : 0);
-    sqlite3_bind_int64(st, 3, u->created_at);
+    cf_stmt_bind_int64(st, 2, u->disabled ? 1 : 0);
+    cf_stmt_bind_int64(st, 3, u->created_at);
     bind_text(st, 4, u->created_by);
     bind_text(st, 5, u->os_users ? u->os_users : "");
-    sqlite3_bind_int64(st, 6, u->audit_seq);
+    cf_stmt_bind_int64(st, 6, u->audit_seq);
     bind_text(st, 7, u->name);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (insert && (rc & 0xff) == SQLITE_CONSTRAINT)
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    if (insert && (rc & 0xff) == CF_DB_CONSTRAINT)
         return cf_err_set(err, CF_EINVALID, "name", "user \"%s\" already exists", u->name);
-    if (rc != SQLITE_DONE)
+    if (rc != CF_DB_DONE)
         return cf_store_error(s, rc, insert ? "add user" : "change user", err);
-    if (!insert && sqlite3_changes(s->db) != 1)
+    if (!insert && sqlite3_changes64(s->db) != 1)
         return cf_err_set(err, CF_ENOTFOUND, "name", "no such user \"%s\"", u->name);
     return 0;
 }
@@ -1250,15 +1317,15 @@ int cf_store_user_put(cf_store *s, const cf_user_row *u, bool insert, cf_error *
 int cf_store_user_names(cf_store *s, json_t **out, cf_error *err)
 {
     static const char sql[] = "SELECT name FROM users ORDER BY name";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, col_json_str(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "list users", err);
     }
@@ -1269,13 +1336,13 @@ int cf_store_user_names(cf_store *s, json_t **out, cf_error *err)
 int cf_store_user_count(cf_store *s, int64_t *n, cf_error *err)
 {
     static const char sql[] = "SELECT count(*) FROM users";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "count users", err);
+    int rc = cf_stmt_step(st);
+    *n = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "count users", err);
 }
 
 static json_t *split_roles(const char *roles)
@@ -1296,21 +1363,21 @@ int cf_store_user_list(cf_store *s, json_t **out, cf_error *err)
     static const char sql[] =
         "SELECT name, roles, disabled, created_at, created_by, os_users FROM users"
         " ORDER BY name";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         json_array_append_new(
             a, json_pack("{s:o, s:o, s:b, s:o, s:o, s:o}", "name", col_json_str(st, 0),
-                         "roles", split_roles((const char *)sqlite3_column_text(st, 1)),
-                         "disabled", sqlite3_column_int(st, 2), "created_at",
+                         "roles", split_roles(cf_stmt_text(st, 1)),
+                         "disabled", (int)cf_stmt_int64(st, 2), "created_at",
                          col_time(st, 3), "created_by", col_json_str(st, 4), "os_users",
-                         split_roles((const char *)sqlite3_column_text(st, 5))));
+                         split_roles(cf_stmt_text(st, 5))));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "list users", err);
     }
@@ -1325,23 +1392,23 @@ int cf_store_workflow_latest(cf_store *s, const char *name, int64_t *version,
 {
     static const char sql[] =
         "SELECT version, hash FROM workflows WHERE name=? ORDER BY version DESC LIMIT 1";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
-    int rc = sqlite3_step(st);
+    int rc = cf_stmt_step(st);
     *version = 0;
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int64(st, 0);
+    if (rc == CF_DB_ROW) {
+        *version = cf_stmt_int64(st, 0);
         if (hash)
-            snprintf(hash, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+            snprintf(hash, 65, "%s", cf_stmt_text(st, 1));
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_EMISSING, "workflow",
                           "workflow \"%s\" is not deployed (caseflow workflow deploy FILE)",
                           name);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read workflow", err);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read workflow", err);
 }
 
 int cf_store_workflow_get_hashed(cf_store *s, const char *name, int64_t version,
@@ -1351,16 +1418,16 @@ int cf_store_workflow_get_hashed(cf_store *s, const char *name, int64_t version,
         "SELECT bundle, hash FROM workflows WHERE name=? AND version=?";
     *bundle = NULL;
     hash[0] = '\0';
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
-    sqlite3_bind_int64(st, 2, version);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    cf_stmt_bind_int64(st, 2, version);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         json_error_t je;
-        const char *text = (const char *)sqlite3_column_text(st, 0);
-        const char *want = (const char *)sqlite3_column_text(st, 1);
+        const char *text = cf_stmt_text(st, 0);
+        const char *want = cf_stmt_text(st, 1);
         *bundle = text ? json_loads(text, 0, &je) : NULL;
         if (*bundle) {
             /* The stored hash must still match what we are about to run.
@@ -1378,7 +1445,7 @@ int cf_store_workflow_get_hashed(cf_store *s, const char *name, int64_t version,
             if (!want || strcmp(got, want) != 0) {
                 json_decref(*bundle);
                 *bundle = NULL;
-                sqlite3_reset(st);
+                cf_stmt_reset(st);
                 return cf_err_set(err, CF_EIO, "workflow",
                                   "workflow %s v%lld: stored source does not match its hash",
                                   name, (long long)version);
@@ -1386,11 +1453,11 @@ int cf_store_workflow_get_hashed(cf_store *s, const char *name, int64_t version,
             memcpy(hash, got, 65);
         }
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_EMISSING, "workflow", "workflow %s v%lld is not deployed",
                           name, (long long)version);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(s, rc, "read workflow", err);
     if (!*bundle)
         return cf_err_set(err, CF_EIO, "workflow", "workflow %s v%lld: stored bundle unreadable",
@@ -1412,17 +1479,17 @@ int cf_store_workflow_put(cf_store *s, const char *name, int64_t version,
     static const char sql[] =
         "INSERT INTO workflows(name, version, declared_version, hash, bundle,"
         " deployed_at, deployed_by, audit_seq) VALUES(?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, name);
-    sqlite3_bind_int64(st, 2, version);
-    sqlite3_bind_int64(st, 3, declared);
+    cf_stmt_bind_int64(st, 2, version);
+    cf_stmt_bind_int64(st, 3, declared);
     bind_text(st, 4, hash);
     bind_text(st, 5, bundle);
-    sqlite3_bind_int64(st, 6, at);
+    cf_stmt_bind_int64(st, 6, at);
     bind_text(st, 7, by);
-    sqlite3_bind_int64(st, 8, audit_seq);
+    cf_stmt_bind_int64(st, 8, audit_seq);
     return done(s, st, "store workflow", err);
 }
 
@@ -1431,20 +1498,20 @@ int cf_store_workflow_list(cf_store *s, json_t **out, cf_error *err)
     static const char sql[] =
         "SELECT name, version, declared_version, hash, deployed_at, deployed_by"
         " FROM workflows ORDER BY name, version";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(
             a, json_pack("{s:o, s:I, s:I, s:o, s:o, s:o}", "name", col_json_str(st, 0),
-                         "version", (json_int_t)sqlite3_column_int64(st, 1),
-                         "declared_version", (json_int_t)sqlite3_column_int64(st, 2),
+                         "version", (json_int_t)cf_stmt_int64(st, 1),
+                         "declared_version", (json_int_t)cf_stmt_int64(st, 2),
                          "hash", col_json_str(st, 3), "deployed_at", col_time(st, 4),
                          "deployed_by", col_json_str(st, 5)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "list workflows", err);
     }
@@ -1457,18 +1524,18 @@ int cf_store_case_version_counts(cf_store *s, json_t **out, cf_error *err)
     static const char sql[] = "SELECT workflow, version, state, count(*) FROM cases"
                               " WHERE disposed_at IS NULL GROUP BY 1, 2, 3";
     *out = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, json_pack("[o, I, o, I]", col_json_str(st, 0),
-                                           (json_int_t)sqlite3_column_int64(st, 1),
+                                           (json_int_t)cf_stmt_int64(st, 1),
                                            col_json_str(st, 2),
-                                           (json_int_t)sqlite3_column_int64(st, 3)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+                                           (json_int_t)cf_stmt_int64(st, 3)));
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "count cases", err);
     }
@@ -1505,12 +1572,12 @@ int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
         " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at"
         " FROM cases WHERE id=?";
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && row_part) {
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW && row_part) {
         /* The same columns in the same order as the digest's row part
          * (integrity.c), hashed from the row as stored, before any read
          * could convert a value. */
@@ -1520,34 +1587,34 @@ int cf_store_case_get_hashed(cf_store *s, const char *id, cf_case_row *out,
         cf_sha256_update(&h, (const unsigned char *)"|", 1);
         cf_sha256_final(&h, row_part);
     }
-    if (rc == SQLITE_ROW) {
+    if (rc == CF_DB_ROW) {
         json_error_t je;
-        out->seq = sqlite3_column_int64(st, 0);
+        out->seq = cf_stmt_int64(st, 0);
         out->id = col_dup(st, 1);
         out->source = col_dup(st, 2);
         out->reference = col_dup(st, 3);
         out->workflow = col_dup(st, 4);
-        out->version = sqlite3_column_int64(st, 5);
+        out->version = cf_stmt_int64(st, 5);
         out->state = col_dup(st, 6);
         /* the bytes just read, whole: a row changed by anyone else is
          * parsed afresh (the row part above hashed the same bytes) */
-        const void *text = sqlite3_column_blob(st, 7);
-        size_t len = (size_t)sqlite3_column_bytes(st, 7);
+        const void *text = cf_stmt_blob(st, 7);
+        size_t len = (size_t)cf_stmt_bytes(st, 7);
         out->data = cf_data_cache_take(s->dcache, text, len);
         if (!out->data)
             out->data = json_loadb(text, len, 0, &je);
-        out->revision = sqlite3_column_int64(st, 8);
-        out->created_at = sqlite3_column_int64(st, 9);
-        out->updated_at = sqlite3_column_int64(st, 10);
-        out->deadline_at = sqlite3_column_int64(st, 11);
-        out->review_at = sqlite3_column_int64(st, 12);
+        out->revision = cf_stmt_int64(st, 8);
+        out->created_at = cf_stmt_int64(st, 9);
+        out->updated_at = cf_stmt_int64(st, 10);
+        out->deadline_at = cf_stmt_int64(st, 11);
+        out->review_at = cf_stmt_int64(st, 12);
         out->legal_hold = col_dup(st, 13);
-        out->disposed_at = sqlite3_column_int64(st, 14);
+        out->disposed_at = cf_stmt_int64(st, 14);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_ENOTFOUND, "id", "no such case \"%s\"", id);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(s, rc, "read case", err);
     if (!out->data || !json_is_object(out->data) || !out->id || !out->state) {
         cf_case_row_clear(out);
@@ -1561,20 +1628,20 @@ int cf_store_case_state(cf_store *s, const char *id, char **state, char **workfl
 {
     static const char sql[] = "SELECT state, workflow, version FROM cases WHERE id=?";
     *state = *workflow = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         *state = col_dup(st, 0);
         *workflow = col_dup(st, 1);
-        *version = sqlite3_column_int64(st, 2);
+        *version = cf_stmt_int64(st, 2);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_ENOTFOUND, "id", "no such case \"%s\"", id);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(s, rc, "read case", err);
     return *state && *workflow ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
 }
@@ -1585,18 +1652,18 @@ int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
     static const char sql[] = "SELECT id, state FROM cases WHERE source=? AND reference=?";
     *id = NULL;
     *state = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, source);
     bind_text(st, 2, reference);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
         *id = col_dup(st, 0);
         *state = col_dup(st, 1);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "find referral", err);
     return 0;
 }
@@ -1604,21 +1671,21 @@ int cf_store_case_by_ref(cf_store *s, const char *source, const char *reference,
 int cf_store_case_next_seq(cf_store *s, int64_t *seq, cf_error *err)
 {
     static const char sql[] = "SELECT coalesce(max(seq), 0) + 1 FROM cases";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int rc = sqlite3_step(st);
-    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "allocate case id", err);
+    int rc = cf_stmt_step(st);
+    *seq = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "allocate case id", err);
 }
 
-static void bind_deadline(sqlite3_stmt *st, int i, int64_t d)
+static void bind_deadline(cf_stmt *st, int i, int64_t d)
 {
     if (d)
-        sqlite3_bind_int64(st, i, d);
+        cf_stmt_bind_int64(st, i, d);
     else
-        sqlite3_bind_null(st, i);
+        cf_stmt_bind_null(st, i);
 }
 
 int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
@@ -1628,31 +1695,31 @@ int cf_store_case_insert(cf_store *s, const cf_case_row *r, const char *data,
         "INSERT INTO cases(seq, id, source, reference, workflow, version, state,"
         " data, revision, created_at, updated_at, deadline_at, review_at, legal_hold,"
         " disposed_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, r->seq);
+    cf_stmt_bind_int64(st, 1, r->seq);
     bind_text(st, 2, r->id);
     bind_text(st, 3, r->source);
     bind_text(st, 4, r->reference);
     bind_text(st, 5, r->workflow);
-    sqlite3_bind_int64(st, 6, r->version);
+    cf_stmt_bind_int64(st, 6, r->version);
     bind_text(st, 7, r->state);
     bind_text(st, 8, data);
-    sqlite3_bind_int64(st, 9, r->revision);
-    sqlite3_bind_int64(st, 10, r->created_at);
-    sqlite3_bind_int64(st, 11, r->updated_at);
+    cf_stmt_bind_int64(st, 9, r->revision);
+    cf_stmt_bind_int64(st, 10, r->created_at);
+    cf_stmt_bind_int64(st, 11, r->updated_at);
     bind_deadline(st, 12, r->deadline_at);
     bind_deadline(st, 13, r->review_at);
     bind_text(st, 14, r->legal_hold);
     bind_deadline(st, 15, r->disposed_at);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    if ((rc & 0xff) == CF_DB_CONSTRAINT)
         return cf_err_set(err, CF_ECONFLICT, "reference",
                           "referral %s/%s was taken in concurrently; retry", r->source,
                           r->reference);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, "insert case", err);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, "insert case", err);
 }
 
 int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
@@ -1662,23 +1729,23 @@ int cf_store_case_update(cf_store *s, const cf_case_row *r, const char *data,
         "UPDATE cases SET state=?, data=?, revision=revision+1, updated_at=?,"
         " deadline_at=?, review_at=?, legal_hold=?, disposed_at=?, version=?"
         " WHERE id=? AND revision=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, r->state);
     bind_text(st, 2, data);
-    sqlite3_bind_int64(st, 3, r->updated_at);
+    cf_stmt_bind_int64(st, 3, r->updated_at);
     bind_deadline(st, 4, r->deadline_at);
     bind_deadline(st, 5, r->review_at);
     bind_text(st, 6, r->legal_hold);
     bind_deadline(st, 7, r->disposed_at);
-    sqlite3_bind_int64(st, 8, r->version); /* changed only by a migration */
+    cf_stmt_bind_int64(st, 8, r->version); /* changed only by a migration */
     bind_text(st, 9, r->id);
-    sqlite3_bind_int64(st, 10, r->revision);
+    cf_stmt_bind_int64(st, 10, r->revision);
     int rc = done(s, st, "update case", err);
     if (rc)
         return rc;
-    if (sqlite3_changes(s->db) != 1)
+    if (sqlite3_changes64(s->db) != 1)
         return cf_err_set(err, CF_ECONFLICT, "revision",
                           "case %s changed since it was read (revision %lld); retry",
                           r->id, (long long)r->revision);
@@ -1694,25 +1761,25 @@ int cf_store_case_list(cf_store *s, const char *state, size_t limit, json_t **ou
     static const char sql_state[] =
         "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
         " FROM cases WHERE state=? ORDER BY seq LIMIT ?";
-    sqlite3_stmt *st = cf_store_stmt(s, state ? sql_state : sql_all, err);
+    cf_stmt *st = cf_store_stmt(s, state ? sql_state : sql_all, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int i = 1;
     if (state)
         bind_text(st, i++, state);
-    sqlite3_bind_int64(st, i, limit ? (int64_t)limit : -1);
+    cf_stmt_bind_int64(st, i, limit ? (int64_t)limit : -1);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(
             a, json_pack("{s:o, s:o, s:{s:o, s:I}, s:I, s:o, s:o}", "id",
                          col_json_str(st, 0), "state", col_json_str(st, 1), "workflow",
                          "name", col_json_str(st, 2), "version",
-                         (json_int_t)sqlite3_column_int64(st, 3), "revision",
-                         (json_int_t)sqlite3_column_int64(st, 4), "updated_at",
+                         (json_int_t)cf_stmt_int64(st, 3), "revision",
+                         (json_int_t)cf_stmt_int64(st, 4), "updated_at",
                          col_time(st, 5), "deadline_at", col_time(st, 6)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "list cases", err);
     }
@@ -1729,11 +1796,11 @@ int cf_store_event_add(cf_store *s, const cf_event_fields *f, const char *data,
         "INSERT INTO events(case_id, at, actor, role, event, outcome, from_state,"
         " to_state, data, data_sha256, plugin, plugin_version, plugin_sha256,"
         " case_sha256, audit_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, f->case_id);
-    sqlite3_bind_int64(st, 2, f->at);
+    cf_stmt_bind_int64(st, 2, f->at);
     bind_text(st, 3, f->actor);
     bind_text(st, 4, f->role);
     bind_text(st, 5, f->event);
@@ -1746,7 +1813,7 @@ int cf_store_event_add(cf_store *s, const cf_event_fields *f, const char *data,
     bind_text(st, 12, f->plugin_version);
     bind_text(st, 13, f->plugin_sha256);
     bind_text(st, 14, f->case_sha256);
-    sqlite3_bind_int64(st, 15, audit_seq);
+    cf_stmt_bind_int64(st, 15, audit_seq);
     return done(s, st, "append history", err);
 }
 
@@ -1756,16 +1823,16 @@ int cf_store_event_last_actor(cf_store *s, const char *case_id, const char *even
     static const char sql[] = "SELECT actor FROM events WHERE case_id=? AND event=?"
                               " ORDER BY seq DESC LIMIT 1";
     *actor = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     bind_text(st, 2, event);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW)
         *actor = col_dup(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW && rc != CF_DB_DONE)
         return cf_store_error(s, rc, "read history", err);
     return 0;
 }
@@ -1775,31 +1842,31 @@ int cf_store_event_list(cf_store *s, const char *case_id, json_t **out, cf_error
     static const char sql[] =
         "SELECT seq, at, actor, role, event, outcome, from_state, to_state, data,"
         " plugin, plugin_version, plugin_sha256 FROM events WHERE case_id=? ORDER BY seq";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         json_t *data = NULL;
-        if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-            data = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
-        json_t *plugin = sqlite3_column_type(st, 9) == SQLITE_NULL
+        if (cf_stmt_type(st, 8) != CF_DB_NULL)
+            data = json_loads(cf_stmt_text(st, 8), 0, NULL);
+        json_t *plugin = cf_stmt_type(st, 9) == CF_DB_NULL
                              ? json_null()
                              : json_pack("{s:o, s:o, s:o}", "name", col_json_str(st, 9),
                                          "version", col_json_str(st, 10), "sha256",
                                          col_json_str(st, 11));
         json_array_append_new(
             a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "at", col_time(st, 1),
+                         (json_int_t)cf_stmt_int64(st, 0), "at", col_time(st, 1),
                          "actor", col_json_str(st, 2), "role", col_json_str(st, 3),
                          "event", col_json_str(st, 4), "outcome", col_json_str(st, 5),
                          "from", col_json_str(st, 6), "to", col_json_str(st, 7), "data",
                          data ? data : json_null(), "plugin", plugin));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "read history", err);
     }
@@ -1814,13 +1881,13 @@ int cf_store_timer_set(cf_store *s, const char *case_id, const char *event,
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO timers(case_id, event, state, due_at) VALUES(?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     bind_text(st, 2, event);
     bind_text(st, 3, state);
-    sqlite3_bind_int64(st, 4, due);
+    cf_stmt_bind_int64(st, 4, due);
     return done(s, st, "set timer", err);
 }
 
@@ -1828,7 +1895,7 @@ int cf_store_timer_clear_state(cf_store *s, const char *case_id, const char *sta
                                cf_error *err)
 {
     static const char sql[] = "DELETE FROM timers WHERE case_id=? AND state=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -1840,7 +1907,7 @@ int cf_store_timer_delete(cf_store *s, const char *case_id, const char *event,
                           cf_error *err)
 {
     static const char sql[] = "DELETE FROM timers WHERE case_id=? AND event=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -1853,33 +1920,33 @@ int cf_store_timer_get(cf_store *s, const char *case_id, const char *event, int6
 {
     static const char sql[] = "SELECT due_at FROM timers WHERE case_id=? AND event=?";
     *due = 0;
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     bind_text(st, 2, event);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *due = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW)
+        *due = cf_stmt_int64(st, 0);
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return CF_ENOTFOUND;
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "read timer", err);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read timer", err);
 }
 
-static int timer_rows(cf_store *s, sqlite3_stmt *st, json_t **out, cf_error *err)
+static int timer_rows(cf_store *s, cf_stmt *st, json_t **out, cf_error *err)
 {
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:I}", "case",
                                            col_json_str(st, 0), "event",
                                            col_json_str(st, 1), "state",
                                            col_json_str(st, 2), "due_at",
                                            col_time(st, 3), "due",
-                                           (json_int_t)sqlite3_column_int64(st, 3)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+                                           (json_int_t)cf_stmt_int64(st, 3)));
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "read timers", err);
     }
@@ -1893,12 +1960,12 @@ int cf_store_timer_due(cf_store *s, int64_t now, size_t skip, size_t limit, json
     static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"
                               " WHERE due_at <= ? ORDER BY due_at, case_id, event"
                               " LIMIT ? OFFSET ?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, (int64_t)limit);
-    sqlite3_bind_int64(st, 3, (int64_t)skip);
+    cf_stmt_bind_int64(st, 1, now);
+    cf_stmt_bind_int64(st, 2, (int64_t)limit);
+    cf_stmt_bind_int64(st, 3, (int64_t)skip);
     return timer_rows(s, st, out, err);
 }
 
@@ -1918,18 +1985,18 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
         " SELECT * FROM (SELECT case_id, event, state, due_at, rowid FROM timers"
         "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?4))"
         " ORDER BY 4, 5 LIMIT ?4";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, after->due);
-    sqlite3_bind_int64(st, 3, after->rowid);
-    sqlite3_bind_int64(st, 4, (int64_t)limit);
+    cf_stmt_bind_int64(st, 1, now);
+    cf_stmt_bind_int64(st, 2, after->due);
+    cf_stmt_bind_int64(st, 3, after->rowid);
+    cf_stmt_bind_int64(st, 4, (int64_t)limit);
     json_t *a = json_array();
-    int rc = SQLITE_DONE;
-    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        after->due = sqlite3_column_int64(st, 3);
-        after->rowid = sqlite3_column_int64(st, 4);
+    int rc = CF_DB_DONE;
+    while (a && (rc = cf_stmt_step(st)) == CF_DB_ROW) {
+        after->due = cf_stmt_int64(st, 3);
+        after->rowid = cf_stmt_int64(st, 4);
         json_t *t = json_pack("{s:o, s:o, s:o, s:o, s:I}", "case", col_json_str(st, 0), "event",
                               col_json_str(st, 1), "state", col_json_str(st, 2), "due_at",
                               col_time(st, 3), "due", (json_int_t)after->due);
@@ -1938,10 +2005,10 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
             a = NULL;
         }
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (!a)
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    if (rc != SQLITE_DONE) {
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "read timers", err);
     }
@@ -1953,7 +2020,7 @@ int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out, cf_error
 {
     static const char sql[] = "SELECT case_id, event, state, due_at FROM timers"
                               " WHERE case_id=? ORDER BY due_at";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -1967,14 +2034,14 @@ int cf_store_task_add(cf_store *s, const char *case_id, const char *role,
 {
     static const char sql[] =
         "INSERT INTO tasks(case_id, role, kind, detail, created_at) VALUES(?,?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     bind_text(st, 2, role);
     bind_text(st, 3, kind);
     bind_text(st, 4, detail);
-    sqlite3_bind_int64(st, 5, at);
+    cf_stmt_bind_int64(st, 5, at);
     return done(s, st, "open task", err);
 }
 
@@ -1982,25 +2049,25 @@ int cf_store_task_list(cf_store *s, const char *case_id, json_t **out, cf_error 
 {
     static const char sql[] = "SELECT seq, role, kind, detail, status, created_at"
                               " FROM tasks WHERE case_id=? ORDER BY seq";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW) {
         json_t *detail = NULL;
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            detail = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        if (cf_stmt_type(st, 3) != CF_DB_NULL)
+            detail = json_loads(cf_stmt_text(st, 3), 0, NULL);
         json_array_append_new(
             a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "seq",
-                         (json_int_t)sqlite3_column_int64(st, 0), "role",
+                         (json_int_t)cf_stmt_int64(st, 0), "role",
                          col_json_str(st, 1), "kind", col_json_str(st, 2), "detail",
                          detail ? detail : json_null(), "status", col_json_str(st, 4),
                          "created_at", col_time(st, 5)));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "read tasks", err);
     }
@@ -2013,7 +2080,7 @@ int cf_store_key_add(cf_store *s, const char *kind, const char *value,
 {
     static const char sql[] =
         "INSERT OR IGNORE INTO keys(kind, value, case_id) VALUES(?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, kind);
@@ -2029,16 +2096,16 @@ int cf_store_key_count(cf_store *s, const char *kind, const char *value,
      * not cost a hundred thousand steps on every referral that carries it. */
     static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE kind=? AND"
                               " value=? AND case_id<>? LIMIT 10001)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, kind);
     bind_text(st, 2, value);
     bind_text(st, 3, except);
-    int rc = sqlite3_step(st);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : cf_store_error(s, rc, "count keys", err);
+    int rc = cf_stmt_step(st);
+    *n = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "count keys", err);
 }
 
 int cf_store_key_find(cf_store *s, const char *kind, const char *value,
@@ -2046,7 +2113,7 @@ int cf_store_key_find(cf_store *s, const char *kind, const char *value,
 {
     static const char sql[] =
         "SELECT case_id FROM keys WHERE kind=? AND value=? AND case_id<>? LIMIT 1000";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, kind);
@@ -2054,10 +2121,10 @@ int cf_store_key_find(cf_store *s, const char *kind, const char *value,
     bind_text(st, 3, except);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, col_json_str(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "find keys", err);
     }
@@ -2080,19 +2147,19 @@ int cf_store_key_peers(cf_store *s, const char *kind, const char *value,
         int rc = cf_store_key_count(s, kind, value, except, held, err);
         return rc || *held > limit ? rc : cf_store_key_find(s, kind, value, except, ids, err);
     }
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, kind);
     bind_text(st, 2, value);
     bind_text(st, 3, except);
-    sqlite3_bind_int64(st, 4, limit + 1);
+    cf_stmt_bind_int64(st, 4, limit + 1);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, col_json_str(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE || !a) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE || !a) {
         json_decref(a);
         return a ? cf_store_error(s, rc, "find keys", err)
                  : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
@@ -2111,17 +2178,17 @@ int cf_store_task_set(cf_store *s, int64_t id, const char *status, const char *a
 {
     static const char sql[] =
         "UPDATE tasks SET status=?, assignee=?, closed_at=?, result=? WHERE seq=?";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, status);
     bind_text(st, 2, assignee);
     if (closed_at)
-        sqlite3_bind_int64(st, 3, closed_at);
+        cf_stmt_bind_int64(st, 3, closed_at);
     else
-        sqlite3_bind_null(st, 3);
+        cf_stmt_bind_null(st, 3);
     bind_text(st, 4, result);
-    sqlite3_bind_int64(st, 5, id);
+    cf_stmt_bind_int64(st, 5, id);
     return done(s, st, "update task", err);
 }
 
@@ -2129,20 +2196,20 @@ int cf_store_task_status(cf_store *s, int64_t id, char **status, char **assignee
                          cf_error *err)
 {
     *status = *assignee = NULL;
-    sqlite3_stmt *st = cf_store_stmt(s, "SELECT status, assignee FROM tasks WHERE seq=?", err);
+    cf_stmt *st = cf_store_stmt(s, "SELECT status, assignee FROM tasks WHERE seq=?", err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *status = strdup((const char *)sqlite3_column_text(st, 0));
-        const unsigned char *a = sqlite3_column_text(st, 1);
+    cf_stmt_bind_int64(st, 1, id);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
+        *status = strdup(cf_stmt_text(st, 0));
+        const char *a = cf_stmt_text(st, 1);
         *assignee = a ? strdup((const char *)a) : NULL;
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_ENOTFOUND, "task", "no task %lld", (long long)id);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(s, rc, "read task", err);
     return *status ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
 }
@@ -2152,13 +2219,13 @@ int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
 {
     static const char sql[] = "INSERT INTO notifications(case_id, channel, payload,"
                               " created_at) VALUES(?,?,?,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
     bind_text(st, 2, channel);
     bind_text(st, 3, payload);
-    sqlite3_bind_int64(st, 4, at);
+    cf_stmt_bind_int64(st, 4, at);
     return done(s, st, "queue notification", err);
 }
 
@@ -2174,7 +2241,7 @@ int cf_store_case_erase(cf_store *s, const char *id, cf_error *err)
         "DELETE FROM timers WHERE case_id=?",
     };
     for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
-        sqlite3_stmt *st = cf_store_stmt(s, sqls[i], err);
+        cf_stmt *st = cf_store_stmt(s, sqls[i], err);
         if (!st)
             return err ? err->code : CF_EIO;
         bind_text(st, 1, id);
@@ -2191,20 +2258,20 @@ int cf_store_retention_due(cf_store *s, int64_t now, json_t **out, cf_error *err
         "SELECT id, state, json_extract(data, '$.outcome'), review_at, legal_hold"
         " FROM cases WHERE review_at IS NOT NULL AND review_at <= ? AND disposed_at IS NULL"
         " ORDER BY review_at, seq";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, now);
+    cf_stmt_bind_int64(st, 1, now);
     json_t *a = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cf_stmt_step(st)) == CF_DB_ROW)
         json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o}", "id",
                                            col_json_str(st, 0), "state", col_json_str(st, 1),
                                            "outcome", col_json_str(st, 2), "review_at",
                                            col_time(st, 3), "legal_hold",
                                            col_json_str(st, 4)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    cf_stmt_reset(st);
+    if (rc != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(s, rc, "retention due", err);
     }

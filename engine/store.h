@@ -14,6 +14,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "store/db.h"
 
 #define CF_SCHEMA_VERSION 4
 #define CF_STORE_APPLICATION_ID 0x43464c57 /* "CFLW" */
@@ -72,17 +73,38 @@ void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie);
 int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
 /* Hash the rows of st into h with their storage types (see store.c); st
  * is reset. */
-int cf_store_hash_rows(cf_store *s, sqlite3_stmt *st, cf_sha256 *h,
+int cf_store_hash_rows(cf_store *s, cf_stmt *st, cf_sha256 *h,
                        cf_error *err);
 /* Columns [first, end) of st's current row, hashed into h as
  * cf_store_hash_rows hashes a row (ended by ';'): lets one statement over a
  * whole table, with a key column in front, hash each case's rows as the
  * per-case query would. */
-void cf_store_hash_row(sqlite3_stmt *st, int first, int end, cf_sha256 *h);
+void cf_store_hash_row(cf_stmt *st, int first, int end, cf_sha256 *h);
+/* The SQLite connection of a SQLite store (NULL on another backend): only
+ * for what is SQLite's own (the verify twin, memvfs). */
 sqlite3 *cf_store_db(cf_store *s);
 /* The prepared statement for sql, cached by the address of the (static)
- * string; reset and with bindings cleared. NULL on error (err filled). */
-sqlite3_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err);
+ * string; reset and with bindings cleared. Owned by the store: never
+ * finalized by the caller. NULL on error (err filled). */
+cf_stmt *cf_store_stmt(cf_store *s, const char *sql, cf_error *err);
+/* A statement for sql built at run time, new in *out (end it with
+ * cf_stmt_finalize). Returns CF_DB_OK, or a backend code for
+ * cf_store_error (then *out is NULL). */
+int cf_store_prepare(cf_store *s, const char *sql, cf_stmt **out);
+/* Rows changed by the last INSERT, UPDATE or DELETE on the connection. */
+int64_t cf_store_changes(cf_store *s);
+/* Rows changed since the connection opened: a cheap "did anything write"
+ * between two points of one transaction. */
+int64_t cf_store_total_changes(cf_store *s);
+/* The row id of the last INSERT into a rowid table. */
+int64_t cf_store_last_insert_id(cf_store *s);
+/* Set the page cache (KiB when negative, as PRAGMA cache_size) and return
+ * the size it had; 0 when it could not be read (then it is left alone), and
+ * always 0 on a backend without a per-connection cache. */
+int64_t cf_store_cache_size(cf_store *s, int64_t size);
+/* Fold a write-ahead log back into the store after a long read (best
+ * effort, nothing on a backend without one). */
+void cf_store_checkpoint(cf_store *s);
 /* Map the connection's last SQLite error to a CF_E code and message. */
 int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err);
 

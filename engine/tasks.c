@@ -14,19 +14,19 @@
 #define PAGE 100
 #define PAGE_MAX 1000
 
-static json_t *json_text_or_null(sqlite3_stmt *st, int col)
+static json_t *json_text_or_null(cf_stmt *st, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    const char *t = cf_stmt_text(st, col);
     json_t *v = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
     return v ? v : json_null();
 }
 
-static json_t *time_or_null(sqlite3_stmt *st, int col)
+static json_t *time_or_null(cf_stmt *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (cf_stmt_type(st, col) == CF_DB_NULL)
         return json_null();
     char when[32];
-    cf_time_format(sqlite3_column_int64(st, col), when);
+    cf_time_format(cf_stmt_int64(st, col), when);
     return json_string(when);
 }
 
@@ -35,15 +35,15 @@ static json_t *time_or_null(sqlite3_stmt *st, int col)
     " CASE WHEN assignee IS NULL THEN 'open' ELSE 'claimed' END END, assignee, detail," \
     " result, created_at, closed_at FROM tasks"
 
-static json_t *task_of(sqlite3_stmt *st)
+static json_t *task_of(cf_stmt *st)
 {
     return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o}", "id",
-                     (json_int_t)sqlite3_column_int64(st, 0), "case",
-                     (const char *)sqlite3_column_text(st, 1), "kind",
-                     (const char *)sqlite3_column_text(st, 2), "role",
-                     (const char *)sqlite3_column_text(st, 3), "status",
-                     (const char *)sqlite3_column_text(st, 4), "assignee",
-                     (const char *)sqlite3_column_text(st, 5), "detail",
+                     (json_int_t)cf_stmt_int64(st, 0), "case",
+                     cf_stmt_text(st, 1), "kind",
+                     cf_stmt_text(st, 2), "role",
+                     cf_stmt_text(st, 3), "status",
+                     cf_stmt_text(st, 4), "assignee",
+                     cf_stmt_text(st, 5), "detail",
                      json_text_or_null(st, 6), "result", json_text_or_null(st, 7),
                      "created_at", time_or_null(st, 8), "closed_at", time_or_null(st, 9));
 }
@@ -78,39 +78,39 @@ int cf_task_list(cf_engine *e, const cf_task_query *q, json_t **out, cf_error *e
     AND(q->assignee, "assignee = :assignee");
 #undef AND
     snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY seq LIMIT :limit");
-    sqlite3_stmt *st;
-    int prc = sqlite3_prepare_v2(cf_store_db(e->store), sql, -1, &st, NULL);
-    if (prc != SQLITE_OK)
+    cf_stmt *st;
+    int prc = cf_store_prepare(e->store, sql, &st);
+    if (prc != CF_DB_OK)
         return cf_store_error(e->store, prc, "list tasks", err);
 #define BIND_TEXT(name, v) \
     if (v)                 \
-        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, name), v, -1, SQLITE_STATIC)
+        cf_stmt_bind_text(st, cf_stmt_param_index(st, name), v)
     BIND_TEXT(":kind", q->kind);
     BIND_TEXT(":case", q->case_id);
     BIND_TEXT(":assignee", q->assignee);
 #undef BIND_TEXT
     size_t limit = q->limit ? q->limit : PAGE;
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), q->after);
-    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), (int64_t)limit + 1);
+    cf_stmt_bind_int64(st, cf_stmt_param_index(st, ":after"), q->after);
+    cf_stmt_bind_int64(st, cf_stmt_param_index(st, ":limit"), (int64_t)limit + 1);
     json_t *items = json_array();
     int64_t last = q->after;
     bool more = false;
-    while ((prc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((prc = cf_stmt_step(st)) == CF_DB_ROW) {
         if (json_array_size(items) == limit) {
             more = true;
             break;
         }
-        last = sqlite3_column_int64(st, 0);
+        last = cf_stmt_int64(st, 0);
         json_t *t = task_of(st);
         if (!t || json_array_append_new(items, t)) {
-            prc = SQLITE_NOMEM;
+            prc = CF_DB_NOMEM;
             break;
         }
     }
-    if (prc == SQLITE_ROW)
-        prc = SQLITE_DONE;
-    sqlite3_finalize(st);
-    if (prc != SQLITE_DONE) {
+    if (prc == CF_DB_ROW)
+        prc = CF_DB_DONE;
+    cf_stmt_finalize(st);
+    if (prc != CF_DB_DONE) {
         json_decref(items);
         return cf_store_error(e->store, prc, "list tasks", err);
     }
@@ -127,34 +127,34 @@ int cf_task_list(cf_engine *e, const cf_task_query *q, json_t **out, cf_error *e
 static int task_owner(cf_engine *e, int64_t id, char **case_id, char **role, cf_error *err)
 {
     *case_id = *role = NULL;
-    sqlite3_stmt *st = cf_store_stmt(e->store, "SELECT case_id, role FROM tasks WHERE seq=?",
+    cf_stmt *st = cf_store_stmt(e->store, "SELECT case_id, role FROM tasks WHERE seq=?",
                                      err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *case_id = strdup((const char *)sqlite3_column_text(st, 0));
-        *role = strdup((const char *)sqlite3_column_text(st, 1));
+    cf_stmt_bind_int64(st, 1, id);
+    int rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW) {
+        *case_id = strdup(cf_stmt_text(st, 0));
+        *role = strdup(cf_stmt_text(st, 1));
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (rc == CF_DB_DONE)
         return cf_err_set(err, CF_ENOTFOUND, "task", "no task %lld", (long long)id);
-    if (rc != SQLITE_ROW)
+    if (rc != CF_DB_ROW)
         return cf_store_error(e->store, rc, "read task", err);
     return *case_id && *role ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
 }
 
 static int task_get(cf_engine *e, int64_t id, json_t **out, cf_error *err)
 {
-    sqlite3_stmt *st = cf_store_stmt(e->store, TASK_COLUMNS " WHERE seq=?", err);
+    cf_stmt *st = cf_store_stmt(e->store, TASK_COLUMNS " WHERE seq=?", err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? task_of(st) : NULL;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
+    cf_stmt_bind_int64(st, 1, id);
+    int rc = cf_stmt_step(st);
+    *out = rc == CF_DB_ROW ? task_of(st) : NULL;
+    cf_stmt_reset(st);
+    if (rc != CF_DB_ROW)
         return cf_store_error(e->store, rc, "read task", err);
     return *out ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
 }

@@ -44,9 +44,9 @@ void cf_token_row_clear(cf_token_row *t)
     memset(t, 0, sizeof *t);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i, bool *oom)
+static char *col_dup(cf_stmt *st, int i, bool *oom)
 {
-    const char *v = (const char *)sqlite3_column_text(st, i);
+    const char *v = cf_stmt_text(st, i);
     char *d = v ? strdup(v) : NULL;
     if (v && !d)
         *oom = true;
@@ -54,19 +54,19 @@ static char *col_dup(sqlite3_stmt *st, int i, bool *oom)
 }
 
 /* The current row of st (columns ROW_COLUMNS) into *t. */
-static int row_of(sqlite3_stmt *st, cf_token_row *t, cf_error *err)
+static int row_of(cf_stmt *st, cf_token_row *t, cf_error *err)
 {
     bool oom = false;
     t->id = col_dup(st, 0, &oom);
     t->user = col_dup(st, 1, &oom);
     t->hash = col_dup(st, 2, &oom);
     t->note = col_dup(st, 3, &oom);
-    t->created_at = sqlite3_column_int64(st, 4);
+    t->created_at = cf_stmt_int64(st, 4);
     t->created_by = col_dup(st, 5, &oom);
-    t->expires_at = sqlite3_column_int64(st, 6);
-    t->revoked_at = sqlite3_column_int64(st, 7);
-    t->last_used_at = sqlite3_column_int64(st, 8);
-    t->audit_seq = sqlite3_column_int64(st, 9);
+    t->expires_at = cf_stmt_int64(st, 6);
+    t->revoked_at = cf_stmt_int64(st, 7);
+    t->last_used_at = cf_stmt_int64(st, 8);
+    t->audit_seq = cf_stmt_int64(st, 9);
     if (!oom)
         return 0;
     cf_token_row_clear(t);
@@ -80,16 +80,16 @@ static int get_row(cf_store *s, const char *sql, const char *key, cf_token_row *
                    cf_error *err)
 {
     memset(t, 0, sizeof *t);
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW ? row_of(st, t, err) : 0;
-    sqlite3_reset(st);
-    if (step == SQLITE_DONE)
+    cf_stmt_bind_text(st, 1, key);
+    int step = cf_stmt_step(st);
+    int rc = step == CF_DB_ROW ? row_of(st, t, err) : 0;
+    cf_stmt_reset(st);
+    if (step == CF_DB_DONE)
         return CF_ENOTFOUND;
-    return step == SQLITE_ROW ? rc : cf_store_error(s, step, "read tokens", err);
+    return step == CF_DB_ROW ? rc : cf_store_error(s, step, "read tokens", err);
 }
 
 static bool text_ok(const char *s)
@@ -189,25 +189,25 @@ static int count_records(cf_store *s, int64_t *created, int64_t *revoked, cf_err
         "SELECT coalesce(sum(action = 'token.create'), 0),"
         " coalesce(sum(action = 'token.revoke'), 0) FROM audit"
         " WHERE action IN ('token.create', 'token.revoke')";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int step = sqlite3_step(st);
-    *created = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    *revoked = step == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-    sqlite3_reset(st);
-    return step == SQLITE_ROW ? 0 : cf_store_error(s, step, "verify tokens", err);
+    int step = cf_stmt_step(st);
+    *created = step == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    *revoked = step == CF_DB_ROW ? cf_stmt_int64(st, 1) : 0;
+    cf_stmt_reset(st);
+    return step == CF_DB_ROW ? 0 : cf_store_error(s, step, "verify tokens", err);
 }
 
 int cf_tokens_verify(cf_store *s, json_t *report, cf_error *err)
 {
     static const char sql[] = "SELECT " ROW_COLUMNS " FROM tokens ORDER BY id";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int64_t rows = 0, revoked = 0, created_recs = 0, revoked_recs = 0;
-    int rc = 0, step = SQLITE_DONE;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = 0, step = CF_DB_DONE;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         cf_token_row t = {0};
         cf_error cerr;
         if (!(rc = row_of(st, &t, err)) && (rc = cf_tokens_check(s, &t, &cerr))) {
@@ -220,8 +220,8 @@ int cf_tokens_verify(cf_store *s, json_t *report, cf_error *err)
         revoked += t.revoked_at != 0;
         cf_token_row_clear(&t);
     }
-    sqlite3_reset(st);
-    if (!rc && step != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(s, step, "verify tokens", err);
     if (!rc)
         rc = count_records(s, &created_recs, &revoked_recs, err);
@@ -316,15 +316,15 @@ static int new_id(cf_store *s, char id[CF_TOKEN_ID_LEN + 1], cf_error *err)
         unsigned char raw[CF_TOKEN_ID_LEN / 2];
         randombytes_buf(raw, sizeof raw);
         sodium_bin2hex(id, CF_TOKEN_ID_LEN + 1, raw, sizeof raw);
-        sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+        cf_stmt *st = cf_store_stmt(s, sql, err);
         if (!st)
             return err ? err->code : CF_EIO;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (step == SQLITE_DONE)
+        cf_stmt_bind_text(st, 1, id);
+        int step = cf_stmt_step(st);
+        cf_stmt_reset(st);
+        if (step == CF_DB_DONE)
             return 0;
-        if (step != SQLITE_ROW)
+        if (step != CF_DB_ROW)
             return cf_store_error(s, step, "read tokens", err);
     }
     return cf_err_set(err, CF_EINTERNAL, "id", "no free token id after 8 tries");
@@ -350,21 +350,21 @@ static int token_user(cf_engine *e, const char *name, cf_error *err)
 static int insert_row(cf_store *s, const cf_token_row *t, cf_error *err)
 {
     static const char sql[] = "INSERT INTO tokens(" ROW_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,0,?)";
-    sqlite3_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, t->user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, t->hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, t->note, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, t->created_at);
-    sqlite3_bind_text(st, 6, t->created_by, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, t->expires_at);
-    sqlite3_bind_int64(st, 8, t->revoked_at);
-    sqlite3_bind_int64(st, 9, t->audit_seq);
-    int step = sqlite3_step(st);
-    sqlite3_reset(st);
-    return step == SQLITE_DONE ? 0 : cf_store_error(s, step, "write token", err);
+    cf_stmt_bind_text(st, 1, t->id);
+    cf_stmt_bind_text(st, 2, t->user);
+    cf_stmt_bind_text(st, 3, t->hash);
+    cf_stmt_bind_text(st, 4, t->note);
+    cf_stmt_bind_int64(st, 5, t->created_at);
+    cf_stmt_bind_text(st, 6, t->created_by);
+    cf_stmt_bind_int64(st, 7, t->expires_at);
+    cf_stmt_bind_int64(st, 8, t->revoked_at);
+    cf_stmt_bind_int64(st, 9, t->audit_seq);
+    int step = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    return step == CF_DB_DONE ? 0 : cf_store_error(s, step, "write token", err);
 }
 
 int cf_token_create(cf_engine *e, const char *user, int64_t expires_at, const char *note,
@@ -448,16 +448,16 @@ int cf_token_revoke(cf_engine *e, const char *token_id, cf_error *err)
         rc = cf_engine_audit_text(e, role, "token.revoke", NULL, cf_tokens_payload(&t),
                                   &t.audit_seq, err);
     }
-    sqlite3_stmt *st = rc ? NULL : cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = rc ? NULL : cf_store_stmt(e->store, sql, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     if (st) {
-        sqlite3_bind_int64(st, 1, t.revoked_at);
-        sqlite3_bind_int64(st, 2, t.audit_seq);
-        sqlite3_bind_text(st, 3, token_id, -1, SQLITE_STATIC);
-        int step = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (step != SQLITE_DONE)
+        cf_stmt_bind_int64(st, 1, t.revoked_at);
+        cf_stmt_bind_int64(st, 2, t.audit_seq);
+        cf_stmt_bind_text(st, 3, token_id);
+        int step = cf_stmt_step(st);
+        cf_stmt_reset(st);
+        if (step != CF_DB_DONE)
             rc = cf_store_error(e->store, step, "revoke token", err);
     }
     cf_token_row_clear(&t);
@@ -468,9 +468,9 @@ int cf_token_revoke(cf_engine *e, const char *token_id, cf_error *err)
 }
 
 /* Text of column i for JSON: an edited row's may not be UTF-8. */
-static json_t *text_json(sqlite3_stmt *st, int i)
+static json_t *text_json(cf_stmt *st, int i)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
+    const char *s = cf_stmt_text(st, i);
     return json_string(s && cf_utf8_valid(s) ? s : "(not UTF-8)");
 }
 
@@ -482,29 +482,29 @@ int cf_token_list(cf_engine *e, json_t **out, cf_error *err)
     int rc = cf_engine_require(e, admin, 1, "list tokens", NULL, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
     int step;
-    while (a && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (a && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         json_t *o = json_pack(
             "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", text_json(st, 0), "user",
             text_json(st, 1), "note", text_json(st, 3), "created_at",
-            time_or_null(sqlite3_column_int64(st, 4)), "created_by", text_json(st, 5),
-            "expires_at", time_or_null(sqlite3_column_int64(st, 6)), "revoked_at",
-            time_or_null(sqlite3_column_int64(st, 7)));
-        if (o && sqlite3_column_int64(st, 8))
-            json_object_set_new(o, "last_used_at", time_or_null(sqlite3_column_int64(st, 8)));
+            time_or_null(cf_stmt_int64(st, 4)), "created_by", text_json(st, 5),
+            "expires_at", time_or_null(cf_stmt_int64(st, 6)), "revoked_at",
+            time_or_null(cf_stmt_int64(st, 7)));
+        if (o && cf_stmt_int64(st, 8))
+            json_object_set_new(o, "last_used_at", time_or_null(cf_stmt_int64(st, 8)));
         if (!o || json_array_append_new(a, o)) {
             json_decref(a);
             a = NULL;
         }
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (!a)
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
-    if (step != SQLITE_DONE) {
+    if (step != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(e->store, step, "list tokens", err);
     }
@@ -666,15 +666,15 @@ static int write_last_used(cf_engine *e, void *ctx, cf_error *err)
 {
     static const char sql[] = "UPDATE tokens SET last_used_at=? WHERE id=? AND last_used_at<=?";
     const touch *t = ctx;
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, t->now);
-    sqlite3_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, t->now - TOUCH_EVERY);
-    int step = sqlite3_step(st);
-    sqlite3_reset(st);
-    return step == SQLITE_DONE ? 0 : cf_store_error(e->store, step, "token last use", err);
+    cf_stmt_bind_int64(st, 1, t->now);
+    cf_stmt_bind_text(st, 2, t->id);
+    cf_stmt_bind_int64(st, 3, t->now - TOUCH_EVERY);
+    int step = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    return step == CF_DB_DONE ? 0 : cf_store_error(e->store, step, "token last use", err);
 }
 
 int cf_token_authenticate(cf_engine *e, const char *token, char user[64], cf_error *err)

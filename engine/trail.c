@@ -167,11 +167,11 @@ static int before_append(void *ctx, int64_t seq, int64_t at, const char *action,
         return err ? err->code : CF_EINVALID;
     if (p->checkpoint_interval <= 0)
         return 0;
-    sqlite3_stmt *st = cf_store_stmt(e->store, last_sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, last_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int64_t last = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    int64_t last = cf_stmt_step(st) == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
     if (seq - 1 - last < p->checkpoint_interval)
         return 0;
     int rc = cf_engine_ensure_key(e, NULL);
@@ -204,27 +204,6 @@ static int store_hash_at(void *ctx, int64_t seq, char out[65])
 {
     cf_error ignore;
     return cf_audit_hash_at(ctx, seq, out, &ignore);
-}
-
-/* Set the connection's page cache size (PRAGMA cache_size: negative in KiB)
- * and return the one it had (0 when it could not be read: then it is left
- * alone). */
-static int64_t verify_cache(cf_store *s, int64_t size)
-{
-    sqlite3 *db = cf_store_db(s);
-    sqlite3_stmt *st;
-    int64_t was = 0;
-    if (!size || sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        was = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (was) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "PRAGMA cache_size=%lld", (long long)size);
-        sqlite3_exec(db, sql, NULL, NULL, NULL);
-    }
-    return was;
 }
 
 int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
@@ -261,7 +240,7 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
      * seq) walk forward: 256 KiB serves them as well as 2 MiB did, with
      * the same pages read (16,098 preads at 10^4 either way), and filling
      * 2 MiB cost ~9 ms of CPU at 10^4 (malloc and page faults). */
-    int64_t cache = verify_cache(e->store, -256);
+    int64_t cache = cf_store_cache_size(e->store, -256);
     /* A full verify reads the case tables on a second connection, on its
      * own thread and on the same snapshot (twin.h), while this one walks
      * the chain and the history; without a twin, all is read here. */
@@ -271,7 +250,7 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
              ? cf_store_begin_read(e->store, err)
              : cf_store_begin_read_twin(e->store, e->store_path, &twin, err);
     if (rc) {
-        verify_cache(e->store, cache);
+        cf_store_cache_size(e->store, cache);
         return rc;
     }
     if (twin && cf_integrity_bg_start(twin, &bg) != 0) {
@@ -296,7 +275,7 @@ int cf_audit_verify_opts(cf_engine *e, const cf_verify_options *o, json_t **out,
         rc = cf_anchor_verify(o->anchors_file, e->store_id ? e->store_id : "", pk ? pk : "",
                               store_hash_at, e->store, *out, err);
     cf_store_rollback(e->store);
-    verify_cache(e->store, cache);
+    cf_store_cache_size(e->store, cache);
     cf_chain_free(w);
     if (!e->broken.code)
         cf_engine_check_store(e);
@@ -359,7 +338,7 @@ static int checkpoint(cf_engine *e, const char *role, const char *anchor_file,
         *out = NULL;
     }
     if (!rc)
-        sqlite3_exec(cf_store_db(e->store), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        cf_store_checkpoint(e->store);
     return rc;
 }
 

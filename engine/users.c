@@ -340,14 +340,14 @@ static int still_governed(cf_engine *e, const cf_user_row *u, const char *what,
     }
     if (!u->disabled || !cf_list_has(u->roles, "administrator"))
         return 0;
-    sqlite3_stmt *st = cf_store_stmt(e->store, others, err);
+    cf_stmt *st = cf_store_stmt(e->store, others, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    int64_t n = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW)
+    cf_stmt_bind_text(st, 1, u->name);
+    int step = cf_stmt_step(st);
+    int64_t n = step == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    if (step != CF_DB_ROW)
         return cf_store_error(e->store, step, "read users", err);
     return n ? 0
              : cf_err_set(err, CF_EINVALID, "name",

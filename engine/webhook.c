@@ -45,12 +45,12 @@ static void hook_clear(hook *h)
     memset(h, 0, sizeof *h);
 }
 
-static const char *col(sqlite3_stmt *st, int i)
+static const char *col(cf_stmt *st, int i)
 {
-    return (const char *)sqlite3_column_text(st, i);
+    return cf_stmt_text(st, i);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(cf_stmt *st, int i)
 {
     const char *t = col(st, i);
     return strdup(t ? t : "");
@@ -64,11 +64,11 @@ static int nomem(cf_error *err)
 /* A statement prepared for one use (finalized by the caller): the
  * administrators' calls and verify run rarely, and the store's statement
  * cache is kept for the calls that run all the time. */
-static sqlite3_stmt *once(cf_store *s, const char *sql, cf_error *err)
+static cf_stmt *once(cf_store *s, const char *sql, cf_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(cf_store_db(s), sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
+    cf_stmt *st = NULL;
+    int rc = cf_store_prepare(s, sql, &st);
+    if (rc != CF_DB_OK) {
         cf_store_error(s, rc, "prepare", err);
         return NULL;
     }
@@ -76,11 +76,11 @@ static sqlite3_stmt *once(cf_store *s, const char *sql, cf_error *err)
 }
 
 /* Step a statement that returns no rows and reset it. */
-static int run(cf_store *s, sqlite3_stmt *st, const char *what, cf_error *err)
+static int run(cf_store *s, cf_stmt *st, const char *what, cf_error *err)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : cf_store_error(s, rc, what, err);
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    return rc == CF_DB_DONE ? 0 : cf_store_error(s, rc, what, err);
 }
 
 /* At most n bytes of in, with anything but printable ASCII as '?', for a
@@ -322,18 +322,18 @@ static int hook_tied(cf_store *s, const hook *h, bool *ok, cf_error *err)
 static const char hook_columns[] = "id, url, events, secret, created_at, created_by,"
                                    " removed_at, audit_seq, cursor, failing";
 
-static int hook_of(sqlite3_stmt *st, hook *h, cf_error *err)
+static int hook_of(cf_stmt *st, hook *h, cf_error *err)
 {
-    h->id = sqlite3_column_int64(st, 0);
+    h->id = cf_stmt_int64(st, 0);
     h->url = col_dup(st, 1);
     h->events = col_dup(st, 2);
     h->secret = col_dup(st, 3);
-    h->created_at = sqlite3_column_int64(st, 4);
+    h->created_at = cf_stmt_int64(st, 4);
     h->created_by = col_dup(st, 5);
-    h->removed_at = sqlite3_column_int64(st, 6);
-    h->audit_seq = sqlite3_column_int64(st, 7);
-    h->cursor = sqlite3_column_int64(st, 8);
-    h->failing = sqlite3_column_int(st, 9);
+    h->removed_at = cf_stmt_int64(st, 6);
+    h->audit_seq = cf_stmt_int64(st, 7);
+    h->cursor = cf_stmt_int64(st, 8);
+    h->failing = (int)cf_stmt_int64(st, 9);
     if (!h->url || !h->events || !h->secret || !h->created_by) {
         hook_clear(h);
         return nomem(err);
@@ -349,18 +349,18 @@ static int load_hook(cf_engine *e, int64_t id, hook *h, cf_error *err)
     snprintf(sql, sizeof sql, "SELECT %s FROM webhooks WHERE id=? AND removed_at=0",
              hook_columns);
     memset(h, 0, sizeof *h);
-    sqlite3_stmt *st = once(e->store, sql, err);
+    cf_stmt *st = once(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st), rc = 0;
-    if (step == SQLITE_ROW)
+    cf_stmt_bind_int64(st, 1, id);
+    int step = cf_stmt_step(st), rc = 0;
+    if (step == CF_DB_ROW)
         rc = hook_of(st, h, err);
-    else if (step == SQLITE_DONE)
+    else if (step == CF_DB_DONE)
         rc = cf_err_set(err, CF_ENOTFOUND, "id", "no such webhook %lld", (long long)id);
     else
         rc = cf_store_error(e->store, step, "read webhook", err);
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     bool ok = false;
     if (!rc && !(rc = hook_tied(e->store, h, &ok, err)) && !ok) {
         char name[32];
@@ -413,31 +413,31 @@ static int insert_hook(cf_engine *e, const char *role, hook *h, cf_error *err)
     static const char ins[] =
         "INSERT INTO webhooks(id, url, events, secret, created_at, created_by, removed_at,"
         " audit_seq, cursor, failing) VALUES(?,?,?,?,?,?,0,?,?,0)";
-    sqlite3_stmt *st = once(e->store, next_id, err);
+    cf_stmt *st = once(e->store, next_id, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        h->id = sqlite3_column_int64(st, 0);
-        h->cursor = sqlite3_column_int64(st, 1);
+    int step = cf_stmt_step(st);
+    if (step == CF_DB_ROW) {
+        h->id = cf_stmt_int64(st, 0);
+        h->cursor = cf_stmt_int64(st, 1);
     }
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW)
+    cf_stmt_finalize(st);
+    if (step != CF_DB_ROW)
         return cf_store_error(e->store, step, "read webhooks", err);
     /* The record first: a checkpoint it may bring sees the table as it was. */
     int rc = audit_hook(e, role, "webhook.add", h, err);
     if (rc || !(st = once(e->store, ins, err)))
         return rc ? rc : (err ? err->code : CF_EIO);
-    sqlite3_bind_int64(st, 1, h->id);
-    sqlite3_bind_text(st, 2, h->url, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, h->events, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, h->secret, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, h->created_at);
-    sqlite3_bind_text(st, 6, h->created_by, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, h->audit_seq);
-    sqlite3_bind_int64(st, 8, h->cursor);
+    cf_stmt_bind_int64(st, 1, h->id);
+    cf_stmt_bind_text(st, 2, h->url);
+    cf_stmt_bind_text(st, 3, h->events);
+    cf_stmt_bind_text(st, 4, h->secret);
+    cf_stmt_bind_int64(st, 5, h->created_at);
+    cf_stmt_bind_text(st, 6, h->created_by);
+    cf_stmt_bind_int64(st, 7, h->audit_seq);
+    cf_stmt_bind_int64(st, 8, h->cursor);
     rc = run(e->store, st, "add webhook", err);
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     return rc;
 }
 
@@ -479,29 +479,29 @@ int cf_webhook_list(cf_engine *e, json_t **out, cf_error *err)
     int rc = cf_engine_require(e, admin, 1, "list webhooks", NULL, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = once(e->store, sql, err);
+    cf_stmt *st = once(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *a = json_array();
-    int step = SQLITE_DONE;
-    while (a && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int step = CF_DB_DONE;
+    while (a && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:s, s:b, s:I, s:I, s:s?}", "id",
-                              (json_int_t)sqlite3_column_int64(st, 0), "url", col(st, 1),
+                              (json_int_t)cf_stmt_int64(st, 0), "url", col(st, 1),
                               "events", col(st, 2), "created_at",
-                              time_json(sqlite3_column_int64(st, 3)), "created_by",
-                              col(st, 4), "failing", sqlite3_column_int(st, 5),
-                              "pending", (json_int_t)sqlite3_column_int64(st, 6), "dead",
-                              (json_int_t)sqlite3_column_int64(st, 7), "last_error",
+                              time_json(cf_stmt_int64(st, 3)), "created_by",
+                              col(st, 4), "failing", (int)cf_stmt_int64(st, 5),
+                              "pending", (json_int_t)cf_stmt_int64(st, 6), "dead",
+                              (json_int_t)cf_stmt_int64(st, 7), "last_error",
                               col(st, 8));
         if (!o || json_array_append_new(a, o)) {
             json_decref(a);
             a = NULL;
         }
     }
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     if (!a)
         return nomem(err);
-    if (step != SQLITE_DONE) {
+    if (step != CF_DB_DONE) {
         json_decref(a);
         return cf_store_error(e->store, step, "list webhooks", err);
     }
@@ -514,27 +514,27 @@ static int update_hook(cf_engine *e, const hook *h, cf_error *err)
 {
     static const char sql[] =
         "UPDATE webhooks SET removed_at=?, secret=?, audit_seq=? WHERE id=?";
-    sqlite3_stmt *st = once(e->store, sql, err);
+    cf_stmt *st = once(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, h->removed_at);
-    sqlite3_bind_text(st, 2, h->secret, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, h->audit_seq);
-    sqlite3_bind_int64(st, 4, h->id);
+    cf_stmt_bind_int64(st, 1, h->removed_at);
+    cf_stmt_bind_text(st, 2, h->secret);
+    cf_stmt_bind_int64(st, 3, h->audit_seq);
+    cf_stmt_bind_int64(st, 4, h->id);
     int rc = run(e->store, st, "change webhook", err);
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     return rc;
 }
 
 /* A removed webhook's queue goes with it. */
 static int drop_queue(cf_engine *e, int64_t id, cf_error *err)
 {
-    sqlite3_stmt *st = once(e->store, "DELETE FROM deliveries WHERE hook=?", err);
+    cf_stmt *st = once(e->store, "DELETE FROM deliveries WHERE hook=?", err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
+    cf_stmt_bind_int64(st, 1, id);
     int rc = run(e->store, st, "drop webhook deliveries", err);
-    sqlite3_finalize(st);
+    cf_stmt_finalize(st);
     return rc;
 }
 
@@ -582,17 +582,17 @@ static int dead_lanes(cf_engine *e, int64_t id, json_t **out, cf_error *err)
 {
     static const char sql[] =
         "SELECT DISTINCT case_id FROM deliveries WHERE hook=? AND state='dead'";
-    sqlite3_stmt *st = once(e->store, sql, err);
+    cf_stmt *st = once(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, id);
+    cf_stmt_bind_int64(st, 1, id);
     json_t *a = json_array();
-    int step = SQLITE_DONE, rc = a ? 0 : nomem(err);
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+    int step = CF_DB_DONE, rc = a ? 0 : nomem(err);
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW)
         if (json_array_append_new(a, col(st, 0) ? json_string(col(st, 0)) : json_null()))
             rc = nomem(err);
-    sqlite3_finalize(st);
-    if (!rc && step != SQLITE_DONE)
+    cf_stmt_finalize(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(e->store, step, "read dead letters", err);
     if (rc)
         json_decref(a);
@@ -611,15 +611,15 @@ static int requeue(cf_engine *e, int64_t id, int64_t now, int *requeued, cf_erro
                                " AND state='pending'";
     json_t *lanes = NULL;
     int rc = dead_lanes(e, id, &lanes, err);
-    sqlite3_stmt *st = rc ? NULL : once(e->store, revive, err);
+    cf_stmt *st = rc ? NULL : once(e->store, revive, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     if (!rc) {
-        sqlite3_bind_int64(st, 1, CF_WEBHOOK_PARKED);
-        sqlite3_bind_int64(st, 2, id);
+        cf_stmt_bind_int64(st, 1, CF_WEBHOOK_PARKED);
+        cf_stmt_bind_int64(st, 2, id);
         if (!(rc = run(e->store, st, "requeue dead letters", err)))
-            *requeued = sqlite3_changes(cf_store_db(e->store));
-        sqlite3_finalize(st);
+            *requeued = cf_store_changes(e->store);
+        cf_stmt_finalize(st);
         st = NULL;
     }
     if (!rc && !(st = once(e->store, park, err)))
@@ -630,17 +630,17 @@ static int requeue(cf_engine *e, int64_t id, int64_t now, int *requeued, cf_erro
     {
         if (rc)
             break;
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        sqlite3_bind_int64(st, 1, CF_WEBHOOK_PARKED);
-        sqlite3_bind_int64(st, 2, id);
+        cf_stmt_reset(st);
+        cf_stmt_clear(st);
+        cf_stmt_bind_int64(st, 1, CF_WEBHOOK_PARKED);
+        cf_stmt_bind_int64(st, 2, id);
         if (json_is_string(c))
-            sqlite3_bind_text(st, 3, json_string_value(c), -1, SQLITE_STATIC);
+            cf_stmt_bind_text(st, 3, json_string_value(c));
         if (!(rc = run(e->store, st, "park webhook deliveries", err)))
             rc = arm(e, id, json_string_value(c), now, err);
     }
     if (st)
-        sqlite3_finalize(st);
+        cf_stmt_finalize(st);
     json_decref(lanes);
     return rc;
 }
@@ -701,14 +701,14 @@ static int arm(cf_engine *e, int64_t hook_id, const char *case_id, int64_t now, 
         "UPDATE deliveries SET next_at = ?3 WHERE hook = ?1 AND state = 'pending'"
         " AND next_at = ?4 AND seq = (SELECT min(seq) FROM deliveries"
         "  WHERE hook = ?1 AND case_id IS ?2 AND state <> 'dead')";
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, hook_id);
+    cf_stmt_bind_int64(st, 1, hook_id);
     if (case_id)
-        sqlite3_bind_text(st, 2, case_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, now);
-    sqlite3_bind_int64(st, 4, CF_WEBHOOK_PARKED);
+        cf_stmt_bind_text_copy(st, 2, case_id);
+    cf_stmt_bind_int64(st, 3, now);
+    cf_stmt_bind_int64(st, 4, CF_WEBHOOK_PARKED);
     return run(e->store, st, "arm webhook delivery", err);
 }
 
@@ -725,40 +725,40 @@ static int queue_hook(cf_engine *e, const hook *h, int64_t now, cf_error *err)
         "  WHERE hook = ?1 AND case_id IS ?3 AND state <> 'dead') THEN ?5 ELSE ?4 END,"
         " 'pending')";
     static const char move[] = "UPDATE webhooks SET cursor=? WHERE id=?";
-    sqlite3_stmt *st = cf_store_stmt(e->store, scan, err), *add;
+    cf_stmt *st = cf_store_stmt(e->store, scan, err), *add;
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, h->cursor);
-    sqlite3_bind_int(st, 2, CF_WEBHOOK_SCAN);
+    cf_stmt_bind_int64(st, 1, h->cursor);
+    cf_stmt_bind_int64(st, 2, CF_WEBHOOK_SCAN);
     int64_t last = h->cursor;
-    int step = SQLITE_DONE, rc = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        last = sqlite3_column_int64(st, 0);
+    int step = CF_DB_DONE, rc = 0;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
+        last = cf_stmt_int64(st, 0);
         if (!cf_webhook_matches(h->events, col(st, 2)))
             continue;
         if (!(add = cf_store_stmt(e->store, ins, err))) {
             rc = err ? err->code : CF_EIO;
             break;
         }
-        sqlite3_bind_int64(add, 1, h->id);
-        sqlite3_bind_int64(add, 2, last);
+        cf_stmt_bind_int64(add, 1, h->id);
+        cf_stmt_bind_int64(add, 2, last);
         if (col(st, 1))
-            sqlite3_bind_text(add, 3, col(st, 1), -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(add, 4, now);
-        sqlite3_bind_int64(add, 5, CF_WEBHOOK_PARKED);
+            cf_stmt_bind_text_copy(add, 3, col(st, 1));
+        cf_stmt_bind_int64(add, 4, now);
+        cf_stmt_bind_int64(add, 5, CF_WEBHOOK_PARKED);
         rc = run(e->store, add, "queue webhook delivery", err);
     }
-    sqlite3_reset(st);
+    cf_stmt_reset(st);
     if (rc)
         return rc;
-    if (step != SQLITE_DONE)
+    if (step != CF_DB_DONE)
         return cf_store_error(e->store, step, "read domain events", err);
     if (last == h->cursor)
         return 0;
     if (!(st = cf_store_stmt(e->store, move, err)))
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, last);
-    sqlite3_bind_int64(st, 2, h->id);
+    cf_stmt_bind_int64(st, 1, last);
+    cf_stmt_bind_int64(st, 2, h->id);
     return run(e->store, st, "move webhook cursor", err);
 }
 
@@ -772,14 +772,14 @@ static int queue_all(cf_engine *e, int64_t now, hook **out, size_t *n, cf_error 
                               " WHERE removed_at = 0 ORDER BY id";
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = cf_store_stmt(e->store, sql, err);
+    cf_stmt *st = cf_store_stmt(e->store, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     /* Read them all first: queueing reuses statements. */
     hook *hs = NULL;
     size_t cap = 0, got = 0;
-    int step = SQLITE_DONE, rc = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int step = CF_DB_DONE, rc = 0;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         if (got == cap) {
             hook *m = realloc(hs, (cap = cap ? cap * 2 : 8) * sizeof *hs);
             if (!m) {
@@ -792,8 +792,8 @@ static int queue_all(cf_engine *e, int64_t now, hook **out, size_t *n, cf_error 
         if (!(rc = hook_of(st, &hs[got], err)))
             got++;
     }
-    sqlite3_reset(st);
-    if (!rc && step != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(e->store, step, "read webhooks", err);
     size_t kept = 0;
     for (size_t i = 0; i < got; i++) {
@@ -849,14 +849,14 @@ static int lease(cf_engine *e, int64_t hook_id, int64_t seq, const char *case_id
     static const char take[] = "UPDATE deliveries SET state='sending', next_at=?"
                                " WHERE hook=? AND seq=?";
     static const char drop[] = "DELETE FROM deliveries WHERE hook=? AND seq=?";
-    sqlite3_stmt *st = cf_store_stmt(e->store, gone ? drop : take, err);
+    cf_stmt *st = cf_store_stmt(e->store, gone ? drop : take, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int i = 1;
     if (!gone)
-        sqlite3_bind_int64(st, i++, now + CF_WEBHOOK_LEASE);
-    sqlite3_bind_int64(st, i++, hook_id);
-    sqlite3_bind_int64(st, i, seq);
+        cf_stmt_bind_int64(st, i++, now + CF_WEBHOOK_LEASE);
+    cf_stmt_bind_int64(st, i++, hook_id);
+    cf_stmt_bind_int64(st, i, seq);
     int rc = run(e->store, st, "lease webhook delivery", err);
     return rc || !gone ? rc : arm(e, hook_id, case_id, now, err);
 }
@@ -876,15 +876,15 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         "  AND p.case_id IS d.case_id AND p.seq < d.seq AND p.state <> 'dead')"
         " ORDER BY d.next_at, d.seq LIMIT ?3";
     *taken = 0;
-    sqlite3_stmt *st = cf_store_stmt(e->store, busy, err);
+    cf_stmt *st = cf_store_stmt(e->store, busy, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, h->id);
-    sqlite3_bind_int64(st, 2, now);
-    int step = sqlite3_step(st);
-    int64_t leased = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW)
+    cf_stmt_bind_int64(st, 1, h->id);
+    cf_stmt_bind_int64(st, 2, now);
+    int step = cf_stmt_step(st);
+    int64_t leased = step == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    if (step != CF_DB_ROW)
         return cf_store_error(e->store, step, "count webhook deliveries", err);
     if (leased >= CF_WEBHOOK_INFLIGHT)
         return 0;
@@ -892,21 +892,21 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         max = (size_t)(CF_WEBHOOK_INFLIGHT - leased);
     if (!(st = cf_store_stmt(e->store, sql, err)))
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, h->id);
-    sqlite3_bind_int64(st, 2, now);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    cf_stmt_bind_int64(st, 1, h->id);
+    cf_stmt_bind_int64(st, 2, now);
+    cf_stmt_bind_int64(st, 3, (int64_t)max);
     /* Collected first, leased after: the leases write the rows read. */
     json_t *got = json_array();
     int rc = got ? 0 : nomem(err);
-    step = SQLITE_DONE;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
+    step = CF_DB_DONE;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
+        int64_t seq = cf_stmt_int64(st, 0);
         json_t *d = json_pack("{s:I, s:I, s:s?, s:b}", "seq", (json_int_t)seq, "attempt",
-                              (json_int_t)sqlite3_column_int64(st, 1) + 1, "case_id",
-                              col(st, 2), "gone", sqlite3_column_type(st, 3) == SQLITE_NULL);
-        if (d && sqlite3_column_type(st, 3) != SQLITE_NULL) {
+                              (json_int_t)cf_stmt_int64(st, 1) + 1, "case_id",
+                              col(st, 2), "gone", cf_stmt_type(st, 3) == CF_DB_NULL);
+        if (d && cf_stmt_type(st, 3) != CF_DB_NULL) {
             char *body = cf_feed_event_text(e, seq, col(st, 2), col(st, 4), col(st, 5),
-                                            sqlite3_column_int64(st, 6));
+                                            cf_stmt_int64(st, 6));
             if (!body || json_object_set_new(d, "body", json_string(body)) ||
                 json_object_set_new(d, "event_id", event_id(body, seq)) ||
                 json_object_set_new(d, "type", json_string(col(st, 4) ? col(st, 4) : "")))
@@ -916,8 +916,8 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         if (!d || json_array_append_new(got, d))
             rc = nomem(err);
     }
-    sqlite3_reset(st);
-    if (!rc && step != SQLITE_DONE)
+    cf_stmt_reset(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(e->store, step, "read webhook deliveries", err);
     size_t i;
     json_t *d;
@@ -996,22 +996,22 @@ static int done_tx(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const cha
     static const char retry[] = "UPDATE deliveries SET attempts=?, next_at=?, last_error=?,"
                                 " state=? WHERE hook=? AND seq=?";
     static const char mark[] = "UPDATE webhooks SET failing=1 WHERE id=? AND failing=0";
-    sqlite3_stmt *st = cf_store_stmt(e->store, get, err);
+    cf_stmt *st = cf_store_stmt(e->store, get, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    sqlite3_bind_int64(st, 1, hook_id);
-    sqlite3_bind_int64(st, 2, seq);
-    int step = sqlite3_step(st);
-    int64_t attempts = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    char *case_id = step == SQLITE_ROW && col(st, 1) ? strdup(col(st, 1)) : NULL;
-    bool no_case = step == SQLITE_ROW && !col(st, 1);
-    sqlite3_reset(st);
-    if (step == SQLITE_DONE)
+    cf_stmt_bind_int64(st, 1, hook_id);
+    cf_stmt_bind_int64(st, 2, seq);
+    int step = cf_stmt_step(st);
+    int64_t attempts = step == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    char *case_id = step == CF_DB_ROW && col(st, 1) ? strdup(col(st, 1)) : NULL;
+    bool no_case = step == CF_DB_ROW && !col(st, 1);
+    cf_stmt_reset(st);
+    if (step == CF_DB_DONE)
         return cf_err_set(err, CF_ENOTFOUND, "delivery",
                           "no undelivered event %lld for webhook %lld (removed, or recorded "
                           "already)",
                           (long long)seq, (long long)hook_id);
-    if (step != SQLITE_ROW)
+    if (step != CF_DB_ROW)
         return cf_store_error(e->store, step, "read webhook delivery", err);
     if (!case_id && !no_case)
         return nomem(err);
@@ -1020,8 +1020,8 @@ static int done_tx(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const cha
     int rc;
     if (ok) {
         if ((st = cf_store_stmt(e->store, del, err))) {
-            sqlite3_bind_int64(st, 1, hook_id);
-            sqlite3_bind_int64(st, 2, seq);
+            cf_stmt_bind_int64(st, 1, hook_id);
+            cf_stmt_bind_int64(st, 2, seq);
         }
     } else {
         char line[CF_WEBHOOK_ERROR_MAX + 1];
@@ -1029,12 +1029,12 @@ static int done_tx(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const cha
         attempts++;
         dead = attempts >= (max_attempts < 1 ? CF_WEBHOOK_ATTEMPTS : max_attempts);
         if ((st = cf_store_stmt(e->store, retry, err))) {
-            sqlite3_bind_int64(st, 1, attempts);
-            sqlite3_bind_int64(st, 2, dead ? now : now + cf_webhook_backoff(attempts));
-            sqlite3_bind_text(st, 3, line, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(st, 4, dead ? "dead" : "pending", -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 5, hook_id);
-            sqlite3_bind_int64(st, 6, seq);
+            cf_stmt_bind_int64(st, 1, attempts);
+            cf_stmt_bind_int64(st, 2, dead ? now : now + cf_webhook_backoff(attempts));
+            cf_stmt_bind_text_copy(st, 3, line);
+            cf_stmt_bind_text(st, 4, dead ? "dead" : "pending");
+            cf_stmt_bind_int64(st, 5, hook_id);
+            cf_stmt_bind_int64(st, 6, seq);
         }
     }
     rc = st ? run(e->store, st, "record webhook delivery", err) : (err ? err->code : CF_EIO);
@@ -1043,7 +1043,7 @@ static int done_tx(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const cha
         if (!(st = cf_store_stmt(e->store, ok ? clear : mark, err))) {
             rc = err ? err->code : CF_EIO;
         } else {
-            sqlite3_bind_int64(st, 1, hook_id);
+            cf_stmt_bind_int64(st, 1, hook_id);
             rc = run(e->store, st, "mark webhook", err);
         }
     }
@@ -1136,12 +1136,12 @@ static int replay(cf_store *s, json_t *state, cf_error *err)
                               " LEFT JOIN records r ON r.seq = a.seq"
                               " WHERE a.action >= 'webhook.' AND a.action < 'webhook/'"
                               " ORDER BY a.seq";
-    sqlite3_stmt *st = once(s, sql, err);
+    cf_stmt *st = once(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
-    int step = SQLITE_DONE, rc = 0;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        long long seq = sqlite3_column_int64(st, 0);
+    int step = CF_DB_DONE, rc = 0;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
+        long long seq = cf_stmt_int64(st, 0);
         const char *action = col(st, 1), *role = col(st, 2), *digest = col(st, 3),
                    *payload = col(st, 4);
         char h[65] = "";
@@ -1172,24 +1172,24 @@ static int replay(cf_store *s, json_t *state, cf_error *err)
         if (why)
             json_decref(p);
     }
-    sqlite3_finalize(st);
-    if (!rc && step != SQLITE_DONE)
+    cf_stmt_finalize(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(s, step, "verify webhooks", err);
     return rc;
 }
 
 /* Row r (id, url, events, secret, created_at, created_by, removed_at,
  * audit_seq) against its webhook's newest record. */
-static int check_row(sqlite3_stmt *r, const json_t *state, cf_error *err)
+static int check_row(cf_stmt *r, const json_t *state, cf_error *err)
 {
-    long long id = sqlite3_column_int64(r, 0);
+    long long id = cf_stmt_int64(r, 0);
     char key[32];
     snprintf(key, sizeof key, "%lld", id);
     const json_t *last = json_object_get(state, key);
     if (!last)
         return broken(err, "webhook %lld: no webhook record in the chain (row added?)", id);
     const json_t *p = json_array_get(last, 1);
-    if (sqlite3_column_int64(r, 7) != json_integer_value(json_array_get(last, 0)))
+    if (cf_stmt_int64(r, 7) != json_integer_value(json_array_get(last, 0)))
         return broken(err, "webhook %lld: does not point at its newest record (put back?)",
                       id);
     const char *secret = col(r, 3);
@@ -1200,10 +1200,10 @@ static int check_row(sqlite3_stmt *r, const json_t *state, cf_error *err)
     bool secret_ok = json_is_null(want) ? secret && !*secret
                                         : same_str(p, "secret_sha256", secret ? h : NULL);
     if (!same_str(p, "url", col(r, 1)) || !same_str(p, "events", col(r, 2)) ||
-        !same_int(p, "created_at", sqlite3_column_int64(r, 4)) ||
+        !same_int(p, "created_at", cf_stmt_int64(r, 4)) ||
         !same_str(p, "created_by", col(r, 5)) ||
-        !same_int(p, "removed_at", sqlite3_column_int64(r, 6)) || !secret_ok ||
-        sqlite3_column_type(r, 1) != SQLITE_TEXT || sqlite3_column_type(r, 3) != SQLITE_TEXT)
+        !same_int(p, "removed_at", cf_stmt_int64(r, 6)) || !secret_ok ||
+        cf_stmt_type(r, 1) != CF_DB_TEXT || cf_stmt_type(r, 3) != CF_DB_TEXT)
         return broken(err, "webhook %lld: not what its newest record says", id);
     return 0;
 }
@@ -1216,18 +1216,18 @@ int cf_webhook_verify(cf_store *s, json_t *report, cf_error *err)
     if (!state)
         return nomem(err);
     int rc = replay(s, state, err);
-    sqlite3_stmt *st = rc ? NULL : once(s, sql, err);
+    cf_stmt *st = rc ? NULL : once(s, sql, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     int64_t n = 0;
-    int step = SQLITE_DONE;
-    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int step = CF_DB_DONE;
+    while (!rc && (step = cf_stmt_step(st)) == CF_DB_ROW) {
         rc = check_row(st, state, err);
         n++;
     }
     if (st)
-        sqlite3_finalize(st);
-    if (!rc && step != SQLITE_DONE)
+        cf_stmt_finalize(st);
+    if (!rc && step != CF_DB_DONE)
         rc = cf_store_error(s, step, "verify webhooks", err);
     if (!rc && (size_t)n != json_object_size(state))
         rc = broken(err, "%s", "webhook rows deleted");

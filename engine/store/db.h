@@ -40,6 +40,7 @@ enum {
     CF_DB_BUSY = SQLITE_BUSY,
     CF_DB_NOMEM = SQLITE_NOMEM,
     CF_DB_CONSTRAINT = SQLITE_CONSTRAINT,
+    CF_DB_INTERRUPT = SQLITE_INTERRUPT,
     CF_DB_ROW = SQLITE_ROW,
     CF_DB_DONE = SQLITE_DONE,
 };
@@ -86,6 +87,10 @@ int64_t cf_pg_stmt_changes(cf_pg_stmt *st);
 #else
 #define CF_DB_PG(st, pgcall, litecall) (litecall)
 #endif
+
+/* End a statement from cf_store_prepare (NULL: nothing). Never one from
+ * cf_store_stmt, which the store keeps. */
+void cf_stmt_finalize(cf_stmt *st);
 
 /* Step: CF_DB_ROW, CF_DB_DONE or an error code. */
 static inline int cf_stmt_step(cf_stmt *st)
