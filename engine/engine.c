@@ -558,12 +558,7 @@ static void policy_apply(cf_policies *p, const char *key, const char *v)
 
 const cf_policies *cf_engine_policies(cf_engine *e, cf_error *err)
 {
-    static const char dv_sql[] = "PRAGMA data_version";
-    cf_stmt *st = cf_store_stmt(e->store, dv_sql, err);
-    if (!st)
-        return NULL;
-    int64_t dv = cf_stmt_step(st) == CF_DB_ROW ? cf_stmt_int64(st, 0) : -2;
-    cf_stmt_reset(st);
+    int64_t dv = cf_store_data_version(e->store);
     if (dv == e->pol.data_version && !e->migrating)
         return &e->pol;
     cf_policies p = {.data_version = dv};

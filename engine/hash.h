@@ -37,7 +37,7 @@ void cf_sha256_update(cf_sha256 *h, const void *data, size_t len);
 void cf_sha256_final(cf_sha256 *h, unsigned char out[32]);
 /* One buffer's digest. */
 void cf_sha256_bytes(const void *data, size_t len, unsigned char out[32]);
-/* The head of one field as the row digests write it (store.c, integrity.c):
+/* The head of one field as the row digests write it (store/tables.c, integrity.c):
  * type, then v in decimal, then ':' ("i-42:", "t5:", "n0:"). Returns its
  * length (at most 22). */
 size_t cf_hash_field_head(char out[24], char type, int64_t v);

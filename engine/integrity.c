@@ -256,7 +256,7 @@ static void put_text(cf_sha256 *h, const char *t)
         put_field(h, 'n', 0, NULL, 0);
 }
 
-/* 0 is stored as NULL (store.c bind_deadline). */
+/* 0 is stored as NULL (store/tables.c bind_deadline). */
 static void put_time(cf_sha256 *h, int64_t v)
 {
     put_field(h, v ? 'i' : 'n', v, NULL, 0);

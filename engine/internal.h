@@ -3,7 +3,7 @@
  * the library exports only the cf_ functions of include/caseflow/caseflow.h
  * (see -export-symbols-regex in Makefile.am). Internal functions are prefixed
  * by their module: cf_err_, cf_time_, cf_json_, cf_wf_ (workflow/), cf_loader_
- * (loader.c), cf_store_ (store.c), cf_audit_ (audit.c).
+ * (loader.c), cf_store_ (store/: sqlite.c, tables.c), cf_audit_ (audit.c).
  */
 #ifndef CF_INTERNAL_H
 #define CF_INTERNAL_H

@@ -1,10 +1,13 @@
 /*
- * The store: caseflow's tables in one SQLite file. Every SQL statement the
- * engine runs is written here once, prepared once per connection and reused;
- * the rest of the engine calls these functions and never sees SQL. Writes
- * happen only inside cf_store_begin/cf_store_commit (BEGIN IMMEDIATE, so two
- * processes never interleave a command), with savepoints for the units of a
- * bulk intake.
+ * The store: caseflow's tables, behind one interface whatever holds them.
+ * store/sqlite.c is the SQLite backend (one file: the connection, schema,
+ * migrations, statement cache and transactions); store/tables.c reads and
+ * writes the rows through the statement layer (store/db.h), as do the
+ * engine's other modules for their own tables; nothing else calls SQLite.
+ * Statements are prepared once per connection and reused. Writes happen
+ * only inside cf_store_begin/cf_store_commit (BEGIN IMMEDIATE, so two
+ * processes never interleave a command), with savepoints for the units of
+ * a bulk intake.
  */
 #ifndef CF_STORE_H
 #define CF_STORE_H
@@ -71,7 +74,7 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err);
 void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie);
 /* PRAGMA schema_version: it changes with any change to the schema. */
 int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
-/* Hash the rows of st into h with their storage types (see store.c); st
+/* Hash the rows of st into h with their storage types (see store/tables.c); st
  * is reset. */
 int cf_store_hash_rows(cf_store *s, cf_stmt *st, cf_sha256 *h,
                        cf_error *err);
@@ -83,6 +86,18 @@ void cf_store_hash_row(cf_stmt *st, int first, int end, cf_sha256 *h);
 /* The SQLite connection of a SQLite store (NULL on another backend): only
  * for what is SQLite's own (the verify twin, memvfs). */
 sqlite3 *cf_store_db(cf_store *s);
+/* Whether path names a PostgreSQL store (a postgresql:// or postgres://
+ * URI) rather than a SQLite file. */
+bool cf_store_is_pg_uri(const char *path);
+/* Whether s is a PostgreSQL store. */
+bool cf_store_is_pg(const cf_store *s);
+/* A number that changes whenever another connection commits (PRAGMA
+ * data_version; on PostgreSQL a new number at every call). */
+int64_t cf_store_data_version(cf_store *s);
+/* As cf_store_stmt, with the text PostgreSQL runs instead where the
+ * dialects differ (pg_sql NULL: the same text on both). Cached by the
+ * address of sql. */
+cf_stmt *cf_store_stmt_for(cf_store *s, const char *sql, const char *pg_sql, cf_error *err);
 /* The prepared statement for sql, cached by the address of the (static)
  * string; reset and with bindings cleared. Owned by the store: never
  * finalized by the caller. NULL on error (err filled). */

@@ -721,7 +721,7 @@ static void exec_or_die(sqlite3 *db, const char *sql)
 }
 
 /* A copy of p->before as the engine opens a store: in the memory VFS, or
- * a file in WAL mode. Both with store.c's pragmas. */
+ * a file in WAL mode. Both with store/sqlite.c's pragmas. */
 static sqlite3 *open_target(const phase *p, const char *file)
 {
     sqlite3 *db = NULL;

@@ -3,7 +3,7 @@
  * (bench/floor/process_floor.c starts it). Linked against the libraries
  * caseflow is (lua5.4, jansson, sqlite3, sodium, ltdl) and touching each so
  * the loader maps and relocates them all; opens the SQLite file DB with
- * store.c's pragmas (WAL, synchronous=FULL), inserts one row in one
+ * store/sqlite.c's pragmas (WAL, synchronous=FULL), inserts one row in one
  * transaction, closes and exits. Closing the last connection checkpoints
  * the WAL, as `caseflow` does on exit; with "keep-wal" the connection is
  * told not to (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): the commit is as durable,
