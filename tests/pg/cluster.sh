@@ -78,7 +78,13 @@ stop() {
         *) kill -KILL "$pid" 2>/dev/null || true ;;
         esac
     fi
-    rm -rf "$DIR"
+    # Only a directory start made (or an empty one) is removed: a wrong
+    # argument must not cost anyone their files.
+    if [ -f "$DIR/.caseflow-pg-cluster" ] || [ -z "$(ls -A "$DIR" 2>/dev/null)" ]; then
+        rm -rf "$DIR"
+    elif [ -e "$DIR" ]; then
+        die "$DIR was not made by '$0 start': not removing it"
+    fi
 }
 
 start() {
@@ -90,6 +96,7 @@ start() {
     mkdir -p "$DIR"
     [ -z "$(ls -A "$DIR")" ] || die "$DIR is not empty"
     chmod 700 "$DIR"
+    : >"$DIR/.caseflow-pg-cluster"
     if [ "$(id -u)" -eq 0 ]; then
         chown nobody "$DIR"
         as_pg test -w "$DIR" ||
