@@ -65,7 +65,11 @@ int64_t cf_pg_changes(cf_pg_conn *conn);
  * (":name" or "?NNN") or NULL for a "?" or a number never written (NULL
  * itself when *nparams is 0): free them with cf_pg_translate_free. On
  * failure (CF_DB_NOMEM; CF_DB_ERROR for ?0 or a number past 32766, with a
- * message in *errmsg, static) nothing is allocated. errmsg may be NULL. */
+ * message in *errmsg, static) nothing is allocated. errmsg may be NULL.
+ * Unlike SQLite, a name must start with a letter, "_" or a UTF-8 byte (so
+ * an array slice a[1:2] stays one); "$n" written in the SQL is left as it
+ * is and not counted; PostgreSQL's own "?" operators (jsonb) cannot be
+ * written: use their functions (jsonb_exists, ...). */
 int cf_pg_translate(const char *sql, char **out, int *nparams, char ***names,
                     const char **errmsg);
 /* Frees what cf_pg_translate made (any of them may be NULL). */
