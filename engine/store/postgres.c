@@ -538,20 +538,6 @@ static int64_t result_changes(PGresult *r)
     return strtoll(PQcmdTuples(r), NULL, 10);
 }
 
-int cf_pg_exec(cf_pg_conn *c, const char *sql)
-{
-    if (!c->pg)
-        return closed_error(c);
-    PGresult *r = PQexec(c->pg, sql);
-    int rc = result_code(c, r);
-    if (rc == CF_DB_OK) {
-        int64_t n = result_changes(r);
-        if (n >= 0)
-            c->changes = n;
-    }
-    PQclear(r);
-    return rc;
-}
 
 const char *cf_pg_errmsg(cf_pg_conn *c)
 {
@@ -563,14 +549,16 @@ int64_t cf_pg_changes(cf_pg_conn *c)
     return c->changes;
 }
 
-/* DEALLOCATE name now, or once the transaction is over when it has failed
- * (PostgreSQL refuses everything but ROLLBACK then). Failures are ignored:
- * a statement left behind dies with the connection. */
+/* DEALLOCATE name now when no transaction is open, else once it is over: a
+ * failed transaction refuses everything but ROLLBACK, and in a live one a
+ * DEALLOCATE that failed (say after someone's DEALLOCATE ALL) would abort
+ * the caller's transaction. Failures are ignored: a statement left behind
+ * dies with the connection. */
 static void deallocate(cf_pg_conn *c, const char *name)
 {
     char sql[64];
     snprintf(sql, sizeof sql, "DEALLOCATE %s;", name);
-    if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         size_t have = c->deferred ? strlen(c->deferred) : 0;
         char *d = realloc(c->deferred, have + strlen(sql) + 1);
         if (!d)
@@ -584,11 +572,29 @@ static void deallocate(cf_pg_conn *c, const char *name)
 
 static void flush_deferred(cf_pg_conn *c)
 {
-    if (!c->deferred || PQtransactionStatus(c->pg) == PQTRANS_INERROR)
+    if (!c->deferred || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         return;
     PQclear(PQexec(c->pg, c->deferred));
     free(c->deferred);
     c->deferred = NULL;
+}
+
+/* The statements finalized during a transaction are deallocated once it
+ * is over (a COMMIT or ROLLBACK run here, most likely). */
+int cf_pg_exec(cf_pg_conn *c, const char *sql)
+{
+    if (!c->pg)
+        return closed_error(c);
+    PGresult *r = PQexec(c->pg, sql);
+    int rc = result_code(c, r);
+    if (rc == CF_DB_OK) {
+        int64_t n = result_changes(r);
+        if (n >= 0)
+            c->changes = n;
+    }
+    PQclear(r);
+    flush_deferred(c);
+    return rc;
 }
 
 /* ---- statements -------------------------------------------------------- */

@@ -476,6 +476,32 @@ static void errors_mapped(void **state)
     cf_pg_close(c);
 }
 
+static int64_t prepared_count(cf_pg_conn *c)
+{
+    cf_pg_stmt *st = prepare_ok(c, "SELECT count(*) FROM pg_prepared_statements");
+    assert_int_equal(cf_pg_stmt_step(st), CF_DB_ROW);
+    int64_t n = cf_pg_stmt_int64(st, 0);
+    cf_pg_stmt_finalize(st);
+    return n - 1; /* not that one */
+}
+
+static void deallocated_outside_transactions(void **state)
+{
+    (void)state;
+    cf_pg_conn *c = connect_ok();
+    cf_pg_stmt *a = prepare_ok(c, "SELECT 1"), *b = prepare_ok(c, "SELECT 2");
+    assert_int_equal(prepared_count(c), 2);
+    cf_pg_stmt_finalize(a);
+    assert_int_equal(prepared_count(c), 1);
+    /* In a transaction the server keeps it until the transaction ends. */
+    exec_ok(c, "BEGIN");
+    cf_pg_stmt_finalize(b);
+    assert_int_equal(prepared_count(c), 1);
+    exec_ok(c, "COMMIT");
+    assert_int_equal(prepared_count(c), 0);
+    cf_pg_close(c);
+}
+
 static void lost_connection_is_ioerr(void **state)
 {
     (void)state;
@@ -547,6 +573,7 @@ int main(void)
         cmocka_unit_test(unique_violation),
         cmocka_unit_test(row_lock_is_busy),
         cmocka_unit_test(errors_mapped),
+        cmocka_unit_test(deallocated_outside_transactions),
         cmocka_unit_test(lost_connection_is_ioerr),
         cmocka_unit_test(unreachable_cantopen),
     };
