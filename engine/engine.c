@@ -389,6 +389,12 @@ int cf_engine_open(const char *path, const cf_open_options *opts, cf_engine **ou
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     if (!rc)
         rc = cf_store_open(path, opts->create, opts->readonly, &e->store, err);
+    if (!rc && cf_store_is_pg(e->store)) {
+        /* the password stays with the connection, out of every message */
+        free(e->store_path);
+        if (!(e->store_path = cf_pg_store_redact(path)))
+            rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
     if (!rc)
         rc = cf_store_meta_get(e->store, "store_id", &e->store_id, err);
     if (!rc)

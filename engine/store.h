@@ -89,6 +89,9 @@ sqlite3 *cf_store_db(cf_store *s);
 /* Whether path names a PostgreSQL store (a postgresql:// or postgres://
  * URI) rather than a SQLite file. */
 bool cf_store_is_pg_uri(const char *path);
+/* A store's name as messages show it: a URI without its password (new;
+ * NULL when out of memory). */
+char *cf_pg_store_redact(const char *uri);
 /* Whether s is a PostgreSQL store. */
 bool cf_store_is_pg(const cf_store *s);
 /* A number that changes whenever another connection commits (PRAGMA

@@ -32,7 +32,7 @@ int cf_store_begin_read_twin(cf_store *s, const char *path, cf_store **twin, cf_
     *twin = NULL;
     cf_store *t = NULL;
     cf_error ignore;
-    if (path && strcmp(path, ":memory:") != 0 && sqlite3_threadsafe() &&
+    if (path && strcmp(path, ":memory:") != 0 && !cf_store_is_pg(s) && sqlite3_threadsafe() &&
         cf_store_open(path, 0, 1, &t, &ignore) == 0)
         /* the case tables side by side and their look-ups: 512 KiB holds
          * the cursors' paths (the same pages are read as with 2 MiB, and

@@ -70,8 +70,15 @@ static int make_key(cf_engine *e, const cf_init_options *o, char pk[65], cf_erro
 {
     if (e->key_explicit)
         return cf_sign_keygen(e->key_path, pk, err);
-    const char *base = strrchr(e->store_path, '/');
-    base = base ? base + 1 : e->store_path;
+    /* A PostgreSQL store has no directory to keep its key beside: the key
+     * stays on the machine that signs, where init is told to put it. */
+    bool pg = cf_store_is_pg(e->store);
+    if (pg && !(o && o->key_dir))
+        return cf_err_set(err, CF_EUSAGE, "key_dir",
+                          "a PostgreSQL store keeps its signing key on this machine, not in "
+                          "the database: give init --key-dir DIR (or --signing-key PATH)");
+    const char *base = pg ? NULL : strrchr(e->store_path, '/');
+    base = pg ? "caseflow" : base ? base + 1 : e->store_path;
     char dir[4200], path[4300];
     if (o && o->key_dir)
         snprintf(dir, sizeof dir, "%s", o->key_dir);

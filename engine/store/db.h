@@ -6,7 +6,7 @@
  * steps through the rows and reads columns; it never calls a backend's own
  * library. The calls are those of SQLite's C interface, on purpose: that is
  * the embedded default and the reference, so on SQLite each one is a single
- * call; the PostgreSQL backend (store/pg.c) gives the same calls the same
+ * call; the PostgreSQL backend (store/postgres.c) gives the same calls the same
  * meaning over libpq.
  *
  * What the calls promise on every backend:
@@ -28,6 +28,8 @@
  */
 #ifndef CF_STORE_DB_H
 #define CF_STORE_DB_H
+
+#include "config.h" /* CF_WITH_POSTGRES, which must be seen wherever this is */
 
 #include <stdint.h>
 
@@ -52,7 +54,7 @@ enum {
     CF_DB_NULL = SQLITE_NULL,
 };
 
-/* A statement of the PostgreSQL backend (store/pg.c). */
+/* A statement of the PostgreSQL backend (store/postgres.c). */
 typedef struct cf_pg_stmt cf_pg_stmt;
 
 /* A prepared statement: exactly one of the two is set. */
@@ -62,7 +64,7 @@ typedef struct cf_stmt {
 } cf_stmt;
 
 #if CF_WITH_POSTGRES
-/* store/pg.c: the same calls on a PostgreSQL statement. */
+/* store/postgres.c: the same calls on a PostgreSQL statement. */
 int cf_pg_stmt_step(cf_pg_stmt *st);
 void cf_pg_stmt_reset(cf_pg_stmt *st);
 void cf_pg_stmt_clear(cf_pg_stmt *st);

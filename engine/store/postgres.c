@@ -43,6 +43,7 @@ struct cf_pg_conn {
     PGconn *pg;         /* NULL once closed */
     char *errmsg;       /* the last error, one line; NULL: none */
     int64_t changes;    /* rows changed by the last INSERT/UPDATE/DELETE */
+    int64_t total;      /* rows changed since the connection opened */
     uint64_t seq;       /* names the server-side statements */
     int nstmts;         /* statements not yet finalized */
     int closed;         /* cf_pg_close was called: free with the last stmt */
@@ -549,6 +550,28 @@ int64_t cf_pg_changes(cf_pg_conn *c)
     return c->changes;
 }
 
+int64_t cf_pg_total_changes(cf_pg_conn *c)
+{
+    return c->total;
+}
+
+int cf_pg_tx_status(cf_pg_conn *c)
+{
+    if (!c->pg)
+        return CF_PG_TX_IDLE;
+    switch (PQtransactionStatus(c->pg)) {
+    case PQTRANS_INTRANS:
+    case PQTRANS_ACTIVE:
+        return CF_PG_TX_OPEN;
+    case PQTRANS_INERROR:
+        return CF_PG_TX_FAILED;
+    case PQTRANS_UNKNOWN: /* the connection is bad: nothing will commit */
+        return CF_PG_TX_FAILED;
+    default:
+        return CF_PG_TX_IDLE;
+    }
+}
+
 /* DEALLOCATE name now when no transaction is open, else once it is over: a
  * failed transaction refuses everything but ROLLBACK, and in a live one a
  * DEALLOCATE that failed (say after someone's DEALLOCATE ALL) would abort
@@ -589,8 +612,10 @@ int cf_pg_exec(cf_pg_conn *c, const char *sql)
     int rc = result_code(c, r);
     if (rc == CF_DB_OK) {
         int64_t n = result_changes(r);
-        if (n >= 0)
+        if (n >= 0) {
             c->changes = n;
+            c->total += n;
+        }
     }
     PQclear(r);
     flush_deferred(c);
@@ -737,8 +762,10 @@ static int stmt_run(cf_pg_stmt *st)
     }
     int64_t n = result_changes(r);
     st->changes = n >= 0 ? n : 0;
-    if (n >= 0)
+    if (n >= 0) {
         c->changes = n;
+        c->total += n;
+    }
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
         PQclear(r);
         st->state = ST_DONE;

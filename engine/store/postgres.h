@@ -54,6 +54,13 @@ const char *cf_pg_errmsg(cf_pg_conn *conn);
  * MERGE run on the connection (other statements leave it as it was, as
  * sqlite3_changes). */
 int64_t cf_pg_changes(cf_pg_conn *conn);
+/* Rows changed by every INSERT, UPDATE and DELETE since conn opened. */
+int64_t cf_pg_total_changes(cf_pg_conn *conn);
+/* Where conn's transaction stands: CF_PG_TX_IDLE (none), CF_PG_TX_OPEN, or
+ * CF_PG_TX_FAILED (a statement failed, or the connection is lost: it can
+ * only be rolled back, and COMMIT would roll it back too). */
+enum { CF_PG_TX_IDLE = 0, CF_PG_TX_OPEN = 1, CF_PG_TX_FAILED = 2 };
+int cf_pg_tx_status(cf_pg_conn *conn);
 
 /* The placeholder translation alone (cf_pg_prepare's first half), for the
  * tests. Each "?" becomes "$n" with n one more than the largest number so

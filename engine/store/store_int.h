@@ -6,6 +6,9 @@
 #define CF_STORE_INT_H
 
 #include "../store.h"
+#if CF_WITH_POSTGRES
+#include "postgres.h"
+#endif
 
 typedef struct cf_pg_conn cf_pg_conn;
 
@@ -51,7 +54,5 @@ int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
 /* The last error's text (borrowed; never NULL). */
 const char *cf_pg_store_errmsg(cf_store *s);
 #endif
-/* uri without its password, for messages (new; NULL on OOM). */
-char *cf_pg_store_redact(const char *uri);
 
 #endif

