@@ -9,6 +9,27 @@
 
 #include "cli.h"
 
+/* A postgresql:// store named without its password: init says where the
+ * store is, and a password never belongs in what a command prints. */
+static char *shown_store(const char *path)
+{
+    const char *scheme = strstr(path, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *colon = at && (!slash || at < slash)
+                            ? memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)))
+                            : NULL;
+    if (!colon)
+        return strdup(path);
+    size_t head = (size_t)(colon - path);
+    char *r = malloc(head + strlen(at) + 1);
+    if (r) {
+        memcpy(r, path, head);
+        strcpy(r + head, at);
+    }
+    return r;
+}
+
 int cmd_init(struct cli *c)
 {
     cf_error err;
@@ -18,6 +39,14 @@ int cmd_init(struct cli *c)
     if (c->nos_users > 1)
         return usage_error("init binds the administrator to one --os-user (add more "
                            "with caseflow user bind)");
+    /* Before the store is made: a PostgreSQL store would otherwise be
+     * created and left without its key. */
+    const char *kp = c->signing_key ? c->signing_key : getenv("CASEFLOW_KEY");
+    if (c->store && (strncmp(c->store, "postgresql://", 13) == 0 ||
+                     strncmp(c->store, "postgres://", 11) == 0) &&
+        !c->key_dir && !(kp && *kp))
+        return usage_error("init: a PostgreSQL store keeps its signing key on this machine, "
+                           "not in the database: give --key-dir DIR (or --signing-key PATH)");
     int rc = open_engine(c, true);
     if (rc)
         return rc;
@@ -26,7 +55,9 @@ int cmd_init(struct cli *c)
     rc = cf_store_init_with(c->engine, &opts, &err);
     if (rc < 0)
         return fail(rc, &err);
-    const char *path = c->store ? c->store : "./caseflow.db";
+    char *path = shown_store(c->store ? c->store : "./caseflow.db");
+    if (!path)
+        return fail(CF_ENOMEM, NULL);
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s}", "store", path, "administrator",
                               c->actor);
@@ -35,6 +66,7 @@ int cmd_init(struct cli *c)
     } else {
         outf("store %s ready; administrator %s\n", path, c->actor);
     }
+    free(path);
     return 0;
 }
 

@@ -115,7 +115,40 @@ static const char pg_schema_v4[] =
     "CREATE INDEX tasks_open ON tasks(case_id, status) WHERE status <> 'done';"
     "CREATE INDEX cases_deadline ON cases(deadline_at, id, disposed_at, workflow, version)"
     "  WHERE deadline_at IS NOT NULL;"
-    "CREATE INDEX events_case_at ON events(case_id, at, to_state);";
+    "CREATE INDEX events_case_at ON events(case_id, at, to_state);"
+    /* What the record holds is never rewritten: the chain and its
+     * signatures, the payloads verify replays, the schema's history, the
+     * deployed workflows and the idempotency records refuse UPDATE, DELETE
+     * and TRUNCATE from anyone, owner included (who would have to drop or
+     * disable the trigger, a change to the schema that the schema digest
+     * then refuses). Events and notifications may only be erased, the one
+     * column retention empties. */
+    "CREATE FUNCTION forbid() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN RAISE EXCEPTION 'caseflow: % on % is not allowed: the record is append-only',"
+    "  TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation'; END $$;"
+    "CREATE FUNCTION erase_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - TG_ARGV[0]) = (to_jsonb(OLD) - TG_ARGV[0])"
+    "  AND (to_jsonb(NEW) ->> TG_ARGV[0]) IS NOT DISTINCT FROM"
+    "   (CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1] END) THEN RETURN NEW; END IF;"
+    " RAISE EXCEPTION 'caseflow: % on % is not allowed: only erasure', TG_OP, TG_TABLE_NAME"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END $$;"
+#define CF_PG_APPEND_ONLY(t)                                                               \
+    "CREATE TRIGGER " #t "_append_only BEFORE UPDATE OR DELETE ON " #t                     \
+    " FOR EACH ROW EXECUTE FUNCTION forbid();"                                             \
+    "CREATE TRIGGER " #t "_no_truncate BEFORE TRUNCATE ON " #t                             \
+    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();"
+    CF_PG_APPEND_ONLY(audit) CF_PG_APPEND_ONLY(checkpoints) CF_PG_APPEND_ONLY(records)
+    CF_PG_APPEND_ONLY(schema_version) CF_PG_APPEND_ONLY(workflows)
+    CF_PG_APPEND_ONLY(idempotency)
+#undef CF_PG_APPEND_ONLY
+    "CREATE TRIGGER events_erase_only BEFORE UPDATE OR DELETE ON events"
+    " FOR EACH ROW EXECUTE FUNCTION erase_only('data');"
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events"
+    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();"
+    "CREATE TRIGGER notifications_erase_only BEFORE UPDATE OR DELETE ON notifications"
+    " FOR EACH ROW EXECUTE FUNCTION erase_only('payload', '{\"erased\":true}');"
+    "CREATE TRIGGER notifications_no_truncate BEFORE TRUNCATE ON notifications"
+    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();";
 #undef T
 
 /* The store's last error on the connection (borrowed; never NULL). */
