@@ -352,7 +352,8 @@ static const struct command commands[] = {
 
 static const char global_help[] =
     "Global options (before or after the command words):\n"
-    "  --store PATH    the store (env CASEFLOW_STORE; default ./caseflow.db)\n"
+    "  --store PATH    the store: a file, or a postgresql:// URI (env\n"
+    "                  CASEFLOW_STORE; default ./caseflow.db)\n"
     "  --actor NAME    who acts (env CASEFLOW_ACTOR)\n"
     "  --reason TEXT   justification logged with reads and changes "
     "(env CASEFLOW_REASON)\n"
