@@ -39,14 +39,26 @@ int cmd_init(struct cli *c)
     if (c->nos_users > 1)
         return usage_error("init binds the administrator to one --os-user (add more "
                            "with caseflow user bind)");
-    /* Before the store is made: a PostgreSQL store would otherwise be
-     * created and left without its key. */
+    /* A PostgreSQL store without a place for its key: init again of one
+     * that exists is fine (it has its key); a new one is refused before it
+     * is made, or it would be left without a key. */
     const char *kp = c->signing_key ? c->signing_key : getenv("CASEFLOW_KEY");
-    if (c->store && (strncmp(c->store, "postgresql://", 13) == 0 ||
+    bool pg_nokey = c->store &&
+                    (strncmp(c->store, "postgresql://", 13) == 0 ||
                      strncmp(c->store, "postgres://", 11) == 0) &&
-        !c->key_dir && !(kp && *kp))
-        return usage_error("init: a PostgreSQL store keeps its signing key on this machine, "
-                           "not in the database: give --key-dir DIR (or --signing-key PATH)");
+                    !c->key_dir && !(kp && *kp);
+    if (pg_nokey) {
+        cf_open_options o = {.plugin_path = c->plugins};
+        cf_engine *probe = NULL;
+        int prc = cf_engine_open(c->store, &o, &probe, &err);
+        cf_engine_close(probe);
+        if (prc == CF_EINVALID && strstr(err.message, "no caseflow schema"))
+            return usage_error("init: a PostgreSQL store keeps its signing key on this "
+                               "machine, not in the database: give --key-dir DIR (or "
+                               "--signing-key PATH)");
+        if (prc < 0)
+            return fail(prc, &err);
+    }
     int rc = open_engine(c, true);
     if (rc)
         return rc;

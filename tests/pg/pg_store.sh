@@ -26,14 +26,6 @@ store_uri() { printf '%s\n' "$uri" | sed "s#/postgres?#/$1?#"; }
 # psql_as_superuser NAME SQL: what an intruder with the superuser's login does.
 psql_su() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$(store_uri "$1")" -At -c "$2"; }
 newdb() { psql_su postgres "CREATE DATABASE $1" >/dev/null; }
-# A picture of a PostgreSQL store: every caseflow table's rows, in order.
-pg_dump_rows() {
-    local t
-    for t in $(psql_su "$1" "SELECT tablename FROM pg_tables WHERE schemaname = 'caseflow' ORDER BY 1"); do
-        echo "== $t"
-        psql_su "$1" "SELECT * FROM caseflow.\"$t\" ORDER BY 1"
-    done
-}
 
 export CASEFLOW_NOW=$E2E_EPOCH
 KEYS="$E2E_TMP/keys"
@@ -114,6 +106,28 @@ expect_exit 0 cf --actor admin audit verify --json
 assert_jq "$OUT" '.ok == true' "the chain verifies on PostgreSQL"
 
 # ---- an intruder with the superuser's psql ----------------------------------------------
+expect_exit 0 cf --actor admin audit checkpoint
+# The record of a store with cases in it, as a superuser's psql finds it.
+n=$(psql_su team "SELECT count(*) FROM caseflow.audit")
+for sql in "DELETE FROM caseflow.audit WHERE seq = $n" "UPDATE caseflow.audit SET actor = 'eve'" \
+    "TRUNCATE caseflow.audit CASCADE" "UPDATE caseflow.workflows SET bundle = '{}'" \
+    "DELETE FROM caseflow.records" "UPDATE caseflow.events SET actor = 'eve'" \
+    "DELETE FROM caseflow.events" "UPDATE caseflow.notifications SET channel = 'x'" \
+    "DELETE FROM caseflow.checkpoints"; do
+    table=$(printf '%s\n' "$sql" | sed 's/.*caseflow\.\([a-z_]*\).*/\1/')
+    rows=$(psql_su team "SELECT count(*) FROM caseflow.$table")
+    if [ "$rows" = 0 ]; then
+        not_ok "caseflow.$table is empty: the refusal of '$sql' would prove nothing"
+    elif psql_su team "$sql" >/dev/null 2>&1; then
+        not_ok "the append-only record took: $sql"
+    else
+        ok "refused by the store itself, even to a superuser: $sql ($rows rows)"
+    fi
+done
+assert_eq "$n" "$(psql_su team "SELECT count(*) FROM caseflow.audit")" "no audit record lost"
+expect_exit 0 cf --actor admin audit verify
+ok "the refused attempts changed nothing: the chain still verifies"
+
 psql_su team "UPDATE caseflow.cases SET state = 'done' WHERE id = '$C'" >/dev/null
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "$C" "a column edited through psql: verify names the case (65)"
@@ -127,16 +141,6 @@ expect_exit 0 cf --actor admin init --test-clock --key-dir "$E2E_TMP/keys-cut"
 expect_exit 0 setup_users
 expect_exit 0 cf --actor admin audit verify
 n=$(psql_su cut "SELECT count(*) FROM caseflow.audit")
-for sql in "DELETE FROM caseflow.audit WHERE seq = $n" "UPDATE caseflow.audit SET actor = 'eve'" \
-    "TRUNCATE caseflow.audit CASCADE" "UPDATE caseflow.workflows SET bundle = '{}'" \
-    "DELETE FROM caseflow.records" "UPDATE caseflow.events SET actor = 'eve'"; do
-    if psql_su cut "$sql" >/dev/null 2>&1; then
-        not_ok "the append-only record took: $sql"
-    else
-        ok "refused by the store itself, even to a superuser: $sql"
-    fi
-done
-assert_eq "$n" "$(psql_su cut "SELECT count(*) FROM caseflow.audit")" "no audit record lost"
 # A superuser can still switch the triggers off for a session, as the
 # owner of a SQLite file can edit it: the chain is what catches that.
 psql_su cut "SET session_replication_role = replica; DELETE FROM caseflow.audit WHERE seq = $n" >/dev/null
