@@ -36,6 +36,7 @@ import json
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -117,8 +118,14 @@ class Run:
     def __init__(self, args, tokens):
         self.args = args
         self.tokens = tokens
-        host, port = urllib.parse.urlsplit(args.url).netloc.rsplit(":", 1)
-        self.host, self.port = host, int(port)
+        # Several instances of one store (--url given more than once): each
+        # client starts on one of them and, with --retry, moves to the next
+        # when its request gets no answer.
+        self.servers = []
+        for url in args.url:
+            host, port = urllib.parse.urlsplit(url).netloc.rsplit(":", 1)
+            self.servers.append((host, int(port)))
+        self.host, self.port = self.servers[0]
         self.lock = threading.Lock()
         self.pool = []  # [case id, serial, step, revision]: owned by no thread now
         self.serial = 0
@@ -235,8 +242,9 @@ class Run:
 class Client:
     """One keep-alive connection, reopened after the server closed it."""
 
-    def __init__(self, run):
+    def __init__(self, run, tid=0):
         self.run = run
+        self.server = tid % len(run.servers)
         self.conn = None
         self.attempts = 0  # of the last send: more than 1 after no answer
         self.probed = False  # sent a stale If-Match yet (each client does, once at least)
@@ -255,8 +263,8 @@ class Client:
         hdrs.update(headers or {})
         try:
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.run.host, self.run.port,
-                                                       timeout=timeout)
+                host, port = self.run.servers[self.server]
+                self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
             self.conn.timeout = timeout
             if self.conn.sock is not None:
                 self.conn.sock.settimeout(timeout)
@@ -295,6 +303,8 @@ class Client:
                     return None, None
                 with self.run.lock:
                     self.run.retries += 1
+                # the same request, with the same key, to the next instance
+                self.server = (self.server + 1) % len(self.run.servers)
                 time.sleep(0.05)
                 continue
             self.run.observe(kind, time.monotonic() - start, status)
@@ -456,7 +466,7 @@ def do_read(client, run, tid, cursor):
 
 def worker(run, tid):
     random.seed(run.args.seed * 1000 + tid)
-    client = Client(run)
+    client = Client(run, tid)
     cursor = {}
     try:
         while run.running():
@@ -535,19 +545,45 @@ def cmd_run(args):
 # ---- check -----------------------------------------------------------------------------
 
 
+class Store:
+    """The store, read only: a SQLite file, or a PostgreSQL database (a
+    postgresql:// URI, read with psql, whose tables are in schema caseflow)."""
+
+    def __init__(self, name):
+        self.pg = name.startswith(("postgresql://", "postgres://"))
+        self.name = name
+        if not self.pg:
+            self.db = sqlite3.connect("file:%s?mode=ro" % name, uri=True)
+
+    def rows(self, sql):
+        if not self.pg:
+            return list(self.db.execute(sql))
+        out = subprocess.run(
+            [os.environ.get("PSQL", "psql"), "-X", "-q", "-At", "-F", "\t",
+             "-v", "ON_ERROR_STOP=1", "-d", self.name,
+             "-c", "SET search_path = caseflow; " + sql],
+            check=True, capture_output=True, text=True).stdout
+        return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+    def close(self):
+        if not self.pg:
+            self.db.close()
+
+
+
 def cmd_check(args):
     acks = []
     with open(args.acks, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 acks.append(json.loads(line))
-    db = sqlite3.connect("file:%s?mode=ro" % args.store, uri=True)
-    cases = {(s, r): i for i, s, r in db.execute("SELECT id, source, reference FROM cases")}
-    marks = ",".join("?" * len(ROUTE_EVENTS))
-    history = {(c, e): n for c, e, n in db.execute(
+    db = Store(args.store)
+    cases = {(s, r): i for i, s, r in db.rows("SELECT id, source, reference FROM cases")}
+    events = ",".join("'%s'" % e for e in ROUTE_EVENTS)  # our own constants
+    history = {(c, e): int(n) for c, e, n in db.rows(
         "SELECT case_id, event, count(*) FROM events WHERE event IN (%s) GROUP BY 1, 2"
-        % marks, ROUTE_EVENTS)}
-    revisions = dict(db.execute("SELECT id, revision FROM cases"))
+        % events)}
+    revisions = {i: int(r) for i, r in db.rows("SELECT id, revision FROM cases")}
     out = {"acks": len(acks), "referrals": 0, "referrals_missing": [],
            "referrals_id_mismatch": [], "acts": 0, "replays": 0, "acts_missing": [],
            "acts_duplicated": [], "acked_twice": [], "replay_mismatch": [],
@@ -589,8 +625,8 @@ def cmd_check(args):
         with open(args.feed_stats, encoding="utf-8") as f:
             feed = json.load(f).get("feed") or {}
         last = feed.get("last", 0)
-        stored = db.execute("SELECT count(*) FROM notifications WHERE seq <= ?",
-                            (last,)).fetchone()[0]
+        stored = int(db.rows("SELECT count(*) FROM notifications WHERE seq <= %d"
+                             % int(last))[0][0])
         out["feed"] = {"last": last, "seen": feed.get("seen"), "stored": stored,
                        "disorder": feed.get("disorder")}
     db.close()
@@ -607,7 +643,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--url", required=True, help="http://127.0.0.1:PORT")
+    r.add_argument("--url", required=True, action="append",
+                   help="http://127.0.0.1:PORT; again for more instances of one store")
     r.add_argument("--tokens", required=True, help='JSON {"user": "token", ...}')
     r.add_argument("--acks", required=True, help="acknowledged writes, JSON lines (appended)")
     r.add_argument("--stats", required=True, help="the run's figures, one JSON object")
