@@ -208,15 +208,15 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
     /* No temporary table can shadow a caseflow table (pg_temp last), a
      * writer waits for the lock as long as SQLite's busy timeout, and the
      * server's clock and locale play no part in what is stored. */
-    if ((rc = pg_exec(s,
-                      "SET search_path = caseflow, pg_catalog, pg_temp;"
-                      "SET lock_timeout = '10s'; SET TIME ZONE 'UTC';"
-                      "SET client_encoding = 'UTF8'",
-                      "set up the session", err)))
-        return rc;
-    if (readonly && (rc = pg_exec(s, "SET default_transaction_read_only = on",
-                                  "set up the session", err)))
-        return rc;
+    static const char setup[] = "SET search_path = caseflow, pg_catalog, pg_temp;"
+                                "SET lock_timeout = '10s'; SET TIME ZONE 'UTC';"
+                                "SET client_encoding = 'UTF8'";
+    static const char setup_ro[] = "SET search_path = caseflow, pg_catalog, pg_temp;"
+                                   "SET lock_timeout = '10s'; SET TIME ZONE 'UTC';"
+                                   "SET client_encoding = 'UTF8';"
+                                   "SET default_transaction_read_only = on";
+    if ((rc = cf_pg_set_session(s->pg, readonly ? setup_ro : setup)) != CF_DB_OK)
+        return cf_store_error(s, rc, "set up the session", err);
     int64_t ns = 0, ident = 0, app = 0;
     if ((rc = pg_int(s, "SELECT count(*) FROM pg_namespace WHERE nspname = 'caseflow'", &ns,
                      err)))
@@ -269,6 +269,12 @@ int cf_pg_store_create(cf_store *s, cf_error *err)
 
 int cf_pg_store_begin(cf_store *s, bool write, cf_error *err)
 {
+    /* A server restarted or failed over since the last command: connect
+     * again (nothing was open, so nothing is lost) rather than fail every
+     * command until the process is restarted. */
+    int rc0 = cf_pg_revive(s->pg);
+    if (rc0 != CF_DB_OK)
+        return cf_store_error(s, rc0, "reconnect", err);
     if (!write)
         return pg_exec(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN", err);
     int rc = pg_exec(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err);

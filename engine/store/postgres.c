@@ -44,6 +44,9 @@ struct cf_pg_conn {
     char *errmsg;       /* the last error, one line; NULL: none */
     int64_t changes;    /* rows changed by the last INSERT/UPDATE/DELETE */
     int64_t total;      /* rows changed since the connection opened */
+    uint64_t session;   /* bumped by each reconnection: statements of an
+                         * older session are prepared again */
+    char *setup;        /* run again on a new session (cf_pg_set_session) */
     uint64_t seq;       /* names the server-side statements */
     int nstmts;         /* statements not yet finalized */
     int closed;         /* cf_pg_close was called: free with the last stmt */
@@ -78,6 +81,9 @@ struct cf_pg_stmt {
     char **dec;         /* decoded bytea of the current row, per column */
     int *declen;
     int64_t changes;    /* of this statement's last run */
+    char *text;         /* the translated SQL, to prepare it again */
+    Oid *types;         /* its parameter types (NULL: all inferred) */
+    uint64_t session;   /* the session it is prepared in */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -511,6 +517,7 @@ int cf_pg_connect(const char *uri, cf_pg_conn **out, char **errmsg)
 
 static void conn_free(cf_pg_conn *c)
 {
+    free(c->setup);
     free(c->errmsg);
     free(c->deferred);
     free(c);
@@ -548,6 +555,33 @@ const char *cf_pg_errmsg(cf_pg_conn *c)
 int64_t cf_pg_changes(cf_pg_conn *c)
 {
     return c->changes;
+}
+
+int cf_pg_set_session(cf_pg_conn *c, const char *sql)
+{
+    char *copy = strdup(sql);
+    if (!copy)
+        return set_error(c, CF_DB_NOMEM, NULL);
+    free(c->setup);
+    c->setup = copy;
+    return cf_pg_exec(c, sql);
+}
+
+int cf_pg_revive(cf_pg_conn *c)
+{
+    if (!c->pg)
+        return closed_error(c);
+    if (PQstatus(c->pg) == CONNECTION_OK)
+        return CF_DB_OK;
+    PQreset(c->pg);
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        return set_error(c, SQLITE_IOERR, PQerrorMessage(c->pg));
+    PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+    /* The old session's statements and deferred DEALLOCATEs died with it. */
+    c->session++;
+    free(c->deferred);
+    c->deferred = NULL;
+    return c->setup ? cf_pg_exec(c, c->setup) : CF_DB_OK;
 }
 
 int64_t cf_pg_total_changes(cf_pg_conn *c)
@@ -661,6 +695,8 @@ static void stmt_free(cf_pg_stmt *st)
     free(st->values);
     free(st->lengths);
     free(st->formats);
+    free(st->text);
+    free(st->types);
     free(st);
 }
 
@@ -706,9 +742,13 @@ int cf_pg_prepare(cf_pg_conn *c, const char *sql, cf_pg_stmt **out)
     PGresult *r = PQprepare(c->pg, st->name, x.out.p, x.nparams, types);
     rc = result_code(c, r);
     PQclear(r);
-    free(types);
+    st->text = strdup(x.out.p);
+    st->types = types;
+    st->session = c->session;
     types = NULL;
     x_free(&x);
+    if (rc == CF_DB_OK && !st->text)
+        rc = set_error(c, CF_DB_NOMEM, NULL);
     if (rc != CF_DB_OK) {
         stmt_free(st);
         return rc;
@@ -742,6 +782,18 @@ static int stmt_run(cf_pg_stmt *st)
     stmt_rewind(st);
     if (!c->pg)
         return closed_error(c);
+    if (st->session != c->session) {
+        /* the connection was made again since: a new session knows none of
+         * the old one's statements */
+        PGresult *p = PQprepare(c->pg, st->name, st->text, st->nparams, st->types);
+        int prc = result_code(c, p);
+        PQclear(p);
+        if (prc != CF_DB_OK) {
+            st->state = ST_DONE;
+            return prc;
+        }
+        st->session = c->session;
+    }
     for (int k = 0; k < st->nparams; k++) {
         const pg_param *p = &st->params[k];
         if (p->bad) {

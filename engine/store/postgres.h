@@ -54,6 +54,16 @@ const char *cf_pg_errmsg(cf_pg_conn *conn);
  * MERGE run on the connection (other statements leave it as it was, as
  * sqlite3_changes). */
 int64_t cf_pg_changes(cf_pg_conn *conn);
+/* Run sql (plain statements, no parameters) now and again at the start of
+ * every new session after cf_pg_revive. CF_DB_OK or an error code. */
+int cf_pg_set_session(cf_pg_conn *conn, const char *sql);
+/* When the server has closed conn (a restart, a failover, a killed
+ * backend), connect again with the same parameters and run the session
+ * setup; statements are prepared again on their next run. CF_DB_OK when
+ * the connection is (again) usable; SQLITE_IOERR with the reason when the
+ * server still cannot be reached. Only between transactions: whatever the
+ * lost session had not committed is gone. */
+int cf_pg_revive(cf_pg_conn *conn);
 /* Rows changed by every INSERT, UPDATE and DELETE since conn opened. */
 int64_t cf_pg_total_changes(cf_pg_conn *conn);
 /* Where conn's transaction stands: CF_PG_TX_IDLE (none), CF_PG_TX_OPEN, or

@@ -287,6 +287,8 @@ int cf_store_error(cf_store *s, int rc, const char *what, cf_error *err)
         return cf_err_set(err, CF_EIO, "store", "disk full (%s): %s", what, msg);
     case CF_DB_CONSTRAINT:
         return cf_err_set(err, CF_EINVALID, "store", "%s: %s", what, msg);
+    case SQLITE_PERM: /* PostgreSQL: the login role lacks a grant */
+        return cf_err_set(err, CF_EDENIED, "store", "the store refused (%s): %s", what, msg);
     default:
         return cf_err_set(err, CF_EIO, "store", "store I/O error (%s): %s", what, msg);
     }
