@@ -255,17 +255,30 @@ static int deadlines_missed(cf_engine *e, json_t *fired, cf_error *err)
     if (rc)
         return rc;
     cf_stmt *st;
+    /* PostgreSQL: the version's response states are the array under the key
+     * "name@version" itself (a missing key gives no rows, as in SQLite). */
     int prc = cf_store_prepare(
         e->store,
-        "SELECT c.id, c.deadline_at FROM cases c WHERE c.deadline_at <= ?1"
-        " AND (c.deadline_at, c.id) > (?3, ?4) AND c.disposed_at IS NULL"
-        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
-        "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
-        "   WHERE n.channel = 'case.deadline_set' AND n.case_id = c.id)"
-        "  AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
-        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
-        "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
-        " ORDER BY c.deadline_at, c.id LIMIT 256", /* TICK_PAGE */
+        cf_store_is_pg(e->store)
+            ? "SELECT c.id, c.deadline_at FROM cases c WHERE c.deadline_at <= ?1"
+              " AND (c.deadline_at, c.id) > (?3, ?4) AND c.disposed_at IS NULL"
+              " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
+              "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
+              "   WHERE n.channel = 'case.deadline_set' AND n.case_id = c.id)"
+              "  AND e.to_state IN (SELECT jsonb_array_elements_text(CAST(?2 AS jsonb) -> "
+              CF_VERSION_KEY_PG("c") ")))"
+              " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
+              "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
+              " ORDER BY c.deadline_at, c.id LIMIT 256" /* TICK_PAGE */
+            : "SELECT c.id, c.deadline_at FROM cases c WHERE c.deadline_at <= ?1"
+              " AND (c.deadline_at, c.id) > (?3, ?4) AND c.disposed_at IS NULL"
+              " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.case_id = c.id"
+              "  AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"
+              "   WHERE n.channel = 'case.deadline_set' AND n.case_id = c.id)"
+              "  AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
+              " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.channel = 'deadline.missed'"
+              "  AND n.case_id = c.id AND n.created_at >= c.deadline_at)"
+              " ORDER BY c.deadline_at, c.id LIMIT 256", /* TICK_PAGE */
         &st);
     if (prc != CF_DB_OK) {
         free(resp);

@@ -33,7 +33,17 @@ int cf_engine_kept_timers(cf_engine *e, const char *workflow, const cf_wf *candi
         " AND (?1 IS NULL OR c.workflow = ?1)"
         " GROUP BY c.workflow, c.version, c.state, t.event"
         " ORDER BY c.workflow, c.version, c.state, t.event";
-    cf_stmt *st = cf_store_stmt(e->store, sql, err);
+    /* PostgreSQL sums no booleans, and cannot type a parameter that is
+     * first met alone in ?1 IS NULL. */
+    static const char pg_sql[] =
+        "SELECT c.workflow, c.version, c.state, t.event, count(*),"
+        " count(*) FILTER (WHERE t.due_at <= ?2), min(t.due_at), min(c.id)"
+        " FROM timers t JOIN cases c ON c.id = t.case_id"
+        " WHERE c.disposed_at IS NULL AND (t.state IS NULL OR t.state = c.state)"
+        " AND (CAST(?1 AS text) IS NULL OR c.workflow = ?1)"
+        " GROUP BY c.workflow, c.version, c.state, t.event"
+        " ORDER BY c.workflow, c.version, c.state, t.event";
+    cf_stmt *st = cf_store_stmt_for(e->store, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     if (workflow)

@@ -1063,6 +1063,27 @@ static int correlate(unit *u)
  * stored, then the history records with their audit records, the last one
  * of each case carrying that digest (integrity.h). */
 
+/* The seq of the task just opened on PostgreSQL, which has no last insert
+ * rowid: the writer gave it max(seq) + 1 under the store's write lock, so it
+ * is max(seq) now. On an error *rc is set and 0 returned. */
+static int64_t last_task_seq(cf_store *s, int *rc, cf_error *err)
+{
+    static const char sql[] = "SELECT max(seq) FROM tasks";
+    cf_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st) {
+        *rc = err ? err->code : CF_EIO;
+        return 0;
+    }
+    int src = cf_stmt_step(st);
+    int64_t seq = src == CF_DB_ROW ? cf_stmt_int64(st, 0) : 0;
+    cf_stmt_reset(st);
+    if (src != CF_DB_ROW) {
+        *rc = cf_store_error(s, src, "read task", err);
+        return 0;
+    }
+    return seq;
+}
+
 static int write_side_op(unit *u, op *o)
 {
     cf_store *s = u->e->store;
@@ -1087,7 +1108,8 @@ static int write_side_op(unit *u, op *o)
     case OP_TASK:
         text = o->j ? cf_json_canonical(o->j) : NULL;
         rc = cf_store_task_add(s, id, o->a, o->b, text, u->now, u->err);
-        o->n = rc ? 0 : cf_store_last_insert_id(s);
+        o->n = rc ? 0 : cf_store_is_pg(s) ? last_task_seq(s, &rc, u->err)
+                                          : cf_store_last_insert_id(s);
         break;
     case OP_NOTIFY:
         text = cf_json_canonical(o->j);

@@ -112,6 +112,8 @@ int cf_engine_consult_many(cf_engine *e, const char *what, const json_t *items,
  * each case is judged by the version it runs on. SQL finds a case's entry
  * with the JSON path CF_VERSION_KEY("c") (c the case table's alias). */
 #define CF_VERSION_KEY(c) "('$.\"' || " c ".workflow || '@' || " c ".version || '\"')"
+/* PostgreSQL's twin: the key "name@version" itself, for jsonb's -> and ->>. */
+#define CF_VERSION_KEY_PG(c) "(" c ".workflow || '@' || " c ".version)"
 int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_error *err);
 
 /* Tests only: with on false, every case-list page (cf_case_query_run) reads

@@ -26,9 +26,11 @@ static const char *const admin[] = {"administrator"};
 #define TOUCH_EVERY 60 /* seconds between last_used_at updates */
 #define EXPIRES_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
+/* "user" quoted: a word PostgreSQL reserves, where a bare user is
+ * current_user (the login's name, not the column). */
 #define ROW_COLUMNS                                                                          \
-    "id, user, hash, note, created_at, created_by, expires_at, revoked_at, last_used_at,"   \
-    " audit_seq"
+    "id, \"user\", hash, note, created_at, created_by, expires_at, revoked_at,"               \
+    " last_used_at, audit_seq"
 
 /* ---- rows and their records ------------------------------------------------------ */
 
@@ -189,7 +191,12 @@ static int count_records(cf_store *s, int64_t *created, int64_t *revoked, cf_err
         "SELECT coalesce(sum(action = 'token.create'), 0),"
         " coalesce(sum(action = 'token.revoke'), 0) FROM audit"
         " WHERE action IN ('token.create', 'token.revoke')";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* PostgreSQL has no sum of booleans */
+    static const char pg_sql[] =
+        "SELECT count(*) FILTER (WHERE action = 'token.create'),"
+        " count(*) FILTER (WHERE action = 'token.revoke') FROM audit"
+        " WHERE action IN ('token.create', 'token.revoke')";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int step = cf_stmt_step(st);

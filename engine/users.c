@@ -334,6 +334,9 @@ static int still_governed(cf_engine *e, const cf_user_row *u, const char *what,
     static const char others[] =
         "SELECT count(*) FROM users WHERE disabled = 0 AND name <> ?"
         " AND instr(',' || roles || ',', ',administrator,') > 0";
+    static const char others_pg[] = /* PostgreSQL's instr is strpos */
+        "SELECT count(*) FROM users WHERE disabled = 0 AND name <> ?"
+        " AND strpos(',' || roles || ',', ',administrator,') > 0";
     if (strcmp(u->name, e->actor) == 0) {
         const cf_policies *pol = cf_engine_policies(e, err);
         if (!pol)
@@ -347,7 +350,7 @@ static int still_governed(cf_engine *e, const cf_user_row *u, const char *what,
     }
     if (!u->disabled || !cf_list_has(u->roles, "administrator"))
         return 0;
-    cf_stmt *st = cf_store_stmt(e->store, others, err);
+    cf_stmt *st = cf_store_stmt_for(e->store, others, others_pg, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_text(st, 1, u->name);

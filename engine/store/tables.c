@@ -130,7 +130,9 @@ int cf_store_meta_get(cf_store *s, const char *key, char **value, cf_error *err)
 int cf_store_meta_set(cf_store *s, const char *key, const char *value, cf_error *err)
 {
     static const char sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    static const char pg_sql[] = "INSERT INTO meta(key, value) VALUES(?, ?)"
+                                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
@@ -168,7 +170,10 @@ int cf_store_policy_set(cf_store *s, const char *key, const char *value, int64_t
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO policies(key, value, audit_seq) VALUES(?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    static const char pg_sql[] =
+        "INSERT INTO policies(key, value, audit_seq) VALUES(?,?,?) ON CONFLICT (key)"
+        " DO UPDATE SET value = EXCLUDED.value, audit_seq = EXCLUDED.audit_seq";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, key);
@@ -757,7 +762,16 @@ int cf_store_case_list(cf_store *s, const char *state, size_t limit, json_t **ou
     static const char sql_state[] =
         "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
         " FROM cases WHERE state=? ORDER BY seq LIMIT ?";
-    cf_stmt *st = cf_store_stmt(s, state ? sql_state : sql_all, err);
+    /* PostgreSQL refuses LIMIT -1 (SQLite's "no limit"); LIMIT NULL is its
+     * "no limit". */
+    static const char pg_all[] =
+        "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
+        " FROM cases ORDER BY seq LIMIT nullif(CAST(? AS bigint), -1)";
+    static const char pg_state[] =
+        "SELECT id, state, workflow, version, revision, updated_at, deadline_at"
+        " FROM cases WHERE state=? ORDER BY seq LIMIT nullif(CAST(? AS bigint), -1)";
+    cf_stmt *st = cf_store_stmt_for(s, state ? sql_state : sql_all, state ? pg_state : pg_all,
+                                    err);
     if (!st)
         return err ? err->code : CF_EIO;
     int i = 1;
@@ -792,7 +806,14 @@ int cf_store_event_add(cf_store *s, const cf_event_fields *f, const char *data,
         "INSERT INTO events(case_id, at, actor, role, event, outcome, from_state,"
         " to_state, data, data_sha256, plugin, plugin_version, plugin_sha256,"
         " case_sha256, audit_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* SQLite's INTEGER PRIMARY KEY hands out max(seq) + 1; PostgreSQL is told
+     * the same number (the write lock is held: no gap, commit order). */
+    static const char pg_sql[] =
+        "INSERT INTO events(seq, case_id, at, actor, role, event, outcome, from_state,"
+        " to_state, data, data_sha256, plugin, plugin_version, plugin_sha256,"
+        " case_sha256, audit_seq) VALUES((SELECT coalesce(max(seq), 0) + 1 FROM events),"
+        " ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, f->case_id);
@@ -877,7 +898,14 @@ int cf_store_timer_set(cf_store *s, const char *case_id, const char *event,
 {
     static const char sql[] =
         "INSERT OR REPLACE INTO timers(case_id, event, state, due_at) VALUES(?,?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* REPLACE deletes and inserts, so a timer set again gets a new rowid and
+     * goes behind the others of its due second; rid = DEFAULT does the same
+     * with PostgreSQL's stand-in for the rowid. */
+    static const char pg_sql[] =
+        "INSERT INTO timers(case_id, event, state, due_at) VALUES(?,?,?,?)"
+        " ON CONFLICT (case_id, event) DO UPDATE SET state = EXCLUDED.state,"
+        " due_at = EXCLUDED.due_at, rid = DEFAULT";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -981,7 +1009,17 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
         " SELECT * FROM (SELECT case_id, event, state, due_at, rowid FROM timers"
         "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?4))"
         " ORDER BY 4, 5 LIMIT ?4";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* The same on PostgreSQL, with timers.rid for the rowid (the index is
+     * timers_due(due_at, rid)) and the aliases it wants on subqueries. */
+    static const char pg_sql[] =
+        "SELECT * FROM ("
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rid FROM timers"
+        "  WHERE due_at = ?2 AND rid > ?3 AND due_at <= ?1 ORDER BY rid LIMIT ?4) AS a"
+        " UNION ALL"
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rid FROM timers"
+        "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rid LIMIT ?4) AS b) AS u"
+        " ORDER BY 4, 5 LIMIT ?4";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_int64(st, 1, now);
@@ -1030,7 +1068,12 @@ int cf_store_task_add(cf_store *s, const char *case_id, const char *role,
 {
     static const char sql[] =
         "INSERT INTO tasks(case_id, role, kind, detail, created_at) VALUES(?,?,?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* The new task's seq is max(seq) after this, under the write lock (the
+     * caller reads it back as such on PostgreSQL). */
+    static const char pg_sql[] =
+        "INSERT INTO tasks(seq, case_id, role, kind, detail, created_at)"
+        " VALUES((SELECT coalesce(max(seq), 0) + 1 FROM tasks), ?,?,?,?,?)";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -1076,7 +1119,10 @@ int cf_store_key_add(cf_store *s, const char *kind, const char *value,
 {
     static const char sql[] =
         "INSERT OR IGNORE INTO keys(kind, value, case_id) VALUES(?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* No other constraint of keys can fail: only the duplicate is skipped. */
+    static const char pg_sql[] =
+        "INSERT INTO keys(kind, value, case_id) VALUES(?,?,?) ON CONFLICT DO NOTHING";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, kind);
@@ -1091,7 +1137,7 @@ int cf_store_key_count(cf_store *s, const char *kind, const char *value,
     /* Counted up to a cap: a key shared by a hundred thousand cases must
      * not cost a hundred thousand steps on every referral that carries it. */
     static const char sql[] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE kind=? AND"
-                              " value=? AND case_id<>? LIMIT 10001)";
+                              " value=? AND case_id<>? LIMIT 10001) AS k";
     cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -1215,7 +1261,10 @@ int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
 {
     static const char sql[] = "INSERT INTO notifications(case_id, channel, payload,"
                               " created_at) VALUES(?,?,?,?)";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    static const char pg_sql[] =
+        "INSERT INTO notifications(seq, case_id, channel, payload, created_at)"
+        " VALUES((SELECT coalesce(max(seq), 0) + 1 FROM notifications), ?,?,?,?)";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     bind_text(st, 1, case_id);
@@ -1254,7 +1303,15 @@ int cf_store_retention_due(cf_store *s, int64_t now, json_t **out, cf_error *err
         "SELECT id, state, json_extract(data, '$.outcome'), review_at, legal_hold"
         " FROM cases WHERE review_at IS NOT NULL AND review_at <= ? AND disposed_at IS NULL"
         " ORDER BY review_at, seq";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    /* json_extract gives a JSON number or boolean as an integer, which reads
+     * back as its digits (true 1, false 0); a string unquoted. */
+    static const char pg_sql[] =
+        "SELECT id, state, CASE json_typeof(data::json -> 'outcome')"
+        " WHEN 'boolean' THEN CASE WHEN (data::json ->> 'outcome')::boolean THEN '1' ELSE '0' END"
+        " WHEN 'null' THEN NULL ELSE data::json ->> 'outcome' END, review_at, legal_hold"
+        " FROM cases WHERE review_at IS NOT NULL AND review_at <= ? AND disposed_at IS NULL"
+        " ORDER BY review_at, seq";
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_int64(st, 1, now);
