@@ -154,8 +154,13 @@ int cf_stats(cf_engine *e, json_t **out, cf_error *err)
     cf_err_clear(err);
     *out = NULL;
     cf_store *s = e->store;
-    cf_stmt *st = cf_store_stmt(
-        s, "SELECT state, count(*) FROM cases WHERE disposed_at IS NULL GROUP BY state", err);
+    /* SQLite's GROUP BY hands the states out in order (so the object's
+     * keys are); PostgreSQL may hash them: it is told (issue 12). */
+    cf_stmt *st = cf_store_stmt_for(
+        s, "SELECT state, count(*) FROM cases WHERE disposed_at IS NULL GROUP BY state",
+        "SELECT state, count(*) FROM cases WHERE disposed_at IS NULL GROUP BY state"
+        " ORDER BY state",
+        err);
     if (!st)
         return err ? err->code : CF_EIO;
     json_t *by = json_object(), *r = json_object(), *wh = json_object();

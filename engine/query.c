@@ -90,6 +90,37 @@ int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_err
     "  WHERE n.channel = 'case.deadline_set' AND n.case_id = " c ".id)"                  \
     " AND e.to_state IN (SELECT value FROM json_each(:resp, " CF_VERSION_KEY(c) ")))"
 
+/*
+ * The same on PostgreSQL (issue 12): a case's entry in a {"name@version": ...}
+ * map is looked up by the key itself, and case data is read as json (not
+ * jsonb: json keeps the text as written, and accepts what SQLite's JSON
+ * functions accept). The grade path "$.a.b" becomes the key list {a,b}
+ * (data_path allows only letters, digits, '_' and '.'). SQLite's
+ * json_extract gives a JSON string as TEXT, a number as INTEGER or REAL, a
+ * boolean as INTEGER 1 or 0 and an object or array as JSON TEXT; the C code
+ * reads the grade with cf_stmt_text (PG_SQLITE_TEXT: those same texts) and
+ * `= :grade` compares it as SQLite does, where text never equals a number
+ * (PG_JSON_TEXT: text only for what SQLite gives as TEXT).
+ */
+#define PG_VERSION_KEY(c) "(" c ".workflow || '@' || " c ".version)"
+#define PG_GRADE_JSON(c, gpaths)                                                         \
+    "(" c ".data::json #> string_to_array(substr(coalesce(CAST(" gpaths " AS json) ->> " \
+    PG_VERSION_KEY(c) ", '$.risk.grade'), 3), '.'))"
+#define PG_JSON_TEXT(x) \
+    "(CASE WHEN json_typeof(" x ") IN ('string', 'object', 'array') THEN " x " #>> '{}' END)"
+#define PG_SQLITE_TEXT(x)                                                                \
+    "(CASE json_typeof(" x ") WHEN 'boolean' THEN CASE WHEN " x "::text = 'true' THEN '1'" \
+    " ELSE '0' END ELSE " x " #>> '{}' END)"
+#define PG_RESPONDED(c)                                                                  \
+    "EXISTS (SELECT 1 FROM events e WHERE e.case_id = " c ".id"                          \
+    " AND e.at >= (SELECT coalesce(max(n.created_at), 0) FROM notifications n"           \
+    "  WHERE n.channel = 'case.deadline_set' AND n.case_id = " c ".id)"                  \
+    " AND e.to_state IN (SELECT json_array_elements_text(CAST(:resp AS json) -> "        \
+    PG_VERSION_KEY(c) ")))"
+#define PG_OVERDUE_SQL \
+    "(c.deadline_at IS NOT NULL AND c.deadline_at <= :now AND NOT " PG_RESPONDED("c") ")"
+#define PG_OVERDUE_WHERE "+c.deadline_at <= :now AND NOT " PG_RESPONDED("c")
+
 /* Overdue: the deadline passed and no response since it was set. */
 #define OVERDUE_SQL \
     "(c.deadline_at IS NOT NULL AND c.deadline_at <= :now AND NOT " RESPONDED("c") ")"
@@ -116,6 +147,7 @@ int cf_engine_response_states(cf_engine *e, char **states, char **gpaths, cf_err
 typedef struct driver {
     const char *probe; /* candidates, ?1 the bound, counted up to ?2 (a cached statement) */
     const char *seqs;  /* the seqs of the candidates after :after (a subquery) */
+    const char *pg_seqs; /* the same on PostgreSQL (NULL: seqs) */
     int64_t ns;        /* the work one candidate costs, in nanoseconds */
     int64_t most;      /* the most candidates worth reading this way */
 } driver;
@@ -124,34 +156,37 @@ typedef struct driver {
  * which holds the id and disposal too: no case row is read. */
 static const driver by_deadline = {
     "SELECT count(*) FROM (SELECT 1 FROM cases WHERE deadline_at <= ?1"
-    " AND disposed_at IS NULL LIMIT ?2)",
+    " AND disposed_at IS NULL LIMIT ?2) AS p",
     "SELECT d.seq FROM cases d WHERE d.deadline_at <= :dmax AND d.disposed_at IS NULL"
     " AND +d.seq > :after",
-    700, 20000};
+    NULL, 700, 20000};
 /* Overdue checks each candidate's response there as well: a few seeks. In
  * seq order that check is made on every case with a past deadline read
  * before the page fills, so this is worth more candidates. */
 static const driver by_overdue = {
     "SELECT count(*) FROM (SELECT 1 FROM cases WHERE deadline_at <= ?1"
-    " AND disposed_at IS NULL LIMIT ?2)",
+    " AND disposed_at IS NULL LIMIT ?2) AS p",
     "SELECT d.seq FROM cases d WHERE d.deadline_at <= :dmax AND d.disposed_at IS NULL"
     " AND +d.seq > :after AND NOT " RESPONDED("d"),
+    "SELECT d.seq FROM cases d WHERE d.deadline_at <= :dmax AND d.disposed_at IS NULL"
+    " AND +d.seq > :after AND NOT " PG_RESPONDED("d"),
     5000, 40000};
 /* Open tasks (tasks_open holds only those), and their cases by id. */
 static const driver by_task = {
-    "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status <> 'done' LIMIT ?2)",
+    "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status <> 'done' LIMIT ?2) AS p",
     "SELECT k.seq FROM tasks t JOIN cases k ON k.id = t.case_id WHERE t.status <> 'done'"
     " AND +k.seq > :after",
-    3000, 10000};
+    NULL, 3000, 10000};
 /* Cases updated since :since (cases_updated). */
 static const driver by_update = {
-    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE updated_at >= ?1 LIMIT ?2)",
-    "SELECT u.seq FROM cases u WHERE u.updated_at >= :since AND +u.seq > :after", 700, 20000};
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE updated_at >= ?1 LIMIT ?2) AS p",
+    "SELECT u.seq FROM cases u WHERE u.updated_at >= :since AND +u.seq > :after", NULL, 700,
+    20000};
 
 /* The cases in a state (cases_state), read in seq order; a case row costs
  * about this much, with the filters' checks on top. */
 static const char state_probe[] =
-    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE state = ?1 LIMIT ?2)";
+    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE state = ?1 LIMIT ?2) AS p";
 #define ROW_NS 2000
 
 /* *n: how many rows sql (a probe) counts with ?1 bound to text, or else to
@@ -264,16 +299,23 @@ static bool append(char *buf, size_t cap, size_t *len, const char *a, const char
 /* The page's statement for q into sql (cap bytes): its cases from the
  * candidates of drv, or (drv NULL) in seq order from the cursor; false when
  * it does not fit. */
-static bool query_sql(const cf_case_query *q, const driver *drv, char *sql, size_t cap)
+static bool query_sql(const cf_case_query *q, const driver *drv, bool pg, char *sql, size_t cap)
 {
     size_t n = 0;
     bool ok = append(sql, cap, &n,
-                     "SELECT c.seq, c.id, c.state, c.workflow, c.version, " GRADE_SQL ","
-                     " c.deadline_at, c.revision, c.created_at, c.updated_at,"
-                     " (SELECT count(*) " OPEN_TASK_SQL "), " OVERDUE_SQL " FROM cases c WHERE ",
+                     pg ? "SELECT c.seq, c.id, c.state, c.workflow, c.version, "
+                          PG_SQLITE_TEXT(PG_GRADE_JSON("c", ":gpaths")) ","
+                          " c.deadline_at, c.revision, c.created_at, c.updated_at,"
+                          " (SELECT count(*) " OPEN_TASK_SQL "), " PG_OVERDUE_SQL
+                          " FROM cases c WHERE "
+                        : "SELECT c.seq, c.id, c.state, c.workflow, c.version, " GRADE_SQL ","
+                          " c.deadline_at, c.revision, c.created_at, c.updated_at,"
+                          " (SELECT count(*) " OPEN_TASK_SQL "), " OVERDUE_SQL
+                          " FROM cases c WHERE ",
                      "");
     if (drv)
-        ok = ok && append(sql, cap, &n, "c.seq IN (", drv->seqs) &&
+        ok = ok &&
+             append(sql, cap, &n, "c.seq IN (", pg && drv->pg_seqs ? drv->pg_seqs : drv->seqs) &&
              append(sql, cap, &n, ") AND +c.seq > :after", "");
     else
         ok = ok && append(sql, cap, &n, "c.seq > :after", "");
@@ -285,11 +327,12 @@ static bool query_sql(const cf_case_query *q, const driver *drv, char *sql, size
     AND(q->workflow, "c.workflow = :workflow");
     AND(q->version > 0, "c.version = :version");
     AND(true, "c.disposed_at IS NULL");
-    AND(q->grade, GRADE_SQL " = :grade");
+    AND(q->grade, pg ? PG_JSON_TEXT(PG_GRADE_JSON("c", ":gpaths")) " = :grade"
+                     : GRADE_SQL " = :grade");
     AND(q->deadline_before > 0, "+c.deadline_at < :before");
     AND(q->updated_since > 0, "+c.updated_at >= :since");
     AND(q->task_open, "EXISTS (SELECT 1 " OPEN_TASK_SQL ")");
-    AND(q->overdue, OVERDUE_WHERE);
+    AND(q->overdue, pg ? PG_OVERDUE_WHERE : OVERDUE_WHERE);
 #undef AND
     return ok && append(sql, cap, &n, " ORDER BY c.seq LIMIT :limit", "");
 }
@@ -322,8 +365,8 @@ int cf_case_query_run(cf_engine *e, const cf_case_query *q, json_t **out, cf_err
         free(gpaths);
         return rc;
     }
-    char sql[4096];
-    if (!query_sql(q, drv, sql, sizeof sql)) {
+    char sql[8192];
+    if (!query_sql(q, drv, cf_store_is_pg(e->store), sql, sizeof sql)) {
         free(resp);
         free(gpaths);
         return cf_err_set(err, CF_EINTERNAL, NULL, "case query too long");

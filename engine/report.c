@@ -39,11 +39,31 @@ typedef struct scope {
 #define KEYED(c) "json_each(:keyed, " CF_VERSION_KEY(c) ")"
 #define IN_VERSION(c) " AND (:ver = 0 OR " c ".version = :ver)"
 
+/*
+ * The same on PostgreSQL (issue 12): the entry is looked up by the key
+ * itself, its list read as a set of texts; :ver typed bigint (PostgreSQL
+ * would type it integer from the 0). Case data is read as json, which keeps
+ * the text as written; a data path "$.a.b" becomes the key list {a,b}.
+ * SQLite's json_extract gives a JSON string, object or array as TEXT and a
+ * number or boolean as INTEGER (or REAL): PG_JSON_TEXT is the TEXT ones,
+ * PG_SQLITE_TEXT what cf_stmt_text reads of any of them.
+ */
+#define PG_VERSION_KEY(c) "(" c ".workflow || '@' || " c ".version)"
+#define PG_KEYED(c) \
+    "json_array_elements_text(CAST(:keyed AS json) -> " PG_VERSION_KEY(c) ") AS k(value)"
+#define PG_IN_VERSION(c) " AND (CAST(:ver AS bigint) = 0 OR " c ".version = :ver)"
+#define PG_PATH(text) "string_to_array(substr(" text ", 3), '.')"
+#define PG_JSON_TEXT(x) \
+    "(CASE WHEN json_typeof(" x ") IN ('string', 'object', 'array') THEN " x " #>> '{}' END)"
+#define PG_SQLITE_TEXT(x)                                                                \
+    "(CASE json_typeof(" x ") WHEN 'boolean' THEN CASE WHEN " x "::text = 'true' THEN '1'" \
+    " ELSE '0' END ELSE " x " #>> '{}' END)"
+
 /* Run sql (bound with the scope, text and keyed), returning its rows as arrays. */
-static int rows(cf_store *s, const char *sql, const scope *sc, const char *text,
-                const char *keyed, json_t **out, cf_error *err)
+static int rows(cf_store *s, const char *sql, const char *pg_sql, const scope *sc,
+                const char *text, const char *keyed, json_t **out, cf_error *err)
 {
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     for (int i = 1; i <= cf_stmt_param_count(st); i++) {
@@ -174,8 +194,16 @@ static int milestone(cf_store *s, const scope *sc, const char *state, const char
         " WHERE c.workflow = :wf AND e.to_state = :text AND e.from_state IS NOT e.to_state"
         " AND e.at >= :since" IN_VERSION("c")
         " AND EXISTS (SELECT 1 FROM " KEYED("c") " WHERE value = :text) GROUP BY e.case_id";
+    /* min(c.created_at): PostgreSQL wants every column aggregated or
+     * grouped (one case per group: the same value). */
+    static const char pg_sql[] =
+        "SELECT min(e.at) - min(c.created_at) FROM events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.workflow = :wf AND e.to_state = :text"
+        " AND e.from_state IS DISTINCT FROM e.to_state"
+        " AND e.at >= :since" PG_IN_VERSION("c")
+        " AND EXISTS (SELECT 1 FROM " PG_KEYED("c") " WHERE value = :text) GROUP BY e.case_id";
     json_t *a;
-    int rc = rows(s, sql, sc, state, keyed, &a, err);
+    int rc = rows(s, sql, pg_sql, sc, state, keyed, &a, err);
     if (rc)
         return rc;
     size_t n = json_array_size(a);
@@ -206,12 +234,22 @@ static int deadlines(cf_engine *e, const scope *sc, json_t **out, cf_error *err)
     if (rc)
         return rc;
     cf_stmt *st;
-    rc = cf_store_prepare(e->store, "SELECT json_extract(c.data, coalesce(json_extract(?1, " CF_VERSION_KEY("c") "),"
+#define PG_GRADE "(c.data::json #> " \
+    PG_PATH("coalesce(CAST(?1 AS json) ->> " PG_VERSION_KEY("c") ", '$.risk.grade')") ")"
+    rc = cf_store_prepare(e->store, cf_store_is_pg(e->store) ?
+        "SELECT " PG_SQLITE_TEXT(PG_GRADE) ", c.deadline_at,"
+        " (SELECT min(e.at) FROM events e WHERE e.case_id = c.id"
+        "   AND e.to_state IN (SELECT json_array_elements_text(CAST(?2 AS json) -> "
+        PG_VERSION_KEY("c") ")))"
+        " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3"
+        " AND c.workflow = ?4 AND (CAST(?5 AS bigint) = 0 OR c.version = ?5)" :
+        "SELECT json_extract(c.data, coalesce(json_extract(?1, " CF_VERSION_KEY("c") "),"
         "  '$.risk.grade')), c.deadline_at,"
         " (SELECT min(e.at) FROM events e WHERE e.case_id = c.id"
         "   AND e.to_state IN (SELECT value FROM json_each(?2, " CF_VERSION_KEY("c") ")))"
         " FROM cases c WHERE c.deadline_at IS NOT NULL AND c.created_at >= ?3"
         " AND c.workflow = ?4 AND (?5 = 0 OR c.version = ?5)", &st);
+#undef PG_GRADE
     if (rc != CF_DB_OK) {
         free(resp);
         free(gpaths);
@@ -322,22 +360,39 @@ int cf_report(cf_engine *e, const char *workflow, int64_t since, json_t **out, c
 int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64_t since,
                       json_t **out, cf_error *err)
 {
-    static const char by_state[] =
-        "SELECT state, count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
-        IN_VERSION("c") " GROUP BY state ORDER BY state";
-    static const char by_version[] =
-        "SELECT version, state, count(*) FROM cases c WHERE workflow = :wf"
-        " AND created_at >= :since" IN_VERSION("c") " GROUP BY 1, 2 ORDER BY 1, 2";
+#define BY_STATE(V)                                                                      \
+    "SELECT state, count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since" \
+    V("c") " GROUP BY state ORDER BY state"
+#define BY_VERSION(V)                                                 \
+    "SELECT version, state, count(*) FROM cases c WHERE workflow = :wf" \
+    " AND created_at >= :since" V("c") " GROUP BY 1, 2 ORDER BY 1, 2"
+    static const char by_state[] = BY_STATE(IN_VERSION);
+    static const char by_state_pg[] = BY_STATE(PG_IN_VERSION);
+    static const char by_version[] = BY_VERSION(IN_VERSION);
+    static const char by_version_pg[] = BY_VERSION(PG_IN_VERSION);
+#undef BY_STATE
+#undef BY_VERSION
     /* Monthly intake (UTC months of referral), by version. */
     static const char by_month[] =
         "SELECT strftime('%Y-%m', created_at, 'unixepoch'), version, count(*) FROM cases c"
         " WHERE workflow = :wf AND created_at >= :since" IN_VERSION("c")
         " GROUP BY 1, 2 ORDER BY 1, 2";
+    static const char by_month_pg[] =
+        "SELECT to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM'), version,"
+        " count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
+        PG_IN_VERSION("c") " GROUP BY 1, 2 ORDER BY 1, 2";
     static const char by_outcome[] =
         "SELECT json_extract(data, '$.outcome'), count(*) FROM cases c"
         " WHERE workflow = :wf AND created_at >= :since" IN_VERSION("c")
         " AND json_extract(data, '$.outcome') IS NOT NULL"
         " GROUP BY 1 ORDER BY 1";
+    /* A number or boolean outcome: SQLite gives an INTEGER, which to_counts
+     * files under "none"; here NULL, filed there as well. */
+    static const char by_outcome_pg[] =
+        "SELECT " PG_JSON_TEXT("(c.data::json -> 'outcome')") ", count(*) FROM cases c"
+        " WHERE workflow = :wf AND created_at >= :since" PG_IN_VERSION("c")
+        " AND json_typeof(c.data::json -> 'outcome') <> 'null'"
+        " GROUP BY 1 ORDER BY 1 NULLS FIRST";
     /* A route is one of the case's own version's routes. */
     static const char entered[] =
         "SELECT e.to_state, count(DISTINCT e.case_id),"
@@ -347,15 +402,33 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
         " WHERE c.workflow = :wf AND e.at >= :since AND e.from_state IS NOT e.to_state"
         IN_VERSION("c") " AND e.to_state IN (SELECT value FROM " KEYED("c") ")"
         " GROUP BY e.to_state";
+    static const char entered_pg[] =
+        "SELECT e.to_state, count(DISTINCT e.case_id),"
+        " count(DISTINCT (SELECT r.case_id FROM events r WHERE r.case_id = e.case_id"
+        "   AND r.event = 'repeat_referral' AND r.seq > e.seq))"
+        " FROM events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.workflow = :wf AND e.at >= :since AND e.from_state IS DISTINCT FROM e.to_state"
+        PG_IN_VERSION("c") " AND e.to_state IN (SELECT value FROM " PG_KEYED("c") ")"
+        " GROUP BY e.to_state";
     static const char escalations[] =
         "SELECT e.from_state, count(*) FROM events e JOIN cases c ON c.id = e.case_id"
         " WHERE c.workflow = :wf AND e.event = 'repeat_referral' AND e.at >= :since"
         IN_VERSION("c") " GROUP BY e.from_state ORDER BY 1";
+    /* NULL (the first event) first, as in SQLite. */
+    static const char escalations_pg[] =
+        "SELECT e.from_state, count(*) FROM events e JOIN cases c ON c.id = e.case_id"
+        " WHERE c.workflow = :wf AND e.event = 'repeat_referral' AND e.at >= :since"
+        PG_IN_VERSION("c") " GROUP BY e.from_state ORDER BY 1 NULLS FIRST";
     /* :keyed is {"name@version": "$.path"}: the flag's path in the case's version. */
     static const char flag[] =
         "SELECT count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
         IN_VERSION("c") " AND json_extract(data, (SELECT value FROM json_each(:keyed)"
         "  WHERE key = c.workflow || '@' || c.version)) IS NOT NULL";
+    /* #>> and not #>: a JSON null is SQL NULL, as json_extract gives it. */
+    static const char flag_pg[] =
+        "SELECT count(*) FROM cases c WHERE workflow = :wf AND created_at >= :since"
+        PG_IN_VERSION("c") " AND (c.data::json #>> "
+        PG_PATH("(CAST(:keyed AS json) ->> " PG_VERSION_KEY("c") ")") ") IS NOT NULL";
     cf_err_clear(err);
     *out = NULL;
     int rc = cf_engine_require(e, NULL, 0, NULL, NULL, err);
@@ -386,11 +459,11 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
         rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
         goto fail;
     }
-    if ((rc = rows(e->store, by_state, &sc, NULL, NULL, &a, err)))
+    if ((rc = rows(e->store, by_state, by_state_pg, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_state", to_counts(a));
     json_decref(a);
-    if ((rc = rows(e->store, by_version, &sc, NULL, NULL, &a, err)))
+    if ((rc = rows(e->store, by_version, by_version_pg, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_t *bv = json_object(), *row, *v;
     size_t i;
@@ -411,15 +484,15 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
     }
     json_decref(a);
     json_object_set_new(r, "by_version", bv);
-    if ((rc = rows(e->store, by_month, &sc, NULL, NULL, &a, err)))
+    if ((rc = rows(e->store, by_month, by_month_pg, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_month", month_counts(a));
     json_decref(a);
-    if ((rc = rows(e->store, by_outcome, &sc, NULL, NULL, &a, err)))
+    if ((rc = rows(e->store, by_outcome, by_outcome_pg, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "by_outcome", to_counts(a));
     json_decref(a);
-    if ((rc = rows(e->store, entered, &sc, NULL, rt, &a, err)))
+    if ((rc = rows(e->store, entered, entered_pg, &sc, NULL, rt, &a, err)))
         goto fail;
     json_t *ent = json_object();
     json_array_foreach(routes, i, v) json_object_set_new(
@@ -430,7 +503,7 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
                   json_array_get(row, 2)));
     json_decref(a);
     json_object_set_new(r, "routes", ent);
-    if ((rc = rows(e->store, escalations, &sc, NULL, NULL, &a, err)))
+    if ((rc = rows(e->store, escalations, escalations_pg, &sc, NULL, NULL, &a, err)))
         goto fail;
     json_object_set_new(r, "escalations", to_counts(a));
     json_decref(a);
@@ -457,7 +530,7 @@ int cf_report_version(cf_engine *e, const char *workflow, int64_t version, int64
             }
             char *pt = json_dumps(paths, JSON_COMPACT);
             json_decref(paths);
-            rc = pt ? rows(e->store, flag, &sc, NULL, pt, &a, err)
+            rc = pt ? rows(e->store, flag, flag_pg, &sc, NULL, pt, &a, err)
                     : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
             free(pt);
             if (rc) {

@@ -182,6 +182,25 @@ typedef struct case_in {
     " '$.risk.grade')), c.version, c.created_at, coalesce(c.deadline_at, 0),"            \
     " coalesce(c.disposed_at, 0), json_extract(c.data, '$.referral') FROM cases c"
 
+/*
+ * The same on PostgreSQL (issue 12). case_read keeps the outcome and grade
+ * only when SQLite's json_extract gives them as TEXT (a JSON string, object
+ * or array: PG_JSON_TEXT), and parses the referral from that text (an
+ * object or array, as written; a string's content). Case data is read as
+ * json, which keeps the text as written; the grade path "$.a.b" becomes the
+ * key list {a,b}, looked up by the case's own "name@version".
+ */
+#define PG_JSON_TEXT(x) \
+    "(CASE WHEN json_typeof(" x ") IN ('string', 'object', 'array') THEN " x " #>> '{}' END)"
+#define PG_GRADE_JSON                                                                       \
+    "(c.data::json #> string_to_array(substr(coalesce(CAST(:gpaths AS json) ->>"            \
+    " (c.workflow || '@' || c.version), '$.risk.grade'), 3), '.'))"
+#define PG_CASE_COLUMNS                                                                     \
+    "SELECT c.id, c.workflow, c.state, " PG_JSON_TEXT("(c.data::json -> 'outcome')") ","    \
+    " " PG_JSON_TEXT(PG_GRADE_JSON) ", c.version, c.created_at, coalesce(c.deadline_at, 0),"  \
+    " coalesce(c.disposed_at, 0), " PG_JSON_TEXT("(c.data::json -> 'referral')")            \
+    " FROM cases c"
+
 static void case_clear(case_in *c)
 {
     free(c->id);
@@ -832,7 +851,13 @@ int cf_workflow_simulate(cf_engine *e, const cf_simulate_options *o, json_t **ou
     static const char by_id[] = CASE_COLUMNS " WHERE c.id = :id";
     static const char every[] = CASE_COLUMNS " WHERE c.workflow = :wf AND c.created_at >= :since"
                                 " AND c.disposed_at IS NULL ORDER BY c.seq";
-    cf_stmt *st = rc ? NULL : cf_store_stmt(e->store, o->ncases ? by_id : every, err);
+    static const char by_id_pg[] = PG_CASE_COLUMNS " WHERE c.id = :id";
+    static const char every_pg[] = PG_CASE_COLUMNS " WHERE c.workflow = :wf"
+                                   " AND c.created_at >= :since AND c.disposed_at IS NULL"
+                                   " ORDER BY c.seq";
+    cf_stmt *st = rc ? NULL
+                     : o->ncases ? cf_store_stmt_for(e->store, by_id, by_id_pg, err)
+                                 : cf_store_stmt_for(e->store, every, every_pg, err);
     if (!rc && !st)
         rc = err ? err->code : CF_EIO;
     if (st) {

@@ -609,6 +609,12 @@ static int requeue(cf_engine *e, int64_t id, int64_t now, int *requeued, cf_erro
                                  " next_at=? WHERE hook=? AND state='dead'";
     static const char park[] = "UPDATE deliveries SET next_at=? WHERE hook=? AND case_id IS ?"
                                " AND state='pending'";
+    /* PostgreSQL has no `IS` between values; IS NOT DISTINCT FROM would not
+     * use deliveries_case, this does (issue 12, inventory C1). */
+    static const char park_pg[] =
+        "UPDATE deliveries SET next_at=?1 WHERE hook=?2"
+        " AND (case_id = ?3 OR (case_id IS NULL AND CAST(?3 AS text) IS NULL))"
+        " AND state='pending'";
     json_t *lanes = NULL;
     int rc = dead_lanes(e, id, &lanes, err);
     cf_stmt *st = rc ? NULL : once(e->store, revive, err);
@@ -622,7 +628,7 @@ static int requeue(cf_engine *e, int64_t id, int64_t now, int *requeued, cf_erro
         cf_stmt_finalize(st);
         st = NULL;
     }
-    if (!rc && !(st = once(e->store, park, err)))
+    if (!rc && !(st = once(e->store, cf_store_is_pg(e->store) ? park_pg : park, err)))
         rc = err ? err->code : CF_EIO;
     size_t i;
     json_t *c;
@@ -701,7 +707,13 @@ static int arm(cf_engine *e, int64_t hook_id, const char *case_id, int64_t now, 
         "UPDATE deliveries SET next_at = ?3 WHERE hook = ?1 AND state = 'pending'"
         " AND next_at = ?4 AND seq = (SELECT min(seq) FROM deliveries"
         "  WHERE hook = ?1 AND case_id IS ?2 AND state <> 'dead')";
-    cf_stmt *st = cf_store_stmt(e->store, sql, err);
+    /* PostgreSQL: the lane by = or both NULL (issue 12, inventory C2). */
+    static const char pg_sql[] =
+        "UPDATE deliveries SET next_at = ?3 WHERE hook = ?1 AND state = 'pending'"
+        " AND next_at = ?4 AND seq = (SELECT min(seq) FROM deliveries"
+        "  WHERE hook = ?1 AND (case_id = ?2 OR (case_id IS NULL AND CAST(?2 AS text) IS NULL))"
+        "  AND state <> 'dead')";
+    cf_stmt *st = cf_store_stmt_for(e->store, sql, pg_sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_int64(st, 1, hook_id);
@@ -724,6 +736,15 @@ static int queue_hook(cf_engine *e, const hook *h, int64_t now, cf_error *err)
         " VALUES(?1, ?2, ?3, 0, CASE WHEN EXISTS(SELECT 1 FROM deliveries"
         "  WHERE hook = ?1 AND case_id IS ?3 AND state <> 'dead') THEN ?5 ELSE ?4 END,"
         " 'pending')";
+    /* PostgreSQL: ON CONFLICT DO NOTHING (only the key can conflict here),
+     * the lane by = or both NULL, and the CASE typed: PostgreSQL would type
+     * it text from the untyped parameters (issue 12, inventory A5, G4, C2). */
+    static const char ins_pg[] =
+        "INSERT INTO deliveries(hook, seq, case_id, attempts, next_at, state)"
+        " VALUES(?1, ?2, CAST(?3 AS text), 0, CASE WHEN EXISTS(SELECT 1 FROM deliveries"
+        "  WHERE hook = ?1 AND (case_id = ?3 OR (case_id IS NULL AND CAST(?3 AS text) IS NULL))"
+        "  AND state <> 'dead') THEN CAST(?5 AS bigint) ELSE CAST(?4 AS bigint) END,"
+        " 'pending') ON CONFLICT (hook, seq) DO NOTHING";
     static const char move[] = "UPDATE webhooks SET cursor=? WHERE id=?";
     cf_stmt *st = cf_store_stmt(e->store, scan, err), *add;
     if (!st)
@@ -736,7 +757,7 @@ static int queue_hook(cf_engine *e, const hook *h, int64_t now, cf_error *err)
         last = cf_stmt_int64(st, 0);
         if (!cf_webhook_matches(h->events, col(st, 2)))
             continue;
-        if (!(add = cf_store_stmt(e->store, ins, err))) {
+        if (!(add = cf_store_stmt_for(e->store, ins, ins_pg, err))) {
             rc = err ? err->code : CF_EIO;
             break;
         }
@@ -875,6 +896,17 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.hook = ?1"
         "  AND p.case_id IS d.case_id AND p.seq < d.seq AND p.state <> 'dead')"
         " ORDER BY d.next_at, d.seq LIMIT ?3";
+    /* PostgreSQL: a delivery is due only when no older live one of its lane
+     * (= or both NULL) is left: each case's deliveries go out in order
+     * (issue 12, inventory C3). */
+    static const char pg_sql[] =
+        "SELECT d.seq, d.attempts, d.case_id, n.seq, n.channel, n.payload, n.created_at"
+        " FROM deliveries d LEFT JOIN notifications n ON n.seq = d.seq"
+        " WHERE d.hook = ?1 AND d.state <> 'dead' AND d.next_at <= ?2"
+        " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.hook = ?1"
+        "  AND (p.case_id = d.case_id OR (p.case_id IS NULL AND d.case_id IS NULL))"
+        "  AND p.seq < d.seq AND p.state <> 'dead')"
+        " ORDER BY d.next_at, d.seq LIMIT ?3";
     *taken = 0;
     cf_stmt *st = cf_store_stmt(e->store, busy, err);
     if (!st)
@@ -890,7 +922,7 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         return 0;
     if ((size_t)(CF_WEBHOOK_INFLIGHT - leased) < max)
         max = (size_t)(CF_WEBHOOK_INFLIGHT - leased);
-    if (!(st = cf_store_stmt(e->store, sql, err)))
+    if (!(st = cf_store_stmt_for(e->store, sql, pg_sql, err)))
         return err ? err->code : CF_EIO;
     cf_stmt_bind_int64(st, 1, h->id);
     cf_stmt_bind_int64(st, 2, now);
