@@ -616,15 +616,19 @@ static int scan_end(const scan *sc)
 
 /* Table i read without an index: its rows and the set of their identities
  * must be those the scan saw through its index. */
-static int same_rows(int i, const scan *sc, const scan *t, cf_error *err)
+static int same_rows(int i, const scan *sc, const scan *t, bool pg, cf_error *err)
 {
+    /* On PostgreSQL only the server's files edited (or corrupted) on disk
+     * can part an index from its table (see table_pg). */
+    const char *how = pg ? "the server's data files were edited or are corrupt: check the "
+                           "indexes with amcheck"
+                         : "the file was edited behind SQLite";
     if (t->rows != sc->rows)
-        return broken(err, scan_table[i],
-                      "%lld row(s) not reachable through its index (the file was edited "
-                      "behind SQLite)", (long long)(t->rows - sc->rows));
+        return broken(err, scan_table[i], "%lld row(s) not reachable through its index (%s)",
+                      (long long)(t->rows - sc->rows), how);
     if (t->set != sc->set)
-        return broken(err, scan_table[i], "%s", "row(s) not reachable through its index (an "
-                      "index entry altered or duplicated: the file was edited behind SQLite)");
+        return broken(err, scan_table[i], "row(s) not reachable through its index (an "
+                      "index entry altered or duplicated: %s)", how);
     return 0;
 }
 
@@ -950,7 +954,7 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
  * rows (for cases: as many as were checked, r->sums[0].rows == r->n); no
  * row of a side table belongs to no case. */
 static int cases_finish(const cases_read *r, const scan tables[SCANS], int failed, int rc,
-                        const cf_error *e, cf_error *err)
+                        const cf_error *e, bool pg, cf_error *err)
 {
     for (int i = 0; i < SCANS; i++) {
         if (i == failed) {
@@ -958,7 +962,7 @@ static int cases_finish(const cases_read *r, const scan tables[SCANS], int faile
                 *err = *e;
             return rc;
         }
-        if ((rc = same_rows(i, &r->sums[i], &tables[i], err)))
+        if ((rc = same_rows(i, &r->sums[i], &tables[i], pg, err)))
             return rc;
     }
     if (r->sums[SCAN_EVENTS].orphans)
@@ -1131,7 +1135,8 @@ static int verify_cases(cf_store *s, cf_integrity_bg *bg, const unsigned char *k
         }
         bg->tables[SCAN_EVENTS] = *history;
         *n = bg->read.n;
-        return cases_finish(&bg->read, bg->tables, bg->failed, bg->trc, &bg->terr, err);
+        return cases_finish(&bg->read, bg->tables, bg->failed, bg->trc, &bg->terr,
+                            cf_store_is_pg(s), err);
     }
     cases_read r;
     scan tables[SCANS];
@@ -1143,7 +1148,7 @@ static int verify_cases(cf_store *s, cf_integrity_bg *bg, const unsigned char *k
     if (history)
         tables[SCAN_EVENTS] = *history;
     *n = r.n;
-    return cases_finish(&r, tables, failed, trc, &e, err);
+    return cases_finish(&r, tables, failed, trc, &e, cf_store_is_pg(s), err);
 }
 
 /* Each user row is the state its latest user record left (replayed by the
