@@ -181,8 +181,10 @@ static const char *const part_sql[CF_CASE_PARTS] = {
 
 /* On PostgreSQL: the tasks part with TASK_STATUS_PG, and the notifications
  * part without INDEXED BY (PostgreSQL takes no plan hints; its statistics
- * live in pg_statistic, which only the table's owner can write, so no
- * forged sqlite_stat1 can steer the two reads apart). NULL: the same text. */
+ * live in pg_statistic, which only a superuser can write and ANALYZE fills
+ * from the rows, and whatever plan they suggest, the server keeps every
+ * index consistent with its table, so both reads see the same rows).
+ * NULL: the same text. */
 static const char *const part_pg[CF_CASE_PARTS] = {
     NULL,
     NULL,
@@ -525,7 +527,7 @@ static const char *const table_sql[SCANS] = {
  * index files): a superuser or the server's OS account, who could as well
  * rewrite anything else. Through SQL an index is only what the server
  * keeps consistent with its table, in the same transaction, and its
- * statistics (pg_statistic) are the owner's to write. So here the second
+ * statistics (pg_statistic) only a superuser can write. So here the second
  * read is the table's rows by their identity (primary key, or timers.rid),
  * however the planner reads them: it still proves the merge read every
  * row once, on the same snapshot. For index files corrupted on disk, the
