@@ -518,6 +518,15 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
         " JOIN audit a ON a.seq = r.seq LEFT JOIN audit n ON n.seq = r.seq + 1"
         " WHERE r.seq <= ? AND (a.action LIKE 'user.%' OR a.action LIKE 'policy.set:%'"
         " OR a.action = 'store.schema') ORDER BY r.seq";
+    /* PostgreSQL's LIKE tells case apart; SQLite's folds ASCII letters. This
+     * reads a store that may have been tampered with, so both must pick the
+     * same records (a forged "User.add" included): ILIKE folds as SQLite's
+     * LIKE does on these C-collated columns (ASCII only). */
+    static const char replay_pg[] =
+        "SELECT r.seq, a.action, r.payload, a.digest, n.action FROM records r"
+        " JOIN audit a ON a.seq = r.seq LEFT JOIN audit n ON n.seq = r.seq + 1"
+        " WHERE r.seq <= ? AND (a.action ILIKE 'user.%' OR a.action ILIKE 'policy.set:%'"
+        " OR a.action = 'store.schema') ORDER BY r.seq";
     static const char tail[] = "SELECT " REC_COLUMNS ", r.payload, r.subject FROM audit a"
                                " LEFT JOIN records r ON r.seq = a.seq WHERE a.seq > ?"
                                " ORDER BY a.seq";
@@ -539,7 +548,7 @@ int cf_chain_verify_tail(cf_store *s, const char *pk_hex, const char *store_id,
         return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
     /* The state at the last checkpoint, from the payloads kept before it
      * (each checked against its record). */
-    if (!(st = cf_store_stmt(s, replay, err))) {
+    if (!(st = cf_store_stmt_for(s, replay, replay_pg, err))) {
         cf_chain_free(w);
         return err ? err->code : CF_EIO;
     }

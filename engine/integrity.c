@@ -164,6 +164,36 @@ static const char *const part_sql[CF_CASE_PARTS] = {
     " INDEXED BY notifications_case WHERE case_id=? ORDER BY seq",
 };
 
+/* The tasks part's status column on PostgreSQL: SQLite's json_array
+ * rebuilt by concatenation, byte for byte (json_build_array writes a space
+ * after each comma, and the digest hashes these bytes). to_json(text)
+ * escapes as SQLite 3.40's json_array does: \" \\ \b \f \n \r \t, other
+ * control characters as \u00xx (lower-case hex), everything else (DEL,
+ * non-ASCII, U+2028) raw; closed_at (bigint) is a JSON number as its
+ * decimal text. A PostgreSQL text cannot hold NUL or invalid UTF-8, where
+ * SQLite's could differ. tests/unit/test_audit.c pins SQLite's bytes for
+ * the strings this was checked with on PostgreSQL 15. */
+#define TASK_STATUS_PG                                                                   \
+    "CASE WHEN assignee IS NULL AND closed_at IS NULL AND result IS NULL THEN status"   \
+    " ELSE '[' || to_json(status)::text || ',' || coalesce(to_json(assignee)::text, 'null')" \
+    " || ',' || coalesce(closed_at::text, 'null') || ','"                                \
+    " || coalesce(to_json(result)::text, 'null') || ']' END"
+
+/* On PostgreSQL: the tasks part with TASK_STATUS_PG, and the notifications
+ * part without INDEXED BY (PostgreSQL takes no plan hints; its statistics
+ * live in pg_statistic, which only a superuser can write and ANALYZE fills
+ * from the rows, and whatever plan they suggest, the server keeps every
+ * index consistent with its table, so both reads see the same rows).
+ * NULL: the same text. */
+static const char *const part_pg[CF_CASE_PARTS] = {
+    NULL,
+    NULL,
+    ("SELECT seq, role, kind, detail, " TASK_STATUS_PG ", created_at FROM tasks"
+     " WHERE case_id=? ORDER BY seq"),
+    NULL,
+    "SELECT seq, channel, payload, created_at FROM notifications WHERE case_id=? ORDER BY seq",
+};
+
 /* The tasks part before schema 3 (no claim or closure columns): the same
  * hash for every task that has neither. */
 static const char tasks_v2_sql[] =
@@ -173,6 +203,13 @@ static const char tasks_v2_sql[] =
 static const char *part_query(cf_store *s, int i)
 {
     return i == 2 && cf_store_version(s) < 3 ? tasks_v2_sql : part_sql[i];
+}
+
+/* The cached statement of part i (part_query), in the store's dialect. */
+static cf_stmt *part_stmt(cf_store *s, int i, cf_error *err)
+{
+    const char *sql = part_query(s, i);
+    return cf_store_stmt_for(s, sql, sql == part_sql[i] ? part_pg[i] : NULL, err);
 }
 
 /* The notifications' rows of st (seq first) hashed into h from where it
@@ -199,9 +236,11 @@ int cf_integrity_case_notes_added(cf_store *s, const char *case_id, cf_case_part
     static const char more[] =
         "SELECT seq, channel, payload, created_at FROM notifications"
         " INDEXED BY notifications_case WHERE case_id=? AND seq>? ORDER BY seq";
+    static const char more_pg[] = "SELECT seq, channel, payload, created_at FROM notifications"
+                                  " WHERE case_id=? AND seq>? ORDER BY seq";
     if (!p->notes_open)
         return cf_integrity_case_parts(s, case_id, CF_PART_NOTES, p, err);
-    cf_stmt *st = cf_store_stmt(s, more, err);
+    cf_stmt *st = cf_store_stmt_for(s, more, more_pg, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_text(st, 1, case_id);
@@ -218,7 +257,7 @@ int cf_integrity_case_parts(cf_store *s, const char *case_id, unsigned which,
     for (int i = 0; i < CF_CASE_PARTS; i++) {
         if (!(which & (1u << i)))
             continue;
-        cf_stmt *st = cf_store_stmt(s, part_query(s, i), err);
+        cf_stmt *st = part_stmt(s, i, err);
         if (!st)
             return err ? err->code : CF_EIO;
         cf_stmt_bind_text(st, 1, case_id);
@@ -316,7 +355,7 @@ static int case_digest_v1(cf_store *s, const char *case_id, char out[65], cf_err
     int rc = 0;
     cf_sha256_init(&h);
     for (int i = 0; i < CF_CASE_PARTS && !rc; i++) {
-        cf_stmt *st = cf_store_stmt(s, part_query(s, i), err);
+        cf_stmt *st = part_stmt(s, i, err);
         if (!st)
             rc = err ? err->code : CF_EIO;
         else {
@@ -436,6 +475,26 @@ static const char *const scan_sql[SCANS] = {
     "SELECT case_id, seq, case_sha256, rowid FROM events ORDER BY case_id",
 };
 
+/* On PostgreSQL the row identity is the column SQLite's rowid stands for:
+ * seq (cases, tasks, notifications, events: their INTEGER PRIMARY KEY on
+ * SQLite, so the same numbers), and timers.rid (pg_store.c). Text columns
+ * are COLLATE "C", so ORDER BY case_id is key_cmp's memcmp order;
+ * notifications.case_id may be NULL, which SQLite sorts first and
+ * PostgreSQL last unless told (rows of no case are drained as orphans
+ * either way; NULLS FIRST keeps the two reads alike). */
+static const char *const scan_pg[SCANS] = {
+    "SELECT seq, id, source, reference, workflow, version, state, data, revision,"
+    " created_at, updated_at, deadline_at, review_at, legal_hold, disposed_at, seq"
+    " FROM cases ORDER BY id",
+    "SELECT case_id, event, state, due_at, rid FROM timers ORDER BY case_id, event",
+    ("SELECT case_id, seq, role, kind, detail, " TASK_STATUS_PG ", created_at, seq FROM tasks"
+     " ORDER BY case_id, seq"),
+    NULL,
+    "SELECT case_id, seq, channel, payload, created_at, seq FROM notifications"
+    " ORDER BY case_id NULLS FIRST, seq",
+    "SELECT case_id, seq, case_sha256, seq FROM events ORDER BY case_id",
+};
+
 static const char tasks_v2_scan[] =
     "SELECT case_id, seq, role, kind, detail, status, created_at, rowid FROM tasks"
     " ORDER BY case_id, seq";
@@ -460,6 +519,26 @@ static const char *const table_sql[SCANS] = {
     "SELECT case_id, kind, value FROM keys INDEXED BY sqlite_autoindex_keys_1",
     "SELECT rowid FROM notifications NOT INDEXED",
     "SELECT rowid FROM events NOT INDEXED",
+};
+
+/* PostgreSQL has no NOT INDEXED, and needs none for this. The threat the
+ * second read answers, an index edited so that rows go unread, needs on
+ * PostgreSQL write access to the server's data directory (the heap and
+ * index files): a superuser or the server's OS account, who could as well
+ * rewrite anything else. Through SQL an index is only what the server
+ * keeps consistent with its table, in the same transaction, and its
+ * statistics (pg_statistic) only a superuser can write. So here the second
+ * read is the table's rows by their identity (primary key, or timers.rid),
+ * however the planner reads them: it still proves the merge read every
+ * row once, on the same snapshot. For index files corrupted on disk, the
+ * server's own tool is amcheck (bt_index_check(index, heapallindexed)). */
+static const char *const table_pg[SCANS] = {
+    "SELECT seq FROM cases",
+    "SELECT rid FROM timers",
+    "SELECT seq FROM tasks",
+    "SELECT case_id, kind, value FROM keys",
+    "SELECT seq FROM notifications",
+    "SELECT seq FROM events",
 };
 
 static const char *const scan_table[SCANS] = {"cases", "timers", "tasks", "keys",
@@ -539,15 +618,19 @@ static int scan_end(const scan *sc)
 
 /* Table i read without an index: its rows and the set of their identities
  * must be those the scan saw through its index. */
-static int same_rows(int i, const scan *sc, const scan *t, cf_error *err)
+static int same_rows(int i, const scan *sc, const scan *t, bool pg, cf_error *err)
 {
+    /* On PostgreSQL only the server's files edited (or corrupted) on disk
+     * can part an index from its table (see table_pg). */
+    const char *how = pg ? "the server's data files were edited or are corrupt: check the "
+                           "indexes with amcheck"
+                         : "the file was edited behind SQLite";
     if (t->rows != sc->rows)
-        return broken(err, scan_table[i],
-                      "%lld row(s) not reachable through its index (the file was edited "
-                      "behind SQLite)", (long long)(t->rows - sc->rows));
+        return broken(err, scan_table[i], "%lld row(s) not reachable through its index (%s)",
+                      (long long)(t->rows - sc->rows), how);
     if (t->set != sc->set)
-        return broken(err, scan_table[i], "%s", "row(s) not reachable through its index (an "
-                      "index entry altered or duplicated: the file was edited behind SQLite)");
+        return broken(err, scan_table[i], "row(s) not reachable through its index (an "
+                      "index entry altered or duplicated: %s)", how);
     return 0;
 }
 
@@ -557,7 +640,7 @@ static int table_read(cf_store *s, int i, const unsigned char *key, atomic_bool 
                       scan *t, cf_error *err)
 {
     cf_stmt *st = NULL;
-    int prc = cf_store_prepare(s, table_sql[i], &st);
+    int prc = cf_store_prepare(s, cf_store_is_pg(s) ? table_pg[i] : table_sql[i], &st);
     if (prc != CF_DB_OK)
         return cf_store_error(s, prc, "verify cases", err);
     *t = (scan){.st = st, .ident = 0, .key = key, .stop = stop};
@@ -658,6 +741,12 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
         " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
         " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action, e.audit_seq, a.role"
         " FROM events e NOT INDEXED LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
+    /* PostgreSQL: by seq, its primary key (see table_pg) */
+    static const char sql_pg[] =
+        "SELECT e.seq, e.case_id, e.at, e.actor, e.role, e.event, e.outcome, e.from_state,"
+        " e.to_state, e.data, e.data_sha256, e.plugin, e.plugin_version, e.plugin_sha256,"
+        " e.case_sha256, a.digest, a.case_id, a.at, a.actor, a.action, e.audit_seq, a.role"
+        " FROM events e LEFT JOIN audit a ON a.seq = e.audit_seq ORDER BY e.seq";
     /* Asked only of history whose data is gone (a lookup per record cost a
      * third of the walk). */
     static const char disposed[] = "SELECT count(*) FROM cases WHERE id = ?"
@@ -665,7 +754,7 @@ static int verify_events(cf_store *s, const cf_chain *w, scan *tab, int64_t *n, 
     static const char count[] =
         "SELECT count(*) FROM audit WHERE action IN ('collection', 'change', 'retention',"
         " 'erasure', 'workflow.migrate')";
-    cf_stmt *st = cf_store_stmt(s, sql, err);
+    cf_stmt *st = cf_store_stmt_for(s, sql, sql_pg, err);
     if (!st)
         return err ? err->code : CF_EIO;
     int rc = 0, step;
@@ -787,6 +876,8 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
         sc[i].key = key;
         sc[i].stop = stop;
         const char *sql = i == 2 && cf_store_version(s) < 3 ? tasks_v2_scan : scan_sql[i];
+        if (cf_store_is_pg(s) && scan_pg[i])
+            sql = scan_pg[i]; /* schema 4 from the start: never tasks_v2 */
         int prc = cf_store_prepare(s, sql, &sc[i].st);
         if (prc != CF_DB_OK) {
             rc = cf_store_error(s, prc, "verify cases", err);
@@ -865,7 +956,7 @@ static int cases_read_all(cf_store *s, const unsigned char *key, atomic_bool *st
  * rows (for cases: as many as were checked, r->sums[0].rows == r->n); no
  * row of a side table belongs to no case. */
 static int cases_finish(const cases_read *r, const scan tables[SCANS], int failed, int rc,
-                        const cf_error *e, cf_error *err)
+                        const cf_error *e, bool pg, cf_error *err)
 {
     for (int i = 0; i < SCANS; i++) {
         if (i == failed) {
@@ -873,7 +964,7 @@ static int cases_finish(const cases_read *r, const scan tables[SCANS], int faile
                 *err = *e;
             return rc;
         }
-        if ((rc = same_rows(i, &r->sums[i], &tables[i], err)))
+        if ((rc = same_rows(i, &r->sums[i], &tables[i], pg, err)))
             return rc;
     }
     if (r->sums[SCAN_EVENTS].orphans)
@@ -1046,7 +1137,8 @@ static int verify_cases(cf_store *s, cf_integrity_bg *bg, const unsigned char *k
         }
         bg->tables[SCAN_EVENTS] = *history;
         *n = bg->read.n;
-        return cases_finish(&bg->read, bg->tables, bg->failed, bg->trc, &bg->terr, err);
+        return cases_finish(&bg->read, bg->tables, bg->failed, bg->trc, &bg->terr,
+                            cf_store_is_pg(s), err);
     }
     cases_read r;
     scan tables[SCANS];
@@ -1058,7 +1150,7 @@ static int verify_cases(cf_store *s, cf_integrity_bg *bg, const unsigned char *k
     if (history)
         tables[SCAN_EVENTS] = *history;
     *n = r.n;
-    return cases_finish(&r, tables, failed, trc, &e, err);
+    return cases_finish(&r, tables, failed, trc, &e, cf_store_is_pg(s), err);
 }
 
 /* Each user row is the state its latest user record left (replayed by the

@@ -1,6 +1,7 @@
 /* Unit tests for audit.c: the chain verifies, and editing, deleting or
  * reordering any record behind the engine's back is found and named. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -178,6 +179,88 @@ static void event_payload_is_canonical_json(void **state)
     assert_null(cf_integrity_event_payload(&bad));
 }
 
+/* The tasks part of a case digest hashes SQLite's json_array(status,
+ * assignee, closed_at, result) as text. On PostgreSQL integrity.c builds
+ * those bytes by concatenation (TASK_STATUS_PG); each expected string here
+ * is what that PostgreSQL 15 text returned for the row (checked by hand on
+ * 15.18, byte for byte), so a SQLite whose json_array escapes differently
+ * fails here before a store moved between backends fails verify. */
+static void tasks_status_json_matches_postgresql(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *status, *assignee;
+        bool has_closed;
+        int64_t closed;
+        const char *result, *expect;
+    } rows[] = {
+        {"done", NULL, false, 0, NULL,
+         "[\"done\",null,null,null]"},
+        {"", "/slash", true, -13, "nl\012x",
+         "[\"\",\"/slash\",-13,\"nl\\nx\"]"},
+        {"a\"b", "tab\011here", true, -6, "cr\015x",
+         "[\"a\\\"b\",\"tab\\there\",-6,\"cr\\rx\"]"},
+        {"back\\slash", "nl\012x", false, 0, "\010\014",
+         "[\"back\\\\slash\",\"nl\\nx\",null,\"\\b\\f\"]"},
+        {"/slash", NULL, true, 8, "\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037",
+         "[\"/slash\",null,8,\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\"]"},
+        {"tab\011here", "\010\014", true, 15, NULL,
+         "[\"tab\\there\",\"\\b\\f\",15,null]"},
+        {"nl\012x", "\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037", false, 0, "\303\251 \303\274 \303\237",
+         "[\"nl\\nx\",\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\",null,\"\303\251 \303\274 \303\237\"]"},
+        {"cr\015x", "del\177", true, 29, "\342\200\250\342\200\251",
+         "[\"cr\\rx\",\"del\177\",29,\"\342\200\250\342\200\251\"]"},
+        {"\010\014", NULL, true, 36, "\357\277\277",
+         "[\"\\b\\f\",null,36,\"\357\277\277\"]"},
+        {"\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020\021\022\023\024\025\026\027\030\031\032\033\034\035\036\037", "\342\200\250\342\200\251", false, 0, "\360\237\230\200 emoji",
+         "[\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\",\"\342\200\250\342\200\251\",null,\"\360\237\230\200 emoji\"]"},
+        {"del\177", "\357\277\277", true, 50, NULL,
+         "[\"del\177\",\"\357\277\277\",50,null]"},
+        {"\303\251 \303\274 \303\237", "\360\237\230\200 emoji", true, 57, "'single'",
+         "[\"\303\251 \303\274 \303\237\",\"\360\237\230\200 emoji\",57,\"'single'\"]"},
+        {"\342\200\250\342\200\251", NULL, false, 0, "null",
+         "[\"\342\200\250\342\200\251\",null,null,\"null\"]"},
+        {"\357\277\277", "'single'", true, 71, "[1,2]",
+         "[\"\357\277\277\",\"'single'\",71,\"[1,2]\"]"},
+        {"\360\237\230\200 emoji", "null", true, 78, "\355\237\277",
+         "[\"\360\237\230\200 emoji\",\"null\",78,\"\355\237\277\"]"},
+        {"mix \"q\" \\ \001 \037 \303\251", "[1,2]", false, 0, NULL,
+         "[\"mix \\\"q\\\" \\\\ \\u0001 \\u001f \303\251\",\"[1,2]\",null,null]"},
+        {"'single'", NULL, true, 92, "",
+         "[\"'single'\",null,92,\"\"]"},
+        {"null", "done", true, 99, "a\"b",
+         "[\"null\",\"done\",99,\"a\\\"b\"]"},
+        {"[1,2]", "", false, 0, "back\\slash",
+         "[\"[1,2]\",\"\",null,\"back\\\\slash\"]"},
+        {"\355\237\277", "a\"b", true, 113, "/slash",
+         "[\"\355\237\277\",\"a\\\"b\",113,\"/slash\"]"},
+        {"done", "x", true, INT64_MIN, NULL, "[\"done\",\"x\",-9223372036854775808,null]"},
+    };
+    cf_error err;
+    cf_stmt *st = cf_store_stmt(s, "SELECT json_array(?1, ?2, ?3, ?4)", &err);
+    assert_non_null(st);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        cf_stmt_bind_text(st, 1, rows[i].status);
+        if (rows[i].assignee)
+            cf_stmt_bind_text(st, 2, rows[i].assignee);
+        else
+            cf_stmt_bind_null(st, 2);
+        if (rows[i].has_closed)
+            cf_stmt_bind_int64(st, 3, rows[i].closed);
+        else
+            cf_stmt_bind_null(st, 3);
+        if (rows[i].result)
+            cf_stmt_bind_text(st, 4, rows[i].result);
+        else
+            cf_stmt_bind_null(st, 4);
+        assert_int_equal(cf_stmt_step(st), CF_DB_ROW);
+        assert_int_equal(cf_stmt_type(st, 0), CF_DB_TEXT);
+        assert_int_equal(cf_stmt_bytes(st, 0), (int)strlen(rows[i].expect));
+        assert_memory_equal(cf_stmt_text(st, 0), rows[i].expect, strlen(rows[i].expect));
+        cf_stmt_reset(st);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(every_column_edit_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(swapping_records_is_found, setup, teardown),
         cmocka_unit_test_setup_teardown(truncated_tail_still_verifies_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(tasks_status_json_matches_postgresql, setup, teardown),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
