@@ -208,13 +208,17 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
     /* No temporary table can shadow a caseflow table (pg_temp last), a
      * writer waits for the lock as long as SQLite's busy timeout, and the
      * server's clock and locale play no part in what is stored. */
-    static const char setup[] = "SET search_path = caseflow, pg_catalog, pg_temp;"
-                                "SET lock_timeout = '10s'; SET TIME ZONE 'UTC';"
-                                "SET client_encoding = 'UTF8'";
-    static const char setup_ro[] = "SET search_path = caseflow, pg_catalog, pg_temp;"
-                                   "SET lock_timeout = '10s'; SET TIME ZONE 'UTC';"
-                                   "SET client_encoding = 'UTF8';"
-                                   "SET default_transaction_read_only = on";
+    /* synchronous_commit on whatever the server's default: a command that
+     * said "saved" has its commit in the server's write-ahead log, and a
+     * crash of the server cannot take it back (tests/pg/pg_instances.sh
+     * restarts a server whose default is off, and checks). */
+#define CF_PG_SESSION                                                                      \
+    "SET search_path = caseflow, pg_catalog, pg_temp;"                                     \
+    "SET lock_timeout = '10s'; SET TIME ZONE 'UTC'; SET client_encoding = 'UTF8';"         \
+    "SET synchronous_commit = on"
+    static const char setup[] = CF_PG_SESSION;
+    static const char setup_ro[] = CF_PG_SESSION "; SET default_transaction_read_only = on";
+#undef CF_PG_SESSION
     if ((rc = cf_pg_set_session(s->pg, readonly ? setup_ro : setup)) != CF_DB_OK)
         return cf_store_error(s, rc, "set up the session", err);
     int64_t ns = 0, ident = 0, app = 0;

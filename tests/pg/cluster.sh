@@ -5,6 +5,9 @@
 #                                        (log in DIR/log) and print
 #                                        CASEFLOW_PG_URI=... on stdout
 #        tests/pg/cluster.sh stop DIR    stop it (immediately) and remove DIR
+#        tests/pg/cluster.sh restart DIR stop it as a crash would (immediate:
+#                                        no checkpoint, clients cut off) and
+#                                        start it again on the same socket
 #
 # The server listens on a unix socket in DIR only (listen_addresses=''), so
 # no TCP port is opened; the port number only names the socket file. It runs
@@ -19,7 +22,7 @@ set -eu
 
 die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: $0 start|stop DIR"
+[ $# -eq 2 ] || die "usage: $0 start|stop|restart DIR"
 cmd=$1
 DIR=$2
 
@@ -129,8 +132,18 @@ start() {
     echo "CASEFLOW_PG_URI=postgresql://caseflow_admin@/postgres?host=$DIR&port=$port"
 }
 
+restart() {
+    BIN=$(bindir)
+    [ -f "$DIR/.caseflow-pg-cluster" ] || die "$DIR was not made by '$0 start'"
+    # pg_ctl restart starts it with the options it last ran with (the same
+    # socket directory and port), after recovery from the immediate stop.
+    as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -m immediate -w -t 30 restart \
+        >/dev/null 2>&1 || die "the server did not restart (log: $DIR/log)"
+}
+
 case "$cmd" in
 start) start ;;
 stop) stop ;;
-*) die "usage: $0 start|stop DIR" ;;
+restart) restart ;;
+*) die "usage: $0 start|stop|restart DIR" ;;
 esac

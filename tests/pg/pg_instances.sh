@@ -3,8 +3,11 @@
 # clients (tests/e2e/loadgen.py, spread over the three) mix referrals, acts
 # along the polit visit route (If-Match and Idempotency-Key on each; some
 # sent twice, some stale on purpose) and reads for CF_PG_LOAD_SECONDS
-# (default 20), while one instance is killed with SIGKILL half way through;
-# its clients send the same requests, with the same keys, to the survivors.
+# (default 20), while one instance is killed with SIGKILL half way through
+# (its clients send the same requests, with the same keys, to the
+# survivors) and, a quarter later, the PostgreSQL server itself is stopped
+# as a crash would stop it and started again (the survivors connect again;
+# a request caught by it gets 503 and is sent again).
 # Then: every acknowledged referral is a case, once, with the id it was
 # acknowledged with; every acknowledged act is in its case's history once;
 # nothing is there twice; every answer was a 2xx or a documented conflict;
@@ -94,7 +97,7 @@ done
 # ---- the load, and one instance killed half way --------------------------------------------
 ACKS="$E2E_TMP/acks.ndjson"
 STATS="$E2E_TMP/stats.json"
-echo "# $CLIENTS clients over 3 instances for ${SECONDS_LOAD}s; instance 1 killed at $((SECONDS_LOAD / 2))s"
+echo "# $CLIENTS clients over 3 instances for ${SECONDS_LOAD}s; instance 1 killed at $((SECONDS_LOAD / 2))s, the server restarted at $((SECONDS_LOAD * 3 / 4))s"
 url_args=()
 for u in "${URLS[@]}"; do url_args+=(--url "$u"); done
 timeout $((SECONDS_LOAD + 300)) "$PY" "$LOADGEN" run "${url_args[@]}" --tokens "$TOKENS" \
@@ -105,6 +108,12 @@ sleep $((SECONDS_LOAD / 2))
 kill -KILL "${PIDS[1]}"
 wait "${PIDS[1]}" 2>/dev/null
 ok "instance 1 killed (SIGKILL) under load"
+sleep $((SECONDS_LOAD / 4))
+if sh "$here/cluster.sh" restart "$PGDIR"; then
+    ok "the PostgreSQL server killed (immediate stop, as in a crash) and started again under load"
+else
+    not_ok "the PostgreSQL server did not restart"
+fi
 wait "$LOAD"
 assert_eq 0 "$?" "the load ran to its end"
 jq -r '"# \(.answered) requests answered 2xx in \(.seconds) s: \(.per_sec)/s; acts \(.acts_per_sec)/s; p50 \(.p50_ms) ms, p99 \(.p99_ms) ms",
