@@ -57,17 +57,7 @@ export CASEFLOW_NOW=2026-11-03T10:00:00Z
 setup_store
 STORE=$CASEFLOW_STORE
 TOKENS="$E2E_TMP/tokens.json"
-{
-    printf '{'
-    sep=
-    for u in analyst1 officer1 authoriser1 supervisor1; do
-        t=$(cf --actor admin token create "$u" --note "kill test" | tail -n 1)
-        [ -n "$t" ] || { echo "Bail out! cannot make a token for $u"; exit 99; }
-        printf '%s"%s":"%s"' "$sep" "$u" "$t"
-        sep=,
-    done
-    printf '}\n'
-} >"$TOKENS"
+route_tokens "$TOKENS" "kill test"
 
 PORT=$(free_port)
 U="http://127.0.0.1:$PORT"

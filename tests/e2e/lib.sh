@@ -220,6 +220,22 @@ case_field() {
     cf --actor supervisor1 --reason "e2e test" show --json "$1" | jq -r "$2"
 }
 
+# route_tokens FILE NOTE: a caseflowd token for each user of the polit
+# visit route that tests/e2e/loadgen.py drives, as the JSON object it reads.
+route_tokens() {
+    local file=$1 note=$2 sep= u t
+    {
+        printf '{'
+        for u in analyst1 officer1 authoriser1 supervisor1; do
+            t=$(cf --actor admin token create "$u" --note "$note" | tail -n 1)
+            [ -n "$t" ] || { echo "Bail out! cannot make a token for $u"; exit 99; }
+            printf '%s"%s":"%s"' "$sep" "$u" "$t"
+            sep=,
+        done
+        printf '}\n'
+    } >"$file"
+}
+
 finish() {
     echo "$E2E_PASSED passed, $E2E_FAILED failed"
     [ "$E2E_FAILED" = 0 ]

@@ -27,9 +27,8 @@ PY=/usr/bin/python3
 LOADGEN="$CASEFLOW_SRCDIR/tests/e2e/loadgen.py"
 SECONDS_LOAD=${CF_PG_LOAD_SECONDS:-20}
 CLIENTS=${CF_PG_LOAD_CLIENTS:-24}
-here="$CASEFLOW_SRCDIR/tests/pg"
+. "$CASEFLOW_SRCDIR/tests/pg/lib.sh"
 PIDS=()
-PGDIR=$(mktemp -d /tmp/cf-pg.XXXXXX) || exit 99
 
 cleanup() {
     local p
@@ -38,20 +37,15 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
-    sh "$here/cluster.sh" stop "$PGDIR" >/dev/null 2>&1
+    pg_cluster_stop
     rm -rf "$E2E_TMP"
 }
 trap cleanup EXIT
 
-rc=0
-uri=$(sh "$here/cluster.sh" start "$PGDIR") || rc=$?
-[ "$rc" -eq 0 ] || exit "$rc"
-uri=${uri#CASEFLOW_PG_URI=}
-PSQL=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/psql
-[ -x "$PSQL" ] || PSQL=psql
-export PSQL
-"$PSQL" -X -q -d "$uri" -c "CREATE DATABASE shared" || exit 99
-export CASEFLOW_STORE=${uri/\/postgres\?//shared?}
+pg_cluster_start
+pg_newdb shared || exit 99
+CASEFLOW_STORE=$(pg_store_uri shared)
+export CASEFLOW_STORE
 export CASEFLOW_NOW=2026-11-03T10:00:00Z
 KEYS="$E2E_TMP/keys"
 cf --actor admin init --test-clock --key-dir "$KEYS" >/dev/null &&
@@ -59,17 +53,7 @@ cf --actor admin init --test-clock --key-dir "$KEYS" >/dev/null &&
     cf --actor admin --reason "test store" workflow deploy --yes "$POLIT" >/dev/null ||
     { echo "Bail out! cannot set up a store on PostgreSQL"; exit 99; }
 TOKENS="$E2E_TMP/tokens.json"
-{
-    printf '{'
-    sep=
-    for u in analyst1 officer1 authoriser1 supervisor1; do
-        t=$(cf --actor admin token create "$u" --note "load test" | tail -n 1)
-        [ -n "$t" ] || { echo "Bail out! cannot make a token for $u"; exit 99; }
-        printf '%s"%s":"%s"' "$sep" "$u" "$t"
-        sep=,
-    done
-    printf '}\n'
-} >"$TOKENS"
+route_tokens "$TOKENS" "load test"
 
 free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -109,7 +93,7 @@ kill -KILL "${PIDS[1]}"
 wait "${PIDS[1]}" 2>/dev/null
 ok "instance 1 killed (SIGKILL) under load"
 sleep $((SECONDS_LOAD / 4))
-if sh "$here/cluster.sh" restart "$PGDIR"; then
+if sh "$PG_HERE/cluster.sh" restart "$PGDIR"; then
     ok "the PostgreSQL server killed (immediate stop, as in a crash) and started again under load"
 else
     not_ok "the PostgreSQL server did not restart"

@@ -11,21 +11,14 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$CASEFLOW_SRCDIR/tests/e2e/lib.sh"
 
-here="$CASEFLOW_SRCDIR/tests/pg"
-PGDIR=$(mktemp -d /tmp/cf-pg.XXXXXX) || exit 99
-trap 'sh "$here/cluster.sh" stop "$PGDIR" >/dev/null 2>&1; rm -rf "$E2E_TMP"' EXIT
-rc=0
-uri=$(sh "$here/cluster.sh" start "$PGDIR") || rc=$?
-[ "$rc" -eq 0 ] || exit "$rc"
-uri=${uri#CASEFLOW_PG_URI=}
-PSQL_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/psql
-[ -x "$PSQL_BIN" ] || PSQL_BIN=psql
+. "$CASEFLOW_SRCDIR/tests/pg/lib.sh"
+trap 'pg_cluster_stop; rm -rf "$E2E_TMP"' EXIT
+pg_cluster_start
 
-# store_uri NAME: the URI of database NAME on the test cluster.
-store_uri() { printf '%s\n' "$uri" | sed "s#/postgres?#/$1?#"; }
-# psql_as_superuser NAME SQL: what an intruder with the superuser's login does.
-psql_su() { "$PSQL_BIN" -X -q -v ON_ERROR_STOP=1 -d "$(store_uri "$1")" -At -c "$2"; }
-newdb() { psql_su postgres "CREATE DATABASE $1" >/dev/null; }
+store_uri() { pg_store_uri "$1"; }
+# psql_su NAME SQL: what an intruder with the superuser's login does.
+psql_su() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$(store_uri "$1")" -At -c "$2"; }
+newdb() { pg_newdb "$1"; }
 
 export CASEFLOW_NOW=$E2E_EPOCH
 KEYS="$E2E_TMP/keys"
