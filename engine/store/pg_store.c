@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../store.h"
 #include "postgres.h"
 #include "store_int.h"
@@ -353,12 +355,7 @@ int cf_pg_store_schema_digest(cf_store *s, char out[65], cf_error *err)
     cf_sha256_final(&h, bin);
     if (rc)
         return rc;
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = hex[bin[i] >> 4];
-        out[2 * i + 1] = hex[bin[i] & 15];
-    }
-    out[64] = 0;
+    sodium_bin2hex(out, 65, bin, sizeof bin);
     return 0;
 }
 
