@@ -65,6 +65,25 @@ static bool valid_account(const char *s)
     return n > 0 && n <= 32 && s[0] != '-';
 }
 
+/* The file name of a PostgreSQL store's key: its database's name from the
+ * URI (postgresql://who@host/NAME?...), anything but [A-Za-z0-9._-] as _,
+ * or "caseflow" when the URI names no database. */
+static const char *pg_key_name(const char *uri, char out[64])
+{
+    const char *p = strstr(uri, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    size_t n = 0;
+    if (p)
+        for (p++; *p && *p != '?' && *p != '#' && n < 63; p++) {
+            char c = *p;
+            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && n > 0);
+            out[n++] = keep ? c : '_';
+        }
+    out[n] = 0;
+    return n ? out : "caseflow";
+}
+
 /* The key pair of a new store, apart from it. */
 static int make_key(cf_engine *e, const cf_init_options *o, char pk[65], cf_error *err)
 {
@@ -77,8 +96,11 @@ static int make_key(cf_engine *e, const cf_init_options *o, char pk[65], cf_erro
         return cf_err_set(err, CF_EUSAGE, "key_dir",
                           "a PostgreSQL store keeps its signing key on this machine, not in "
                           "the database: give init --key-dir DIR (or --signing-key PATH)");
+    /* The key is named after the store: the file's name, or the
+     * database's, so one key directory serves several stores. */
+    char dbname[64];
     const char *base = pg ? NULL : strrchr(e->store_path, '/');
-    base = pg ? "caseflow" : base ? base + 1 : e->store_path;
+    base = pg ? pg_key_name(e->store_path, dbname) : base ? base + 1 : e->store_path;
     char dir[4200], path[4300];
     if (o && o->key_dir)
         snprintf(dir, sizeof dir, "%s", o->key_dir);

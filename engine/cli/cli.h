@@ -83,6 +83,7 @@ struct cli {
     const char *signing_key, *since, *output, *file, *key, *until;
     bool chain_only, test_clock;
     const char *key_dir, *anchor, *anchors;
+    const char *key_dir_env; /* CASEFLOW_KEY_DIR: init of a new store only */
     const char *server, *token_file, *after, *grade, *deadline_before, *updated_since;
     const char *wf_version, *format, *idempotency_key, *expires, *note, *task_status, *kind;
     const char *case_id, *assignee, *result, *result_file, *events, *secret_file;

@@ -46,7 +46,7 @@ int cmd_init(struct cli *c)
     bool pg_nokey = c->store &&
                     (strncmp(c->store, "postgresql://", 13) == 0 ||
                      strncmp(c->store, "postgres://", 11) == 0) &&
-                    !c->key_dir && !(kp && *kp);
+                    !c->key_dir && !c->key_dir_env && !(kp && *kp);
     if (pg_nokey) {
         cf_open_options o = {.plugin_path = c->plugins};
         cf_engine *probe = NULL;
@@ -55,7 +55,7 @@ int cmd_init(struct cli *c)
         if (prc == CF_EINVALID && strstr(err.message, "no caseflow schema"))
             return usage_error("init: a PostgreSQL store keeps its signing key on this "
                                "machine, not in the database: give --key-dir DIR (or "
-                               "--signing-key PATH)");
+                               "CASEFLOW_KEY_DIR, or --signing-key PATH)");
         if (prc < 0)
             return fail(prc, &err);
     }
@@ -64,7 +64,19 @@ int cmd_init(struct cli *c)
         return rc;
     cf_init_options opts = {.key_dir = c->key_dir, .test_clock = c->test_clock,
                             .os_user = c->nos_users ? c->os_users[0] : NULL};
-    rc = cf_store_init_with(c->engine, &opts, &err);
+    /* CASEFLOW_KEY_DIR is for a new store only: on one that exists, init
+     * is the idempotent no-op it is without it (refused only for what the
+     * command line asked). */
+    if (!opts.key_dir && c->key_dir_env) {
+        opts.key_dir = c->key_dir_env;
+        rc = cf_store_init_with(c->engine, &opts, &err);
+        if (rc == CF_EUSAGE && err.field[0] && strcmp(err.field, "init") == 0) {
+            opts.key_dir = NULL;
+            rc = cf_store_init_with(c->engine, &opts, &err);
+        }
+    } else {
+        rc = cf_store_init_with(c->engine, &opts, &err);
+    }
     if (rc < 0)
         return fail(rc, &err);
     char *path = shown_store(c->store ? c->store : "./caseflow.db");

@@ -606,6 +606,10 @@ static void apply_env(struct cli *c)
         c->actor = env("CASEFLOW_ACTOR");
     if (!c->reason)
         c->reason = env("CASEFLOW_REASON");
+    /* init only (no other command reads key_dir): where a new store's key
+     * is made, which a PostgreSQL store needs. */
+    if (!c->key_dir)
+        c->key_dir_env = env("CASEFLOW_KEY_DIR");
     /* CASEFLOW_SERVER: for the commands that can run through caseflowd;
      * set in dispatch, once the command is known. */
     /* plugins: the library reads CASEFLOW_PLUGIN_PATH itself when NULL. */

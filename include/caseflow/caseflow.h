@@ -180,7 +180,8 @@ CF_EXTERN int64_t cf_engine_now(const cf_engine *engine);
  * administrator (idempotent: a second call changes nothing and returns 0).
  * The Ed25519 key pair that signs audit checkpoints is created apart from
  * the store: in key_dir (NULL: "<store path>.keys", made 0700), as
- * "<store file name>.key" (0600) and ".key.pub"; or at
+ * "<store file name>.key" (0600) and ".key.pub" (a PostgreSQL store: key_dir
+ * is required, and the file is named after the database); or at
  * cf_open_options.key_path when that is given. The store records the
  * public key in its first audit record.
  */

@@ -19,7 +19,101 @@ done
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/caseflow-e2e.XXXXXX") || exit 99
 trap 'rm -rf "$E2E_TMP"' EXIT
-export CASEFLOW_STORE="$E2E_TMP/caseflow.db"
+
+# The backend the stores of a test are on. SQLite files by default; the
+# whole suite runs a second time on PostgreSQL (make check-pg) with
+# CASEFLOW_TEST_PG_URI naming the postgres database of a throwaway cluster
+# that make started (tests/pg/cluster.sh). There each store is a database of
+# its own, named after the test, and `init` makes its key in
+# $E2E_TMP/keys/NAME (CASEFLOW_KEY_DIR, as the key stays on the machine).
+#
+# store_for NAME: the name (path or URI) of the test's store NAME, a new
+#   empty one on PostgreSQL.
+# store_sql [STORE] SQL: run SQL on a store (default $CASEFLOW_STORE), as
+#   sqlite3 or psql print it: values separated by |, one row a line. The
+#   same text must mean the same on both (caseflow's tables are in schema
+#   caseflow, on the search path). store_tamper: the same, going around
+#   the store's refusals (below).
+# on_sqlite WHY: true on SQLite; on PostgreSQL false, after saying which
+#   checks it leaves out and why (they test SQLite's file, not caseflow's
+#   rules: tests/pg/ checks PostgreSQL's own).
+# sqlite_only WHY: the whole test is about SQLite's file; on PostgreSQL it
+#   is skipped (exit 77) with WHY.
+E2E_BACKEND=sqlite
+if [ -n "${CASEFLOW_TEST_PG_URI:-}" ]; then
+    E2E_BACKEND=postgresql
+    E2E_PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    E2E_PSQL=$E2E_PGBIN/psql
+    [ -x "$E2E_PSQL" ] || { echo "Bail out! no psql beside the PostgreSQL server"; exit 99; }
+    # Database names: the test's, a short random tag, the store's.
+    E2E_DBTAG=$(basename "$0" .sh | tr -c 'a-z0-9\n' '_' | cut -c1-30)_$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+fi
+
+e2e_psql() {
+    PGOPTIONS="-c search_path=caseflow,pg_catalog -c client_min_messages=warning" "$E2E_PSQL" -X -q -tA -v ON_ERROR_STOP=1 "$@"
+}
+
+# The database (on the cluster) of a PostgreSQL store's URI.
+e2e_dbname() { printf '%s\n' "$1" | sed 's#^[a-z]*://[^/]*/\([^?]*\).*#\1#'; }
+
+store_for() {
+    local name
+    if [ "$E2E_BACKEND" = sqlite ]; then
+        printf '%s\n' "$E2E_TMP/$1.db"
+        return
+    fi
+    name=${E2E_DBTAG}_$(printf '%s' "$1" | tr -c 'a-z0-9' '_' | cut -c1-20)
+    e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" \
+        -c "CREATE DATABASE $name" >/dev/null || {
+        echo "Bail out! cannot make database $name"
+        exit 99
+    }
+    printf '%s\n' "$CASEFLOW_TEST_PG_URI" | sed "s#/postgres?#/$name?#"
+}
+
+is_pg_store() { case $1 in postgres://* | postgresql://*) return 0 ;; esac; return 1; }
+
+store_sql() {
+    local store=$CASEFLOW_STORE
+    [ $# -gt 1 ] && { store=$1; shift; }
+    if is_pg_store "$store"; then
+        e2e_psql -d "$store" -c "$1"
+    else
+        sqlite3 "$store" "$1"
+    fi
+}
+
+# store_tamper [STORE] SQL: as store_sql, but as an intruder who goes
+# around the store's own refusals: on PostgreSQL a superuser with the
+# store's triggers switched off for the session (session_replication_role);
+# on SQLite the file's owner (sqlite3, nothing in the way).
+store_tamper() {
+    local store=$CASEFLOW_STORE
+    [ $# -gt 1 ] && { store=$1; shift; }
+    if is_pg_store "$store"; then
+        e2e_psql -d "$store" -c "SET session_replication_role = replica" -c "$1"
+    else
+        sqlite3 "$store" "$1"
+    fi
+}
+
+on_sqlite() {
+    [ "$E2E_BACKEND" = sqlite ] && return 0
+    echo "# not on postgresql: $*"
+    return 1
+}
+
+sqlite_only() {
+    [ "$E2E_BACKEND" = sqlite ] && return 0
+    echo "SKIP: on SQLite only: $*"
+    exit 77
+}
+
+if [ "$E2E_BACKEND" = postgresql ]; then
+    export CASEFLOW_KEY_DIR="$E2E_TMP/keys"
+fi
+CASEFLOW_STORE=$(store_for caseflow)
+export CASEFLOW_STORE
 unset CASEFLOW_ACTOR CASEFLOW_REASON CASEFLOW_NOW
 export DATA="$CASEFLOW_SRCDIR/tests/data/referrals"
 POLIT="$CASEFLOW_SRCDIR/workflows/polit.lua"
@@ -123,7 +217,14 @@ assert_jq() {
 # A textual picture of a store: every table's rows. Two snapshots compare
 # equal when nothing changed, whatever the WAL holds.
 store_dump() {
-    sqlite3 "${1:-$CASEFLOW_STORE}" .dump 2>&1
+    local store=${1:-$CASEFLOW_STORE}
+    if is_pg_store "$store"; then
+        # (without pg_dump's per-run random \restrict key)
+        "$E2E_PGBIN/pg_dump" --schema=caseflow --no-owner -d "$store" 2>&1 |
+            grep -v '^\\\(un\)\{0,1\}restrict '
+    else
+        sqlite3 "$store" .dump 2>&1
+    fi
 }
 
 snapshot() {
@@ -157,15 +258,22 @@ setup_users() {
 # with CASEFLOW_NOW unset.
 E2E_EPOCH=2026-10-01T08:00:00Z
 
-# remove_store PATH: the store, its log files and its keys.
+# remove_store STORE: the store, its log files and its keys (on
+# PostgreSQL: an empty database again, and no keys).
 remove_store() {
+    if is_pg_store "$1"; then
+        e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "DROP DATABASE IF EXISTS $(e2e_dbname "$1") WITH (FORCE)" \
+            -c "CREATE DATABASE $(e2e_dbname "$1")" >/dev/null || exit 99
+        rm -rf "$CASEFLOW_KEY_DIR"
+        return
+    fi
     rm -rf "$1" "$1-wal" "$1-shm" "$1.key" "$1.key.pub" "$1.keys"
 }
 
 # A fresh store: init by the administrator "admin", the team, and the polit
 # workflow deployed. Leaves CASEFLOW_STORE pointing at it.
 setup_store() {
-    export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
+    export CASEFLOW_STORE="${1:-$CASEFLOW_STORE}"
     export CASEFLOW_NOW="${CASEFLOW_NOW:-$E2E_EPOCH}"
     remove_store "$CASEFLOW_STORE"
     if ! cf --actor admin init --test-clock >/dev/null ||
@@ -178,7 +286,7 @@ setup_store() {
 
 # A store with the team but no workflow yet.
 setup_bare_store() {
-    export CASEFLOW_STORE="${1:-$E2E_TMP/caseflow.db}"
+    export CASEFLOW_STORE="${1:-$CASEFLOW_STORE}"
     export CASEFLOW_NOW="${CASEFLOW_NOW:-$E2E_EPOCH}"
     remove_store "$CASEFLOW_STORE"
     if ! cf --actor admin init --test-clock >/dev/null || ! setup_users >/dev/null; then

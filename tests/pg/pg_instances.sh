@@ -64,7 +64,7 @@ URLS=()
 for i in 0 1 2; do
     port=$(free_port)
     (exec "$CASEFLOWD" --store "$CASEFLOW_STORE" --listen 127.0.0.1:"$port" --workers 32 \
-        --signing-key "$KEYS/caseflow.key" --tick-interval 1 --max-wait 2 \
+        --signing-key "$KEYS/shared.key" --tick-interval 1 --max-wait 2 \
         >/dev/null 2>"$E2E_TMP/cfd$i.log" </dev/null) &
     PIDS+=($!)
     URLS+=("http://127.0.0.1:$port")

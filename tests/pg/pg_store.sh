@@ -57,7 +57,7 @@ newdb team
 export CASEFLOW_STORE
 CASEFLOW_STORE=$(store_uri team)
 expect_exit 0 cf --actor admin init --test-clock --key-dir "$KEYS"
-assert_eq 600 "$(stat -c %a "$KEYS/caseflow.key")" "the signing key is on this machine, 0600"
+assert_eq 600 "$(stat -c %a "$KEYS/team.key")" "the signing key is on this machine, 0600"
 expect_exit 64 cf --actor admin init --test-clock --key-dir "$KEYS"
 assert_contains "$ERR" "already initialised" "a second init with a key directory is refused (64)"
 expect_exit 0 cf --actor admin init
