@@ -132,6 +132,8 @@ static int map_sqlstate(const char *s, int connection_bad)
             return SQLITE_NOMEM;
         if (strcmp(s, "42501") == 0)
             return SQLITE_PERM;
+        if (strcmp(s, "25006") == 0) /* a write on a standby (hot_standby) */
+            return SQLITE_READONLY;
         if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
             strcmp(s, "57P03") == 0)
             return SQLITE_IOERR;
