@@ -37,6 +37,7 @@ struct cf_chain {
     int64_t pending;       /* set by a policy record, in force if a checkpoint follows it; -1 */
     int64_t pending_seq;   /* that policy record */
     bool migrating;        /* between store.migrate and store.schema */
+    bool copy_unsigned;    /* the last record was a store.copy: a checkpoint must follow */
     int64_t schema_version;
     int64_t payloads;
     int64_t history;       /* records that write a history row */
@@ -306,7 +307,8 @@ static const char *check_link(cf_chain *w, const cf_chain_rec *r, char hash[65])
  * schema digest in force, as store.schema does, but only as the record
  * right after the head it copied: its payload names that head (seq and
  * hash), which must be the record before it, and a schema version no older
- * than the chain's. A copy is made when no migration is under way.
+ * than the chain's; and a checkpoint must follow it at once (the copy signs
+ * it with the store's key). A copy is made when no migration is under way.
  */
 static const char *copy_step(cf_chain *w, const cf_chain_rec *r)
 {
@@ -347,6 +349,11 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
     bool checkpoint = strcmp(r->action, "checkpoint") == 0;
     bool alarm = strcmp(r->action, "integrity.alarm") == 0;
     bool copy = strcmp(r->action, "store.copy") == 0;
+    /* The copy signs its record at once, with the store's key: a store.copy
+     * that no checkpoint follows was not written by a copy. */
+    if (w->copy_unsigned && !checkpoint)
+        return bad(w, "a store.copy record not signed at once (no checkpoint follows it)");
+    w->copy_unsigned = copy;
     if (copy && (why = copy_step(w, r)))
         return why;
     if (w->rules && (w->flags & CF_CHAIN_RULES)) {
@@ -522,6 +529,10 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
     }
     if (!why && w->migrating && (flags & CF_CHAIN_RULES)) {
         why = "a migration that never finished (no store.schema record ends it)";
+        bad_seq = count;
+    }
+    if (!why && w->copy_unsigned && (flags & CF_CHAIN_RULES)) {
+        why = "a store.copy record that no checkpoint signs";
         bad_seq = count;
     }
     if (!why && !(flags & CF_CHAIN_LEGACY)) {

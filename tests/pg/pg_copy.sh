@@ -175,6 +175,22 @@ expect_exit 0 cf --json audit verify --file "$E2E_TMP/back-export.jsonl" --key "
 assert_jq "$OUT" '.ok == true' \
     "an export of the copy of the copy verifies offline under the source's public key, store.copy records and all"
 
+# What the copy recorded is held to the chain like everything else: its key
+# path, its kept payload and the schema digest it recorded.
+tampered_copy() { # NAME SQL WHAT: a backup of BACK edited with SQL does not verify (65)
+    sqlite3 "$BACK" ".backup '$E2E_TMP/$1.db'"
+    sqlite3 "$E2E_TMP/$1.db" "$2"
+    expect_exit 65 env CASEFLOW_STORE="$E2E_TMP/$1.db" "$CASEFLOW_BIN" --actor admin audit verify
+    assert_contains "$ERR" "$4" "$3"
+}
+tampered_copy keypath "UPDATE meta SET value = '$E2E_TMP/elsewhere.key' WHERE key = 'key_path'" \
+    "a key path the copy did not record is found (65)" "altered"
+tampered_copy copypayload \
+    "UPDATE records SET payload = replace(payload, '\"version\":4', '\"version\":5') WHERE subject = 'store:copy'" \
+    "a store.copy payload edited is found (65)" "payload"
+tampered_copy schema "CREATE INDEX planted ON cases(state, id)" \
+    "the schema digest the copy recorded is enforced (65)" "schema"
+
 # ---- bad input --------------------------------------------------------------------------
 # not an administrator
 pg_newdb spare
