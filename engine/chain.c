@@ -37,6 +37,7 @@ struct cf_chain {
     int64_t pending;       /* set by a policy record, in force if a checkpoint follows it; -1 */
     int64_t pending_seq;   /* that policy record */
     bool migrating;        /* between store.migrate and store.schema */
+    bool copy_unsigned;    /* the last record was a store.copy: a checkpoint must follow */
     int64_t schema_version;
     int64_t payloads;
     int64_t history;       /* records that write a history row */
@@ -97,6 +98,7 @@ bool cf_chain_keeps_payload(const char *action)
            strncmp(action, "token.", 6) == 0 || strncmp(action, "webhook.", 8) == 0 ||
            strcmp(action, "store.migrate") == 0 || strcmp(action, "refused") == 0 ||
            strcmp(action, "store.schema") == 0 || strcmp(action, "integrity.alarm") == 0 ||
+           strcmp(action, "store.copy") == 0 ||
            strncmp(action, "workflow.migrate.", 17) == 0 || /* four-eyes requests, approvals */
            strcmp(action, "workflow.repin") == 0;       /* what changed per plugin */
 }
@@ -105,6 +107,10 @@ const char *cf_chain_subject(const char *action, const char *payload, char *buf,
 {
     if (strncmp(action, "policy.set:", 11) == 0) {
         snprintf(buf, n, "policy:%s", action + 11);
+        return buf;
+    }
+    if (strcmp(action, "store.copy") == 0) { /* the latest copy names the key's place */
+        snprintf(buf, n, "store:copy");
         return buf;
     }
     if (strncmp(action, "webhook.", 8) == 0) { /* a webhook's id is a number */
@@ -295,6 +301,41 @@ static const char *check_link(cf_chain *w, const cf_chain_rec *r, char hash[65])
     return NULL;
 }
 
+/*
+ * A store.copy record (store/copy.c): the copy of a store onto another
+ * backend, whose schema digest differs from the source's. It moves the
+ * schema digest in force, as store.schema does, but only as the record
+ * right after the head it copied: its payload names that head (seq and
+ * hash), which must be the record before it, and a schema version no older
+ * than the chain's; and a checkpoint must follow it at once (the copy signs
+ * it with the store's key). A copy is made when no migration is under way.
+ */
+static const char *copy_step(cf_chain *w, const cf_chain_rec *r)
+{
+    if (w->migrating)
+        return bad(w, "a store.copy record inside a migration");
+    if (!r->payload)
+        return NULL; /* check_link refused it if the payload must be kept */
+    json_t *p = json_loads(r->payload, 0, NULL);
+    json_t *from = json_object_get(p, "from");
+    json_t *hs = json_object_get(from, "head_seq"), *v = json_object_get(p, "version");
+    const char *head = json_string_value(json_object_get(from, "head"));
+    const char *why = NULL;
+    if (!json_is_integer(hs) || !head || !json_is_integer(v) ||
+        !json_is_string(json_object_get(p, "schema")))
+        why = bad(w, "the kept payload of this store.copy record is malformed");
+    else if (json_integer_value(hs) != r->seq - 1 || strcmp(head, w->prev) != 0)
+        why = bad(w, "a store.copy record that does not follow the head it copied (it names "
+                     "record %lld)",
+                  (long long)json_integer_value(hs));
+    else if (json_integer_value(v) < w->schema_version)
+        why = bad(w, "a store.copy record with an older schema version");
+    else
+        w->schema_version = json_integer_value(v);
+    json_decref(p);
+    return why;
+}
+
 const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
 {
     char hash[65];
@@ -307,13 +348,24 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
         w->history++;
     bool checkpoint = strcmp(r->action, "checkpoint") == 0;
     bool alarm = strcmp(r->action, "integrity.alarm") == 0;
+    bool copy = strcmp(r->action, "store.copy") == 0;
+    /* The copy signs its record at once, with the store's key: a store.copy
+     * that no checkpoint follows was not written by a copy. */
+    if (w->copy_unsigned && !checkpoint)
+        return bad(w, "a store.copy record not signed at once (no checkpoint follows it)");
+    w->copy_unsigned = copy;
+    if (copy && (why = copy_step(w, r)))
+        return why;
     if (w->rules && (w->flags & CF_CHAIN_RULES)) {
         if (r->at < w->last_at)
             return bad(w, "time goes backwards (%lld after %lld)", (long long)r->at,
                        (long long)w->last_at);
         if ((why = check_actor(w, r)))
             return why;
-        if ((w->flags & CF_CHAIN_CHECKPOINTS) && !alarm && !checkpoint && w->interval > 0 &&
+        /* A copy's record may be the one past the interval: the copy
+         * signs it at once, with the checkpoint that must follow. */
+        if ((w->flags & CF_CHAIN_CHECKPOINTS) && !alarm && !checkpoint && !copy &&
+            w->interval > 0 &&
             w->since_cp + 1 > w->interval)
             return bad(w, "signed checkpoint missing: more than %lld records after the last "
                           "one (policy checkpoint_interval)",
@@ -346,6 +398,8 @@ const char *cf_chain_step(cf_chain *w, const cf_chain_rec *r)
         w->rules = true;
         w->migrating = false;
         w->schema_seq = r->seq;
+    } else if (copy && r->payload) {
+        w->schema_seq = r->seq; /* the copy's schema digest is the one in force */
     }
     if (r->at > w->last_at)
         w->last_at = r->at;
@@ -475,6 +529,10 @@ int cf_chain_verify_store(cf_store *s, unsigned flags, json_t **out, cf_chain **
     }
     if (!why && w->migrating && (flags & CF_CHAIN_RULES)) {
         why = "a migration that never finished (no store.schema record ends it)";
+        bad_seq = count;
+    }
+    if (!why && w->copy_unsigned && (flags & CF_CHAIN_RULES)) {
+        why = "a store.copy record that no checkpoint signs";
         bad_seq = count;
     }
     if (!why && !(flags & CF_CHAIN_LEGACY)) {

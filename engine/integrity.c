@@ -1476,6 +1476,71 @@ int cf_integrity_check_workflow(cf_store *s, const char *name, int64_t version,
     return ok ? 0 : altered(err, "workflow", "workflow %s v%lld", name, (long long)version);
 }
 
+/* The kept payload of record seq, tied to that record's digest and action
+ * (*payload new, NULL when there is none or it is not the record's). */
+static int kept_payload(cf_store *s, int64_t seq, const char *action, char **payload,
+                        cf_error *err)
+{
+    static const char sql[] = "SELECT payload FROM records WHERE seq=?";
+    *payload = NULL;
+    cf_stmt *st = cf_store_stmt(s, sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    cf_stmt_bind_int64(st, 1, seq);
+    int step = cf_stmt_step(st);
+    char *p = step == CF_DB_ROW && col(st, 0) ? strdup(col(st, 0)) : NULL;
+    cf_stmt_reset(st);
+    if (step != CF_DB_ROW && step != CF_DB_DONE)
+        return cf_store_error(s, step, "read records", err);
+    if (step == CF_DB_ROW && !p)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    bool ok = false;
+    int rc = p ? tied(s, seq, p, action, false, &ok, err) : 0;
+    if (rc || !ok) {
+        free(p);
+        return rc;
+    }
+    *payload = p;
+    return 0;
+}
+
+/* The latest store.copy record (store/copy.c) as a parsed payload (*copy new,
+ * NULL when the store was never copied); CF_EINVALID when its kept payload is
+ * not the record's. */
+static int latest_copy(cf_store *s, json_t **copy, int64_t *seq, cf_error *err)
+{
+    *copy = NULL;
+    *seq = 0;
+    if (cf_store_version(s) < 2) /* no kept payloads before schema 2, and no copies */
+        return 0;
+    int rc = cf_store_record_latest(s, "store:copy", seq, err);
+    if (rc || !*seq)
+        return rc;
+    char *text = NULL;
+    if ((rc = kept_payload(s, *seq, "store.copy", &text, err)))
+        return rc;
+    *copy = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return json_is_object(*copy) ? 0 : altered(err, "store", "%s", "the store's copy record");
+}
+
+int cf_integrity_init_key_path(cf_store *s, char **key_path, cf_error *err)
+{
+    *key_path = NULL;
+    json_t *copy;
+    int64_t seq;
+    int rc = latest_copy(s, &copy, &seq, err);
+    if (rc)
+        return rc;
+    if (!copy)
+        return cf_store_meta_get(s, "key_path", key_path, err);
+    const char *kp = json_string_value(json_object_get(copy, "init_key_path"));
+    if (kp && !(*key_path = strdup(kp)))
+        rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    json_decref(copy);
+    return rc;
+}
+
 int cf_integrity_check_identity(cf_store *s, bool *test_clock, cf_error *err)
 {
     char *id = NULL, *pk = NULL, *created = NULL, *tc = NULL, *kp = NULL;
@@ -1489,6 +1554,24 @@ int cf_integrity_check_identity(cf_store *s, bool *test_clock, cf_error *err)
     if (!rc)
         rc = cf_store_meta_get(s, "key_path", &kp, err);
     bool testing = tc && strcmp(tc, "true") == 0;
+    /* A copy (store/copy.c) may have moved the key: meta then names the
+     * place the latest store.copy record names, and record 1 the place
+     * init chose, which that record carries over. */
+    json_t *copy = NULL;
+    int64_t copy_seq = 0;
+    if (!rc && id)
+        rc = latest_copy(s, &copy, &copy_seq, err);
+    if (!rc && copy) {
+        const char *moved = json_string_value(json_object_get(copy, "key_path"));
+        const char *init = json_string_value(json_object_get(copy, "init_key_path"));
+        if (!((!moved && !kp) || (moved && kp && strcmp(moved, kp) == 0)))
+            rc = altered(err, "store", "%s", "the store's key path");
+        free(kp);
+        kp = NULL;
+        if (!rc && init && !(kp = strdup(init)))
+            rc = cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    }
+    json_decref(copy);
     if (!rc && !id) {
         int64_t records = 0;
         if (!(rc = scalar(s, "SELECT count(*) FROM audit", NULL, &records, err)) && records)
@@ -1530,6 +1613,18 @@ int cf_integrity_check_schema(cf_store *s, char digest[65], cf_error *err)
     bool ok;
     rc = tied(s, atoll(seq), payload, "store.schema", false, &ok, err);
     free(payload);
+    if (!rc && !ok) {
+        /* A copy onto another backend (store/copy.c) records the digest of
+         * the schema it made in its store.copy record. */
+        char *text = NULL;
+        rc = kept_payload(s, atoll(seq), "store.copy", &text, err);
+        json_t *p = text ? json_loads(text, 0, NULL) : NULL;
+        const char *d = json_string_value(json_object_get(p, "schema"));
+        ok = d && strcmp(d, digest) == 0 &&
+             json_integer_value(json_object_get(p, "version")) == cf_store_version(s);
+        json_decref(p);
+        free(text);
+    }
     free(seq);
     if (rc)
         return rc;

@@ -122,6 +122,11 @@ int cf_integrity_check_workflow(cf_store *s, const char *name, int64_t version,
  * tells whether the store honours a set clock. A store not initialised yet
  * (no identity, no records) passes. */
 int cf_integrity_check_identity(cf_store *s, bool *test_clock, cf_error *err);
+/* The key path record 1 (store.init) holds: meta's key_path, or, when a
+ * copy moved the key (store/copy.c), the one the latest store.copy record
+ * carries over (*key_path new, NULL when none). CF_EINVALID when that
+ * record's kept payload is not its own. */
+int cf_integrity_init_key_path(cf_store *s, char **key_path, cf_error *err);
 /* The schema against its latest store.schema record; digest receives the
  * schema's digest (cf_store_expect_schema). */
 int cf_integrity_check_schema(cf_store *s, char digest[65], cf_error *err);

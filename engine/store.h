@@ -356,4 +356,25 @@ int cf_store_task_status(cf_store *s, int64_t id, char **status, char **assignee
 int cf_store_notify_add(cf_store *s, const char *case_id, const char *channel,
                         const char *payload, int64_t at, cf_error *err);
 
+/* Moving a store (store/copy.c). Copy every table of `from` into a new store
+ * at `to` (a file that must not exist, or a postgresql:// URI of a database
+ * without a caseflow schema), each value with its storage class and bytes,
+ * in one transaction on the target (a SQLite target is written beside `to`
+ * and takes its name only when complete), reading `from` in one snapshot
+ * (the caller holds no transaction on it). ready (may be NULL) runs once
+ * `to` was found free and before anything is made; finish (may be NULL)
+ * runs inside the target's transaction after the rows, with their counts
+ * per table (borrowed {table: n}), to add what the copy records. Progress
+ * goes through from's progress hook, per table ("store copy: audit").
+ * *rows (new) the counts. Errors: CF_EINVALID `to` exists or has a caseflow
+ * schema; CF_ENOTFOUND, CF_EMISSING, CF_EDENIED connecting to `to` (as at
+ * open); the hooks' errors; CF_EIO. Nothing is left at `to` on failure. */
+typedef struct cf_store_copy_hooks {
+    int (*ready)(void *ctx, cf_error *err);
+    int (*finish)(void *ctx, cf_store *to, const json_t *rows, cf_error *err);
+    void *ctx;
+} cf_store_copy_hooks;
+int cf_store_copy_tables(cf_store *from, const char *to, const cf_store_copy_hooks *h,
+                         json_t **rows, cf_error *err);
+
 #endif /* CF_STORE_H */

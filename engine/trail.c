@@ -378,8 +378,8 @@ int cf_audit_export(cf_engine *e, int64_t since, const char *path, json_t **out,
     cf_store_meta_get(e->store, "created_at", &created_at, &ignore);
     snprintf(created, sizeof created, "%s", created_at ? created_at : "");
     free(created_at);
-    char *key_path = NULL;
-    cf_store_meta_get(e->store, "key_path", &key_path, &ignore);
+    char *key_path = NULL; /* as record 1 holds it (a copy may have moved the key) */
+    cf_integrity_init_key_path(e->store, &key_path, &ignore);
     json_t *header = json_pack("{s:s, s:i, s:s?, s:s?, s:s, s:b, s:s?, s:s, s:s, s:I}",
                                "format", "caseflow-audit-export", "version", 2, "store_id",
                                e->store_id, "public_key", e->public_key, "created_at", created,

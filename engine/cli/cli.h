@@ -287,6 +287,9 @@ int cmd_webhook_add(struct cli *c);
 int cmd_webhook_list(struct cli *c);
 int cmd_webhook_remove(struct cli *c);
 int cmd_webhook_redeliver(struct cli *c);
+/* cmd_copy.c */
+int cmd_store_copy(struct cli *c);
+
 /* cmd_audit.c */
 int cmd_audit_verify(struct cli *c);
 int cmd_audit_checkpoint(struct cli *c);

@@ -277,6 +277,15 @@ static const struct command commands[] = {
      "[--since SEQ] [--output FILE]",
      "Write audit records (and checkpoints) as JSON lines with the public key, for an "
      "inspector (administrator; audited as a disclosure)."},
+    {"store", "copy", cmd_store_copy, 2, 2, OPT_KEY_DIR, "FROM TO [--key-dir DIR]",
+     "Copy the store FROM (a file or a postgresql:// URI) into a new store TO on either "
+     "backend: a file that does not exist, or a database without a caseflow schema. FROM "
+     "is verified first; every table is copied byte for byte in one transaction (nothing "
+     "is left at TO if it fails or is killed); a store.copy record signed with the store's "
+     "key ends the copy's chain; then TO is verified. Administrator, with the signing key. "
+     "--key-dir copies the key pair into DIR and records it there (default: where FROM "
+     "records it). Exit 65: FROM does not verify, or TO exists; 66: no FROM; 69: TO's "
+     "server cannot be reached."},
     {"retention", "due", cmd_retention_due, 0, 0, 0, "",
      "List closed cases whose retention review date has come (administrator; a read "
      "of case data: needs --reason and is audited)."},

@@ -203,6 +203,40 @@ CF_EXTERN int cf_store_init(cf_engine *engine, cf_error *err);
 CF_EXTERN int cf_store_init_with(cf_engine *engine, const cf_init_options *opts,
                                  cf_error *err);
 
+/*
+ * Moving a store: copy the store `engine` is open on (FROM; opened read-only
+ * is enough) into a new store at `to` on either backend: a SQLite file that
+ * must not exist, or a postgresql:// URI of a database without a caseflow
+ * schema. FROM is verified in full first (cf_audit_verify_opts); then every
+ * table is copied from one snapshot, each value byte for byte, in one
+ * transaction on the target (a SQLite target is written beside `to` and
+ * takes its name only when complete, so an interrupted copy leaves nothing
+ * at `to`). The copy ends with a store.copy record right after the head it
+ * copied (FROM's backend and name, that head's seq and hash, the rows per
+ * table, the target's schema digest), signed at once with the store's own
+ * key; then the target is verified in full as a store of its own. The actor
+ * must be an administrator of FROM and the signing key the store's.
+ * opts->key_dir (opts may be NULL): copy the key pair into that directory
+ * (made 0700 if missing) and record it there on the target; otherwise the
+ * target records the key where FROM does. Progress goes to the engine's
+ * progress callback ("audit verify: ..." for both verifies, "store copy:
+ * TABLE" per table).
+ * *out (new): {from: {backend, store, head_seq, head}, to: {backend, store,
+ * head_seq, head}, rows: {table: n}, copy_seq, key_path, verified: true}.
+ * Errors, with nothing made at `to`: CF_EUSAGE (no `to`); CF_EDENIED (not an
+ * administrator, or not the store's key); CF_EINVALID (FROM does not
+ * verify, or `to` exists or already has a caseflow schema); CF_ENOTFOUND (no
+ * such database at `to`, or its directory is missing); CF_EMISSING (no
+ * server at `to`); CF_ECONFLICT (FROM changed during the copy: retry);
+ * CF_EIO.
+ */
+typedef struct cf_copy_options {
+    const char *key_dir; /* NULL: the key stays where FROM records it */
+    void *reserved[4];   /* must be zero */
+} cf_copy_options;
+CF_EXTERN int cf_store_copy(cf_engine *engine, const char *to, const cf_copy_options *opts,
+                            json_t **out, cf_error *err);
+
 /* Add a user with roles (NULL-terminated array of role names from
  * "analyst", "officer", "supervisor", "authoriser", "administrator" and
  * "viewer": reads case data, never acts — a dashboard's service user).
