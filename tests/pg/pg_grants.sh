@@ -227,4 +227,18 @@ expect_exit 0 cf --actor admin --store "$OWNER" store grant cf_bare
 expect_exit 0 cf --actor supervisor1 --store "$BARE" --reason e2e list --json
 assert_jq "$OUT" 'length == 1' "after store grant cf_bare, the role that was refused works"
 expect_exit 0 cf --actor admin audit verify
+
+# ---- a migration is the owner's ------------------------------------------------------------
+# A store that would need migrating (its identity says an older schema, set
+# by the superuser's psql; no PostgreSQL store of an older schema exists).
+su_sql store "UPDATE caseflow.store_identity SET user_version = 3" >/dev/null
+before=$(su_sql store "SELECT count(*), max(hash) FROM caseflow.audit")
+expect_exit 77 cf --actor supervisor1 --reason e2e list
+assert_contains "$ERR" "role cf_app may not migrate the store" "a migration as the login role is refused (77)"
+assert_contains "$ERR" "runs as the owner, role cf_owner" "naming the owner"
+expect_exit 65 cf --actor supervisor1 --store "$OWNER" --reason e2e list
+assert_contains "$ERR" "which no caseflow made on PostgreSQL" "the owner gets to the migration itself (none exists on PostgreSQL: 65)"
+assert_eq "$before" "$(su_sql store "SELECT count(*), max(hash) FROM caseflow.audit")" "and nothing was written"
+su_sql store "UPDATE caseflow.store_identity SET user_version = 4" >/dev/null
+expect_exit 0 cf --actor admin audit verify
 finish
