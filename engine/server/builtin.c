@@ -2,8 +2,9 @@
  * The routes caseflowd answers itself, outside the ops table and without
  * a caller's identity (none of them shows case data): /healthz (the
  * process is up), /readyz (the store is open and a transaction commits
- * through the writer; it names the store's backend and database), /metrics (Prometheus text, with the case counts of
- * cf_stats) and /v1/openapi.yaml (the API document, read at start).
+ * through the writer; it names the store's backend and database and says
+ * whether it is connected), /metrics (Prometheus text, with the case counts
+ * of cf_stats) and /v1/openapi.yaml (the API document, read at start).
  */
 #include <errno.h>
 #include <pthread.h>

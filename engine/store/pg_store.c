@@ -574,9 +574,10 @@ static int cf_pg_store_migrate_denied(cf_store *s, int64_t uv, cf_error *err)
     return rc;
 }
 
-/* Whether name may be written into a statement as an identifier without
- * quotes: lower-case letters, digits and _, not starting with a digit, at
- * most 63 bytes (what PostgreSQL folds an unquoted name to). */
+/* Whether name is a role name caseflow writes into its statements (quoted,
+ * so that a keyword such as "user" names the role, not CURRENT_USER):
+ * lower-case letters, digits and _, not starting with a digit, at most 63
+ * bytes, the names an unquoted CREATE ROLE makes. */
 static bool pg_plain_name(const char *name)
 {
     size_t n = strlen(name);
@@ -635,18 +636,19 @@ int cf_store_pg_grant(cf_store *s, const char *role, bool *temp_revoked, cf_erro
      * schema's tables and functions is revoked first (a table-level REVOKE
      * takes the column privileges with it), in the same transaction. */
     int used = snprintf(sql, sizeof sql,
-                        "REVOKE ALL ON ALL TABLES IN SCHEMA caseflow FROM %s;"
-                        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA caseflow FROM %s;"
-                        "REVOKE ALL ON SCHEMA caseflow FROM %s;"
-                        "GRANT USAGE ON SCHEMA caseflow TO %s;"
-                        "GRANT SELECT ON ALL TABLES IN SCHEMA caseflow TO %s;",
+                        "REVOKE ALL ON ALL TABLES IN SCHEMA caseflow FROM \"%s\";"
+                        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA caseflow FROM \"%s\";"
+                        "REVOKE ALL ON SCHEMA caseflow FROM \"%s\";"
+                        "GRANT USAGE ON SCHEMA caseflow TO \"%s\";"
+                        "GRANT SELECT ON ALL TABLES IN SCHEMA caseflow TO \"%s\";",
                         role, role, role, role, role);
     for (size_t i = 0; i < sizeof pg_grants / sizeof *pg_grants && used < (int)sizeof sql;
          i++) {
         const struct pg_grant *g = &pg_grants[i];
         if (!g->insert && !g->update && !g->del)
             continue;
-        used += snprintf(sql + used, sizeof sql - (size_t)used, "GRANT %s%s%s%s%s%s ON %s TO %s;",
+        used += snprintf(sql + used, sizeof sql - (size_t)used,
+                         "GRANT %s%s%s%s%s%s ON %s TO \"%s\";",
                          g->insert ? "INSERT" : "", g->insert && g->update ? ", " : "",
                          g->update ? "UPDATE (" : "", g->update ? g->update : "",
                          g->update ? ")" : "",
