@@ -1067,3 +1067,61 @@ int cf_engine_require_reason(cf_engine *e, cf_error *err)
                       "reading case data needs a justification: give --reason TEXT or set "
                       "CASEFLOW_REASON (DPA 2018 s.62 logs it with the read)");
 }
+
+int cf_store_describe(const cf_engine *e, json_t **out, cf_error *err)
+{
+    *out = json_pack("{s:s, s:s}", "backend", cf_store_is_pg(e->store) ? "postgresql" : "sqlite",
+                     "store", e->store_path ? e->store_path : "");
+    return *out ? 0 : cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+}
+
+/* store grant (caseflow.h): the grants, and the schema they make recorded
+ * in the chain as a schema change by the administrator, in one
+ * transaction; the engine holds the store to the new digest from then on. */
+int cf_store_grant(cf_engine *e, const char *role, json_t **out, cf_error *err)
+{
+    cf_err_clear(err);
+    if (out)
+        *out = NULL;
+    if (!cf_store_is_pg(e->store))
+        return cf_err_set(err, CF_EUSAGE, "store",
+                          "store grant: %s is a SQLite store; grants are PostgreSQL's (a SQLite "
+                          "store is guarded by its file's permissions)",
+                          e->store_path);
+#if CF_WITH_POSTGRES
+    const char *as;
+    int rc = cf_engine_require(e, admin, 1, "grant the store's roles", &as, err);
+    if (rc || (rc = cf_engine_begin(e, err)))
+        return rc;
+    char before[65], after[65];
+    bool temp = false;
+    int64_t seq = 0;
+    rc = cf_store_schema_digest(e->store, before, err);
+    if (!rc)
+        rc = cf_store_pg_grant(e->store, role, &temp, err);
+    if (!rc)
+        rc = cf_store_schema_digest(e->store, after, err);
+    bool changed = !rc && strcmp(before, after) != 0;
+    if (changed)
+        rc = cf_engine_audit_text(e, as, "store.schema", NULL,
+                                  cf_integrity_schema_payload(after, cf_store_version(e->store)),
+                                  &seq, err);
+    if (changed && !rc) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)seq);
+        rc = cf_store_meta_set(e->store, "schema_seq", num, err);
+    }
+    rc = cf_engine_finish(e, rc, err);
+    if (rc)
+        return rc;
+    cf_store_expect_schema(e->store, after, -1);
+    if (out && !(*out = json_pack("{s:s, s:b, s:b, s:s}", "role", role, "changed", changed,
+                                  "temp_revoked", temp, "schema", after)))
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory (the grants were made)");
+    return 0;
+#else
+    CF_UNUSED(role);
+    CF_UNUSED(out);
+    return cf_err_set(err, CF_EUSAGE, "store", "this caseflow was built without PostgreSQL");
+#endif
+}

@@ -377,4 +377,17 @@ typedef struct cf_store_copy_hooks {
 int cf_store_copy_tables(cf_store *from, const char *to, const cf_store_copy_hooks *h,
                          json_t **rows, cf_error *err);
 
+/* PostgreSQL roles (store/pg_store.c; docs/postgres.md "Roles and grants"):
+ * give the login role `role` exactly the privileges caseflow's commands
+ * need on schema caseflow (USAGE; SELECT; INSERT, column UPDATE and DELETE
+ * only where the engine writes), revoking whatever else it held there, and
+ * take TEMPORARY on the database from PUBLIC when the session's role owns
+ * the database (*temp_revoked: the role can no longer make temporary
+ * tables). Runs inside the caller's write transaction, as the owner of the
+ * schema. Errors: CF_EINVALID a name that is not a plain role name, or a
+ * superuser or the owner (no grant holds them back); CF_ENOTFOUND no such
+ * role; CF_EDENIED the session's role does not own the schema; else the
+ * store's. Only with PostgreSQL built in (CF_WITH_POSTGRES). */
+int cf_store_pg_grant(cf_store *s, const char *role, bool *temp_revoked, cf_error *err);
+
 #endif /* CF_STORE_H */

@@ -247,6 +247,7 @@ int cmd_user_bind(struct cli *c);
 int cmd_user_unbind(struct cli *c);
 int cmd_policy_show(struct cli *c);
 int cmd_policy_set(struct cli *c);
+int cmd_store_grant(struct cli *c); /* store grant ROLE (PostgreSQL roles) */
 /* cmd_workflow.c */
 int cmd_workflow_deploy(struct cli *c);
 int cmd_workflow_list(struct cli *c);

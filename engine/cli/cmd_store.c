@@ -295,3 +295,30 @@ int cmd_policy_set(struct cli *c)
     return 0;
 }
 
+
+/* store grant ROLE: as the owner of a PostgreSQL store, give the login role
+ * the commands run as exactly what they need (docs/postgres.md). */
+int cmd_store_grant(struct cli *c)
+{
+    cf_error err;
+    int rc = open_engine(c, false);
+    if (rc)
+        return rc;
+    json_t *o = NULL;
+    rc = cf_store_grant(c->engine, c->args[0], &o, &err);
+    if (rc < 0)
+        return fail(rc, &err);
+    if (c->json) {
+        print_json(o, false);
+    } else {
+        bool temp = json_is_true(json_object_get(o, "temp_revoked"));
+        outf("role %s granted what caseflow needs%s; %s\n", c->args[0],
+             json_is_true(json_object_get(o, "changed")) ? " (recorded in the audit chain)"
+                                                          : " (unchanged)",
+             temp ? "no temporary tables"
+                  : "it may still make temporary tables (the database's owner can run "
+                    "REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC)");
+    }
+    json_decref(o);
+    return 0;
+}

@@ -299,6 +299,12 @@ static const struct command commands[] = {
      "Erase a closed case's personal data and history payloads, keeping their digests "
      "(needs --reason; not under legal hold; review due); --due: every case `retention "
      "due` lists, passing over those under legal hold."},
+    {"store", "grant", cmd_store_grant, 1, 1, 0, "ROLE",
+     "PostgreSQL store: give the login role ROLE exactly the privileges caseflow's "
+     "commands and caseflowd need (no UPDATE or DELETE of the audit chain, no CREATE), "
+     "revoking anything else it held on the store (administrator, connected as the "
+     "schema's owner; idempotent; recorded in the audit chain). docs/postgres.md, "
+     "\"Roles and grants\". A SQLite store: exit 64."},
     {"policy", "show", cmd_policy_show, 0, 0, 0, "", "Show the store's policies."},
     {"policy", "set", cmd_policy_set, 2, 2, 0, "KEY VALUE",
      "Set a store policy (administrator; audited): require_reason true|false, "

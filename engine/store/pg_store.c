@@ -182,6 +182,14 @@ static int pg_int(cf_store *s, const char *sql, int64_t *out, cf_error *err)
                                                : cf_store_error(s, rc, "read store identity", err);
 }
 
+/* Roles and grants (below): whether the session's role may open the store
+ * as asked (schema: the caseflow schema exists; *owner: the role owns it,
+ * is a member of its owner or a superuser), CF_EDENIED naming what it lacks;
+ * and the refusal of a migration to a role that does not own the store. */
+static int cf_pg_store_access(cf_store *s, int create, int readonly, bool schema,
+                              bool *owner, cf_error *err);
+static int cf_pg_store_migrate_denied(cf_store *s, int64_t uv, cf_error *err);
+
 /* Why a connection failed, as the documented exit statuses tell it: no such
  * database 66, a server that cannot be reached 69, a login refused 77. */
 static int connect_error(const char *where, const char *msg, cf_error *err)
@@ -227,10 +235,11 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
     if ((rc = pg_int(s, "SELECT count(*) FROM pg_namespace WHERE nspname = 'caseflow'", &ns,
                      err)))
         return rc;
+    bool owner = false;
     if (!ns) {
         if (create && !readonly) {
             *uv = 0;
-            return 0;
+            return cf_pg_store_access(s, create, readonly, false, &owner, err);
         }
         return cf_err_set(err, CF_EINVALID, "store",
                           "%s is not a caseflow store (no caseflow schema in the database; run "
@@ -247,6 +256,8 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
                           "%s is not a caseflow store (its caseflow schema has no "
                           "store_identity)",
                           s->path);
+    if ((rc = cf_pg_store_access(s, create, readonly, true, &owner, err)))
+        return rc;
     if ((rc = pg_int(s, "SELECT application_id FROM store_identity", &app, err)) ||
         (rc = pg_int(s, "SELECT user_version FROM store_identity", uv, err)))
         return rc;
@@ -254,6 +265,8 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
         return cf_err_set(err, CF_EINVALID, "store",
                           "%s is not a caseflow store (application id %#llx)", s->path,
                           (unsigned long long)app);
+    if (!owner && *uv && *uv < CF_SCHEMA_VERSION)
+        return cf_pg_store_migrate_denied(s, *uv, err);
     return 0;
 }
 
@@ -384,4 +397,290 @@ int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
     *cookie = rc == CF_DB_ROW ? cf_stmt_int64(st, 0) : -1;
     cf_stmt_reset(st);
     return rc == CF_DB_ROW ? 0 : cf_store_error(s, rc, "read schema version", err);
+}
+
+/* ---- roles and grants ----------------------------------------------------
+ *
+ * Two roles share a store. The OWNER owns schema caseflow and every object
+ * in it: it runs caseflow init, migrations and `caseflow store grant`. The
+ * LOGIN role the commands and caseflowd run as day to day gets exactly what
+ * the engine's statements need (pg_grants), so that, whatever it sends,
+ * nothing it can do rewrites or removes a record: no UPDATE or DELETE on the
+ * chain, its signatures, the kept payloads, the schema's history, the
+ * deployed workflows and the idempotency records; column-level UPDATE only
+ * on the columns the engine updates (never an id, a seq, a digest or a time
+ * of creation); DELETE only on the working tables the engine empties; no
+ * TRUNCATE, REFERENCES or TRIGGER anywhere; no CREATE on the schema. A
+ * table the engine never writes as the login role (store_identity,
+ * schema_version, meta: init and migrations write them, as the owner) is
+ * SELECT only.
+ */
+static const struct pg_grant {
+    const char *table;
+    bool insert;
+    const char *update; /* the columns it may UPDATE, comma-separated; NULL: none */
+    bool del;
+} pg_grants[] = {
+    {"store_identity", false, NULL, false},
+    {"schema_version", false, NULL, false},
+    {"meta", false, NULL, false},
+    {"audit", true, NULL, false},
+    {"checkpoints", true, NULL, false},
+    {"records", true, NULL, false},
+    {"workflows", true, NULL, false},
+    {"idempotency", true, NULL, false},
+    {"events", true, "data", false},           /* erasure (and the erase_only trigger) */
+    {"notifications", true, "payload", false}, /* erasure (and the erase_only trigger) */
+    {"cases", true,
+     "state,data,revision,updated_at,deadline_at,review_at,legal_hold,disposed_at,version",
+     false},
+    {"users", true, "roles,disabled,created_at,created_by,os_users,audit_seq", false},
+    {"tasks", true, "status,assignee,closed_at,result,detail", false},
+    {"tokens", true, "revoked_at,audit_seq,last_used_at", false},
+    {"webhooks", true, "removed_at,secret,audit_seq,cursor,failing", false},
+    {"policies", true, "value,audit_seq", false},
+    {"timers", true, "state,due_at,rid", true},
+    {"keys", true, NULL, true},
+    {"deliveries", true, "attempts,next_at,state,last_error", true},
+};
+
+/* One text from a one-row query, new in *out (NULL when no row or NULL). */
+static int pg_text(cf_store *s, const char *sql, char **out, cf_error *err)
+{
+    cf_stmt *st;
+    *out = NULL;
+    int rc = cf_store_prepare(s, sql, &st);
+    if (rc != CF_DB_OK)
+        return cf_store_error(s, rc, "read the store's roles", err);
+    rc = cf_stmt_step(st);
+    if (rc == CF_DB_ROW && cf_stmt_text(st, 0) && !(*out = strdup(cf_stmt_text(st, 0))))
+        rc = CF_DB_NOMEM;
+    cf_stmt_finalize(st);
+    if (rc == CF_DB_NOMEM)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+    return rc == CF_DB_ROW || rc == CF_DB_DONE ? 0
+                                               : cf_store_error(s, rc, "read the store's roles",
+                                                                err);
+}
+
+/* The first privilege of pg_grants the session's role lacks, as
+ * "INSERT on caseflow.audit" or "UPDATE (state) on caseflow.cases" in
+ * missing (new; NULL when it lacks none). reads_only: SELECT and USAGE only. */
+static int pg_missing_grant(cf_store *s, bool reads_only, char **missing, cf_error *err)
+{
+    size_t cap = 8192, used = 0;
+    char *sql = malloc(cap);
+    if (!sql)
+        return cf_err_set(err, CF_ENOMEM, NULL, "out of memory");
+#define ADD(...) (used += (size_t)snprintf(sql + used, used < cap ? cap - used : 0, __VA_ARGS__))
+    /* By the tables' oids: a name such as 'caseflow.audit' cannot even be
+     * looked up by a role without USAGE on the schema. */
+    ADD("SELECT w FROM (VALUES (0, 'USAGE on schema caseflow', NULL, 'USAGE', NULL)");
+    int n = 1;
+    for (size_t i = 0; i < sizeof pg_grants / sizeof *pg_grants; i++) {
+        const struct pg_grant *g = &pg_grants[i];
+#define TABLE_PRIV(p)                                                                      \
+    ADD(", (%d, '" p " on caseflow.%s', '%s', '" p "', NULL)", n++, g->table, g->table)
+        TABLE_PRIV("SELECT");
+        if (reads_only)
+            continue;
+        if (g->insert)
+            TABLE_PRIV("INSERT");
+        if (g->del)
+            TABLE_PRIV("DELETE");
+#undef TABLE_PRIV
+        for (const char *c = g->update; c && *c;) {
+            size_t len = strcspn(c, ",");
+            ADD(", (%d, 'UPDATE (%.*s) on caseflow.%s', '%s', 'UPDATE', '%.*s')", n++,
+                (int)len, c, g->table, g->table, (int)len, c);
+            c += len + (c[len] == ',');
+        }
+    }
+    ADD(") v(n, w, t, p, c) LEFT JOIN pg_class r ON r.relname = v.t"
+        " AND r.relnamespace = 'caseflow'::regnamespace"
+        " WHERE NOT coalesce(CASE WHEN v.t IS NULL THEN has_schema_privilege("
+        "'caseflow'::regnamespace, v.p) WHEN v.c IS NULL THEN has_table_privilege(r.oid, v.p)"
+        " ELSE has_column_privilege(r.oid, v.c, v.p) END, false) ORDER BY v.n LIMIT 1");
+#undef ADD
+    int rc = used < cap ? pg_text(s, sql, missing, err)
+                        : cf_err_set(err, CF_EINTERNAL, NULL, "the grant check is too long");
+    free(sql);
+    return rc;
+}
+
+static int cf_pg_store_access(cf_store *s, int create, int readonly, bool schema,
+                              bool *owner_out, cf_error *err)
+{
+    *owner_out = false;
+    char *who = NULL, *owner = NULL, *db = NULL, *missing = NULL;
+    int64_t owns = 0, can_create = 0;
+    int rc = pg_text(s, "SELECT current_user::text", &who, err);
+    if (!rc)
+        rc = pg_text(s, "SELECT current_database()::text", &db, err);
+    if (!rc && schema)
+        rc = pg_text(s, "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace"
+                        " WHERE nspname = 'caseflow'", &owner, err);
+    if (!rc && schema)
+        rc = pg_int(s, "SELECT pg_has_role(nspowner, 'USAGE')::int FROM pg_namespace"
+                       " WHERE nspname = 'caseflow'", &owns, err);
+    if (!rc && !schema)
+        rc = pg_int(s, "SELECT (has_database_privilege(current_database(), 'CREATE')"
+                       " OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))::int",
+                    &can_create, err);
+    const char *me = who ? who : "?", *own = owner ? owner : "?";
+    if (rc) {
+    } else if (!schema) {
+        if (create && !readonly && !can_create)
+            rc = cf_err_set(err, CF_EDENIED, "store",
+                            "role %s may not create schema caseflow in database %s (no CREATE "
+                            "on the database): run caseflow init as the role that is to own the "
+                            "store",
+                            me, db ? db : "?");
+    } else if (owns) {
+        /* the owner, a member of it or a superuser: no grant holds it back */
+        *owner_out = true;
+    } else if (create && !readonly) {
+        rc = cf_err_set(err, CF_EDENIED, "store",
+                        "role %s does not own the store %s (role %s does): caseflow init runs "
+                        "as the owner",
+                        me, s->path, own);
+    } else if (!(rc = pg_missing_grant(s, readonly, &missing, err)) && missing) {
+        rc = cf_err_set(err, CF_EDENIED, "store",
+                        "role %s lacks %s in the store %s: the owner (role %s) runs caseflow "
+                        "store grant %s",
+                        me, missing, s->path, own, me);
+    }
+    free(who);
+    free(owner);
+    free(db);
+    free(missing);
+    return rc;
+}
+
+static int cf_pg_store_migrate_denied(cf_store *s, int64_t uv, cf_error *err)
+{
+    char *who = NULL, *owner = NULL;
+    int rc = pg_text(s, "SELECT current_user::text", &who, err);
+    if (!rc)
+        rc = pg_text(s, "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace"
+                        " WHERE nspname = 'caseflow'", &owner, err);
+    if (!rc)
+        rc = cf_err_set(err, CF_EDENIED, "store",
+                        "role %s may not migrate the store %s from schema %lld: a migration "
+                        "runs as the owner, role %s",
+                        who ? who : "?", s->path, (long long)uv, owner ? owner : "?");
+    free(who);
+    free(owner);
+    return rc;
+}
+
+/* Whether name is a role name caseflow writes into its statements (quoted,
+ * so that a keyword such as "user" names the role, not CURRENT_USER):
+ * lower-case letters, digits and _, not starting with a digit, at most 63
+ * bytes, the names an unquoted CREATE ROLE makes. */
+static bool pg_plain_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63 || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+int cf_store_pg_grant(cf_store *s, const char *role, bool *temp_revoked, cf_error *err)
+{
+    *temp_revoked = false;
+    if (!pg_plain_name(role))
+        return cf_err_set(err, CF_EINVALID, "role",
+                          "role: \"%s\" is not a role name caseflow grants to (1 to 63 of "
+                          "a-z, 0-9 and _, not starting with a digit)",
+                          role);
+    char sql[8192], *owner = NULL, *who = NULL;
+    int64_t exists = 0, super = 0, owns = 0, is_owner = 0, db_owner = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_roles WHERE rolname = '%s'", role);
+    int rc = pg_int(s, sql, &exists, err);
+    if (!rc && !exists)
+        return cf_err_set(err, CF_ENOTFOUND, "role",
+                          "no role %s in the database (CREATE ROLE %s LOGIN first)", role, role);
+    snprintf(sql, sizeof sql,
+             "SELECT rolsuper::int FROM pg_roles WHERE rolname = '%s'", role);
+    if (!rc)
+        rc = pg_int(s, sql, &super, err);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_has_role('%s', nspowner, 'USAGE')::int FROM pg_namespace"
+             " WHERE nspname = 'caseflow'", role);
+    if (!rc)
+        rc = pg_int(s, sql, &is_owner, err);
+    if (!rc)
+        rc = pg_int(s, "SELECT (nspowner = (SELECT oid FROM pg_roles WHERE rolname ="
+                       " current_user))::int FROM pg_namespace WHERE nspname = 'caseflow'",
+                    &owns, err);
+    if (!rc)
+        rc = pg_text(s, "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace"
+                        " WHERE nspname = 'caseflow'", &owner, err);
+    if (!rc)
+        rc = pg_text(s, "SELECT current_user::text", &who, err);
+    if (!rc && !owns)
+        rc = cf_err_set(err, CF_EDENIED, "store",
+                        "store grant runs as the owner of schema caseflow (role %s), not as "
+                        "role %s",
+                        owner ? owner : "?", who ? who : "?");
+    else if (!rc && (super || is_owner))
+        rc = cf_err_set(err, CF_EINVALID, "role",
+                        "role %s is %s: no grant can hold it back; grant to a plain login role",
+                        role, super ? "a superuser" : "the store's owner (or a member of it)");
+    free(owner);
+    free(who);
+    if (rc)
+        return rc;
+    /* Exactly the list, whatever the role held before: everything on the
+     * schema's tables and functions is revoked first (a table-level REVOKE
+     * takes the column privileges with it), in the same transaction. */
+    int used = snprintf(sql, sizeof sql,
+                        "REVOKE ALL ON ALL TABLES IN SCHEMA caseflow FROM \"%s\";"
+                        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA caseflow FROM \"%s\";"
+                        "REVOKE ALL ON SCHEMA caseflow FROM \"%s\";"
+                        "GRANT USAGE ON SCHEMA caseflow TO \"%s\";"
+                        "GRANT SELECT ON ALL TABLES IN SCHEMA caseflow TO \"%s\";",
+                        role, role, role, role, role);
+    for (size_t i = 0; i < sizeof pg_grants / sizeof *pg_grants && used < (int)sizeof sql;
+         i++) {
+        const struct pg_grant *g = &pg_grants[i];
+        if (!g->insert && !g->update && !g->del)
+            continue;
+        used += snprintf(sql + used, sizeof sql - (size_t)used,
+                         "GRANT %s%s%s%s%s%s ON %s TO \"%s\";",
+                         g->insert ? "INSERT" : "", g->insert && g->update ? ", " : "",
+                         g->update ? "UPDATE (" : "", g->update ? g->update : "",
+                         g->update ? ")" : "",
+                         g->del ? (g->insert || g->update ? ", DELETE" : "DELETE") : "",
+                         g->table, role);
+    }
+    if (used >= (int)sizeof sql)
+        return cf_err_set(err, CF_EINTERNAL, NULL, "the grant statements are too long");
+    if ((rc = pg_exec(s, sql, "grant", err)))
+        return rc;
+    /* Temporary tables cannot shadow caseflow's (pg_temp is last on the
+     * search path), but the login role has no use for them either: take
+     * TEMPORARY from PUBLIC when the owner owns the database. */
+    if ((rc = pg_int(s, "SELECT (datdba = (SELECT oid FROM pg_roles WHERE rolname ="
+                        " current_user))::int FROM pg_database WHERE datname ="
+                        " current_database()", &db_owner, err)))
+        return rc;
+    if (db_owner) {
+        char *db = NULL;
+        if ((rc = pg_text(s, "SELECT quote_ident(current_database())", &db, err)))
+            return rc;
+        snprintf(sql, sizeof sql, "REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC", db ? db : "");
+        free(db);
+        if ((rc = pg_exec(s, sql, "revoke TEMPORARY", err)))
+            return rc;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT has_database_privilege('%s', current_database(), 'TEMPORARY')::int",
+             role);
+    int64_t temp = 1;
+    if ((rc = pg_int(s, sql, &temp, err)))
+        return rc;
+    *temp_revoked = !temp;
+    return 0;
 }

@@ -517,6 +517,32 @@ CF_EXTERN int cf_act_with(cf_engine *engine, const char *case_id, const char *ev
  * audit_records, workflows, webhooks: {pending, dead}}. */
 CF_EXTERN int cf_stats(cf_engine *engine, json_t **out, cf_error *err);
 
+/* What the engine's store is, without touching it: *out (new) {backend:
+ * "sqlite" or "postgresql", store: its name as messages show it (a URI
+ * without its password)}. CF_ENOMEM. */
+CF_EXTERN int cf_store_describe(const cf_engine *engine, json_t **out, cf_error *err);
+
+/*
+ * A PostgreSQL store's login role (docs/postgres.md, "Roles and grants"):
+ * give the database role `role` exactly the privileges caseflow's commands
+ * need on the store's schema, revoking anything else it held there, and take
+ * TEMPORARY on the database from PUBLIC when the store's owner owns the
+ * database. Idempotent. Run by an administrator, connected as the role that
+ * owns schema caseflow. Grants are part of the schema's digest, so the new
+ * digest is recorded in the audit chain (a store.schema record by the
+ * administrator) when it changed: verify accepts it, while a grant made
+ * behind caseflow's back is refused as an altered schema. *out (may be NULL;
+ * new) {role, changed: whether the schema's digest moved, temp_revoked:
+ * whether the role can no longer make temporary tables, schema: the digest}.
+ * Errors, the store unchanged: CF_EUSAGE a SQLite store (its protection is
+ * the file's permissions) or a caseflow built without PostgreSQL;
+ * CF_EINVALID a name that is not a plain role name (a-z, 0-9, _), a
+ * superuser or the owner; CF_ENOTFOUND no such role; CF_EDENIED not an
+ * administrator, or not connected as the schema's owner.
+ */
+CF_EXTERN int cf_store_grant(cf_engine *engine, const char *role, json_t **out,
+                             cf_error *err);
+
 /* Fire every timer due by the engine clock when the call starts, each under
  * a savepoint of its own, up to 256 per store transaction (inside the
  * caller's batch, in that one): a timer that fails leaves no trace and
