@@ -408,9 +408,12 @@ int64_t cf_store_last_insert_id(cf_store *s)
 
 int64_t cf_store_data_version(cf_store *s)
 {
-    /* PostgreSQL has no such number: every call gives a new one (below -2,
-     * the values the callers keep for "never read" and "unreadable"), so
-     * what is cached against it is read again each time. */
+#if CF_WITH_POSTGRES
+    /* PostgreSQL: the id of the last transaction that changed what is
+     * cached against this number (pg_store.c, caseflow.changes). */
+    if (s->pg)
+        return cf_pg_store_data_version(s);
+#endif
     if (!s->db)
         return -3 - s->pg_version++;
     static const char sql[] = "PRAGMA data_version";

@@ -51,6 +51,9 @@ int cf_pg_store_create(cf_store *s, cf_error *err);
 int cf_pg_store_begin(cf_store *s, bool write, cf_error *err);
 int cf_pg_store_schema_digest(cf_store *s, char out[65], cf_error *err);
 int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
+/* The store's data_version: moves with every change to what the engine
+ * caches against it (users, policies, ...); -2 when unreadable. */
+int64_t cf_pg_store_data_version(cf_store *s);
 /* The last error's text (borrowed; never NULL). */
 const char *cf_pg_store_errmsg(cf_store *s);
 #endif
