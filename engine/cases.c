@@ -412,10 +412,15 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
             break;
         n = json_array_size(due);
         if (n && !(rc = tick_page_begin(e, &own, err))) {
-            for (size_t i = 0; !rc && i < n; i++)
-                rc = tick_timer(e, json_array_get(due, i), fired, &failed, err);
+            for (size_t i = 0; !rc && i < n; i++) {
+                const json_t *t = json_array_get(due, i);
+                /* Another tick (PostgreSQL) holds it: that one fires it. */
+                if (!json_is_true(json_object_get(t, "claimed_elsewhere")))
+                    rc = tick_timer(e, t, fired, &failed, err);
+            }
             rc = tick_page_end(e, own, rc, err);
         }
+        cf_store_timer_unclaim(e->store);
         json_decref(due);
     }
     if (!rc)

@@ -317,6 +317,11 @@ typedef struct cf_timer_cursor {
  * the order they were set in); *after moves to the last one returned. One
  * page costs the same wherever it starts and however many timers share a
  * due time. *out is new; CF_ENOMEM or CF_EIO. */
+/* On PostgreSQL cf_store_timer_due_after also claims each timer it returns
+ * (a session advisory lock), marking one another tick holds with
+ * "claimed_elsewhere": true; cf_store_timer_unclaim releases this
+ * session's claims (0, or CF_EIO; nothing on SQLite). */
+int cf_store_timer_unclaim(cf_store *s);
 int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, size_t limit,
                              json_t **out, cf_error *err);
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out,
