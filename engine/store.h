@@ -165,6 +165,11 @@ int cf_store_depth(const cf_store *s);
 /* A read transaction (deferred): one consistent snapshot, no write lock;
  * end it with cf_store_rollback. */
 int cf_store_begin_read(cf_store *s, cf_error *err);
+/* A write transaction that does not take the store's write lock on
+ * PostgreSQL (READ COMMITTED; what it writes must lock its rows itself and
+ * append nothing to the chain: webhook delivery bookkeeping); on SQLite, or
+ * inside a batch, the same as cf_store_begin. */
+int cf_store_begin_unlocked(cf_store *s, cf_error *err);
 /* Group mode (a batch): while on and a transaction is open, cf_store_begin
  * and cf_store_begin_read open a savepoint, cf_store_commit releases it and
  * cf_store_rollback rolls back to it; only the outermost commit is durable. */

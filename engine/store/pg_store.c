@@ -153,8 +153,9 @@ static const char pg_schema_v4[] =
     " FOR EACH STATEMENT EXECUTE FUNCTION forbid();"
     /* The store's data_version (cf_pg_store_data_version): the id of the
      * last transaction that changed what the engine caches (users,
-     * policies, meta, tokens, workflows), set by statement triggers that
-     * fire whoever writes, in any session_replication_role (ENABLE ALWAYS).
+     * policies, meta, workflows), set by statement triggers that fire
+     * whoever writes, from whatever search_path (the names are qualified),
+     * in any session_replication_role (ENABLE ALWAYS).
      * A transaction id is never handed out twice, so the number can never
      * come back to a value a cache was filled at: not after a rollback, not
      * by anyone writing the row (only the triggers may), not by a sequence
@@ -163,7 +164,7 @@ static const char pg_schema_v4[] =
     "CREATE TABLE changes(xact bigint NOT NULL);"
     "INSERT INTO changes VALUES(0);"
     "CREATE FUNCTION changed() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN UPDATE changes SET xact = txid_current(); RETURN NULL; END $$;"
+    " BEGIN UPDATE caseflow.changes SET xact = pg_catalog.txid_current(); RETURN NULL; END $$;"
     "CREATE FUNCTION changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN IF TG_OP = 'UPDATE' AND pg_trigger_depth() > 1 THEN RETURN NEW; END IF;"
     " RAISE EXCEPTION 'caseflow: % on changes is not allowed: only its triggers write it', TG_OP"
@@ -302,14 +303,17 @@ int cf_pg_store_create(cf_store *s, cf_error *err)
     return rc;
 }
 
-int cf_pg_store_begin(cf_store *s, bool write, cf_error *err)
+int cf_pg_store_begin(cf_store *s, int mode, cf_error *err)
 {
+    bool write = mode == 1;
     /* A server restarted or failed over since the last command: connect
      * again (nothing was open, so nothing is lost) rather than fail every
      * command until the process is restarted. */
     int rc0 = cf_pg_revive(s->pg);
     if (rc0 != CF_DB_OK)
         return cf_store_error(s, rc0, "reconnect", err);
+    if (mode == 2) /* claims: rows locked one by one, never the store's lock */
+        return pg_exec(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err);
     if (!write)
         return pg_exec(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN", err);
     /* The lock taken first: what this transaction reads from here on is

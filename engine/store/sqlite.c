@@ -1059,7 +1059,10 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
     int rc;
 #if CF_WITH_POSTGRES
     if (s->pg)
-        rc = cf_pg_store_begin(s, strcmp(sql, "BEGIN IMMEDIATE") == 0, err);
+        rc = cf_pg_store_begin(s, strcmp(sql, "BEGIN IMMEDIATE") == 0 ? 1
+                                  : strcmp(sql, "BEGIN UNLOCKED") == 0  ? 2
+                                                                        : 0,
+                               err);
     else
 #endif
         rc = step_sql(s, sql, err); /* prepared once: every command begins one */
@@ -1074,6 +1077,14 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 int cf_store_begin(cf_store *s, cf_error *err)
 {
     static const char sql[] = "BEGIN IMMEDIATE";
+    return begin_mode(s, sql, err);
+}
+
+int cf_store_begin_unlocked(cf_store *s, cf_error *err)
+{
+    static const char sql[] = "BEGIN UNLOCKED"; /* PostgreSQL only */
+    if (!s->pg)
+        return cf_store_begin(s, err);
     return begin_mode(s, sql, err);
 }
 
