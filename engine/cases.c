@@ -411,11 +411,21 @@ int cf_tick(cf_engine *e, json_t **out, cf_error *err)
         if ((rc = cf_store_timer_due_after(e->store, now, &at, TICK_PAGE, &due, err)))
             break;
         n = json_array_size(due);
-        if (n && !(rc = tick_page_begin(e, &own, err))) {
-            for (size_t i = 0; !rc && i < n; i++)
-                rc = tick_timer(e, json_array_get(due, i), fired, &failed, err);
+        /* A page that another tick holds whole (PostgreSQL) takes no lock:
+         * this tick reads on, and claims the next page meanwhile. */
+        size_t mine = 0;
+        for (size_t i = 0; i < n; i++)
+            mine += !json_is_true(json_object_get(json_array_get(due, i), "claimed_elsewhere"));
+        if (mine && !(rc = tick_page_begin(e, &own, err))) {
+            for (size_t i = 0; !rc && i < n; i++) {
+                const json_t *t = json_array_get(due, i);
+                /* Another tick (PostgreSQL) holds it: that one fires it. */
+                if (!json_is_true(json_object_get(t, "claimed_elsewhere")))
+                    rc = tick_timer(e, t, fired, &failed, err);
+            }
             rc = tick_page_end(e, own, rc, err);
         }
+        cf_store_timer_unclaim(e->store);
         json_decref(due);
     }
     if (!rc)

@@ -165,6 +165,11 @@ int cf_store_depth(const cf_store *s);
 /* A read transaction (deferred): one consistent snapshot, no write lock;
  * end it with cf_store_rollback. */
 int cf_store_begin_read(cf_store *s, cf_error *err);
+/* A write transaction that does not take the store's write lock on
+ * PostgreSQL (READ COMMITTED; what it writes must lock its rows itself and
+ * append nothing to the chain: webhook delivery bookkeeping); on SQLite, or
+ * inside a batch, the same as cf_store_begin. */
+int cf_store_begin_unlocked(cf_store *s, cf_error *err);
 /* Group mode (a batch): while on and a transaction is open, cf_store_begin
  * and cf_store_begin_read open a savepoint, cf_store_commit releases it and
  * cf_store_rollback rolls back to it; only the outermost commit is durable. */
@@ -317,6 +322,11 @@ typedef struct cf_timer_cursor {
  * the order they were set in); *after moves to the last one returned. One
  * page costs the same wherever it starts and however many timers share a
  * due time. *out is new; CF_ENOMEM or CF_EIO. */
+/* On PostgreSQL cf_store_timer_due_after also claims each timer it returns
+ * (a session advisory lock), marking one another tick holds with
+ * "claimed_elsewhere": true; cf_store_timer_unclaim releases this
+ * session's claims (0, or CF_EIO; nothing on SQLite). */
+int cf_store_timer_unclaim(cf_store *s);
 int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, size_t limit,
                              json_t **out, cf_error *err);
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out,

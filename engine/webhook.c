@@ -538,6 +538,9 @@ static int drop_queue(cf_engine *e, int64_t id, cf_error *err)
     return rc;
 }
 
+static int lock_hook(cf_engine *e, int64_t id, bool skip, bool *mine, int64_t *cursor,
+                     cf_error *err);
+
 /* Begin an administrator's change of an active webhook: *h loaded and
  * checked, inside the transaction. */
 static int begin_change(cf_engine *e, int64_t id, const char *what, const char **role, hook *h,
@@ -547,7 +550,8 @@ static int begin_change(cf_engine *e, int64_t id, const char *what, const char *
     int rc = cf_engine_require(e, admin, 1, what, role, err);
     if (rc || (rc = cf_engine_begin(e, err)))
         return rc;
-    if ((rc = load_hook(e, id, h, err))) {
+    bool mine;
+    if ((rc = lock_hook(e, id, false, &mine, NULL, err)) || (rc = load_hook(e, id, h, err))) {
         cf_engine_finish(e, rc, err);
         cf_engine_flush_alarm(e);
     }
@@ -700,6 +704,59 @@ static int deliverer(cf_engine *e, cf_error *err)
     return 0;
 }
 
+/*
+ * Claims on PostgreSQL. The deliverer's calls append nothing to the chain
+ * and hand out no number (deliveries and the webhooks' cursor and failing
+ * flag are operational state), so they run in a transaction of their own
+ * without the store's write lock (cf_store_begin_unlocked): acts never
+ * wait for them, nor they for acts. What the write lock did for them, the
+ * webhook's row does: next claims each webhook's row with FOR NO KEY
+ * UPDATE SKIP LOCKED before queueing or leasing its deliveries (a webhook
+ * another instance is serving is left to it, without waiting), done and
+ * the administrators' changes lock it (waiting) before touching its
+ * deliveries, and every lock is taken in that order, the webhook's row,
+ * then its deliveries (claimed FOR UPDATE SKIP LOCKED). So the queueing,
+ * leasing and arming of one webhook's lanes stay serial, as they were
+ * under the write lock: a lane is never left parked behind a delivery
+ * that was done meanwhile, and a delivery is leased by one instance at a
+ * time. On SQLite, and inside a batch, all this is the write lock.
+ */
+static int begin_claims(cf_engine *e, cf_error *err)
+{
+    int rc = cf_store_begin_unlocked(e->store, err);
+    if (!rc && (rc = cf_engine_recheck(e, err)))
+        cf_store_rollback(e->store);
+    return rc;
+}
+
+/* PostgreSQL: lock webhook id's row (wait: done, the administrators'
+ * changes) or claim it (skip: next; *mine false when another transaction
+ * holds it, or it is removed); *cursor (may be NULL) its cursor now. On
+ * SQLite *mine is true and nothing is read. */
+static int lock_hook(cf_engine *e, int64_t id, bool skip, bool *mine, int64_t *cursor,
+                     cf_error *err)
+{
+    static const char wait_sql[] = "SELECT cursor FROM webhooks WHERE id = ?"
+                                   " FOR NO KEY UPDATE";
+    static const char skip_sql[] = "SELECT cursor FROM webhooks WHERE id = ? AND removed_at = 0"
+                                   " FOR NO KEY UPDATE SKIP LOCKED";
+    *mine = true;
+    if (!cf_store_is_pg(e->store))
+        return 0;
+    cf_stmt *st = cf_store_stmt(e->store, skip ? skip_sql : wait_sql, err);
+    if (!st)
+        return err ? err->code : CF_EIO;
+    cf_stmt_bind_int64(st, 1, id);
+    int step = cf_stmt_step(st);
+    *mine = step == CF_DB_ROW;
+    if (*mine && cursor)
+        *cursor = cf_stmt_int64(st, 0);
+    cf_stmt_reset(st);
+    return step == CF_DB_ROW || step == CF_DB_DONE ? 0
+                                                    : cf_store_error(e->store, step,
+                                                                     "claim webhook", err);
+}
+
 /* Arm the head of lane (hook, case) when it is parked. */
 static int arm(cf_engine *e, int64_t hook_id, const char *case_id, int64_t now, cf_error *err)
 {
@@ -818,8 +875,9 @@ static int queue_all(cf_engine *e, int64_t now, hook **out, size_t *n, cf_error 
         rc = cf_store_error(e->store, step, "read webhooks", err);
     size_t kept = 0;
     for (size_t i = 0; i < got; i++) {
-        bool tied = false;
+        bool tied = false, mine = false;
         if (!rc && !(rc = hook_tied(e->store, &hs[i], &tied, err)) && tied &&
+            !(rc = lock_hook(e, hs[i].id, true, &mine, &hs[i].cursor, err)) && mine &&
             !(rc = queue_hook(e, &hs[i], now, err))) {
             hs[kept++] = hs[i];
             continue;
@@ -906,7 +964,7 @@ static int due_hook(cf_engine *e, const hook *h, int64_t now, size_t max, json_t
         " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.hook = ?1"
         "  AND (p.case_id = d.case_id OR (p.case_id IS NULL AND d.case_id IS NULL))"
         "  AND p.seq < d.seq AND p.state <> 'dead')"
-        " ORDER BY d.next_at, d.seq LIMIT ?3";
+        " ORDER BY d.next_at, d.seq LIMIT ?3 FOR UPDATE OF d SKIP LOCKED";
     *taken = 0;
     cf_stmt *st = cf_store_stmt(e->store, busy, err);
     if (!st)
@@ -1001,7 +1059,7 @@ int cf_webhook_next(cf_engine *e, int64_t now, size_t max, json_t **out, cf_erro
     if (max > CF_WEBHOOK_BATCH_MAX)
         max = CF_WEBHOOK_BATCH_MAX;
     int rc = deliverer(e, err);
-    if (rc || (rc = cf_engine_begin(e, err)))
+    if (rc || (rc = begin_claims(e, err)))
         return rc;
     hook *hs = NULL;
     size_t n = 0;
@@ -1028,6 +1086,10 @@ static int done_tx(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const cha
     static const char retry[] = "UPDATE deliveries SET attempts=?, next_at=?, last_error=?,"
                                 " state=? WHERE hook=? AND seq=?";
     static const char mark[] = "UPDATE webhooks SET failing=1 WHERE id=? AND failing=0";
+    bool mine;
+    int lrc = lock_hook(e, hook_id, false, &mine, NULL, err);
+    if (lrc)
+        return lrc;
     cf_stmt *st = cf_store_stmt(e->store, get, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -1088,7 +1150,7 @@ int cf_webhook_done(cf_engine *e, int64_t hook_id, int64_t seq, int ok, const ch
 {
     cf_err_clear(err);
     int rc = deliverer(e, err);
-    if (rc || (rc = cf_engine_begin(e, err)))
+    if (rc || (rc = begin_claims(e, err)))
         return rc;
     return cf_engine_finish(e, done_tx(e, hook_id, seq, ok, error, max_attempts, err), err);
 }

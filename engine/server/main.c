@@ -123,9 +123,18 @@ static int start_webhooks(struct service *s)
     o.poll_ms = (long)s->cfg.webhook_poll;
     o.concurrency = (size_t)s->cfg.webhook_concurrency;
     o.metrics = s->metrics;
+    struct cfd_writer_options store;
+    memset(&store, 0, sizeof store);
+    store.store = s->cfg.store;
+    store.plugin_path = s->cfg.plugins;
+    store.key_path = s->cfg.signing_key;
+    int rc = clock_from_env(&store.have_clock, &store.clock);
+    if (rc)
+        return rc;
+    o.own = &store;
     cf_error err;
     memset(&err, 0, sizeof err);
-    int rc = cfd_webhooks_start(s->writer, &o, &s->webhooks, &err);
+    rc = cfd_webhooks_start(s->writer, &o, &s->webhooks, &err);
     if (rc) {
         fprintf(stderr, "caseflowd: %s\n", err.message);
         return cf_exit_code(rc);

@@ -45,6 +45,7 @@ struct delivery {
 
 struct cfd_webhooks {
     cfd_writer *writer;
+    cf_engine *own; /* PostgreSQL: the deliverer thread's engine, or NULL */
     cfd_webhook_opts o;
     CURLM *multi;
     pthread_t deliverer, watcher;
@@ -190,6 +191,15 @@ static void note_result(cfd_webhooks *h, int64_t hook, int64_t seq, int attempt,
             dead ? "failed, kept as a dead letter" : "failed", error);
 }
 
+/* A job on the deliverer's own engine (its thread only): each call is its
+ * own transaction. */
+static int own_run(cfd_webhooks *h, int (*fn)(cf_engine *, void *, cf_error *), void *arg,
+                   cf_error *err)
+{
+    memset(err, 0, sizeof *err);
+    return fn(h->own, arg, err);
+}
+
 struct done_job {
     const json_t *results;
     int max_attempts;
@@ -226,7 +236,8 @@ static void record(cfd_webhooks *h)
         return;
     struct done_job j = {h->results, h->o.max_attempts, 0};
     cf_error err;
-    int rc = cfd_writer_run(h->writer, NULL, NULL, done_job, &j, &err);
+    int rc = h->own ? own_run(h, done_job, &j, &err)
+                    : cfd_writer_run(h->writer, NULL, NULL, done_job, &j, &err);
     if (rc)
         say(h, "outcomes not recorded (%s %s): they will be posted again", cf_err_name(rc),
             err.field);
@@ -381,7 +392,8 @@ static long fetch(cfd_webhooks *h, size_t max)
 {
     struct next_job j = {max, NULL, 0};
     cf_error err;
-    int rc = cfd_writer_run(h->writer, NULL, NULL, next_job, &j, &err);
+    int rc = h->own ? own_run(h, next_job, &j, &err)
+                    : cfd_writer_run(h->writer, NULL, NULL, next_job, &j, &err);
     if (rc) { /* refused, or the commit failed: nothing of it holds, leases included */
         json_decref(j.out);
         if (rc != h->fetch_rc) /* said once, not every poll */
@@ -520,6 +532,7 @@ static void defaults(cfd_webhook_opts *o)
 
 static void release(cfd_webhooks *h)
 {
+    cf_engine_close(h->own);
     if (h->multi)
         curl_multi_cleanup(h->multi);
     json_decref(h->results);
@@ -547,6 +560,23 @@ int cfd_webhooks_start(cfd_writer *w, const cfd_webhook_opts *o, cfd_webhooks **
         release(h);
         return cfd_err_set(err, CF_ENOMEM, NULL, "out of memory");
     }
+    if (h->o.own && h->o.own->store &&
+        (strncmp(h->o.own->store, "postgresql://", 13) == 0 ||
+         strncmp(h->o.own->store, "postgres://", 11) == 0)) {
+        cf_open_options eo;
+        memset(&eo, 0, sizeof eo);
+        eo.plugin_path = h->o.own->plugin_path;
+        eo.key_path = h->o.own->key_path;
+        int rc = cf_engine_open(h->o.own->store, &eo, &h->own, err);
+        if (!rc && h->o.own->have_clock && cf_engine_set_clock(h->own, h->o.own->clock) != 0)
+            rc = cfd_err_set(err, CF_EUSAGE, "CASEFLOW_NOW",
+                             "CASEFLOW_NOW is honoured only on a test-clock store");
+        if (rc) {
+            release(h);
+            return rc;
+        }
+    }
+    h->o.own = NULL; /* borrowed only while starting */
     declare_metrics(h->o.metrics);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

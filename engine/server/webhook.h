@@ -42,6 +42,11 @@ typedef struct cfd_webhook_opts {
     size_t concurrency;      /* POSTs at once, all webhooks together; 0: 32 */
     cfd_metrics *metrics;    /* borrowed, may be NULL: caseflowd_webhook_* */
     int quiet;               /* no log lines for failed deliveries */
+    /* A PostgreSQL store (borrowed, may be NULL): the deliverer opens an
+     * engine of its own on it and records its work there, in transactions
+     * that do not take the store's write lock, not on the writer
+     * (engine/webhook.c, claims). */
+    const struct cfd_writer_options *own;
 } cfd_webhook_opts;
 
 /*

@@ -150,7 +150,37 @@ static const char pg_schema_v4[] =
     "CREATE TRIGGER notifications_erase_only BEFORE UPDATE OR DELETE ON notifications"
     " FOR EACH ROW EXECUTE FUNCTION erase_only('payload', '{\"erased\":true}');"
     "CREATE TRIGGER notifications_no_truncate BEFORE TRUNCATE ON notifications"
-    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();";
+    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();"
+    /* The store's data_version (cf_pg_store_data_version): the id of the
+     * last transaction that changed what the engine caches (users,
+     * policies, meta, workflows), set by statement triggers that fire
+     * whoever writes, from whatever search_path (the names are qualified),
+     * in any session_replication_role (ENABLE ALWAYS).
+     * A transaction id is never handed out twice, so the number can never
+     * come back to a value a cache was filled at: not after a rollback, not
+     * by anyone writing the row (only the triggers may), not by a sequence
+     * rewound. Switching a trigger off is DDL, which the schema check
+     * catches at the next transaction. */
+    "CREATE TABLE changes(xact bigint NOT NULL);"
+    "INSERT INTO changes VALUES(0);"
+    "CREATE FUNCTION changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN UPDATE caseflow.changes SET xact = pg_catalog.txid_current(); RETURN NULL; END $$;"
+    "CREATE FUNCTION changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN IF TG_OP = 'UPDATE' AND pg_trigger_depth() > 1 THEN RETURN NEW; END IF;"
+    " RAISE EXCEPTION 'caseflow: % on changes is not allowed: only its triggers write it', TG_OP"
+    "  USING ERRCODE = 'integrity_constraint_violation'; END $$;"
+    "CREATE TRIGGER changes_guard BEFORE INSERT OR UPDATE OR DELETE ON changes"
+    " FOR EACH ROW EXECUTE FUNCTION changes_guard();"
+    "CREATE TRIGGER changes_no_truncate BEFORE TRUNCATE ON changes"
+    " FOR EACH STATEMENT EXECUTE FUNCTION forbid();"
+    "ALTER TABLE changes ENABLE ALWAYS TRIGGER changes_guard;"
+    "ALTER TABLE changes ENABLE ALWAYS TRIGGER changes_no_truncate;"
+#define CF_PG_CHANGES(t)                                                                   \
+    "CREATE TRIGGER " #t "_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON " #t    \
+    " FOR EACH STATEMENT EXECUTE FUNCTION changed();"                                      \
+    "ALTER TABLE " #t " ENABLE ALWAYS TRIGGER " #t "_changed;"
+    CF_PG_CHANGES(users) CF_PG_CHANGES(policies) CF_PG_CHANGES(meta) CF_PG_CHANGES(workflows);
+#undef CF_PG_CHANGES
 #undef T
 
 /* The store's last error on the connection (borrowed; never NULL). */
@@ -286,23 +316,27 @@ int cf_pg_store_create(cf_store *s, cf_error *err)
     return rc;
 }
 
-int cf_pg_store_begin(cf_store *s, bool write, cf_error *err)
+int cf_pg_store_begin(cf_store *s, int mode, cf_error *err)
 {
+    bool write = mode == 1;
     /* A server restarted or failed over since the last command: connect
      * again (nothing was open, so nothing is lost) rather than fail every
      * command until the process is restarted. */
     int rc0 = cf_pg_revive(s->pg);
     if (rc0 != CF_DB_OK)
         return cf_store_error(s, rc0, "reconnect", err);
+    if (mode == 2) /* claims: rows locked one by one, never the store's lock */
+        return pg_exec(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err);
     if (!write)
         return pg_exec(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN", err);
-    int rc = pg_exec(s, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err);
+    /* The lock taken first: what this transaction reads from here on is
+     * the latest commit, and no other writer of the store runs until it
+     * ends. One round trip for both. */
+    int rc = pg_exec(s,
+                     "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                     " SELECT pg_advisory_xact_lock(" CF_PG_WRITE_LOCK ")",
+                     "take the store's write lock", err);
     if (rc)
-        return rc;
-    /* Taken first: what this transaction reads from here on is the latest
-     * commit, and no other writer of the store runs until it ends. */
-    if ((rc = pg_exec(s, "SELECT pg_advisory_xact_lock(" CF_PG_WRITE_LOCK ")",
-                      "take the store's write lock", err)))
         cf_pg_exec(s->pg, "ROLLBACK");
     return rc;
 }
@@ -372,24 +406,46 @@ int cf_pg_store_schema_digest(cf_store *s, char out[65], cf_error *err)
     return 0;
 }
 
-/* A number that moves with any change to the caseflow schema's catalog
+/*
+ * A number that moves with any change to the caseflow schema's catalog
  * rows: every DDL statement writes catalog rows, each with the id of the
  * transaction that wrote it (xmin), so the sum of the ids and the count of
- * the rows change. Cheap enough to read at every BEGIN; a match lets the
- * digest be trusted without recomputing it. */
+ * the rows change (a row rewritten gets a newer id; one dropped lowers the
+ * count). Read at every BEGIN; a match lets the digest be trusted without
+ * recomputing it.
+ *
+ * It covers every catalog row the schema digest reads and nothing else:
+ * the schema's namespace row and relations (tables, indexes, sequences,
+ * views), their columns and column defaults, their constraints, triggers,
+ * rules and row-level policies, and the schema's functions. Each part is
+ * an index scan on the rows' owner (the schema's relations, read once into
+ * an array, or the schema), where the first version summed whole catalogs
+ * (every trigger, rule and policy of the database) and joined
+ * pg_attribute by hash: about 0.4 ms warm instead of 1 ms.
+ */
 int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
 {
     static const char sql[] =
-        "SELECT ((SELECT coalesce(sum(xmin::text::bigint), 0) + 7 * count(*) FROM pg_class"
-        "  WHERE relnamespace = 'caseflow'::regnamespace)"
+        "WITH n AS MATERIALIZED (SELECT oid, xmin FROM pg_namespace WHERE nspname = 'caseflow'),"
+        " r AS MATERIALIZED (SELECT array_agg(c.oid) AS oids,"
+        "  coalesce(sum(c.xmin::text::bigint), 0) + 7 * count(*) AS v FROM pg_class c"
+        "  WHERE c.relnamespace = (SELECT oid FROM n))"
+        " SELECT ((SELECT coalesce(sum(xmin::text::bigint), 0) + 29 * count(*) FROM n)"
+        " + (SELECT v FROM r)"
         " + (SELECT coalesce(sum(a.xmin::text::bigint), 0) + 11 * count(*) FROM pg_attribute a"
-        "  JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'caseflow'::regnamespace)"
-        " + (SELECT coalesce(sum(xmin::text::bigint), 0) + 13 * count(*) FROM pg_trigger)"
-        " + (SELECT coalesce(sum(xmin::text::bigint), 0) + 17 * count(*) FROM pg_proc"
-        "  WHERE pronamespace = 'caseflow'::regnamespace)"
-        " + (SELECT coalesce(sum(xmin::text::bigint), 0) + 19 * count(*) FROM pg_policy)"
-        " + (SELECT coalesce(sum(xmin::text::bigint), 0) + 23 * count(*) FROM pg_rewrite)"
-        " + (SELECT coalesce(sum(xmin::text::bigint), 0) + 29 * count(*) FROM pg_namespace))::bigint";
+        "  WHERE a.attrelid = ANY((SELECT oids FROM r)::oid[]))"
+        " + (SELECT coalesce(sum(d.xmin::text::bigint), 0) + 31 * count(*) FROM pg_attrdef d"
+        "  WHERE d.adrelid = ANY((SELECT oids FROM r)::oid[]))"
+        " + (SELECT coalesce(sum(k.xmin::text::bigint), 0) + 37 * count(*) FROM pg_constraint k"
+        "  WHERE k.connamespace = (SELECT oid FROM n))"
+        " + (SELECT coalesce(sum(t.xmin::text::bigint), 0) + 13 * count(*) FROM pg_trigger t"
+        "  WHERE t.tgrelid = ANY((SELECT oids FROM r)::oid[]))"
+        " + (SELECT coalesce(sum(p.xmin::text::bigint), 0) + 17 * count(*) FROM pg_proc p"
+        "  WHERE p.pronamespace = (SELECT oid FROM n))"
+        " + (SELECT coalesce(sum(o.xmin::text::bigint), 0) + 19 * count(*) FROM pg_policy o"
+        "  WHERE o.polrelid = ANY((SELECT oids FROM r)::oid[]))"
+        " + (SELECT coalesce(sum(w.xmin::text::bigint), 0) + 23 * count(*) FROM pg_rewrite w"
+        "  WHERE w.ev_class = ANY((SELECT oids FROM r)::oid[])))::bigint";
     cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;
@@ -442,6 +498,10 @@ static const struct pg_grant {
     {"timers", true, "state,due_at,rid", true},
     {"keys", true, NULL, true},
     {"deliveries", true, "attempts,next_at,state,last_error", true},
+    /* the change signal: written only by the triggers on users, policies,
+     * meta and workflows (as the role whose statement fired them; its
+     * guard refuses any other write) */
+    {"changes", false, "xact", false},
 };
 
 /* One text from a one-row query, new in *out (NULL when no row or NULL). */
@@ -683,4 +743,20 @@ int cf_store_pg_grant(cf_store *s, const char *role, bool *temp_revoked, cf_erro
         return rc;
     *temp_revoked = !temp;
     return 0;
+
+/* The id of the last transaction that changed users, policies, meta or
+ * workflows (the one row of caseflow.changes, kept by triggers), or -2 when
+ * it cannot be read. In a transaction, as of its snapshot (its own changes
+ * included: a cache filled from them is keyed to its own id, which no
+ * other transaction ever writes, and after a rollback the row is back to
+ * an older id). */
+int64_t cf_pg_store_data_version(cf_store *s)
+{
+    static const char sql[] = "SELECT xact FROM changes";
+    cf_stmt *st = cf_store_stmt(s, sql, NULL);
+    if (!st)
+        return -2;
+    int64_t v = cf_stmt_step(st) == CF_DB_ROW ? cf_stmt_int64(st, 0) : -2;
+    cf_stmt_reset(st);
+    return v;
 }

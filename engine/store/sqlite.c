@@ -408,9 +408,12 @@ int64_t cf_store_last_insert_id(cf_store *s)
 
 int64_t cf_store_data_version(cf_store *s)
 {
-    /* PostgreSQL has no such number: every call gives a new one (below -2,
-     * the values the callers keep for "never read" and "unreadable"), so
-     * what is cached against it is read again each time. */
+#if CF_WITH_POSTGRES
+    /* PostgreSQL: the id of the last transaction that changed what is
+     * cached against this number (pg_store.c, caseflow.changes). */
+    if (s->pg)
+        return cf_pg_store_data_version(s);
+#endif
     if (!s->db)
         return -3 - s->pg_version++;
     static const char sql[] = "PRAGMA data_version";
@@ -1056,7 +1059,10 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
     int rc;
 #if CF_WITH_POSTGRES
     if (s->pg)
-        rc = cf_pg_store_begin(s, strcmp(sql, "BEGIN IMMEDIATE") == 0, err);
+        rc = cf_pg_store_begin(s, strcmp(sql, "BEGIN IMMEDIATE") == 0 ? 1
+                                  : strcmp(sql, "BEGIN UNLOCKED") == 0  ? 2
+                                                                        : 0,
+                               err);
     else
 #endif
         rc = step_sql(s, sql, err); /* prepared once: every command begins one */
@@ -1071,6 +1077,14 @@ static int begin_mode(cf_store *s, const char *sql, cf_error *err)
 int cf_store_begin(cf_store *s, cf_error *err)
 {
     static const char sql[] = "BEGIN IMMEDIATE";
+    return begin_mode(s, sql, err);
+}
+
+int cf_store_begin_unlocked(cf_store *s, cf_error *err)
+{
+    static const char sql[] = "BEGIN UNLOCKED"; /* PostgreSQL only */
+    if (!s->pg)
+        return cf_store_begin(s, err);
     return begin_mode(s, sql, err);
 }
 

@@ -46,11 +46,16 @@ int cf_pg_store_open(cf_store *s, const char *uri, int create, int readonly, int
 /* Create the current schema and the store's identity (inside the caller's
  * transaction). */
 int cf_pg_store_create(cf_store *s, cf_error *err);
-/* BEGIN a write transaction (holding the store's write lock) or a read
- * transaction (one snapshot). */
-int cf_pg_store_begin(cf_store *s, bool write, cf_error *err);
+/* BEGIN a read transaction (mode 0: one snapshot), a write transaction
+ * (1: holding the store's write lock) or a write transaction without it
+ * (2: READ COMMITTED, for work that appends nothing to the chain and locks
+ * the rows it claims: cf_store_begin_unlocked). */
+int cf_pg_store_begin(cf_store *s, int mode, cf_error *err);
 int cf_pg_store_schema_digest(cf_store *s, char out[65], cf_error *err);
 int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
+/* The store's data_version: moves with every change to what the engine
+ * caches against it (users, policies, ...); -2 when unreadable. */
+int64_t cf_pg_store_data_version(cf_store *s);
 /* The last error's text (borrowed; never NULL). */
 const char *cf_pg_store_errmsg(cf_store *s);
 #endif

@@ -1019,7 +1019,24 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
         " SELECT * FROM (SELECT case_id, event, state, due_at, rid FROM timers"
         "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rid LIMIT ?4) AS b) AS u"
         " ORDER BY 4, 5 LIMIT ?4";
-    cf_stmt *st = cf_store_stmt_for(s, sql, pg_sql, err);
+    /* PostgreSQL: the page is also claimed, each timer skipped when another
+     * tick holds it: a session advisory lock on -rid (never the store's
+     * lock key, which is positive), tried once for each row of the page
+     * (the outer query has no LIMIT of its own), held until
+     * cf_store_timer_unclaim. Only a skip: the timer is fired under the
+     * store's lock after reading it again, so a claim is never what makes
+     * it fire once (docs/postgres.md, Claims). */
+    static const char pg_claim[] =
+        "SELECT case_id, event, state, due_at, rid, pg_try_advisory_lock(-rid)::int FROM ("
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rid FROM timers"
+        "  WHERE due_at = ?2 AND rid > ?3 AND due_at <= ?1 ORDER BY rid LIMIT ?4) AS a"
+        " UNION ALL"
+        " SELECT * FROM (SELECT case_id, event, state, due_at, rid FROM timers"
+        "  WHERE due_at > ?2 AND due_at <= ?1 ORDER BY due_at, rid LIMIT ?4) AS b"
+        " ORDER BY 4, 5 LIMIT ?4) AS u ORDER BY 4, 5";
+    (void)pg_sql; /* what pg_claim reads, without the claim: kept to compare */
+    bool claims = cf_store_is_pg(s);
+    cf_stmt *st = cf_store_stmt_for(s, sql, pg_claim, err);
     if (!st)
         return err ? err->code : CF_EIO;
     cf_stmt_bind_int64(st, 1, now);
@@ -1034,6 +1051,11 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
         json_t *t = json_pack("{s:o, s:o, s:o, s:o, s:I}", "case", col_json_str(st, 0), "event",
                               col_json_str(st, 1), "state", col_json_str(st, 2), "due_at",
                               col_time(st, 3), "due", (json_int_t)after->due);
+        if (t && claims && !cf_stmt_int64(st, 5) &&
+            json_object_set_new(t, "claimed_elsewhere", json_true())) {
+            json_decref(t);
+            t = NULL;
+        }
         if (!t || json_array_append_new(a, t)) {
             json_decref(a);
             a = NULL;
@@ -1048,6 +1070,19 @@ int cf_store_timer_due_after(cf_store *s, int64_t now, cf_timer_cursor *after, s
     }
     *out = a;
     return 0;
+}
+
+int cf_store_timer_unclaim(cf_store *s)
+{
+    if (!cf_store_is_pg(s))
+        return 0;
+    static const char sql[] = "SELECT pg_advisory_unlock_all()";
+    cf_stmt *st = cf_store_stmt(s, sql, NULL);
+    if (!st)
+        return CF_EIO;
+    int rc = cf_stmt_step(st);
+    cf_stmt_reset(st);
+    return rc == CF_DB_ROW || rc == CF_DB_DONE ? 0 : CF_EIO;
 }
 
 int cf_store_timer_list(cf_store *s, const char *case_id, json_t **out, cf_error *err)
