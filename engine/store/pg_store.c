@@ -743,6 +743,7 @@ int cf_store_pg_grant(cf_store *s, const char *role, bool *temp_revoked, cf_erro
         return rc;
     *temp_revoked = !temp;
     return 0;
+}
 
 /* The id of the last transaction that changed users, policies, meta or
  * workflows (the one row of caseflow.changes, kept by triggers), or -2 when
