@@ -99,49 +99,65 @@ expect_exit 65 cf --store "$E2E_TMP/other.db" --actor officer1 --reason e2e list
 expect_exit 65 cf --store "$E2E_TMP/other.db" --actor admin init
 expect_exit 65 cf --store "$E2E_TMP/other.db" --actor analyst1 refer "$DATA/good-oneline.json"
 assert_unchanged other "an SQLite database of another program" "$E2E_TMP/other.db"
+# On PostgreSQL, the same for a database whose schema caseflow is another
+# program's (init makes that schema in a database; it must not take one over)
+if is_pg_store "$CASEFLOW_STORE"; then
+    OTHER=$(store_for other)
+    store_sql "$OTHER" "CREATE SCHEMA caseflow; CREATE TABLE caseflow.invoices(id integer PRIMARY KEY, amount integer);
+        INSERT INTO caseflow.invoices VALUES (1, 12), (2, 34);"
+    snapshot otherpg "$OTHER"
+    expect_exit 65 cf --store "$OTHER" --actor officer1 --reason e2e list
+    expect_exit 65 cf --store "$OTHER" --actor admin init
+    expect_exit 65 cf --store "$OTHER" --actor analyst1 refer "$DATA/good-oneline.json"
+    assert_unchanged otherpg "a caseflow schema of another program" "$OTHER"
+fi
 
 # ---- read-only stores: 74, nothing changed -----------------------------------
-# root writes through file modes, so the store is used as another user.
-ro_run() {
-    if [ "$(id -u)" = 0 ]; then
-        setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+# (file modes of the SQLite file and its directory; a PostgreSQL store has
+# no file)
+if on_sqlite "read-only stores: file modes of the SQLite file and its directory"; then
+    # root writes through file modes, so the store is used as another user.
+    ro_run() {
+        if [ "$(id -u)" = 0 ]; then
+            setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+        else
+            "$@"
+        fi
+    }
+    ro_dir="$E2E_TMP/ro"
+    mkdir -p "$ro_dir"
+    cp "$CASEFLOW_STORE" "$ro_dir/caseflow.db"
+    for f in "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"; do
+        [ -e "$f" ] && cp "$f" "$ro_dir/"
+    done
+    # the copy of a WAL store: checkpoint it so the file alone holds everything
+    sqlite3 "$ro_dir/caseflow.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+    rm -f "$ro_dir/caseflow.db-wal" "$ro_dir/caseflow.db-shm"
+    chmod 644 "$ro_dir/caseflow.db"
+    chmod 755 "$E2E_TMP"
+    if ro_run "$CASEFLOW_BIN" --version >/dev/null 2>&1 &&
+        ro_run test -r "$ro_dir/caseflow.db"; then
+        snapshot ro "$ro_dir/caseflow.db"
+        # a read-only file in a read-only directory
+        chmod 444 "$ro_dir/caseflow.db"
+        chmod 555 "$ro_dir"
+        expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor officer1 \
+            act "$CASE" authorisation.applied --data "$applied"
+        expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor analyst1 \
+            refer "$DATA/good-oneline.json"
+        # a writable file in a read-only directory (no room for its journal)
+        chmod 755 "$ro_dir"
+        chmod 666 "$ro_dir/caseflow.db"
+        chmod 555 "$ro_dir"
+        expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor officer1 \
+            act "$CASE" authorisation.applied --data "$applied"
+        chmod 755 "$ro_dir"
+        assert_unchanged ro "read-only stores" "$ro_dir/caseflow.db"
     else
-        "$@"
+        echo "# cannot run caseflow as another user: read-only store tests skipped"
     fi
-}
-ro_dir="$E2E_TMP/ro"
-mkdir -p "$ro_dir"
-cp "$CASEFLOW_STORE" "$ro_dir/caseflow.db"
-for f in "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"; do
-    [ -e "$f" ] && cp "$f" "$ro_dir/"
-done
-# the copy of a WAL store: checkpoint it so the file alone holds everything
-sqlite3 "$ro_dir/caseflow.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-rm -f "$ro_dir/caseflow.db-wal" "$ro_dir/caseflow.db-shm"
-chmod 644 "$ro_dir/caseflow.db"
-chmod 755 "$E2E_TMP"
-if ro_run "$CASEFLOW_BIN" --version >/dev/null 2>&1 &&
-    ro_run test -r "$ro_dir/caseflow.db"; then
-    snapshot ro "$ro_dir/caseflow.db"
-    # a read-only file in a read-only directory
-    chmod 444 "$ro_dir/caseflow.db"
-    chmod 555 "$ro_dir"
-    expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor officer1 \
-        act "$CASE" authorisation.applied --data "$applied"
-    expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor analyst1 \
-        refer "$DATA/good-oneline.json"
-    # a writable file in a read-only directory (no room for its journal)
-    chmod 755 "$ro_dir"
-    chmod 666 "$ro_dir/caseflow.db"
-    chmod 555 "$ro_dir"
-    expect_exit 74 ro_run "$CASEFLOW_BIN" --store "$ro_dir/caseflow.db" --actor officer1 \
-        act "$CASE" authorisation.applied --data "$applied"
-    chmod 755 "$ro_dir"
-    assert_unchanged ro "read-only stores" "$ro_dir/caseflow.db"
-else
-    echo "# cannot run caseflow as another user: read-only store tests skipped"
+    chmod 700 "$E2E_TMP"
 fi
-chmod 700 "$E2E_TMP"
 
 # ---- after all of it ------------------------------------------------------------
 assert_unchanged base "the store after every refusal"

@@ -135,15 +135,14 @@ assert_jq "$OUT" '.ok == true and .records > 0 and (.head | test("^[0-9a-f]{64}$
     "audit verify --json: ok, records, head"
 expect_exit 0 cf --actor admin audit verify
 assert_contains "$OUT" "ok" "human audit verify"
-sqlite3 "$CASEFLOW_STORE" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-cp "$CASEFLOW_STORE" "$E2E_TMP/pristine.db"
-sqlite3 "$CASEFLOW_STORE" "UPDATE audit SET justification = 'edited behind the engine' WHERE seq = (SELECT min(seq) + 2 FROM audit);"
+PRISTINE=$(store_for pristine)
+store_copy "$CASEFLOW_STORE" "$PRISTINE"
+store_tamper "UPDATE audit SET justification = 'edited behind the engine' WHERE seq = (SELECT min(seq) + 2 FROM audit);"
 expect_exit 65 cf --actor admin audit verify
 cf --actor admin audit verify --json >"$OUT" 2>/dev/null
 assert_jq "$OUT" '.ok == false and (.first_bad | type == "number")' "audit verify --json names the first bad record"
-rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
-cp "$E2E_TMP/pristine.db" "$CASEFLOW_STORE"
+store_copy "$PRISTINE" "$CASEFLOW_STORE"
 expect_exit 0 cf --actor admin audit verify
-sqlite3 "$CASEFLOW_STORE" "DELETE FROM audit WHERE seq = (SELECT max(seq) - 1 FROM audit);"
+store_tamper "DELETE FROM audit WHERE seq = (SELECT max(seq) - 1 FROM audit);"
 expect_exit 65 cf --actor admin audit verify
 finish

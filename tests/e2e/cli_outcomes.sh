@@ -153,7 +153,11 @@ PIDS=()
 # shellcheck disable=SC2317 # run by the trap
 stop_all() {
     local pid
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    # (caseflowd first: killed, `timeout` would leave it running, orphaned)
+    for pid in "${PIDS[@]}"; do
+        pkill -KILL -P "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
+    done
     rm -rf "$E2E_TMP"
 }
 trap stop_all EXIT
@@ -171,7 +175,7 @@ done
 # The service records a refused request (audit action "refused"); the case
 # itself must not change.
 case_rows() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT revision, state FROM cases WHERE id='$E';
+    store_sql "SELECT revision, state FROM cases WHERE id='$E';
         SELECT count(*) FROM events WHERE case_id='$E'; SELECT count(*) FROM timers WHERE case_id='$E'"
 }
 before=$(case_rows)
@@ -180,7 +184,7 @@ expect_exit 77 cf --server "$SOCK" act "$E" triage.urgnet
 assert_contains "$ERR" 'event "triage.urgnet" is an outcome of plugin "triage" in state "triage": only the plugin sends it' \
     "through caseflowd: the same refusal"
 assert_eq "$before" "$(case_rows)" "through caseflowd: the case unchanged"
-assert_eq refused "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
+assert_eq refused "$(store_sql "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
     "through caseflowd: the refusal is audited as one"
 expect_exit 0 cf --server "$SOCK" act "$E" triage.submit
 assert_eq routine "$(case_field "$E" .state)" "through caseflowd: the plugin's outcome is taken"

@@ -67,7 +67,7 @@ expect_exit 0 cf --actor officer1 act "$A" update
 assert_eq review "$(case_field "$A" .state)" "update enters review"
 assert_eq yes "$(marked)" "entering review maps its plugin (the check can see a load)"
 expect_exit 0 cf --actor officer1 act "$A" submit
-assert_eq "$SHAM" "$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$A' AND event='submit'")" \
+assert_eq "$SHAM" "$(store_sql "SELECT plugin_sha256 FROM events WHERE case_id='$A' AND event='submit'")" \
     "an event in review names the build that ran"
 
 # ---- another build in a state entered later: refused before it is mapped -----------------
@@ -76,7 +76,7 @@ mkdir -p "$P2"
 cp "$BUILD1" "$P2/good.so"
 cp "$B/.libs/oldname.so" "$P2/oldname.so"
 export CASEFLOW_PLUGIN_PATH="$P2"
-setup_bare_store "$E2E_TMP/second.db"
+setup_bare_store "$(store_for second)"
 expect_exit 0 cf --actor admin --reason "e2e: lazy" workflow deploy --yes "$WF"
 C=$(ref LAZY-C)
 [ -n "$C" ] && [ "$C" != null ] || { echo "Bail out! cannot refer on lazyflow"; exit 99; }
@@ -95,7 +95,7 @@ assert_unchanged before_swap "the refused act"
 cp "$BUILD1" "$P2/good.so"
 expect_exit 0 cf --actor officer1 act "$C" update
 expect_exit 0 cf --actor officer1 act "$C" submit
-assert_eq "$SHA1" "$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$C' AND event='submit'")" \
+assert_eq "$SHA1" "$(store_sql "SELECT plugin_sha256 FROM events WHERE case_id='$C' AND event='submit'")" \
     "put back, the act runs the pinned build and its history says so"
 expect_exit 0 cf --actor admin audit verify
 finish

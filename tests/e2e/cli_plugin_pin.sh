@@ -61,7 +61,7 @@ assert_jq "$OUT" '.plugins.good.version == "1.2.3" and .plugins.oldname.version 
     "deploy reports the pinned versions"
 assert_eq "$SHA1" "$(jq -r .plugins.good.sha256 "$OUT")" "deploy pins build 1's SHA-256"
 assert_eq "{\"good\":{\"sha256\":\"$SHA1\",\"version\":\"1.2.3\"},\"oldname\":{\"sha256\":\"$(sha256sum "$P/oldname.so" | cut -c1-64)\",\"version\":\"0.1\"}}" \
-    "$(sqlite3 "$CASEFLOW_STORE" "SELECT value FROM policies WHERE key='workflow.pins:pinflow@1'")" \
+    "$(store_sql "SELECT value FROM policies WHERE key='workflow.pins:pinflow@1'")" \
     "the pins are the store policy workflow.pins:pinflow@1"
 expect_exit 0 cf --actor admin audit verify
 
@@ -102,9 +102,9 @@ expect_exit 0 cf --actor admin --reason "e2e: rebuilt good accepted" workflow re
 assert_contains "$OUT" "repinned pinflow version 1: plugin good version 1.2.3 (sha256 $SHA1) -> version 1.2.4-rebuilt (sha256 $SHA2)" \
     "repin prints the old and new version and hash"
 assert_eq 1 "$(wc -l <"$OUT")" "only the changed plugin is listed"
-assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action='workflow.repin' AND justification='e2e: rebuilt good accepted'")" \
+assert_eq 1 "$(store_sql "SELECT count(*) FROM audit WHERE action='workflow.repin' AND justification='e2e: rebuilt good accepted'")" \
     "one workflow.repin record with the reason"
-assert_jq <(sqlite3 "$CASEFLOW_STORE" "SELECT r.payload FROM records r JOIN audit a ON a.seq=r.seq WHERE a.action='workflow.repin'") \
+assert_jq <(store_sql "SELECT r.payload FROM records r JOIN audit a ON a.seq=r.seq WHERE a.action='workflow.repin'") \
     ".workflow == \"pinflow\" and .version == 1 and .changes == [{\"plugin\":\"good\",\"old_version\":\"1.2.3\",\"old_sha256\":\"$SHA1\",\"new_version\":\"1.2.4-rebuilt\",\"new_sha256\":\"$SHA2\"}]" \
     "the repin record keeps what changed"
 expect_exit 0 cf --actor officer1 act "$A" submit
@@ -162,7 +162,7 @@ mv "$P/oldname.so.away" "$P/oldname.so"
 LONG=pinflow_with_a_name_long_enough_that_its_pins_key_would_not_fit_an_action
 sed "s/name = \"pinflow\"/name = \"$LONG\"/" "$WF" >"$E2E_TMP/long.lua"
 expect_exit 0 cf --actor admin --reason "e2e: long name" workflow deploy --yes "$E2E_TMP/long.lua"
-assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM policies WHERE key LIKE 'workflow.pins:sha256:%@1'")" \
+assert_eq 1 "$(store_sql "SELECT count(*) FROM policies WHERE key LIKE 'workflow.pins:sha256:%@1'")" \
     "a long name's pins are kept under its hash"
 referral PIN-LONG >"$E2E_TMP/long.json"
 expect_exit_in 0 "$E2E_TMP/long.json" cf --actor officer1 refer --workflow "$LONG"
@@ -170,14 +170,14 @@ expect_exit_in 0 "$E2E_TMP/long.json" cf --actor officer1 refer --workflow "$LON
 # ---- an intruder's edit of a pin -------------------------------------------------------
 expect_exit 0 cf --actor admin audit verify
 cp "$BUILD1" "$P/good.so"
-sqlite3 "$CASEFLOW_STORE" "UPDATE policies SET value=replace(value, '$SHA2', '$SHA1') WHERE key='workflow.pins:pinflow@1'"
+store_tamper "UPDATE policies SET value=replace(value, '$SHA2', '$SHA1') WHERE key='workflow.pins:pinflow@1'"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "workflow.pins:pinflow@1" "verify names the edited pin"
 expect_exit 65 cf --actor officer1 act "$A" submit
 # ... and of a pin deleted: verify and the engine both find it
-sqlite3 "$CASEFLOW_STORE" "UPDATE policies SET value=replace(value, '$SHA1', '$SHA2') WHERE key='workflow.pins:pinflow@1'"
+store_tamper "UPDATE policies SET value=replace(value, '$SHA1', '$SHA2') WHERE key='workflow.pins:pinflow@1'"
 expect_exit 0 cf --actor admin audit verify
-sqlite3 "$CASEFLOW_STORE" "DELETE FROM policies WHERE key='workflow.pins:pinflow@1'"
+store_tamper "DELETE FROM policies WHERE key='workflow.pins:pinflow@1'"
 expect_exit 65 cf --actor admin audit verify
 expect_exit 65 cf --actor officer1 act "$A" submit
 
@@ -188,27 +188,29 @@ expect_exit 65 cf --actor officer1 act "$A" submit
 export CASEFLOW_PLUGIN_PATH="$CASEFLOW_BUILDDIR/plugins"
 export CASEFLOW_NOW=2030-01-01T10:00:00Z
 FIX="$CASEFLOW_SRCDIR/tests/data/stores"
-export CASEFLOW_STORE="$E2E_TMP/old/store-v3.db"
-mkdir -p "$E2E_TMP/old/store-v3.db.keys"
-chmod 700 "$E2E_TMP/old/store-v3.db.keys"
-gzip -dc "$FIX/store-v3.db.gz" >"$CASEFLOW_STORE"
-cp "$FIX/store-v3.db.key" "$FIX/store-v3.db.key.pub" "$E2E_TMP/old/store-v3.db.keys/"
-chmod 600 "$CASEFLOW_STORE" "$E2E_TMP/old/store-v3.db.keys/store-v3.db.key"
-expect_exit 0 cf --actor admin --json workflow list
-assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == false' \
-    "a version deployed before pins is listed unpinned"
-expect_exit 0 cf --actor admin workflow list
-assert_eq "no" "$(awk '$1 == "polit" && $2 == 1 {print $NF}' "$OUT")" "list (text): PINNED no"
-expect_exit 0 cf --actor officer1 task claim 1
-expect_exit 0 cf --actor admin --reason "e2e: pin after the upgrade" --json workflow repin polit 1
-assert_jq "$OUT" '.changed == true and (.changes | length) > 0 and
-    all(.changes[]; .old_sha256 == null and (.new_sha256 | length) == 64)' \
-    "repin of an unpinned version pins every plugin"
-expect_exit 0 cf --actor admin --json workflow list
-assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == true' "now pinned"
-expect_exit 0 cf --actor admin --reason "e2e: again" workflow repin polit 1
-assert_contains "$OUT" "nothing to change" "a second repin changes nothing"
-expect_exit 0 cf --actor admin audit verify --key "$CASEFLOW_STORE.keys/store-v3.db.key.pub"
+if on_sqlite "a version deployed before pins: the schema-3 fixture is a SQLite file; PostgreSQL stores start at schema 4, with pins"; then
+    export CASEFLOW_STORE="$E2E_TMP/old/store-v3.db"
+    mkdir -p "$E2E_TMP/old/store-v3.db.keys"
+    chmod 700 "$E2E_TMP/old/store-v3.db.keys"
+    gzip -dc "$FIX/store-v3.db.gz" >"$CASEFLOW_STORE"
+    cp "$FIX/store-v3.db.key" "$FIX/store-v3.db.key.pub" "$E2E_TMP/old/store-v3.db.keys/"
+    chmod 600 "$CASEFLOW_STORE" "$E2E_TMP/old/store-v3.db.keys/store-v3.db.key"
+    expect_exit 0 cf --actor admin --json workflow list
+    assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == false' \
+        "a version deployed before pins is listed unpinned"
+    expect_exit 0 cf --actor admin workflow list
+    assert_eq "no" "$(awk '$1 == "polit" && $2 == 1 {print $NF}' "$OUT")" "list (text): PINNED no"
+    expect_exit 0 cf --actor officer1 task claim 1
+    expect_exit 0 cf --actor admin --reason "e2e: pin after the upgrade" --json workflow repin polit 1
+    assert_jq "$OUT" '.changed == true and (.changes | length) > 0 and
+        all(.changes[]; .old_sha256 == null and (.new_sha256 | length) == 64)' \
+        "repin of an unpinned version pins every plugin"
+    expect_exit 0 cf --actor admin --json workflow list
+    assert_jq "$OUT" '[.[] | select(.name == "polit")] | .[0].pinned == true' "now pinned"
+    expect_exit 0 cf --actor admin --reason "e2e: again" workflow repin polit 1
+    assert_contains "$OUT" "nothing to change" "a second repin changes nothing"
+    expect_exit 0 cf --actor admin audit verify --key "$CASEFLOW_STORE.keys/store-v3.db.key.pub"
+fi
 
 # ---- a pinned plugin's file is hashed from the bytes that are mapped -------------------------
 # Another build is refused by its hash before it is loaded: its ELF constructor
@@ -221,7 +223,11 @@ BUILD3="$B/marker/.libs/good.so"
 SHA3=$(sha256sum "$BUILD3" | cut -c1-64)
 export CASEFLOW_NOW=2026-11-03T10:00:00Z
 mkdir -p "$E2E_TMP/race"
-setup_bare_store "$E2E_TMP/race/caseflow.db"
+if [ "$E2E_BACKEND" = sqlite ]; then
+    setup_bare_store "$E2E_TMP/race/caseflow.db"
+else
+    setup_bare_store "$(store_for race)"
+fi
 R="$E2E_TMP/race/plugins"
 T="$E2E_TMP/race/tmp"
 MARK="$E2E_TMP/race/marker"
@@ -252,7 +258,7 @@ assert_unchanged before_marker "a build refused by its pin"
 assert_eq "" "$(ls -A "$T")" "a refused act leaves nothing in TMPDIR"
 cp "$BUILD1" "$R/good.so"
 TMPDIR="$T" expect_exit 0 cf --actor officer1 act "$A" submit
-assert_eq "$SHA1" "$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")" \
+assert_eq "$SHA1" "$(store_sql "SELECT plugin_sha256 FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")" \
     "the act ran the pinned build and its history says so"
 assert_eq "" "$(ls -A "$T")" "an act leaves no private copy in TMPDIR"
 
@@ -314,7 +320,7 @@ while [ "$runs" -lt 100 ] && [ "$SECONDS" -lt "$deadline" ]; do
         rm -f "$MARK"
     fi
     if [ "$rc" -eq 0 ]; then
-        got=$(sqlite3 "$CASEFLOW_STORE" "SELECT plugin_sha256 || ' ' || plugin_version FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")
+        got=$(store_sql "SELECT plugin_sha256 || ' ' || plugin_version FROM events WHERE case_id='$A' ORDER BY seq DESC LIMIT 1")
         if [ "$got" = "$SHA1 1.2.3" ]; then ran=$((ran + 1)); else wrong=$((wrong + 1)); fi
     elif [ "$rc" -eq 69 ] && grep -q "is not the build pinned\|needs plugin" "$E2E_TMP/race/err"; then
         refused=$((refused + 1))

@@ -36,7 +36,7 @@ if grep -Eq "^$ID +authorisation +existing\$" "$OUT"; then
 else
     not_ok "human refer output with a reason: $(cat "$OUT")"
 fi
-n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action='consultation'
+n=$(store_sql "SELECT count(*) FROM audit WHERE action='consultation'
     AND case_id='$ID' AND justification='re-sent by the gateway'")
 assert_eq 1 "$n" "telling the state of a repeated referral is an audited read"
 cf --actor supervisor1 --reason e2e list --json >"$OUT"
@@ -54,10 +54,10 @@ assert_jq "$OUT" ".updated_at | test(\"$RFC3339_UTC\")" "show --json: updated_at
 assert_jq "$OUT" '.revision | type == "number"' "show --json: revision"
 expect_exit 0 cf --actor supervisor1 --reason "e2e shape check" show "$ID"
 assert_contains "$OUT" "$ID" "human show names the case"
-n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE justification = 'e2e shape check'")
+n=$(store_sql "SELECT count(*) FROM audit WHERE justification = 'e2e shape check'")
 assert_eq yes "$([ "${n:-0}" -ge 2 ] && echo yes || echo no)" "show logs its --reason in the audit trail"
 CASEFLOW_REASON="e2e reason from env" expect_exit 0 cf --actor supervisor1 history "$ID"
-n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE justification = 'e2e reason from env'")
+n=$(store_sql "SELECT count(*) FROM audit WHERE justification = 'e2e reason from env'")
 assert_eq yes "$([ "${n:-0}" -ge 1 ] && echo yes || echo no)" "history logs CASEFLOW_REASON"
 
 # ---- history --json -------------------------------------------------------------

@@ -11,7 +11,7 @@
 
 setup_store
 sql() {
-    sqlite3 -batch "$CASEFLOW_STORE" "$@"
+    store_sql "$@"
 }
 
 N=2600

@@ -89,15 +89,25 @@ expect_exit 0 cf --actor admin --reason "e2e: rehearse" workflow deploy --dry-ru
 assert_jq "$OUT" '.dry_run == true and .version == 2 and .created == true and
     (.findings | length) == 0 and (.diff.changes | length) == 4' "the dry run as JSON"
 # The dry run's replay of the recorded cases (workflow simulate) is a read
-# of case data: its consultation record is all it writes.
-store_dump | grep -v '^INSERT INTO audit VALUES(.*,.consultation.,' >"$E2E_TMP/dry.dump"
-if grep -v '^INSERT INTO audit VALUES(.*,.consultation.,' "$E2E_TMP/before_deploy.dump" |
+# of case data: its consultation record is all it writes. (A dump without
+# the consultation records, and their number: sqlite3 dumps a row as an
+# INSERT, pg_dump as a tab-separated line in the COPY of table audit, whose
+# fifth column is the action.)
+if is_pg_store "$CASEFLOW_STORE"; then
+    no_consultations() { awk -F'\t' '/^COPY caseflow\.audit /{a=1} /^\\\.$/{a=0} !(a && $5 == "consultation")'; }
+    consultations() { awk -F'\t' '/^COPY caseflow\.audit /{a=1} /^\\\.$/{a=0} a && $5 == "consultation"{n++} END{print n+0}'; }
+else
+    no_consultations() { grep -v '^INSERT INTO audit VALUES(.*,.consultation.,'; }
+    consultations() { grep -c "'consultation'"; }
+fi
+store_dump | no_consultations >"$E2E_TMP/dry.dump"
+if no_consultations <"$E2E_TMP/before_deploy.dump" |
     cmp -s - "$E2E_TMP/dry.dump"; then
     ok "deploy --dry-run deploys nothing"
 else
     not_ok "deploy --dry-run changed the store"
 fi
-assert_eq 2 "$(($(store_dump | grep -c "'consultation'") - $(grep -c "'consultation'" "$E2E_TMP/before_deploy.dump")))" \
+assert_eq 2 "$(($(store_dump | consultations) - $(consultations <"$E2E_TMP/before_deploy.dump")))" \
     "each dry run writes one consultation record (its simulation's)"
 snapshot before_deploy
 printf 'return workflow { name = "polit" }\n' >"$E2E_TMP/bad.lua"
@@ -168,7 +178,7 @@ assert_eq "polit 1 * 3" "$(awk '$1 == "polit" && $2 == 1 {print $1, $2, $3, $4}'
 assert_eq "polit 2 1" "$(awk '$1 == "polit" && $2 == 2 {print $1, $2, $3}' "$OUT")" \
     "list (text): version 2 not marked, 1 open"
 assert_eq "policy.set:workflow.active:polit|administrator|e2e: roll back the monitoring change" \
-    "$(sqlite3 "$CASEFLOW_STORE" "SELECT action, role, justification FROM audit
+    "$(store_sql "SELECT action, role, justification FROM audit
         WHERE action LIKE 'policy.set:workflow.active:%'")" \
     "the activation is in the chain, by an administrator, with its reason"
 expect_exit 0 cf --actor admin audit verify
@@ -193,7 +203,7 @@ expect_exit 0 cf --actor admin --reason "e2e: back" workflow deploy --yes --json
     "$CASEFLOW_SRCDIR/workflows/polit.lua"
 assert_jq "$OUT" '.version == 1 and .created == false and .active == true' \
     "redeploying version 1's source is version 1 again, active"
-assert_eq 2 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM workflows")" \
+assert_eq 2 "$(store_sql "SELECT count(*) FROM workflows")" \
     "two versions only: no copies"
 
 # ---- deploy --inactive ---------------------------------------------------------------
@@ -233,14 +243,16 @@ else
 fi
 
 # ---- an edit of the activation is found ------------------------------------------------
-cp "$CASEFLOW_STORE" "$E2E_TMP/edited.db"
-cp -r "$CASEFLOW_STORE.keys" "$E2E_TMP/edited.db.keys" 2>/dev/null
-sqlite3 "$E2E_TMP/edited.db" "UPDATE policies SET value = '2' WHERE key = 'workflow.active:polit'"
-expect_exit 65 cf --actor admin --store "$E2E_TMP/edited.db" audit verify
+EDITED=$(store_for edited)
+store_copy "$CASEFLOW_STORE" "$EDITED"
+cp -r "$CASEFLOW_STORE.keys" "$EDITED.keys" 2>/dev/null
+store_tamper "$EDITED" "UPDATE policies SET value = '2' WHERE key = 'workflow.active:polit'"
+expect_exit 65 cf --actor admin --store "$EDITED" audit verify
 assert_contains "$ERR" "workflow.active:polit" "verify names the edited activation"
-expect_exit 65 cf --actor analyst1 --store "$E2E_TMP/edited.db" refer "$DATA/good-oneline.json"
-cp "$CASEFLOW_STORE" "$E2E_TMP/deleted.db"
-sqlite3 "$E2E_TMP/deleted.db" "DELETE FROM policies WHERE key = 'workflow.active:polit'"
-expect_exit 65 cf --actor admin --store "$E2E_TMP/deleted.db" audit verify
+expect_exit 65 cf --actor analyst1 --store "$EDITED" refer "$DATA/good-oneline.json"
+DELETED=$(store_for deleted)
+store_copy "$CASEFLOW_STORE" "$DELETED"
+store_tamper "$DELETED" "DELETE FROM policies WHERE key = 'workflow.active:polit'"
+expect_exit 65 cf --actor admin --store "$DELETED" audit verify
 
 finish

@@ -21,7 +21,7 @@ act_ok() {
         assert_eq "$5" "$(state_of "$2")" "$3 -> $5"
 }
 # The case tables only: a dry run keeps its consultation record in the chain.
-cases_dump() { sqlite3 "$CASEFLOW_STORE" ".dump cases timers events tasks keys notifications"; }
+cases_dump() { store_dump_tables "$CASEFLOW_STORE" cases timers events tasks keys notifications; }
 cases_snapshot() { cases_dump >"$E2E_TMP/$1.cases"; }
 cases_unchanged() {
     if cases_dump | cmp -s - "$E2E_TMP/$1.cases"; then ok "cases unchanged: $2"; else not_ok "cases changed: $2"; fi
@@ -120,9 +120,10 @@ assert_jq "$OUT" '.[-1].event == "workflow.migrated" and .[-1].actor == "admin" 
 assert_jq "$OUT" '.[-1].data.from_version == 1 and .[-1].data.to_version == 2 and .[-1].data.reason == "guidance 2026/7"' \
     "with from/to version and reason"
 expect_exit 0 cf --actor admin audit verify
-assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM notifications WHERE case_id = '$M'
-    AND channel = 'case.migrated' AND json_extract(payload, '$.to_version') = 2
-    AND json_extract(payload, '$.from_version') = 1")" "the feed carries case.migrated"
+# (the payloads read with jq: PostgreSQL has no json_extract)
+assert_eq 1 "$(store_sql "SELECT payload FROM notifications WHERE case_id = '$M'
+    AND channel = 'case.migrated'" | jq -s '[.[] | select(.to_version == 2 and .from_version == 1)] | length')" \
+    "the feed carries case.migrated"
 # re-running is harmless
 snapshot rerun
 expect_exit 0 cf --actor admin --reason "guidance 2026/7" workflow migrate polit --to 2 --cases "$M" "$A"
@@ -193,7 +194,7 @@ assert_eq closed "$(state_of "$M")" "monitoring expired -> closed"
 expect_exit 0 cf --actor admin audit verify
 
 # ---- an intruder's edits are found ---------------------------------------------------------------
-sql() { sqlite3 "$CASEFLOW_STORE" "$1"; }
+sql() { store_tamper "$1"; }
 # forge ACTOR ROLE ACTION: a record with a correct hash at the tail (as
 # cli_integrity.sh does), as anyone who can write the file can.
 forge() {
@@ -207,19 +208,18 @@ forge() {
     hash=$(printf '%s' "$line" | sha256sum | cut -d' ' -f1)
     sql "INSERT INTO audit VALUES($seq, $hat, '$1', '$2', '$3', NULL, NULL, '$digest', '$hhash', '$hash')"
 }
-cp "$CASEFLOW_STORE" "$E2E_TMP/clean.db"
+CLEAN=$(store_for clean)
+store_copy "$CASEFLOW_STORE" "$CLEAN"
 forge supervisor1 supervisor workflow.migrate
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "only administrators record it" "a migration record by a supervisor is found"
-cp "$E2E_TMP/clean.db" "$CASEFLOW_STORE"
-rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+store_copy "$CLEAN" "$CASEFLOW_STORE"
 sql "UPDATE cases SET version = 1 WHERE id = '$C'"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "case $C" "a case's version edited by hand is found"
 expect_exit 65 cf --actor admin --reason r workflow migrate polit --to 2 --cases "$C" --dry-run
 assert_contains "$ERR" "altered" "a migration plans nothing on an edited case"
 assert_eq 1 "$(sql "SELECT count(*) FROM audit WHERE action = 'integrity.alarm'")" "and raises the alarm"
-cp "$E2E_TMP/clean.db" "$CASEFLOW_STORE"
-rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+store_copy "$CLEAN" "$CASEFLOW_STORE"
 expect_exit 0 cf --actor admin audit verify
 finish

@@ -19,13 +19,14 @@ DB="$CASEFLOW_STORE"
 A=$(new_case E2E-STORED-A)
 [ -n "$A" ] && [ "$A" != null ] || { echo "Bail out! cannot refer"; exit 99; }
 applied='{"necessity":"identify the subscriber behind the upload","proportionality":"no less intrusive means"}'
-sql() { sqlite3 "$DB" "$1"; }
+# (the intruder's writes, around the store's refusals: store_tamper)
+sql() { store_tamper "$DB" "$1"; }
+CLEAN=$(store_for clean)
 restore() {
-    rm -f "$DB-wal" "$DB-shm"
-    cp "$E2E_TMP/clean.db" "$DB"
+    store_copy "$CLEAN" "$DB"
 }
 expect_exit 0 cf --actor admin audit verify
-cp "$DB" "$E2E_TMP/clean.db"
+store_copy "$DB" "$CLEAN"
 
 # ---- the source edited, the hash left ------------------------------------------------------
 sql "UPDATE workflows SET bundle = replace(bundle, 'officer', 'analyst')"
@@ -36,7 +37,12 @@ assert_unchanged edited "the refused act on an edited source"
 restore
 
 # ---- the source edited and its hash recomputed over the new text ----------------------------
-python3 - "$DB" <<'EOF' || { echo "Bail out! python3 cannot edit the store"; exit 99; }
+if is_pg_store "$DB"; then
+    sql "UPDATE workflows SET bundle = replace(bundle, 'officer', 'analyst'),
+        hash = encode(sha256(convert_to(replace(bundle, 'officer', 'analyst'), 'UTF8')), 'hex')" ||
+        { echo "Bail out! cannot edit the store"; exit 99; }
+else
+    python3 - "$DB" <<'EOF' || { echo "Bail out! python3 cannot edit the store"; exit 99; }
 import hashlib, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 (text,) = db.execute("SELECT bundle FROM workflows").fetchone()
@@ -45,6 +51,7 @@ db.execute("UPDATE workflows SET bundle = ?, hash = ?",
            (text, hashlib.sha256(text.encode()).hexdigest()))
 db.commit()
 EOF
+fi
 expect_exit 65 cf --actor officer1 act "$A" authorisation.applied --data "$applied"
 assert_eq 1 "$(sql "SELECT count(*) FROM audit WHERE action = 'integrity.alarm'")" \
     "a source and hash rewritten together raise the alarm"

@@ -349,3 +349,39 @@ finish() {
     [ "$E2E_FAILED" = 0 ]
     exit $?
 }
+
+# store_copy FROM TO: make store TO (a name from store_for) an exact copy
+# of store FROM, as it is now (no caseflow command may be running on it).
+# On SQLite the file, its WAL checkpointed into it first; on PostgreSQL a
+# database made with FROM's database as its template. The keys are not
+# copied: a PostgreSQL copy names FROM's key (init recorded its path), a
+# SQLite test copies FROM.keys itself where it needs them.
+store_copy() {
+    local from=$1 to=$2
+    if is_pg_store "$from"; then
+        e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "DROP DATABASE IF EXISTS $(e2e_dbname "$to") WITH (FORCE)" \
+            -c "CREATE DATABASE $(e2e_dbname "$to") TEMPLATE $(e2e_dbname "$from")" >/dev/null || {
+            echo "Bail out! cannot copy store $from to $to"
+            exit 99
+        }
+        return
+    fi
+    sqlite3 "$from" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+    rm -f "$to-wal" "$to-shm"
+    cp "$from" "$to"
+}
+
+# store_dump_tables STORE TABLE...: a textual picture of some of the
+# store's tables only (as store_dump is of all of them): sqlite3's .dump of
+# those tables, or pg_dump's of those tables of schema caseflow.
+store_dump_tables() {
+    local store=$1 t args=()
+    shift
+    if is_pg_store "$store"; then
+        for t in "$@"; do args+=(-t "caseflow.$t"); done
+        "$E2E_PGBIN/pg_dump" --no-owner "${args[@]}" -d "$store" 2>&1 |
+            grep -v '^\\\(un\)\{0,1\}restrict '
+    else
+        sqlite3 "$store" ".dump $*" 2>&1
+    fi
+}
