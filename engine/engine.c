@@ -353,10 +353,12 @@ void cf_engine_check_store(cf_engine *e)
         rc = cf_integrity_check_identity(e->store, &e->test_clock, &cerr);
     if (!rc)
         rc = cf_integrity_check_schema(e->store, digest, &cerr);
-    if (rc)
+    if (rc) {
         e->broken = cerr;
-    else if (e->store_id)
+    } else if (e->store_id) {
         cf_store_expect_schema(e->store, digest, cookie);
+        cf_store_recheck_schema(e->store, cf_integrity_check_schema);
+    }
 }
 
 int cf_engine_open(const char *path, const cf_open_options *opts, cf_engine **out,

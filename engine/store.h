@@ -72,6 +72,15 @@ int cf_store_schema_digest(cf_store *s, char out[65], cf_error *err);
  * begin); a mismatch fails the begin with CF_EINVALID. NULL or "": no
  * check. */
 void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie);
+/* When the schema's digest is no longer the expected one, ask `recorded`
+ * (inside the transaction being begun) for the digest the store's record
+ * now holds: if it returns 0 with the digest the schema has, that change
+ * was recorded by another process (a store grant, say) and becomes the
+ * expected digest; otherwise the begin fails as altered. NULL: no second
+ * look. A long-running process (caseflowd) so follows a recorded change as
+ * a fresh process would, without a restart. */
+void cf_store_recheck_schema(cf_store *s,
+                             int (*recorded)(cf_store *s, char digest[65], cf_error *err));
 /* PRAGMA schema_version: it changes with any change to the schema. */
 int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err);
 /* Hash the rows of st into h with their storage types (see store/tables.c); st

@@ -1012,6 +1012,11 @@ static int schema_guard(cf_store *s, cf_error *err)
     char now[65];
     if ((rc = cf_store_schema_digest(s, now, err)))
         return rc;
+    char recorded[65];
+    cf_error scratch;
+    if (strcmp(now, s->schema) != 0 && s->recorded_schema &&
+        s->recorded_schema(s, recorded, &scratch) == 0 && strcmp(recorded, now) == 0)
+        snprintf(s->schema, sizeof s->schema, "%s", now); /* recorded elsewhere */
     if (strcmp(now, s->schema) != 0)
         return cf_err_set(err, CF_EINVALID, "schema",
                           "the store's schema was altered outside caseflow (a table, "
@@ -1025,6 +1030,12 @@ void cf_store_expect_schema(cf_store *s, const char *digest, int64_t cookie)
 {
     snprintf(s->schema, sizeof s->schema, "%s", digest ? digest : "");
     s->cookie = cookie;
+}
+
+void cf_store_recheck_schema(cf_store *s,
+                             int (*recorded)(cf_store *s, char digest[65], cf_error *err))
+{
+    s->recorded_schema = recorded;
 }
 
 int cf_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)

@@ -28,6 +28,9 @@ struct cf_store {
     int64_t version;   /* schema version (user_version) */
     char schema[65];   /* expected schema digest ("" : not checked) */
     int64_t cookie;    /* PRAGMA schema_version when schema last matched */
+    /* cf_store_recheck_schema's function: another digest the store may now
+     * rightly have (NULL: none) */
+    int (*recorded_schema)(cf_store *s, char digest[65], cf_error *err);
     char *path;
     cf_store_hooks hooks;
     cf_data_cache *dcache; /* case data this process wrote, parsed (or NULL) */

@@ -133,7 +133,7 @@ assert_contains "$OUT" "tables match the chain" "the chain verifies, the grant's
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 U="http://127.0.0.1:$PORT"
 timeout 300 "$CASEFLOWD" --store "$APP" --listen "127.0.0.1:$PORT" --tick-interval 0 \
-    --signing-key "$KEYS/caseflow.key" >/dev/null 2>"$E2E_TMP/cfd.log" </dev/null &
+    --signing-key "$KEYS/store.key" >/dev/null 2>"$E2E_TMP/cfd.log" </dev/null &
 CFD_PID=$!
 for _ in $(seq 100); do
     [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$U/readyz")" = 200 ] && break
@@ -146,6 +146,25 @@ assert_jq "$OUT" '(.database.store | test("cf_app@/store")) and (.database.store
     "/readyz: the store named, without its password"
 code=$(curl -s --max-time 5 -o "$OUT" -w '%{http_code}' -H "Authorization: Bearer $TOK" -H "X-Caseflow-Reason: e2e" "$U/v1/cases/$id")
 assert_eq 200 "$code" "a case read through caseflowd as the login role"
+# A grant the owner records while caseflowd runs: the running instance
+# follows the recorded schema as a new process would, without a restart.
+su_sql postgres "CREATE ROLE cf_reader LOGIN" >/dev/null
+expect_exit 0 cf --actor admin --store "$OWNER" --json store grant cf_reader
+assert_jq "$OUT" '.changed == true' "store grant to a second role while caseflowd runs: recorded"
+code=$(referral GRANT-2 | curl -s --max-time 15 -o "$OUT" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+    -H "Content-Type: application/json" --data-binary @- "$U/v1/referrals")
+assert_eq 201 "$code" "the running caseflowd takes a referral after the recorded grant (no restart)"
+# ... but not a grant typed into psql: that is still an altered schema.
+su_sql store "GRANT TRUNCATE ON caseflow.keys TO cf_reader" >/dev/null
+code=$(referral GRANT-3 | curl -s --max-time 15 -o "$OUT" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+    -H "Content-Type: application/json" --data-binary @- "$U/v1/referrals")
+[ "$code" != 201 ] && ok "the running caseflowd refuses a referral after a psql grant ($code)" ||
+    not_ok "the running caseflowd took a referral after a grant made behind caseflow's back"
+assert_contains "$OUT" "altered outside caseflow" "and says the schema was altered"
+su_sql store "REVOKE TRUNCATE ON caseflow.keys FROM cf_reader" >/dev/null
+code=$(referral GRANT-3 | curl -s --max-time 15 -o "$OUT" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+    -H "Content-Type: application/json" --data-binary @- "$U/v1/referrals")
+assert_eq 201 "$code" "once the grant is taken back, the referral is taken"
 # the database goes away: no new connections, the open ones cut
 su_sql postgres "ALTER DATABASE store ALLOW_CONNECTIONS false" >/dev/null
 su_sql postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'store'" >/dev/null
@@ -206,7 +225,7 @@ assert_contains "$ERR" "the owner (role cf_owner) runs caseflow store grant cf_b
 referral GRANT-BARE >"$E2E_TMP/bare.json"
 expect_exit_in 77 "$E2E_TMP/bare.json" cf --actor analyst1 --store "$BARE" refer --workflow polit
 assert_eq "$before" "$(su_sql store "SELECT count(*), max(hash) FROM caseflow.audit")" "the store is unchanged"
-assert_eq 1 "$(su_sql store "SELECT count(*) FROM caseflow.cases")" "no case was made"
+assert_eq 3 "$(su_sql store "SELECT count(*) FROM caseflow.cases")" "no case was made (the three taken before)"
 expect_exit 77 cf --actor officer1 --store "$OWNER" store grant cf_bare
 assert_contains "$ERR" "may not" "store grant by an actor who is not an administrator (77)"
 
@@ -225,7 +244,7 @@ expect_exit 0 cf --actor admin audit verify
 # ---- the grant the message asks for, and the role works --------------------------------
 expect_exit 0 cf --actor admin --store "$OWNER" store grant cf_bare
 expect_exit 0 cf --actor supervisor1 --store "$BARE" --reason e2e list --json
-assert_jq "$OUT" 'length == 1' "after store grant cf_bare, the role that was refused works"
+assert_jq "$OUT" 'length == 3' "after store grant cf_bare, the role that was refused works"
 expect_exit 0 cf --actor admin audit verify
 
 # ---- a migration is the owner's ------------------------------------------------------------
