@@ -379,6 +379,12 @@ static const char *const pg_schema_sql[] = {
     " (SELECT oid FROM pg_class WHERE relnamespace = 'caseflow'::regnamespace) ORDER BY 2, 1",
     "SELECT rulename, tablename, definition FROM pg_rules WHERE schemaname = 'caseflow'"
     " ORDER BY 2, 1",
+    /* every object in the schema by name, whatever its kind: an operator,
+     * aggregate or type planted there shadows pg_catalog's for caseflow's
+     * own SQL (the search_path puts caseflow first) */
+    "SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend"
+    " WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'caseflow'::regnamespace"
+    " ORDER BY 1",
     "SELECT pg_get_userbyid(nspowner), coalesce(nspacl::text, '') FROM pg_namespace"
     " WHERE nspname = 'caseflow'",
     "SELECT application_id, user_version FROM store_identity",
@@ -445,7 +451,10 @@ int cf_pg_store_schema_cookie(cf_store *s, int64_t *cookie, cf_error *err)
         " + (SELECT coalesce(sum(o.xmin::text::bigint), 0) + 19 * count(*) FROM pg_policy o"
         "  WHERE o.polrelid = ANY((SELECT oids FROM r)::oid[]))"
         " + (SELECT coalesce(sum(w.xmin::text::bigint), 0) + 23 * count(*) FROM pg_rewrite w"
-        "  WHERE w.ev_class = ANY((SELECT oids FROM r)::oid[])))::bigint";
+        "  WHERE w.ev_class = ANY((SELECT oids FROM r)::oid[]))"
+        /* every object of the schema (operators, aggregates, types too) */
+        " + (SELECT coalesce(sum(x.xmin::text::bigint), 0) + 41 * count(*) FROM pg_depend x"
+        "  WHERE x.refclassid = 'pg_namespace'::regclass AND x.refobjid = (SELECT oid FROM n)))::bigint";
     cf_stmt *st = cf_store_stmt(s, sql, err);
     if (!st)
         return err ? err->code : CF_EIO;

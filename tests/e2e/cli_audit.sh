@@ -8,21 +8,30 @@
 
 export CASEFLOW_NOW=2026-11-02T10:00:00Z
 setup_store
-KEYS="$CASEFLOW_STORE.keys"
-PUB="$KEYS/caseflow.db.key.pub"
+KEY=$(store_key "$CASEFLOW_STORE")
+KEYS=$(dirname "$KEY")
+PUB="$KEY.pub"
 
 # init made a private signing key and a public key apart from the store, in
 # a directory only its owner may enter.
 assert_eq 700 "$(stat -c %a "$KEYS")" "the key directory is 0700"
-assert_eq 600 "$(stat -c %a "$KEYS/caseflow.db.key")" "secret key is 0600"
-assert_eq 600 "$(stat -c %a "$CASEFLOW_STORE")" "store is 0600"
+assert_eq 600 "$(stat -c %a "$KEY")" "secret key is 0600"
+if on_sqlite "the mode of the store's file"; then
+    assert_eq 600 "$(stat -c %a "$CASEFLOW_STORE")" "store is 0600"
+fi
 assert_eq 64 "$(tr -d '\n' <"$PUB" | wc -c)" "public key is 64 hex characters"
 expect_exit 0 cf --actor admin init                          # idempotent
 # A new store never overwrites an existing key file.
-expect_exit 65 cf --actor admin --store "$E2E_TMP/second.db" --signing-key "$PUB" init --test-clock
+SECOND=$(store_for second)
+expect_exit 65 cf --actor admin --store "$SECOND" --signing-key "$PUB" init --test-clock
 assert_eq 64 "$(tr -d '\n' <"$PUB" | wc -c)" "the existing public key is untouched"
-if [ -e "$E2E_TMP/second.db" ]; then
-    expect_exit 0 sqlite3 "$E2E_TMP/second.db" "SELECT count(*) FROM users"
+if is_pg_store "$SECOND"; then
+    # the database exists (store_for made it): no schema, or no administrator
+    n=$(store_sql "$SECOND" "SELECT CASE WHEN to_regclass('caseflow.users') IS NULL THEN 0 ELSE 1 END")
+    [ "$n" = 1 ] && n=$(store_sql "$SECOND" "SELECT count(*) FROM users")
+    assert_eq 0 "$n" "the failed init left no administrator"
+elif [ -e "$SECOND" ]; then
+    expect_exit 0 sqlite3 "$SECOND" "SELECT count(*) FROM users"
     assert_eq 0 "$(cat "$OUT")" "the failed init left no administrator"
 fi
 
@@ -37,7 +46,7 @@ expect_exit 64 cf --actor officer1 list
 expect_exit 64 cf --actor officer1 history "$id"
 expect_exit 64 cf --actor officer1 report
 expect_exit 0 cf --actor officer1 --reason "case review" show "$id"
-reason=$(sqlite3 "$CASEFLOW_STORE" "SELECT justification FROM audit WHERE action='consultation' ORDER BY seq DESC LIMIT 1")
+reason=$(store_sql "SELECT justification FROM audit WHERE action='consultation' ORDER BY seq DESC LIMIT 1")
 assert_eq "case review" "$reason" "the read's justification is in the audit trail"
 
 # Checkpoints: only administrators write them on demand.
@@ -49,17 +58,18 @@ assert_jq "$OUT" ".ok == true and .checkpoints == 1 and .last_signed_seq == $sig
 assert_jq "$OUT" ".tables.cases == 1 and .tables.users == 6" "verify checks the tables"
 
 # Another key pins nothing of ours.
-cf --actor admin init --test-clock --store "$E2E_TMP/other.db" >/dev/null
-expect_exit 65 cf --actor admin audit verify --key "$E2E_TMP/other.db.keys/other.db.key.pub"
+OTHER=$(store_for other)
+cf --actor admin init --test-clock --store "$OTHER" >/dev/null
+expect_exit 65 cf --actor admin audit verify --key "$(store_key "$OTHER").pub"
 
 # Export: administrators only, private, never over a file, itself audited.
 expect_exit 77 cf --actor officer1 audit export --output "$E2E_TMP/x.jsonl"
 expect_exit 0 cf --actor admin audit export --output "$E2E_TMP/export.jsonl"
 assert_eq 600 "$(stat -c %a "$E2E_TMP/export.jsonl")" "export is 0600"
 expect_exit 65 cf --actor admin audit export --output "$E2E_TMP/export.jsonl"
-assert_eq disclosure "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1 OFFSET 1")" \
+assert_eq disclosure "$(store_sql "SELECT action FROM audit ORDER BY seq DESC LIMIT 1 OFFSET 1")" \
     "the export is recorded as a disclosure"
-assert_eq checkpoint "$(sqlite3 "$CASEFLOW_STORE" "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
+assert_eq checkpoint "$(store_sql "SELECT action FROM audit ORDER BY seq DESC LIMIT 1")" \
     "and then signed, so the export is covered to its end"
 
 # Verified elsewhere: no store, only the file and the public key.
@@ -102,12 +112,11 @@ expect_exit 65 cf audit verify --file "$E2E_TMP/tampered.jsonl" --key "$PUB"
 assert_contains "$ERR" "altered" "the tampered record is named"
 
 # A case row edited behind the engine's back is found.
-cp "$CASEFLOW_STORE" "$E2E_TMP/pristine.db"
-sqlite3 "$CASEFLOW_STORE" "UPDATE cases SET state='closed' WHERE id='$id'"
+store_save "$CASEFLOW_STORE" pristine
+store_tamper "UPDATE cases SET state='closed' WHERE id='$id'"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "cases" "verify names the table"
-cp "$E2E_TMP/pristine.db" "$CASEFLOW_STORE"
-rm -f "$CASEFLOW_STORE-wal" "$CASEFLOW_STORE-shm"
+store_restore "$CASEFLOW_STORE" pristine
 
 # Policy: administrators may let reads go without a reason; it is audited.
 expect_exit 77 cf --actor officer1 policy set require_reason false

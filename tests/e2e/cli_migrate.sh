@@ -8,6 +8,7 @@
 # shellcheck disable=SC2119 # setup_store takes an optional path, not our arguments
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the store is a SQLite fixture of an old schema (a PostgreSQL store begins at schema 4: nothing to migrate)"
 
 # The old store runs on the system clock (it was never a test-clock store).
 unset CASEFLOW_NOW

@@ -11,10 +11,13 @@
 setup_store
 DB=$CASEFLOW_STORE
 export CASEFLOW_REASON="e2e test"
+q() {
+    if is_pg_store "$DB"; then store_tamper "$DB" "$1"; else sqlite3 -batch "$DB" "$1"; fi
+}
 referrals SNAP 1500 >"$E2E_TMP/bulk.jsonl"
 expect_exit 0 cf --actor analyst1 refer "$E2E_TMP/bulk.jsonl"
-per=$(sqlite3 -batch "$DB" "SELECT count(*) / (SELECT count(*) FROM cases) FROM events")
-one=$(sqlite3 -batch "$DB" "SELECT count(*) % (SELECT count(*) FROM cases) FROM events")
+per=$(q "SELECT count(*) / (SELECT count(*) FROM cases) FROM events")
+one=$(q "SELECT count(*) % (SELECT count(*) FROM cases) FROM events")
 [ "$one" = 0 ] && [ "$per" -ge 1 ] && ok "each case has $per history record(s)" ||
     not_ok "cases with different numbers of history records"
 
@@ -37,7 +40,7 @@ verifies() {
     local w1=$!
     writer "W2-$n-$want" &
     local w2=$!
-    before=$(sqlite3 -batch "$DB" "SELECT count(*) FROM cases")
+    before=$(q "SELECT count(*) FROM cases")
     for _ in $(seq 1 "$n"); do
         rc=0
         "$CASEFLOW_BIN" --actor admin --json audit verify >"$E2E_TMP/v.json" 2>"$E2E_TMP/v.err" || rc=$?
@@ -51,7 +54,7 @@ verifies() {
     done
     touch "$E2E_TMP/stop"
     wait "$w1" "$w2"
-    after=$(sqlite3 -batch "$DB" "SELECT count(*) FROM cases")
+    after=$(q "SELECT count(*) FROM cases")
     [ "$after" -gt "$before" ] || bad=$((bad + 1000))
     echo "$bad"
 }
@@ -61,17 +64,26 @@ expect_exit 0 cf --actor admin audit verify
 
 # A task planted and kept out of its index (see cli_integrity.sh): found by
 # every verify, whatever the writers commit meanwhile.
-C=$(sqlite3 -batch "$DB" "SELECT id FROM cases ORDER BY seq LIMIT 1")
+C=$(q "SELECT id FROM cases ORDER BY seq LIMIT 1")
+# (On PostgreSQL planted by a superuser, the store's triggers off; no index
+# can be made to leave it out without a change to the schema.)
+if on_sqlite "the task kept out of its index by editing SQLite's schema table"; then
 sqlite3 -batch "$DB" "INSERT INTO tasks(case_id, role, kind, detail, created_at)
                       VALUES('$C', 'officer', 'review', 'planted', 0)"
-max=$(sqlite3 -batch "$DB" "SELECT max(seq) FROM tasks")
-orig=$(sqlite3 -batch "$DB" "SELECT sql FROM sqlite_schema WHERE name='tasks_case'")
+max=$(q "SELECT max(seq) FROM tasks")
+orig=$(q "SELECT sql FROM sqlite_schema WHERE name='tasks_case'")
 sqlite3 -batch "$DB" "PRAGMA writable_schema=ON;
     UPDATE sqlite_schema SET sql = sql || ' WHERE seq <> $max' WHERE name='tasks_case'"
 sqlite3 -batch "$DB" "REINDEX tasks_case"
 sqlite3 -batch "$DB" "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = '$orig' WHERE name='tasks_case'"
 expect_exit 65 cf --actor admin audit verify
 assert_contains "$ERR" "tasks: 1 row(s) not reachable through its index" "the hidden task is found"
+else
+q "INSERT INTO tasks(seq, case_id, role, kind, detail, created_at)
+   VALUES((SELECT coalesce(max(seq), 0) + 1 FROM tasks), '$C', 'officer', 'review', 'planted', 0)"
+expect_exit 65 cf --actor admin audit verify
+assert_contains "$ERR" "$C" "the planted task is found"
+fi
 assert_eq 0 "$(verifies 15 65)" "15 verifies of the tampered store while writers commit: all fail"
 
 finish

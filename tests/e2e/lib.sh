@@ -385,3 +385,52 @@ store_dump_tables() {
         sqlite3 "$store" ".dump $*" 2>&1
     fi
 }
+
+# store_key STORE: where init put STORE's secret signing key (its public key
+# is the same path with .pub): <store>.keys/<name>.key beside a SQLite file,
+# $CASEFLOW_KEY_DIR/<database>.key for a PostgreSQL store.
+store_key() {
+    if is_pg_store "$1"; then
+        printf '%s/%s.key\n' "$CASEFLOW_KEY_DIR" "$(e2e_dbname "$1")"
+    else
+        printf '%s.keys/%s.key\n' "$1" "$(basename "$1")"
+    fi
+}
+
+# store_save STORE NAME: a copy of the whole store as it is now, to read
+# (store_saved NAME names it) or to put back (store_restore STORE NAME): on
+# SQLite the file copied to $E2E_TMP/NAME.db, as the tests always did; on
+# PostgreSQL a database made from the store's (CREATE DATABASE ... TEMPLATE).
+# The store's key stays where it is (named after the store, not the copy).
+store_saved() {
+    local store=$CASEFLOW_STORE
+    [ $# -gt 1 ] && { store=$1; shift; }
+    if is_pg_store "$store"; then
+        printf '%s\n' "$store" | sed "s#/[^/?]*?#/${E2E_DBTAG}_s_$(printf '%s' "$1" | tr -c 'a-z0-9' '_' | cut -c1-20)?#"
+    else
+        printf '%s\n' "$E2E_TMP/$1.db"
+    fi
+}
+
+store_save() {
+    local copy
+    copy=$(store_saved "$1" "$2")
+    if is_pg_store "$1"; then
+        e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "DROP DATABASE IF EXISTS $(e2e_dbname "$copy") WITH (FORCE)" \
+            -c "CREATE DATABASE $(e2e_dbname "$copy") TEMPLATE $(e2e_dbname "$1")" >/dev/null || exit 99
+    else
+        cp "$1" "$copy"
+    fi
+}
+
+store_restore() {
+    local copy
+    copy=$(store_saved "$1" "$2")
+    if is_pg_store "$1"; then
+        e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "DROP DATABASE IF EXISTS $(e2e_dbname "$1") WITH (FORCE)" \
+            -c "CREATE DATABASE $(e2e_dbname "$1") TEMPLATE $(e2e_dbname "$copy")" >/dev/null || exit 99
+    else
+        cp "$copy" "$1"
+        rm -f "$1-wal" "$1-shm"
+    fi
+}

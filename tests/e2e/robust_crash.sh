@@ -52,13 +52,17 @@ kill_tree() {
 }
 
 sql() {
-    sqlite3 -batch -cmd ".timeout 10000" "$DB" "$@"
+    if is_pg_store "$DB"; then
+        store_sql "$DB" "$@"
+    else
+        sqlite3 -batch -cmd ".timeout 10000" "$DB" "$@"
+    fi
 }
 
 # The invariants every round must keep.
 check_store() {
     local what=$1 bad ids
-    bad=$(sql "SELECT count(*) FROM (SELECT source, reference FROM cases GROUP BY 1, 2 HAVING count(*) > 1)")
+    bad=$(sql "SELECT count(*) FROM (SELECT source, reference FROM cases GROUP BY 1, 2 HAVING count(*) > 1) d")
     assert_eq 0 "$bad" "$what: no referral is stored twice"
     bad=$(sql "SELECT id || ' ' || state || ' rev ' || revision FROM cases c
         WHERE c.state NOT IN ('authorisation')

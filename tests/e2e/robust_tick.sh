@@ -24,7 +24,7 @@ export CASEFLOW_NOW=2026-10-01T09:00:00Z
 DOOMED=$(new_case TICK-DOOMED ticking)
 expect_exit 0 cf --actor officer1 act "$DOOMED" doom
 
-q() { sqlite3 "$CASEFLOW_STORE" "$1"; }
+q() { store_sql "$1"; }
 assert_eq "$N" "$(q "SELECT count(*) FROM cases WHERE workflow = 'ticking' AND state = 'waiting'")" \
     "$N cases wait for their timers"
 assert_eq "$((N + 1))" "$(q "SELECT count(*) FROM timers")" "one timer each, and the doomed one"
