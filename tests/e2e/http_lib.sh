@@ -98,17 +98,22 @@ http_setup_store() {
 
 # store_state: what a refusal must not change (cases, their revisions, the
 # history, the feed, tasks, tokens, idempotency keys, webhooks).
+# The same SQL on both backends (store_sql): the tasks one a row each, in
+# order (PostgreSQL has no group_concat, SQLite 3.40 no string_agg), the
+# revoked tokens counted with a CASE (PostgreSQL sums no booleans).
 store_state() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM cases; SELECT max(seq) FROM events;
+    store_sql "SELECT count(*) FROM cases; SELECT max(seq) FROM events;
         SELECT coalesce(sum(revision), 0) FROM cases; SELECT max(seq) FROM notifications;
-        SELECT count(*), group_concat(status || ':' || coalesce(assignee, '-')) FROM tasks;
-        SELECT count(*), sum(revoked_at > 0) FROM tokens; SELECT count(*) FROM idempotency;
+        SELECT count(*) FROM tasks;
+        SELECT status || ':' || coalesce(assignee, '-') FROM tasks ORDER BY seq;
+        SELECT count(*), sum(CASE WHEN revoked_at > 0 THEN 1 ELSE 0 END) FROM tokens;
+        SELECT count(*) FROM idempotency;
         SELECT count(*) FROM webhooks; SELECT count(*) FROM workflows;" 2>&1 | tr '\n' ' '
 }
 
 # audit_head: the newest audit record's seq.
 audit_head() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT coalesce(max(seq), 0) FROM audit"
+    store_sql "SELECT coalesce(max(seq), 0) FROM audit"
 }
 
 # ---- caseflowd -------------------------------------------------------------------------------
