@@ -18,7 +18,9 @@ if [ ! -f "$POLIT" ]; then
 fi
 
 # ---- --help of every new command, without a store ------------------------------
-export CASEFLOW_STORE="$E2E_TMP/nowhere.db"
+# (on PostgreSQL a database not made: a command that opened it would fail)
+CASEFLOW_STORE=$(store_missing nowhere)
+export CASEFLOW_STORE
 for words in "token create" "token list" "token revoke" "task list" "task claim" \
     "task complete" "feed" "webhook add" "webhook list" "webhook remove" \
     "webhook redeliver" "token" "task" "webhook"; do
@@ -32,13 +34,13 @@ expect_exit 0 cf act --help
 assert_contains "$OUT" "--idempotency-key" "act's help names --idempotency-key"
 expect_exit 0 cf list --version
 assert_contains "$OUT" "caseflow " "list --version alone is still the version"
-assert_eq no "$(test -e "$CASEFLOW_STORE" && echo yes || echo no)" "help opens no store"
+assert_eq no "$(store_exists "$CASEFLOW_STORE" && echo yes || echo no)" "help opens no store"
 
 export CASEFLOW_NOW=2026-11-03T10:00:00Z
 setup_store
 R=(--reason e2e)
 audit_count() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action='$1'"
+    store_sql "SELECT count(*) FROM audit WHERE action='$1'"
 }
 
 # ---- tokens ----------------------------------------------------------------------
@@ -204,11 +206,11 @@ while [ $pages -lt 100 ]; do
     after=$(jq -r '.next // empty' "$OUT")
     [ -n "$after" ] || break
 done
-total=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM cases")
+total=$(store_sql "SELECT count(*) FROM cases")
 assert_eq "$(wc -l <"$E2E_TMP/ids")" "$(sort -u "$E2E_TMP/ids" | wc -l)" "paging: no case repeated"
 # every case but those written after the last page was read
 assert_eq "$((total - 1))" "$(wc -l <"$E2E_TMP/ids")" "paging while writing: no case missed"
-assert_eq "$(sqlite3 "$CASEFLOW_STORE" "SELECT id FROM cases ORDER BY seq" | head -n -1)" \
+assert_eq "$(store_sql "SELECT id FROM cases ORDER BY seq" | head -n -1)" \
     "$(cat "$E2E_TMP/ids")" "paging: intake order"
 cf --actor supervisor1 "${R[@]}" list --after "" --limit 2 >"$OUT" 2>"$ERR"
 assert_eq 3 "$(wc -l <"$OUT")" "list --after, human: a header and a page"

@@ -5,8 +5,8 @@
 # docs/service.md tells a caller to) while caseflowd is killed with SIGKILL
 # three times, each after a random while under load, and stopped with SIGTERM
 # a fourth time, and restarted each time on the same store and port. After
-# each stop, before the restart: the store opens and passes integrity_check,
-# the chain verifies, and every write acknowledged so far is in the store,
+# each stop, before the restart: the store opens and passes integrity_check
+# (SQLite's; on PostgreSQL the server recovers its own files), the chain verifies, and every write acknowledged so far is in the store,
 # once. SIGTERM under load exits 0 within a bound. At the end the same again
 # over everything, and the feed follower saw every event once, in order,
 # across the restarts. caseflowd is up under load for 5/8 to 9/8 of
@@ -98,7 +98,12 @@ check_store() {
     local when=$1 k
     sleep 0.3 # an answer received just before the stop is written to the acks
     expect_exit 0 cf --actor admin audit verify
-    assert_eq ok "$(sqlite3 "$STORE" 'PRAGMA integrity_check')" "$when: integrity_check"
+    # On PostgreSQL the server's own recovery keeps its files whole; what is
+    # caseflow's is checked on both: the chain verifies (above), the store
+    # opens (below) and holds every acknowledged write, once.
+    if on_sqlite "$when: PRAGMA integrity_check (SQLite's file after the kill)"; then
+        assert_eq ok "$(sqlite3 "$STORE" 'PRAGMA integrity_check')" "$when: integrity_check"
+    fi
     expect_exit 0 cf --actor supervisor1 --reason "kill test" list --limit 1
     "$PY" "$LOADGEN" check --store "$STORE" --acks "$ACKS" >"$OUT" 2>"$ERR"
     assert_eq 0 "$?" "$when: the check ran"

@@ -98,20 +98,31 @@ http_setup_store() {
 
 # store_state: what a refusal must not change (cases, their revisions, the
 # history, the feed, tasks, tokens, idempotency keys, webhooks).
+# The same SQL on both backends (store_sql): the tasks one a row each, in
+# order (PostgreSQL has no group_concat, SQLite 3.40 no string_agg), the
+# revoked tokens counted with a CASE (PostgreSQL sums no booleans).
 store_state() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM cases; SELECT max(seq) FROM events;
+    store_sql "SELECT count(*) FROM cases; SELECT max(seq) FROM events;
         SELECT coalesce(sum(revision), 0) FROM cases; SELECT max(seq) FROM notifications;
-        SELECT count(*), group_concat(status || ':' || coalesce(assignee, '-')) FROM tasks;
-        SELECT count(*), sum(revoked_at > 0) FROM tokens; SELECT count(*) FROM idempotency;
+        SELECT count(*) FROM tasks;
+        SELECT status || ':' || coalesce(assignee, '-') FROM tasks ORDER BY seq;
+        SELECT count(*), sum(CASE WHEN revoked_at > 0 THEN 1 ELSE 0 END) FROM tokens;
+        SELECT count(*) FROM idempotency;
         SELECT count(*) FROM webhooks; SELECT count(*) FROM workflows;" 2>&1 | tr '\n' ' '
 }
 
 # audit_head: the newest audit record's seq.
 audit_head() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT coalesce(max(seq), 0) FROM audit"
+    store_sql "SELECT coalesce(max(seq), 0) FROM audit"
 }
 
 # ---- caseflowd -------------------------------------------------------------------------------
+
+# The bound on one caseflowd's life (a stray one must not outlive the test).
+# On PostgreSQL intake is many times slower (a statement is a round trip to
+# the server: http_api's 10,000 referrals take minutes), so the bound is too.
+CFD_BOUND=300
+is_pg_store "$CASEFLOW_STORE" && CFD_BOUND=1500
 
 # cfd_start [ARGS...]: start caseflowd on the store, on a new free port of
 # 127.0.0.1 (no timers unless ARGS say otherwise), bounded by timeout, and
@@ -122,7 +133,7 @@ cfd_start() {
     for try in 1 2 3; do
         PORT=$(free_port)
         U="http://127.0.0.1:$PORT"
-        timeout 300 "$CASEFLOWD" --store "$CASEFLOW_STORE" --listen "127.0.0.1:$PORT" \
+        timeout "$CFD_BOUND" "$CASEFLOWD" --store "$CASEFLOW_STORE" --listen "127.0.0.1:$PORT" \
             --tick-interval 0 "$@" >/dev/null 2>>"$CFD_LOG" </dev/null &
         CFD_PID=$!
         for _ in $(seq 200); do

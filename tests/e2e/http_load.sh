@@ -107,6 +107,6 @@ done
 assert_jq "$OUT" '.referrals > 0 and .acts > 0' "the check saw referrals and acts"
 assert_jq "$OUT" '.feed.seen == .feed.stored and .feed.disorder == 0 and .feed.last > 0' \
     "the feed follower saw every event once, in order"
-n=$(sqlite3 "$STORE" "SELECT count(*) FROM cases WHERE reference LIKE 'LOAD-%'")
+n=$(store_sql "$STORE" "SELECT count(*) FROM cases WHERE reference LIKE 'LOAD-%'")
 assert_jq "$OUT" ".referrals <= $n" "no more acknowledged referrals than cases ($n)"
 finish

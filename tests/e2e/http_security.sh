@@ -29,7 +29,7 @@ high_checks='{"occupants":[{"name":"Test Occupant Two","dob":"1975-05-05"}],"pri
 WHY=(-H "X-Caseflow-Reason: e2e security")
 
 # ---- CASEFLOW_NOW on a store on the system clock: refused ------------------------------------
-SYSTEM_STORE="$E2E_TMP/system.db"
+SYSTEM_STORE=$(store_for system)
 (unset CASEFLOW_NOW; cf --store "$SYSTEM_STORE" --actor admin init >/dev/null) ||
     { echo "Bail out! cannot make a store on the system clock"; exit 99; }
 CASEFLOW_NOW=2026-10-01T08:00:00Z timeout 20 "$CASEFLOWD" --store "$SYSTEM_STORE" \
@@ -59,7 +59,7 @@ if ! cf --actor officer1 act "$G" authorisation.applied --data "$applied" >/dev/
     echo "Bail out! cannot prepare the MASH case"
     exit 99
 fi
-TASK=$(sqlite3 "$CASEFLOW_STORE" "SELECT seq FROM tasks WHERE case_id = '$G'")
+TASK=$(store_sql "SELECT seq FROM tasks WHERE case_id = '$G'")
 GRANT="/v1/cases/$C1/events/authorisation.granted"
 cfd_start --max-body 64K --connection-timeout 2
 
@@ -116,7 +116,7 @@ BAD_ROUTES=("${ROUTES[@]}")
 [ "$ALIASES" = no ] && BAD_ROUTES=("${ROUTES[@]:0:3}")
 
 auth_refusals() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action = 'auth.refused'"
+    store_sql "SELECT count(*) FROM audit WHERE action = 'auth.refused'"
 }
 
 # refused_on_every_route WHAT CREDENTIAL AUDITED [CURL ARGS...]: every
@@ -212,7 +212,7 @@ forbidden() {
     head=$(audit_head)
     expect_problem 403 CF_EDENIED "$field" "$what" "$@"
     assert_eq "$before" "$(store_state)" "$what: the store is unchanged"
-    n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE seq > $head
+    n=$(store_sql "SELECT count(*) FROM audit WHERE seq > $head
         AND action = 'refused' AND actor = '$3'")
     FORBIDDEN_N=$((FORBIDDEN_N + 1))
     [ "$n" -ge 1 ] || UNAUDITED+=("$what")
@@ -247,15 +247,21 @@ else
     printf '#   not audited: %s\n' "${UNAUDITED[@]}"
 fi
 # The four-eyes refusal is in the case's own history, naming the rule.
-assert_eq "dual1 case.act four_eyes" "$(sqlite3 "$CASEFLOW_STORE" "SELECT a.actor || ' ' ||
-    json_extract(r.payload, '$.refused') || ' ' || json_extract(r.payload, '$.field') FROM audit a
+# (a JSON member: json_extract on SQLite, ->> on PostgreSQL)
+if is_pg_store "$CASEFLOW_STORE"; then
+    J_REFUSED="(r.payload::jsonb ->> 'refused')" J_FIELD="(r.payload::jsonb ->> 'field')"
+else
+    J_REFUSED="json_extract(r.payload, '\$.refused')" J_FIELD="json_extract(r.payload, '\$.field')"
+fi
+assert_eq "dual1 case.act four_eyes" "$(store_sql "SELECT a.actor || ' ' ||
+    $J_REFUSED || ' ' || $J_FIELD FROM audit a
     JOIN records r ON r.seq = a.seq WHERE a.action = 'refused' AND a.case_id = '$C1'
     ORDER BY a.seq DESC LIMIT 1")" "the four-eyes refusal is in $C1's audit, naming the rule"
 
 # only_refusals_since HEAD: the records after audit seq HEAD that are not
 # refusals (a refused read is no consultation).
 only_refusals_since() {
-    sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE seq > $1 AND action <> 'refused'"
+    store_sql "SELECT count(*) FROM audit WHERE seq > $1 AND action <> 'refused'"
 }
 
 # refused_since HEAD [N]: the refusal records after audit seq HEAD; waits
@@ -264,7 +270,7 @@ only_refusals_since() {
 refused_since() {
     local n i
     for i in $(seq 50); do
-        n=$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE seq > $1
+        n=$(store_sql "SELECT count(*) FROM audit WHERE seq > $1
             AND action = 'refused'")
         [ -z "${2:-}" ] || [ "$n" -ge "$2" ] && break
         sleep 0.1
@@ -422,7 +428,11 @@ one_of() {
 SV=${TOKEN[supervisor1]}
 before=$(store_state)
 # A field value holding CR or NUL is refused, or the character never
-# reaches the record (RFC 9110, 5.5: reject, or replace it with SP).
+# reaches the record (RFC 9110, 5.5: reject, or replace it with SP). The
+# reason's bytes in upper-case hex: SQLite's hex(), PostgreSQL's encode.
+HEX_JUSTIFICATION="hex(justification)"
+is_pg_store "$CASEFLOW_STORE" &&
+    HEX_JUSTIFICATION="upper(encode(convert_to(justification, 'UTF8'), 'hex'))"
 reason_check() {
     local name=$1 want=$2 what=$3 got
     raw "$name"
@@ -430,7 +440,7 @@ reason_check() {
         ok "$what: refused (400)"
         return
     fi
-    got=$(sqlite3 "$CASEFLOW_STORE" "SELECT hex(justification) FROM audit
+    got=$(store_sql "SELECT $HEX_JUSTIFICATION FROM audit
         WHERE action = 'consultation' AND justification LIKE 'e2e%' ORDER BY seq DESC LIMIT 1")
     if [ "$RAW_STATUS" = 200 ] && [ "$got" = "$want" ]; then
         ok "$what: taken with the character replaced by a space"
@@ -600,7 +610,7 @@ else
     not_ok "the slow connections are closed by the service after its timeout:" \
         "$(cat "$E2E_TMP/slow.out")"
 fi
-assert_eq 0 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM cases
+assert_eq 0 "$(store_sql "SELECT count(*) FROM cases
     WHERE reference = 'E2E-SEC-SLOW'")" \
     "the half-sent referral was not taken in"
 expect 200 "and the service still answers" GET /healthz -

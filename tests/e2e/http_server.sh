@@ -147,11 +147,13 @@ assert_contains "$OUT" "workers = 8" "the file's keys are kept"
 expect_d 0 --help
 assert_contains "$OUT" "usage: caseflowd" "--help"
 expect_d 0 --version
-expect_d 66 --store "$E2E_TMP/nowhere.db" --listen 127.0.0.1:"$PORT"
-assert_eq no "$(test -e "$E2E_TMP/nowhere.db" && echo yes || echo no)" "no store is created"
+# No store there (on PostgreSQL: no database): refused, and none is made.
+NOWHERE=$(store_missing nowhere)
+expect_d 66 --store "$NOWHERE" --listen 127.0.0.1:"$PORT"
+assert_eq no "$(store_exists "$NOWHERE" && echo yes || echo no)" "no store is created"
 
 # CASEFLOW_NOW: honoured on a test-clock store, refused on one on the system clock.
-SYSTEM_STORE="$E2E_TMP/system.db"
+SYSTEM_STORE=$(store_for system)
 (unset CASEFLOW_NOW; cf --store "$SYSTEM_STORE" --actor admin init >/dev/null) ||
     { echo "Bail out! cannot make a store on the system clock"; exit 99; }
 expect_d 64 --store "$SYSTEM_STORE" --listen 127.0.0.1:"$PORT"
@@ -322,7 +324,7 @@ assert_eq "READY=1 STOPPING=1 0" "$notify" "NOTIFY_SOCKET gets READY=1, then STO
 # ---- reads on the readers, or (readers = 0) on the writer: audited alike -------------------
 # consultations WHY: the consultation records with reason WHY.
 consultations() {
-    sqlite3 "$STORE" "SELECT count(*) FROM audit WHERE action = 'consultation'
+    store_sql "$STORE" "SELECT count(*) FROM audit WHERE action = 'consultation'
         AND justification = '$1'"
 }
 for n in 0 3; do

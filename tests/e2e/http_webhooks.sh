@@ -144,7 +144,8 @@ EOF
 
 # ---- a store on the system clock (retries fall due as time passes) -------------
 unset CASEFLOW_NOW
-export CASEFLOW_STORE="$E2E_TMP/hooks.db"
+CASEFLOW_STORE=$(store_for hooks)
+export CASEFLOW_STORE
 if ! cf --actor admin init >/dev/null || ! setup_users >/dev/null ||
     ! cf --actor admin --reason "e2e test" workflow deploy --yes "$POLIT" >/dev/null; then
     echo "Bail out! cannot set up a store"
@@ -164,7 +165,7 @@ RX="http://127.0.0.1:$(cat "$E2E_TMP/rx.port")"
 DOWN="http://127.0.0.1:$(free_port)/nobody-listens"
 
 # ---- registering (the command, on the store) --------------------------------
-head0=$(sqlite3 "$CASEFLOW_STORE" 'SELECT coalesce(max(seq), 0) FROM notifications')
+head0=$(store_sql 'SELECT coalesce(max(seq), 0) FROM notifications')
 hook_id() { jq -r .id "$OUT"; }
 expect_exit 0 cf --actor admin --json webhook add "$RX/ok" --events '*' --secret-file "$E2E_TMP/one.secret"
 OK_ID=$(hook_id)
@@ -181,8 +182,8 @@ DOWN_ID=$(hook_id)
 expect_exit 65 cf --actor admin webhook add "ftp://127.0.0.1/" --events '*' --secret-file "$E2E_TMP/one.secret"
 expect_exit 65 cf --actor admin webhook add "$RX/ok" --events 'case.*x' --secret-file "$E2E_TMP/one.secret"
 expect_exit 77 cf --actor officer1 webhook add "$RX/ok" --events '*' --secret-file "$E2E_TMP/one.secret"
-assert_eq 6 "$(sqlite3 "$CASEFLOW_STORE" 'SELECT count(*) FROM webhooks')" "six webhooks, the refused ones not"
-if grep -qF "$(cat "$E2E_TMP/one.secret")" <(sqlite3 "$CASEFLOW_STORE" 'SELECT payload FROM records'); then
+assert_eq 6 "$(store_sql 'SELECT count(*) FROM webhooks')" "six webhooks, the refused ones not"
+if grep -qF "$(cat "$E2E_TMP/one.secret")" <(store_sql 'SELECT payload FROM records'); then
     not_ok "the secret is in an audit payload"
 else
     ok "no secret in the audit payloads"
@@ -225,7 +226,7 @@ for i in 2 3 4 5 6 7 8; do
 done
 assert_eq 0 "$slow" "no referral waited for a receiver (each under 2.5 s; a hanging POST takes 4 s)"
 
-expect_file() { sqlite3 "$CASEFLOW_STORE" "SELECT seq FROM notifications WHERE seq > $head0 $1 ORDER BY seq" >"$2"; }
+expect_file() { store_sql "SELECT seq FROM notifications WHERE seq > $head0 $1 ORDER BY seq" >"$2"; }
 expect_file "" "$E2E_TMP/want.all"
 expect_file "AND channel LIKE 'case.%'" "$E2E_TMP/want.cases"
 n_all=$(wc -l <"$E2E_TMP/want.all")
@@ -309,7 +310,7 @@ check "the redelivered events are the right ones" cmp -s <(received flaky) "$E2E
 check "redelivered in order per case" in_order flaky
 clean() { [ "$(state "$FLAKY_ID")" = "false 0 0" ]; }
 check "the flaky webhook is no longer failing" wait_for 10 clean
-assert_eq 1 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM audit WHERE action = 'webhook.redeliver'")" "the redelivery is audited"
+assert_eq 1 "$(store_sql "SELECT count(*) FROM audit WHERE action = 'webhook.redeliver'")" "the redelivery is audited"
 
 # ---- the service's view: HTTP routes and metrics ----------------------------------
 curl -s -H "Authorization: Bearer $ADMIN" -o "$OUT" "$CF/v1/webhooks"
@@ -345,7 +346,7 @@ check "metrics: ${dead:-no} dead letters (at least $n_all)" \
 
 # ---- removing stops deliveries ---------------------------------------------------------
 expect_exit 0 cf --actor admin webhook remove "$DOWN_ID"
-assert_eq 0 "$(sqlite3 "$CASEFLOW_STORE" "SELECT count(*) FROM deliveries WHERE hook = $DOWN_ID")" "a removed webhook's queue is gone"
+assert_eq 0 "$(store_sql "SELECT count(*) FROM deliveries WHERE hook = $DOWN_ID")" "a removed webhook's queue is gone"
 expect_exit 66 cf --actor admin webhook remove "$DOWN_ID"
 expect_exit 66 cf --actor admin webhook redeliver "$DOWN_ID"
 
@@ -362,7 +363,7 @@ check "no case data or secret in caseflowd's log" \
 
 expect_exit 0 cf --actor admin audit verify
 assert_contains "$OUT" "audit chain ok" "the chain verifies with the webhook records"
-sqlite3 "$CASEFLOW_STORE" "UPDATE webhooks SET url = 'http://203.0.113.9/x' WHERE id = $OK_ID"
+store_tamper "UPDATE webhooks SET url = 'http://203.0.113.9/x' WHERE id = $OK_ID"
 cf --actor admin audit verify >"$OUT" 2>"$ERR"
 rc=$?
 assert_eq 65 "$rc" "a webhook redirected behind caseflow's back fails verify"

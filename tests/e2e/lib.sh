@@ -434,3 +434,24 @@ store_restore() {
         rm -f "$1-wal" "$1-shm"
     fi
 }
+
+# store_missing NAME: the name (path or URI) of a store NAME that is not
+# there: on SQLite a file not made, on PostgreSQL a database not made (a
+# store there fails to open, 66, as a missing file does).
+# store_exists STORE: the file, or the database, is there (even if empty).
+store_missing() {
+    if [ "$E2E_BACKEND" = sqlite ]; then
+        printf '%s\n' "$E2E_TMP/$1.db"
+        return
+    fi
+    printf '%s\n' "$CASEFLOW_TEST_PG_URI" |
+        sed "s#/postgres?#/${E2E_DBTAG}_$(printf '%s' "$1" | tr -c 'a-z0-9' '_' | cut -c1-20)?#"
+}
+store_exists() {
+    if is_pg_store "$1"; then
+        [ "$(e2e_psql -d "$CASEFLOW_TEST_PG_URI" -c "SELECT count(*) FROM pg_database
+            WHERE datname = '$(e2e_dbname "$1")'")" != 0 ]
+        return
+    fi
+    test -e "$1"
+}
