@@ -824,6 +824,13 @@ void cf_store_close(cf_store *s)
 {
     if (!s)
         return;
+#if CF_WITH_POSTGRES
+    /* The connection first: its end drops every prepared statement on the
+     * server, where finalizing them one by one would send a DEALLOCATE
+     * each (the statements are freed with the last of them). */
+    if (s->pg)
+        cf_pg_close(s->pg);
+#endif
     for (size_t i = 0; i < STMT_SLOTS; i++) {
         sqlite3_finalize(s->stmts[i].st.lite);
 #if CF_WITH_POSTGRES
@@ -833,10 +840,6 @@ void cf_store_close(cf_store *s)
     }
     if (s->db)
         sqlite3_close(s->db);
-#if CF_WITH_POSTGRES
-    if (s->pg)
-        cf_pg_close(s->pg);
-#endif
     cf_data_cache_free(s->dcache);
     free(s->path);
     free(s);
