@@ -26,17 +26,7 @@ CLIENTS=${BENCH_PG_CLIENTS:-64}
 INTAKE=${BENCH_PG_INTAKE:-2000}
 CONFIGS=${BENCH_PG_CONFIGS:-"sqlite:1 pg:1 pg:2 pg:3"}
 export CASEFLOW_PLUGIN_PATH=${CASEFLOW_PLUGIN_PATH:-$CASEFLOW_BUILDDIR/plugins}
-PIDS=()
-stop_all() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    PIDS=()
-}
-trap 'stop_all; pg_cluster_stop; rm -rf "$E2E_TMP"' EXIT
+trap pg_cleanup EXIT
 pg_cluster_start
 free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -76,7 +66,7 @@ for cfg in $CONFIGS; do
     "$PY" "$LOADGEN" run "${urls[@]}" --tokens "$TOKENS" --acks "$E2E_TMP/acks$n" \
         --stats "$E2E_TMP/stats$n.json" --threads "$CLIENTS" --seconds "$SECS" \
         --prefix "B$n" --retry >/dev/null 2>"$E2E_TMP/loadgen$n.err"
-    stop_all
+    pg_stop_pids
     jq -c --arg b "$backend" --argjson k "$k" --argjson c "$CLIENTS" \
         '{figure: "mixed load", backend: $b, instances: $k, clients: $c, seconds, answered,
           per_sec, acts_per_sec, referrals_per_sec: ((.referrals / .seconds * 10 | round) / 10),

@@ -32,3 +32,23 @@ pg_cluster_stop() {
 pg_store_uri() { printf '%s\n' "$PG_URI" | sed "s#/postgres?#/$1?#"; }
 
 pg_newdb() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$PG_URI" -c "CREATE DATABASE $1" >/dev/null; }
+
+# PIDS: the processes a test started (caseflowd, loadgen, ticks), for
+# pg_stop_pids to stop: TERM, then KILL whatever still runs 5 s later.
+# pg_cleanup: a test's EXIT trap: its processes, its cluster, its files.
+PIDS=()
+pg_stop_pids() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    PIDS=()
+}
+
+pg_cleanup() {
+    pg_stop_pids
+    pg_cluster_stop
+    rm -rf "$E2E_TMP"
+}

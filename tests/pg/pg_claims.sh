@@ -20,18 +20,7 @@
 CASEFLOWD=${CASEFLOWD_BIN:-$CASEFLOW_BUILDDIR/caseflowd}
 [ -x "$CASEFLOWD" ] || { echo "Bail out! no caseflowd at $CASEFLOWD"; exit 99; }
 PY=/usr/bin/python3
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    pg_cluster_stop
-    rm -rf "$E2E_TMP"
-}
-trap cleanup EXIT
+trap pg_cleanup EXIT
 pg_cluster_start
 
 psql_su() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$(pg_store_uri "$1")" -At -c "$2"; }

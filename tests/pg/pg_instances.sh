@@ -29,19 +29,7 @@ LOADGEN="$CASEFLOW_SRCDIR/tests/e2e/loadgen.py"
 SECONDS_LOAD=${CF_PG_LOAD_SECONDS:-${CF_LOAD_SECONDS:-60}}
 CLIENTS=${CF_PG_LOAD_CLIENTS:-64}
 . "$CASEFLOW_SRCDIR/tests/pg/lib.sh"
-PIDS=()
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
-    pg_cluster_stop
-    rm -rf "$E2E_TMP"
-}
-trap cleanup EXIT
+trap pg_cleanup EXIT
 
 pg_cluster_start
 pg_newdb shared || exit 99
