@@ -46,7 +46,7 @@ for cfg in $CONFIGS; do
     KEYS="$E2E_TMP/keys$n"
     keyargs=() signargs=()
     if [ "$backend" = pg ]; then # SQLite keeps its key where it always does
-        keyargs=(--key-dir "$KEYS") signargs=(--signing-key "$KEYS/caseflow.key")
+        keyargs=(--key-dir "$KEYS") signargs=(--signing-key "$KEYS/bench$n.key")
     fi
     cf --actor admin init "${keyargs[@]}" >/dev/null && setup_users >/dev/null &&
         cf --actor admin --reason bench workflow deploy --yes "$POLIT" >/dev/null ||

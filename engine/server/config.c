@@ -348,6 +348,10 @@ static int check(struct cfd_config *c)
         return bad("--tls-cert", "TLS is for --listen, which is not set");
     if (c->tls_client_ca && !c->tls_cert)
         return bad("--tls-client-ca", "needs --tls-cert and --tls-key");
+    /* A signing key named but not there would be found missing only when
+     * the first checkpoint falls due, refusing every request from then on. */
+    if ((rc = readable("--signing-key", c->signing_key)))
+        return rc;
     if ((rc = readable("--tls-cert", c->tls_cert)) || (rc = readable("--tls-key", c->tls_key)) ||
         (rc = readable("--tls-client-ca", c->tls_client_ca)))
         return rc;

@@ -134,6 +134,8 @@ expect_d 64 --listen 127.0.0.1:"$PORT"
 expect_d 64 --store "$STORE" --listen 127.0.0.1:99999
 expect_d 64 --store "$STORE" --listen 127.0.0.1:"$PORT" --workers 0
 expect_d 64 --store "$STORE" --listen 127.0.0.1:"$PORT" --tls-cert "$E2E_TMP/none.pem"
+expect_d 64 --store "$STORE" --listen 127.0.0.1:"$PORT" --signing-key "$E2E_TMP/none.key"
+assert_contains "$ERR" "--signing-key" "a signing key that is not there is refused at the start, naming it"
 expect_d 64 --store "$STORE" --listen 127.0.0.1:"$PORT" --bogus
 printf 'store = %s\nlisten = 127.0.0.1:%s\nfrobnicate = yes\n' "$STORE" "$PORT" >"$E2E_TMP/bad.conf"
 expect_d 64 --config "$E2E_TMP/bad.conf"

@@ -171,7 +171,7 @@ URLS=()
 for i in 0 1; do
     port=$(free_port)
     (exec "$CASEFLOWD" --store "$CASEFLOW_STORE" --listen 127.0.0.1:"$port" --workers 4 \
-        --signing-key "$E2E_TMP/keys-hooks/caseflow.key" --tick-interval 3600 \
+        --signing-key "$E2E_TMP/keys-hooks/hooks.key" --tick-interval 3600 \
         >/dev/null 2>"$E2E_TMP/cfd$i.log" </dev/null) &
     PIDS+=($!)
     URLS+=("http://127.0.0.1:$port")
